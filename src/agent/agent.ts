@@ -1,0 +1,122 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { ApiClient } from '../client/api-client.js';
+import { ApiError } from '../client/api-error.js';
+import type { AGENT_OPTIONS } from '../config/agent-options.js';
+import type { ResolvedOptions } from '../config/options.js';
+import type { AgentInfo, NodeResources } from '../contracts/nodes.js';
+import { VERSION } from '../version.js';
+import { backoffDelay } from './backoff.js';
+import { HeartbeatLoop } from './heartbeat-loop.js';
+import { loadNodeIdentity, type NodeIdentity, saveNodeIdentity } from './node-identity.js';
+import { detectGpus, readResources } from './resources.js';
+
+export type AgentConfig = ResolvedOptions<typeof AGENT_OPTIONS>;
+
+export interface RunningAgent {
+  identity: NodeIdentity;
+  url: string;
+  http: FastifyInstance;
+  heartbeats: HeartbeatLoop;
+  stop(): Promise<void>;
+}
+
+/** Starts an agent: its own HTTP server, enrolment (first start only) and the heartbeat loop. */
+export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const http = Fastify({ logger: { level: config.logLevel } });
+  const log = http.log;
+  // Routes must exist before listening; they read the parts that enrolment creates later.
+  let identity: NodeIdentity | undefined;
+  let heartbeats: HeartbeatLoop | undefined;
+  http.get('/healthz', async () => ({ status: 'ok', nodeId: identity?.nodeId ?? null, nodeName: identity?.nodeName ?? null }));
+  http.get('/readyz', async (_request, reply) => {
+    const lastSuccessAt = heartbeats?.state.lastSuccessAt ?? null;
+    return reply.status(lastSuccessAt ? 200 : 503).send({
+      status: lastSuccessAt ? 'ready' : 'starting',
+      nodeId: identity?.nodeId ?? null,
+      lastHeartbeatAt: lastSuccessAt && new Date(lastSuccessAt).toISOString(),
+      lastError: heartbeats?.state.lastError ?? null,
+    });
+  });
+  await http.listen({ host: config.host, port: config.port });
+  const address = http.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = config.advertiseUrl ?? `http://${config.host}:${port}`;
+
+  try {
+    identity = await ensureEnrolled(config, log);
+  } catch (error) {
+    await http.close();
+    throw error;
+  }
+  const client = new ApiClient({ server: config.server, token: identity.credential });
+  const gpus = await detectGpus();
+  const agentInfo: AgentInfo = {
+    version: VERSION,
+    os: `${os.platform()} ${os.release()}`,
+    arch: os.arch(),
+    hostname: os.hostname(),
+    inferenceUrl: url,
+  };
+  const collect = async (): Promise<{ resources: NodeResources; agent: AgentInfo }> => ({
+    resources: await readResources(config.dataDir, gpus),
+    agent: agentInfo,
+  });
+  heartbeats = new HeartbeatLoop(client, identity.nodeId, 15_000, collect, log);
+  heartbeats.start();
+  log.info({ nodeId: identity.nodeId, name: identity.nodeName, server: config.server, url }, 'agent started');
+
+  const running = heartbeats;
+  return {
+    identity,
+    url,
+    http,
+    heartbeats,
+    async stop() {
+      await running.stop();
+      await http.close();
+    },
+  };
+}
+
+/** Uses the stored credential when there is one; enrols with the join token otherwise. */
+async function ensureEnrolled(config: AgentConfig, log: FastifyBaseLogger): Promise<NodeIdentity> {
+  const stored = loadNodeIdentity(config.dataDir);
+  if (stored) {
+    if (stored.nodeName !== config.name) {
+      log.warn({ stored: stored.nodeName, flag: config.name }, 'this data dir is enrolled under another name; keeping the enrolled one');
+    }
+    return stored;
+  }
+  if (!config.joinToken) {
+    throw new Error(
+      `This agent is not enrolled yet (no node.json in ${config.dataDir}): pass --join-token (create one with: fogline token create --role join)`,
+    );
+  }
+  const client = new ApiClient({ server: config.server });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const enrolled = await client.enroll(config.joinToken, { name: config.name, role: config.role, labels: config.labels });
+      const identity: NodeIdentity = {
+        server: config.server,
+        nodeId: enrolled.nodeId,
+        nodeName: enrolled.nodeName,
+        credential: enrolled.credential,
+        enrolledAt: new Date().toISOString(),
+      };
+      saveNodeIdentity(config.dataDir, identity);
+      log.info({ nodeId: identity.nodeId, name: identity.nodeName }, 'enrolled');
+      return identity;
+    } catch (error) {
+      // A refusal (bad token, taken name) will not change by retrying; an unreachable server may.
+      if (!(error instanceof ApiError) || !error.unreachable || attempt >= 30) {
+        throw new Error(`Enrolment failed: ${(error as Error).message}`, { cause: error });
+      }
+      const delay = backoffDelay(attempt, 500, 5000);
+      log.warn({ attempt, retryInMs: delay }, (error as Error).message);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}

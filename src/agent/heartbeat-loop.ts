@@ -1,0 +1,79 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { ApiClient } from '../client/api-client.js';
+import { ApiError } from '../client/api-error.js';
+import type { AgentInfo, NodeResources } from '../contracts/nodes.js';
+import { backoffDelay, jittered } from './backoff.js';
+
+export interface HeartbeatState {
+  lastSuccessAt: number | null;
+  consecutiveFailures: number;
+  lastError: string | null;
+}
+
+const RETRY_BASE_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+
+/**
+ * Sends a heartbeat every interval (the server says how long), retrying with exponential
+ * back-off and jitter while the control plane is away; it never gives up by itself.
+ */
+export class HeartbeatLoop {
+  readonly state: HeartbeatState = { lastSuccessAt: null, consecutiveFailures: 0, lastError: null };
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private inFlight: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: ApiClient,
+    private readonly nodeId: string,
+    private intervalMs: number,
+    private readonly collect: () => Promise<{ resources: NodeResources; agent: AgentInfo }>,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.inFlight;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.inFlight = this.beat().then((nextMs) => this.schedule(nextMs));
+    }, delayMs);
+  }
+
+  /** One heartbeat; returns the delay before the next one. */
+  private async beat(): Promise<number> {
+    try {
+      const response = await this.client.heartbeat(this.nodeId, await this.collect());
+      if (this.state.consecutiveFailures > 0) {
+        this.log.info({ after: this.state.consecutiveFailures }, 'heartbeats reach the control plane again');
+      }
+      this.state.lastSuccessAt = Date.now();
+      this.state.consecutiveFailures = 0;
+      this.state.lastError = null;
+      this.intervalMs = response.heartbeatIntervalSeconds * 1000;
+      return jittered(this.intervalMs);
+    } catch (error) {
+      this.state.consecutiveFailures += 1;
+      this.state.lastError = (error as Error).message;
+      const delay = backoffDelay(this.state.consecutiveFailures, RETRY_BASE_MS, Math.max(RETRY_MAX_MS, this.intervalMs));
+      if (error instanceof ApiError && (error.status === 401 || error.status === 404)) {
+        this.log.error(
+          { code: error.code, retryInMs: delay },
+          `the control plane refuses this node (${error.message}); if the node was deleted or its credential revoked, delete node.json in the data dir and enrol again with a new join token`,
+        );
+      } else if (this.state.consecutiveFailures === 1 || this.state.consecutiveFailures % 10 === 0) {
+        this.log.warn({ failures: this.state.consecutiveFailures, retryInMs: delay }, `heartbeat failed: ${this.state.lastError}`);
+      }
+      return delay;
+    }
+  }
+}

@@ -1,0 +1,21 @@
+/** Roles a person's token can have, weakest first: each role may do what the ones before it may. */
+export const USER_ROLES = ['viewer', 'operator', 'admin'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+/** Every kind of token: user roles, join tokens (enrolment only) and node credentials. */
+export const TOKEN_ROLES = [...USER_ROLES, 'join', 'node'] as const;
+export type TokenRole = (typeof TOKEN_ROLES)[number];
+
+/** Roles an admin may hand out with `fogline token create`. Node credentials come from enrolment. */
+export const CREATABLE_ROLES = ['viewer', 'operator', 'admin', 'join'] as const;
+export type CreatableRole = (typeof CREATABLE_ROLES)[number];
+
+export function isUserRole(role: string): role is UserRole {
+  return (USER_ROLES as readonly string[]).includes(role);
+}
+
+/** True when `role` is a user role at least as strong as `required`. */
+export function roleAllows(role: string, required: UserRole): boolean {
+  if (!isUserRole(role)) return false;
+  return USER_ROLES.indexOf(role) >= USER_ROLES.indexOf(required);
+}

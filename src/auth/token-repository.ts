@@ -1,0 +1,117 @@
+import type { Kysely } from 'kysely';
+import type { Database, TokensTable } from '../store/schema.js';
+import type { TokenRole } from './roles.js';
+import { generateToken, hashSecret } from './token-secret.js';
+
+export interface TokenRecord {
+  id: string;
+  name: string;
+  role: TokenRole;
+  nodeId: string | null;
+  expiresAt: number | null;
+  maxUses: number | null;
+  uses: number;
+  revokedAt: number | null;
+  createdAt: number;
+  createdBy: string | null;
+}
+
+export interface NewToken {
+  name: string;
+  role: TokenRole;
+  nodeId?: string | null;
+  expiresAt?: number | null;
+  maxUses?: number | null;
+  createdBy?: string | null;
+}
+
+/** Stores tokens by the hash of their secret; the plain token is returned once, at creation. */
+export class TokenRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(input: NewToken, db: Kysely<Database> = this.db): Promise<{ record: TokenRecord; token: string }> {
+    const { id, secret, token } = generateToken();
+    const row: TokensTable = {
+      id,
+      name: input.name,
+      role: input.role,
+      secret_hash: hashSecret(secret),
+      node_id: input.nodeId ?? null,
+      expires_at: input.expiresAt ?? null,
+      max_uses: input.maxUses ?? null,
+      uses: 0,
+      revoked_at: null,
+      created_at: Date.now(),
+      created_by: input.createdBy ?? null,
+    };
+    await db.insertInto('tokens').values(row).execute();
+    return { record: toRecord(row), token };
+  }
+
+  async find(id: string): Promise<(TokenRecord & { secretHash: string }) | undefined> {
+    const row = await this.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? { ...toRecord(row), secretHash: row.secret_hash } : undefined;
+  }
+
+  async list(options: { includeRevoked?: boolean; includeNodeCredentials?: boolean } = {}): Promise<TokenRecord[]> {
+    let query = this.db.selectFrom('tokens').selectAll().orderBy('created_at').orderBy('id');
+    if (!options.includeRevoked) query = query.where('revoked_at', 'is', null);
+    if (!options.includeNodeCredentials) query = query.where('role', '!=', 'node');
+    return (await query.execute()).map(toRecord);
+  }
+
+  /** Marks a token revoked; false when there is no such token or it was already revoked. */
+  async revoke(id: string, db: Kysely<Database> = this.db): Promise<boolean> {
+    const result = await db
+      .updateTable('tokens')
+      .set({ revoked_at: Date.now() })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async revokeForNode(nodeId: string, db: Kysely<Database> = this.db): Promise<void> {
+    await db.updateTable('tokens').set({ revoked_at: Date.now() }).where('node_id', '=', nodeId).where('revoked_at', 'is', null).execute();
+  }
+
+  /**
+   * Takes one use of a join token, atomically: two agents racing for the last use cannot both
+   * get it. Returns false when the token is used up, revoked or expired.
+   */
+  async consumeUse(id: string, now: number, db: Kysely<Database> = this.db): Promise<boolean> {
+    const result = await db
+      .updateTable('tokens')
+      .set((eb) => ({ uses: eb('uses', '+', 1) }))
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .where((eb) => eb.or([eb('max_uses', 'is', null), eb('uses', '<', eb.ref('max_uses'))]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async countByRole(role: TokenRole): Promise<number> {
+    const row = await this.db
+      .selectFrom('tokens')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('role', '=', role)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+}
+
+function toRecord(row: TokensTable): TokenRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role as TokenRole,
+    nodeId: row.node_id,
+    expiresAt: row.expires_at,
+    maxUses: row.max_uses,
+    uses: row.uses,
+    revokedAt: row.revoked_at,
+    createdAt: row.created_at,
+    createdBy: row.created_by,
+  };
+}

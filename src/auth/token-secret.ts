@@ -1,0 +1,43 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Tokens read `fgl.<id>.<secret>`: the id finds the row, the secret is checked against its
+ * SHA-256 (secrets are 256 random bits, so a slow hash adds nothing) in constant time.
+ */
+const TOKEN_PATTERN = /^fgl\.([0-9a-f]{16})\.([A-Za-z0-9_-]{43})$/;
+
+export interface TokenParts {
+  id: string;
+  secret: string;
+}
+
+export function newTokenId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+export function generateToken(): TokenParts & { token: string } {
+  const id = newTokenId();
+  const secret = randomBytes(32).toString('base64url');
+  return { id, secret, token: `fgl.${id}.${secret}` };
+}
+
+export function parseToken(token: string): TokenParts | undefined {
+  const match = TOKEN_PATTERN.exec(token);
+  if (!match) return undefined;
+  return { id: match[1] as string, secret: match[2] as string };
+}
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+export function secretMatches(secret: string, storedHash: string): boolean {
+  const actual = Buffer.from(hashSecret(secret), 'hex');
+  const expected = Buffer.from(storedHash, 'hex');
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+/** Short, safe form of a token for logs and listings: never the secret. */
+export function tokenHint(id: string): string {
+  return `fgl.${id}.…`;
+}

@@ -1,0 +1,22 @@
+import path from 'node:path';
+import { Command } from 'commander';
+import { SERVER_OPTIONS } from '../../config/server-options.js';
+import { ADMIN_TOKEN_FILE } from '../../control-plane/admin-bootstrap.js';
+import { startControlPlane } from '../../control-plane/control-plane.js';
+import { addOptions, readOptions } from '../command-options.js';
+import { stopOnSignals } from '../shutdown.js';
+
+export function serverCommand(): Command {
+  const command = new Command('server').description('Run the control plane (REST API, node registry)');
+  addOptions(command, SERVER_OPTIONS);
+  return command.action(async (_options, self: Command) => {
+    const config = readOptions(SERVER_OPTIONS, self);
+    const running = await startControlPlane(config);
+    if (running.adminToken) {
+      // Printed once, on the very first start; afterwards only the file holds it.
+      console.log(`Admin token (shown once, also saved to ${path.join(config.dataDir, ADMIN_TOKEN_FILE)}):\n  ${running.adminToken}`);
+    }
+    console.log(`Fogline control plane listening on ${running.url}`);
+    stopOnSignals(running.stop);
+  });
+}

@@ -1,0 +1,67 @@
+import { Command, Option } from 'commander';
+import { CREATABLE_ROLES } from '../../auth/roles.js';
+import type { TokenInfo } from '../../contracts/tokens.js';
+import { clientFor, withClientOptions } from '../client-context.js';
+import { printJson, printRows } from '../output.js';
+import { parseCount, parseDuration } from '../parse-arguments.js';
+
+export function tokenCommand(): Command {
+  const token = new Command('token').description('Create, list and revoke API and join tokens (admin)');
+
+  withClientOptions(
+    token
+      .command('create')
+      .description('Create a token; the secret is printed once')
+      .addOption(new Option('--role <role>', 'Role of the token').choices([...CREATABLE_ROLES]).makeOptionMandatory())
+      .option('--name <name>', 'What the token is for', '')
+      .option('--expires-in <duration>', 'Lifetime, e.g. 30m, 12h, 7d (default: never)')
+      .option('--max-uses <n>', 'Join tokens: how many agents may enrol with it (default: unlimited)'),
+  ).action(
+    async (options: { role: (typeof CREATABLE_ROLES)[number]; name: string; expiresIn?: string; maxUses?: string }, self: Command) => {
+      const { client, json } = clientFor(self);
+      const created = await client.createToken({
+        name: options.name || `${options.role} token`,
+        role: options.role,
+        expiresInSeconds: options.expiresIn === undefined ? undefined : parseDuration(options.expiresIn, '--expires-in'),
+        maxUses: options.maxUses === undefined ? undefined : parseCount(options.maxUses, '--max-uses'),
+      });
+      if (json) return printJson(created);
+      console.log(created.token);
+      console.error(
+        `Created ${created.info.role} token ${created.info.id} ("${created.info.name}"). This is the only time the secret is shown.`,
+      );
+    },
+  );
+
+  withClientOptions(
+    token
+      .command('list')
+      .description('List tokens (never their secrets)')
+      .option('--all', 'Include revoked tokens and node credentials', false),
+  ).action(async (options: { all: boolean }, self: Command) => {
+    const { client, json } = clientFor(self);
+    const { tokens } = await client.listTokens(options.all);
+    printRows(tokens, TOKEN_COLUMNS, json, 'No tokens.');
+  });
+
+  withClientOptions(
+    token.command('revoke').description('Revoke a token by id').argument('<id>', 'Token id (from fogline token list)'),
+  ).action(async (id: string, _options, self: Command) => {
+    const { client, json } = clientFor(self);
+    await client.revokeToken(id);
+    if (json) return printJson({ revoked: id });
+    console.log(`Revoked token ${id}.`);
+  });
+
+  return token;
+}
+
+const TOKEN_COLUMNS = [
+  { header: 'ID', value: (t: TokenInfo) => t.id },
+  { header: 'NAME', value: (t: TokenInfo) => t.name },
+  { header: 'ROLE', value: (t: TokenInfo) => t.role },
+  { header: 'USES', value: (t: TokenInfo) => (t.maxUses === null ? String(t.uses) : `${t.uses}/${t.maxUses}`) },
+  { header: 'EXPIRES', value: (t: TokenInfo) => t.expiresAt ?? 'never' },
+  { header: 'STATE', value: (t: TokenInfo) => (t.revokedAt ? 'revoked' : 'active') },
+  { header: 'CREATED', value: (t: TokenInfo) => t.createdAt },
+];

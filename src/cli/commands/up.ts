@@ -1,0 +1,34 @@
+import path from 'node:path';
+import { Command } from 'commander';
+import { UP_OPTIONS } from '../../config/up-options.js';
+import { EMBEDDED_AGENTS, startEmbeddedCluster } from '../../embedded/embedded-cluster.js';
+import { addOptions, readOptions } from '../command-options.js';
+import { stopOnSignals } from '../shutdown.js';
+
+export function upCommand(): Command {
+  const command = new Command('up').description('Run an all-in-one cluster here: control plane + two edge agents, one data folder');
+  addOptions(command, UP_OPTIONS);
+  return command.action(async (_options, self: Command) => {
+    const config = readOptions(UP_OPTIONS, self);
+    console.log(`Starting Fogline in ${config.dataDir} …`);
+    const cluster = await startEmbeddedCluster(config, (line) => console.log(line));
+    const relativeToken = path.relative(process.cwd(), cluster.adminTokenFile) || cluster.adminTokenFile;
+    console.log(
+      [
+        '',
+        'Fogline is up.',
+        `  control plane  ${cluster.serverUrl}   (API: ${cluster.serverUrl}/api/v1/openapi.json)`,
+        ...EMBEDDED_AGENTS.map((agent, i) => `  ${agent.name.padEnd(13)}  ${cluster.agentUrls[i]}   (${agent.labels})`),
+        `  admin token    ${relativeToken}`,
+        '',
+        'In another terminal, from this folder:  npx fogline nodes list',
+        'Press Ctrl-C to stop everything.',
+      ].join('\n'),
+    );
+    stopOnSignals(cluster.stop, (message) => console.log(message));
+    const part = await cluster.exited;
+    console.error(`${part} stopped unexpectedly; stopping the rest.`);
+    await cluster.stop();
+    process.exit(1);
+  });
+}

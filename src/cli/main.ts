@@ -1,0 +1,39 @@
+import { Command, CommanderError } from 'commander';
+import { ApiError } from '../client/api-error.js';
+import { ConfigError } from '../config/options.js';
+import { FoglineError } from '../errors/fogline-error.js';
+import { VERSION } from '../version.js';
+import { agentCommand } from './commands/agent.js';
+import { auditCommand } from './commands/audit.js';
+import { nodesCommand } from './commands/nodes.js';
+import { serverCommand } from './commands/server.js';
+import { tokenCommand } from './commands/token.js';
+import { upCommand } from './commands/up.js';
+
+export function buildProgram(): Command {
+  return new Command('fogline')
+    .description('Fogline: train in the cloud, serve at the edge. One control plane for cloud and edge nodes.')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .addCommand(upCommand())
+    .addCommand(serverCommand())
+    .addCommand(agentCommand())
+    .addCommand(tokenCommand())
+    .addCommand(nodesCommand())
+    .addCommand(auditCommand());
+}
+
+/** Runs the CLI; known errors print one clear line and exit 1, with no stack trace. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram().exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) process.exit(error.exitCode);
+    if (error instanceof ApiError || error instanceof ConfigError || error instanceof FoglineError) {
+      console.error(`error: ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,92 @@
+import os from 'node:os';
+import path from 'node:path';
+import { NODE_ROLES } from '../contracts/nodes.js';
+import type { LabelMap } from '../nodes/labels.js';
+import { parseLabelList } from '../nodes/labels.js';
+import { ConfigError, option, parseChoice, parsePort, parseString } from './options.js';
+import { logLevelOption } from './server-options.js';
+
+function parseLabels(raw: string, name: string): LabelMap {
+  try {
+    return parseLabelList(raw);
+  } catch (error) {
+    throw new ConfigError(`${name}: ${(error as Error).message}`);
+  }
+}
+
+/** `fogline agent`: one per node. */
+export const AGENT_OPTIONS = {
+  server: option({
+    flag: '--server <url>',
+    env: 'FOGLINE_SERVER',
+    description: 'URL of the control plane',
+    defaultText: 'http://127.0.0.1:7070',
+    defaultValue: () => 'http://127.0.0.1:7070',
+    parse: parseString,
+  }),
+  joinToken: option({
+    flag: '--join-token <token>',
+    env: 'FOGLINE_JOIN_TOKEN',
+    description: 'Join token for the first start (fogline token create --role join); not needed once enrolled',
+    defaultText: '(none)',
+    defaultValue: () => undefined as string | undefined,
+    parse: parseString,
+  }),
+  name: option({
+    flag: '--name <name>',
+    env: 'FOGLINE_NODE_NAME',
+    description: 'Node name, unique in the cluster (lowercase letters, digits, "-", ".")',
+    defaultText: 'the host name',
+    defaultValue: () => os.hostname().toLowerCase(),
+    parse: parseString,
+  }),
+  labels: option({
+    flag: '--labels <k=v,...>',
+    env: 'FOGLINE_NODE_LABELS',
+    description: 'Labels set at enrolment, e.g. site=plant-a,zone=north',
+    defaultText: '(none)',
+    defaultValue: (): LabelMap => ({}),
+    parse: parseLabels,
+  }),
+  role: option({
+    flag: '--role <role>',
+    env: 'FOGLINE_NODE_ROLE',
+    description: 'edge or cloud',
+    defaultText: 'edge',
+    defaultValue: () => 'edge' as (typeof NODE_ROLES)[number],
+    parse: parseChoice(NODE_ROLES),
+  }),
+  dataDir: option({
+    flag: '--data-dir <dir>',
+    env: 'FOGLINE_AGENT_DATA_DIR',
+    description: "Agent's folder: its node credential, later its model cache",
+    defaultText: './.fogline-agent',
+    defaultValue: () => path.resolve('.fogline-agent'),
+    parse: (raw) => path.resolve(raw),
+  }),
+  host: option({
+    flag: '--host <address>',
+    env: 'FOGLINE_AGENT_HOST',
+    description: 'Address the agent listens on',
+    defaultText: '127.0.0.1',
+    defaultValue: () => '127.0.0.1',
+    parse: parseString,
+  }),
+  port: option({
+    flag: '--port <port>',
+    env: 'FOGLINE_AGENT_PORT',
+    description: 'Port the agent serves health (and later inference) on (0 picks a free one)',
+    defaultText: '7071',
+    defaultValue: () => 7071,
+    parse: parsePort,
+  }),
+  advertiseUrl: option({
+    flag: '--advertise-url <url>',
+    env: 'FOGLINE_AGENT_URL',
+    description: 'URL the control plane and clients use to reach this agent',
+    defaultText: 'http://<host>:<port>',
+    defaultValue: () => undefined as string | undefined,
+    parse: parseString,
+  }),
+  logLevel: logLevelOption,
+};

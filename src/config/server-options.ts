@@ -1,0 +1,77 @@
+import path from 'node:path';
+import { option, parseChoice, parsePort, parsePositiveNumber, parseString } from './options.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Options shared by every process that owns a data folder (`server` and `up`). */
+export const dataDirOption = option({
+  flag: '--data-dir <dir>',
+  env: 'FOGLINE_DATA_DIR',
+  description: 'Folder that holds the SQLite database, the admin token and everything an embedded install owns',
+  defaultText: './.fogline',
+  defaultValue: () => path.resolve('.fogline'),
+  parse: (raw) => path.resolve(raw),
+});
+
+export const logLevelOption = option({
+  flag: '--log-level <level>',
+  env: 'FOGLINE_LOG_LEVEL',
+  description: `Log level: ${LOG_LEVELS.join(', ')}`,
+  defaultText: 'info',
+  defaultValue: () => 'info' as (typeof LOG_LEVELS)[number],
+  parse: parseChoice(LOG_LEVELS),
+});
+
+/** `fogline server`: the control plane. */
+export const SERVER_OPTIONS = {
+  dataDir: dataDirOption,
+  db: option({
+    flag: '--db <url>',
+    env: 'FOGLINE_DB',
+    description: 'Database: sqlite:<path>, postgres://user@host/db or mysql://user@host/db (MariaDB)',
+    defaultText: 'sqlite:<data dir>/fogline.db',
+    defaultValue: (resolved) => `sqlite:${path.join(String(resolved.dataDir), 'fogline.db')}`,
+    parse: parseString,
+  }),
+  host: option({
+    flag: '--host <address>',
+    env: 'FOGLINE_HOST',
+    description: 'Address the control plane listens on (0.0.0.0 to accept agents from other machines)',
+    defaultText: '127.0.0.1',
+    defaultValue: () => '127.0.0.1',
+    parse: parseString,
+  }),
+  port: option({
+    flag: '--port <port>',
+    env: 'FOGLINE_PORT',
+    description: 'Port the control plane listens on (0 picks a free one)',
+    defaultText: '7070',
+    defaultValue: () => 7070,
+    parse: parsePort,
+  }),
+  heartbeatIntervalSeconds: option({
+    flag: '--heartbeat-interval <seconds>',
+    env: 'FOGLINE_HEARTBEAT_INTERVAL',
+    description: 'How often agents are told to send a heartbeat',
+    defaultText: '15',
+    defaultValue: () => 15,
+    parse: parsePositiveNumber,
+  }),
+  nodeTimeoutSeconds: option({
+    flag: '--node-timeout <seconds>',
+    env: 'FOGLINE_NODE_TIMEOUT',
+    description: 'A node whose last heartbeat is older than this shows as offline',
+    defaultText: '45',
+    defaultValue: () => 45,
+    parse: parsePositiveNumber,
+  }),
+  bodyLimitBytes: option({
+    flag: '--body-limit <bytes>',
+    env: 'FOGLINE_BODY_LIMIT',
+    description: 'Largest request body the API accepts, in bytes',
+    defaultText: '1048576',
+    defaultValue: () => 1_048_576,
+    parse: parsePositiveNumber,
+  }),
+  logLevel: logLevelOption,
+};

@@ -1,0 +1,16 @@
+import { option, parsePort } from './options.js';
+import { dataDirOption, logLevelOption } from './server-options.js';
+
+/** `fogline up`: the all-in-one cluster on one machine. */
+export const UP_OPTIONS = {
+  dataDir: dataDirOption,
+  port: option({
+    flag: '--port <port>',
+    env: 'FOGLINE_PORT',
+    description: 'Control plane port; the two agents take the next two ports',
+    defaultText: '7070',
+    defaultValue: () => 7070,
+    parse: parsePort,
+  }),
+  logLevel: { ...logLevelOption, defaultText: 'warn', defaultValue: () => 'warn' as const },
+};

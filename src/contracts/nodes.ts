@@ -1,0 +1,122 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { IsoTime, Labels, Nullable } from './common.js';
+
+export const NODE_ROLES = ['edge', 'cloud'] as const;
+export type NodeRole = (typeof NODE_ROLES)[number];
+export const NodeRoleSchema = Type.Union(NODE_ROLES.map((role) => Type.Literal(role)));
+
+/** DNS-1123 subdomain, as Kubernetes names nodes. */
+export const NodeName = Type.String({
+  minLength: 1,
+  maxLength: 253,
+  pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+  description: 'Lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
+});
+
+export const EnrollRequest = Type.Object(
+  {
+    name: NodeName,
+    role: NodeRoleSchema,
+    labels: Type.Optional(Labels),
+  },
+  { additionalProperties: false },
+);
+export type EnrollRequest = Static<typeof EnrollRequest>;
+
+export const EnrollResponse = Type.Object(
+  {
+    nodeId: Type.String(),
+    nodeName: Type.String(),
+    credential: Type.String({ description: 'The node credential: acts only as this node; shown once' }),
+    heartbeatIntervalSeconds: Type.Number(),
+  },
+  {},
+);
+export type EnrollResponse = Static<typeof EnrollResponse>;
+
+const Bytes = Type.Integer({ minimum: 0 });
+
+export const Gpu = Type.Object(
+  {
+    name: Type.String({ maxLength: 200 }),
+    memoryTotalBytes: Type.Optional(Bytes),
+    memoryUsedBytes: Type.Optional(Bytes),
+    utilizationPercent: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+export const NodeResources = Type.Object(
+  {
+    cpuCount: Type.Integer({ minimum: 1, maximum: 100_000 }),
+    loadAverage: Type.Array(Type.Number({ minimum: 0 }), { minItems: 3, maxItems: 3 }),
+    memoryTotalBytes: Bytes,
+    memoryFreeBytes: Bytes,
+    diskTotalBytes: Bytes,
+    diskFreeBytes: Bytes,
+    gpus: Type.Array(Gpu, { maxItems: 64 }),
+  },
+  { additionalProperties: false },
+);
+export type NodeResources = Static<typeof NodeResources>;
+
+export const AgentInfo = Type.Object(
+  {
+    version: Type.String({ maxLength: 64 }),
+    os: Type.String({ maxLength: 64 }),
+    arch: Type.String({ maxLength: 64 }),
+    hostname: Type.String({ maxLength: 253 }),
+    inferenceUrl: Type.String({ maxLength: 2048, description: 'Where the agent serves inference' }),
+  },
+  { additionalProperties: false },
+);
+export type AgentInfo = Static<typeof AgentInfo>;
+
+export const HeartbeatRequest = Type.Object({ resources: NodeResources, agent: AgentInfo }, { additionalProperties: false });
+export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
+
+export const HeartbeatResponse = Type.Object({ heartbeatIntervalSeconds: Type.Number(), serverTime: IsoTime }, {});
+export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
+
+export const NODE_STATUSES = ['online', 'offline'] as const;
+export type NodeStatus = (typeof NODE_STATUSES)[number];
+
+export const NodeView = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    role: NodeRoleSchema,
+    labels: Labels,
+    status: Type.Union(NODE_STATUSES.map((status) => Type.Literal(status))),
+    cordoned: Type.Boolean({ description: 'Cordoned nodes get no new deployments' }),
+    lastHeartbeatAt: Nullable(IsoTime),
+    heartbeatAgeSeconds: Nullable(Type.Number()),
+    resources: Nullable(NodeResources),
+    agent: Nullable(AgentInfo),
+    enrolledAt: IsoTime,
+  },
+  {},
+);
+export type NodeView = Static<typeof NodeView>;
+
+export const NodeList = Type.Object({ nodes: Type.Array(NodeView) }, {});
+export type NodeList = Static<typeof NodeList>;
+
+export const NodeListQuery = Type.Object(
+  {
+    selector: Type.Optional(Type.String({ maxLength: 2000, description: 'Label selector: k=v,k2=v2' })),
+    status: Type.Optional(Type.Union(NODE_STATUSES.map((status) => Type.Literal(status)))),
+    role: Type.Optional(NodeRoleSchema),
+  },
+  { additionalProperties: false },
+);
+export type NodeListQuery = Static<typeof NodeListQuery>;
+
+export const LabelPatch = Type.Object(
+  {
+    set: Type.Optional(Labels),
+    remove: Type.Optional(Type.Array(Type.String({ maxLength: 317 }), { maxItems: 64 })),
+  },
+  { additionalProperties: false },
+);
+export type LabelPatch = Static<typeof LabelPatch>;

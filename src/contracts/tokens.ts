@@ -1,0 +1,52 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { CREATABLE_ROLES, TOKEN_ROLES } from '../auth/roles.js';
+import { IsoTime, Nullable } from './common.js';
+
+export const CreateTokenRequest = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200, description: 'What the token is for' }),
+    role: Type.Union(
+      CREATABLE_ROLES.map((role) => Type.Literal(role)),
+      { description: 'viewer, operator, admin, or join (enrols agents)' },
+    ),
+    expiresInSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 * 365 * 24 * 3600 })),
+    maxUses: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Join tokens: enrolments allowed' })),
+  },
+  { additionalProperties: false },
+);
+export type CreateTokenRequest = Static<typeof CreateTokenRequest>;
+
+export const TokenInfo = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    role: Type.Union(TOKEN_ROLES.map((role) => Type.Literal(role))),
+    nodeId: Nullable(Type.String()),
+    expiresAt: Nullable(IsoTime),
+    maxUses: Nullable(Type.Integer()),
+    uses: Type.Integer(),
+    revokedAt: Nullable(IsoTime),
+    createdAt: IsoTime,
+    createdBy: Nullable(Type.String()),
+  },
+  {},
+);
+export type TokenInfo = Static<typeof TokenInfo>;
+
+export const CreateTokenResponse = Type.Object(
+  {
+    token: Type.String({ description: 'The secret token: shown once, store it now' }),
+    info: TokenInfo,
+  },
+  {},
+);
+export type CreateTokenResponse = Static<typeof CreateTokenResponse>;
+
+export const TokenList = Type.Object({ tokens: Type.Array(TokenInfo) }, {});
+export type TokenList = Static<typeof TokenList>;
+
+export const TokenListQuery = Type.Object(
+  { all: Type.Optional(Type.Boolean({ description: 'Include revoked tokens and node credentials' })) },
+  { additionalProperties: false },
+);
+export type TokenListQuery = Static<typeof TokenListQuery>;

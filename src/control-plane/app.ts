@@ -1,0 +1,90 @@
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import { VERSION } from '../version.js';
+import { type Access, authorize } from './access.js';
+import { installErrorHandlers } from './error-handler.js';
+import { auditRoutes } from './routes/audit-routes.js';
+import { healthRoutes } from './routes/health-routes.js';
+import { nodeRoutes } from './routes/node-routes.js';
+import { tokenRoutes } from './routes/token-routes.js';
+import type { Services } from './services.js';
+
+export type ControlPlaneApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+export interface AppOptions {
+  bodyLimitBytes: number;
+  logger?: FastifyServerOptions['logger'];
+}
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Builds the control plane's HTTP app over the given services. Listening is the caller's job. */
+export async function buildControlPlaneApp(services: Services, options: AppOptions): Promise<ControlPlaneApp> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimitBytes,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Fogline control plane API', version: VERSION },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'fgl.<id>.<secret>' } },
+      },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  installErrorHandlers(app);
+  app.decorateRequest('principal', null);
+
+  app.addHook('preHandler', async (request) => {
+    const access: Access = request.routeOptions.config.access ?? { minRole: 'admin' };
+    if (access === 'public' || access === 'join') return;
+    const principal = await services.authenticator.authenticate(request.headers.authorization);
+    request.principal = principal;
+    authorize(request, principal, access);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    if (!MUTATING.has(request.method) || request.routeOptions.config.audit === false) return;
+    if (!request.routeOptions.url) return;
+    const principal = request.principal;
+    const target = (request.params as { id?: string } | undefined)?.id ?? null;
+    await services.audit
+      .record({
+        actor: principal
+          ? { id: principal.tokenId, name: principal.name, role: principal.role }
+          : { id: null, name: 'anonymous', role: 'none' },
+        action: `${request.method} ${request.routeOptions.url}`,
+        target,
+        statusCode: reply.statusCode,
+      })
+      .catch((error: unknown) => request.log.error({ err: error }, 'could not write the audit log'));
+  });
+
+  await app.register(healthRoutes(services));
+  await app.register(tokenRoutes(services), { prefix: '/api/v1' });
+  await app.register(nodeRoutes(services), { prefix: '/api/v1' });
+  await app.register(auditRoutes(services), { prefix: '/api/v1' });
+  app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
+
+  return app;
+}

@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ResolvedOptions } from '../config/options.js';
+import type { SERVER_OPTIONS } from '../config/server-options.js';
+import { redactPassword } from '../store/database-url.js';
+import { migrateToLatest, openStore } from '../store/store.js';
+import { bootstrapAdminToken, writeSecretFile } from './admin-bootstrap.js';
+import { buildControlPlaneApp, type ControlPlaneApp } from './app.js';
+import { createServices } from './services.js';
+
+export type ServerConfig = ResolvedOptions<typeof SERVER_OPTIONS>;
+
+export const SERVER_INFO_FILE = 'server.json';
+
+export interface RunningControlPlane {
+  app: ControlPlaneApp;
+  url: string;
+  /** Set on the first start only: the admin token, to show once. */
+  adminToken?: string;
+  /** Stops accepting connections, finishes in-flight requests, closes the database. */
+  stop(): Promise<void>;
+}
+
+/** Opens and migrates the database, bootstraps the admin token and listens. */
+export async function startControlPlane(config: ServerConfig): Promise<RunningControlPlane> {
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const store = openStore(config.db);
+  try {
+    await migrateToLatest(store);
+  } catch (error) {
+    await store.close();
+    throw new Error(`Could not prepare the database ${redactPassword(config.db)}: ${(error as Error).message}`, { cause: error });
+  }
+  const services = createServices(store, config);
+  const adminToken = await bootstrapAdminToken(services.tokens, config.dataDir);
+  const app = await buildControlPlaneApp(services, {
+    bodyLimitBytes: config.bodyLimitBytes,
+    logger: { level: config.logLevel },
+  });
+  app.addHook('onClose', async () => store.close());
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  // Lets the CLI on this machine find the server without flags.
+  writeSecretFile(path.join(config.dataDir, SERVER_INFO_FILE), `${JSON.stringify({ url, pid: process.pid })}\n`);
+  return {
+    app,
+    url,
+    adminToken,
+    stop: () => app.close(),
+  };
+}

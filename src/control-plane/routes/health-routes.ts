@@ -1,0 +1,50 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { FoglineError } from '../../errors/fogline-error.js';
+import type { Services } from '../services.js';
+
+const READY_TIMEOUT_MS = 2000;
+
+export function healthRoutes(services: Services): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.get(
+      '/healthz',
+      {
+        config: { access: 'public' },
+        schema: {
+          summary: 'The process is up',
+          tags: ['health'],
+          security: [],
+          response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+        },
+      },
+      async () => ({ status: 'ok' as const }),
+    );
+    app.get(
+      '/readyz',
+      {
+        config: { access: 'public' },
+        schema: {
+          summary: 'The database is reachable',
+          tags: ['health'],
+          security: [],
+          response: { 200: Type.Object({ status: Type.Literal('ready') }) },
+        },
+      },
+      async () => {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timed out')), READY_TIMEOUT_MS);
+        });
+        try {
+          await Promise.race([services.store.ping(), timeout]);
+        } catch (error) {
+          throw new FoglineError('FOGLINE_ERR_DB_UNAVAILABLE', `The database is not reachable: ${(error as Error).message}`);
+        } finally {
+          clearTimeout(timer);
+        }
+        return { status: 'ready' as const };
+      },
+    );
+  };
+}

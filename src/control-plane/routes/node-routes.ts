@@ -1,0 +1,144 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { IdParams } from '../../contracts/common.js';
+import {
+  EnrollRequest,
+  EnrollResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  LabelPatch,
+  NodeList,
+  NodeListQuery,
+  NodeView,
+} from '../../contracts/nodes.js';
+import { FoglineError } from '../../errors/fogline-error.js';
+import { parseLabelList } from '../../nodes/labels.js';
+import type { Services } from '../services.js';
+import { ERROR_RESPONSES } from './errors.js';
+
+export function nodeRoutes({ nodes, enrolment, settings }: Services): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.post(
+      '/nodes/enroll',
+      {
+        config: { access: 'join' },
+        schema: {
+          summary: 'Enrol a node with a join token (Authorization: Bearer <join token>)',
+          tags: ['nodes'],
+          body: EnrollRequest,
+          response: { 201: EnrollResponse, ...ERROR_RESPONSES },
+        },
+      },
+      async (request, reply) => {
+        const joinToken = bearerOrJoinError(request.headers.authorization);
+        const result = await enrolment.enroll(joinToken, request.body);
+        request.principal = { tokenId: result.joinTokenId, name: `join for ${result.nodeName}`, role: 'join', nodeId: null };
+        return reply.status(201).send({
+          nodeId: result.nodeId,
+          nodeName: result.nodeName,
+          credential: result.credential,
+          heartbeatIntervalSeconds: settings.heartbeatIntervalSeconds,
+        });
+      },
+    );
+
+    app.post(
+      '/nodes/:id/heartbeat',
+      {
+        config: { access: { nodeSelf: true }, audit: false },
+        schema: {
+          summary: "Report a node's resources (node credential of that node only)",
+          tags: ['nodes'],
+          params: IdParams,
+          body: HeartbeatRequest,
+          response: { 200: HeartbeatResponse, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => {
+        if (!(await nodes.recordHeartbeat(request.params.id, request.body))) {
+          throw new FoglineError('FOGLINE_ERR_NODE_NOT_FOUND', 'This node has been deleted: enrol it again with a new join token');
+        }
+        return { heartbeatIntervalSeconds: settings.heartbeatIntervalSeconds, serverTime: new Date().toISOString() };
+      },
+    );
+
+    app.get(
+      '/nodes',
+      {
+        config: { access: { minRole: 'viewer' } },
+        schema: { summary: 'List nodes', tags: ['nodes'], querystring: NodeListQuery, response: { 200: NodeList, ...ERROR_RESPONSES } },
+      },
+      async (request) => {
+        const { selector, status, role } = request.query;
+        return { nodes: await nodes.list({ selector: selector ? parseLabelList(selector) : undefined, status, role }) };
+      },
+    );
+
+    app.get(
+      '/nodes/:id',
+      {
+        config: { access: { minRole: 'viewer', nodeSelf: true } },
+        schema: { summary: 'Get a node by id or name', tags: ['nodes'], params: IdParams, response: { 200: NodeView, ...ERROR_RESPONSES } },
+      },
+      async (request) => nodes.get(request.params.id),
+    );
+
+    app.patch(
+      '/nodes/:id/labels',
+      {
+        config: { access: { minRole: 'operator' } },
+        schema: {
+          summary: "Set or remove a node's labels",
+          tags: ['nodes'],
+          params: IdParams,
+          body: LabelPatch,
+          response: { 200: NodeView, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => nodes.updateLabels(request.params.id, request.body),
+    );
+
+    for (const [action, cordoned] of [
+      ['cordon', true],
+      ['uncordon', false],
+    ] as const) {
+      app.post(
+        `/nodes/:id/${action}`,
+        {
+          config: { access: { minRole: 'operator' } },
+          schema: {
+            summary: cordoned ? 'Cordon a node: no new deployments go to it' : 'Uncordon a node',
+            tags: ['nodes'],
+            params: IdParams,
+            response: { 200: NodeView, ...ERROR_RESPONSES },
+          },
+        },
+        async (request) => nodes.setCordoned(request.params.id, cordoned),
+      );
+    }
+
+    app.delete(
+      '/nodes/:id',
+      {
+        config: { access: { minRole: 'operator' } },
+        schema: {
+          summary: 'Delete a node and revoke its credential',
+          tags: ['nodes'],
+          params: IdParams,
+          response: { 200: NodeView, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => nodes.delete(request.params.id),
+    );
+  };
+}
+
+function bearerOrJoinError(authorization: string | undefined): string {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  if (!match) {
+    throw new FoglineError(
+      'FOGLINE_ERR_JOIN_TOKEN_INVALID',
+      'Enrolment needs Authorization: Bearer <join token> (fogline agent --join-token)',
+    );
+  }
+  return match[1] as string;
+}

@@ -1,0 +1,86 @@
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadNodeIdentity } from '../agent/node-identity.js';
+import { ApiClient } from '../client/api-client.js';
+import type { ResolvedOptions } from '../config/options.js';
+import type { UP_OPTIONS } from '../config/up-options.js';
+import { ADMIN_TOKEN_FILE } from '../control-plane/admin-bootstrap.js';
+import { spawnFogline, stopChild, waitUntilReady } from './child-process.js';
+
+export type UpConfig = ResolvedOptions<typeof UP_OPTIONS>;
+
+/** The two local edge agents of the embedded cluster. */
+export const EMBEDDED_AGENTS = [
+  { name: 'edge-1', labels: 'site=plant-a' },
+  { name: 'edge-2', labels: 'site=plant-b' },
+] as const;
+
+const READY_TIMEOUT_MS = 60_000;
+
+export interface EmbeddedCluster {
+  serverUrl: string;
+  agentUrls: string[];
+  adminTokenFile: string;
+  /** Resolves when any part exits by itself (with its name). */
+  exited: Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `fogline up`: a control plane and two agents as child processes sharing one data folder.
+ * Running it again reuses the folder: same database, same node identities, no re-enrolment.
+ */
+export async function startEmbeddedCluster(config: UpConfig, write: (line: string) => void): Promise<EmbeddedCluster> {
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const children: ChildProcess[] = [];
+  const stop = async () => {
+    await Promise.all(children.reverse().map((child) => stopChild(child)));
+  };
+  try {
+    const serverUrl = `http://127.0.0.1:${config.port}`;
+    const server = spawnFogline(
+      'server',
+      ['server', '--data-dir', config.dataDir, '--port', String(config.port), '--log-level', config.logLevel],
+      write,
+    );
+    children.push(server);
+    await waitUntilReady(`${serverUrl}/readyz`, server, READY_TIMEOUT_MS).catch((error: Error) => {
+      throw new Error(`The control plane did not start: ${error.message} (is port ${config.port} free? try --port)`);
+    });
+
+    const adminTokenFile = path.join(config.dataDir, ADMIN_TOKEN_FILE);
+    const client = new ApiClient({ server: serverUrl, token: fs.readFileSync(adminTokenFile, 'utf8').trim() });
+    const agentUrls: string[] = [];
+    for (const [index, agent] of EMBEDDED_AGENTS.entries()) {
+      const dataDir = path.join(config.dataDir, 'agents', agent.name);
+      const port = config.port + index + 1;
+      const args = ['agent', '--server', serverUrl, '--name', agent.name, '--labels', agent.labels, '--role', 'edge'];
+      args.push('--data-dir', dataDir, '--port', String(port), '--log-level', config.logLevel);
+      if (!loadNodeIdentity(dataDir)) {
+        const { token } = await client.createToken({ name: `join for ${agent.name}`, role: 'join', maxUses: 1, expiresInSeconds: 600 });
+        args.push('--join-token', token);
+      }
+      const child = spawnFogline(agent.name, args, write);
+      children.push(child);
+      const url = `http://127.0.0.1:${port}`;
+      await waitUntilReady(`${url}/readyz`, child, READY_TIMEOUT_MS).catch((error: Error) => {
+        throw new Error(`Agent ${agent.name} did not start: ${error.message} (is port ${port} free?)`);
+      });
+      agentUrls.push(url);
+    }
+
+    const exited = Promise.race(
+      children.map(
+        (child, index) =>
+          new Promise<string>((resolve) =>
+            child.once('exit', () => resolve(index === 0 ? 'server' : (EMBEDDED_AGENTS[index - 1]?.name ?? 'agent'))),
+          ),
+      ),
+    );
+    return { serverUrl, agentUrls, adminTokenFile, exited, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,50 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Table types for the query builder. Times are epoch milliseconds (bigint columns), booleans
+ * are 0/1 integers and structured values are JSON text, so that one set of queries runs
+ * unchanged on SQLite, PostgreSQL and MariaDB.
+ */
+export interface TokensTable {
+  id: string;
+  name: string;
+  role: string;
+  secret_hash: string;
+  node_id: string | null;
+  expires_at: number | null;
+  max_uses: number | null;
+  uses: number;
+  revoked_at: number | null;
+  created_at: number;
+  created_by: string | null;
+}
+
+export interface NodesTable {
+  id: string;
+  name: string;
+  role: string;
+  labels: string;
+  cordoned: number;
+  resources: string | null;
+  agent: string | null;
+  last_heartbeat_at: number | null;
+  enrolled_at: number;
+  updated_at: number;
+}
+
+export interface AuditEventsTable {
+  id: Generated<number>;
+  at: number;
+  actor_id: string | null;
+  actor_name: string;
+  actor_role: string;
+  action: string;
+  target: string | null;
+  status_code: number;
+}
+
+export interface Database {
+  tokens: TokensTable;
+  nodes: NodesTable;
+  audit_events: AuditEventsTable;
+}
