@@ -52,10 +52,14 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
     },
   });
 
+  // The API speaks JSON only: a text/plain body is refused with 415 rather than half-parsed.
+  app.removeContentTypeParser('text/plain');
   installErrorHandlers(app);
   app.decorateRequest('principal', null);
 
   app.addHook('preHandler', async (request) => {
+    if (request.is404) return;
+    // Routes that declare nothing are admin-only, so that a forgotten declaration fails closed.
     const access: Access = request.routeOptions.config.access ?? { minRole: 'admin' };
     if (access === 'public' || access === 'join') return;
     const principal = await services.authenticator.authenticate(request.headers.authorization);

@@ -1,0 +1,32 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { allMigrations } from '../../src/store/migrations/index.js';
+import { openStore } from '../../src/store/store.js';
+import { createTestDatabase, DIALECTS } from '../support/databases.js';
+import { startFogline, stopProcess, tempDir } from '../support/processes.js';
+
+describe.each(DIALECTS)('two servers starting at once on one %s database', (dialect) => {
+  it('migrate it once between them and both serve', async () => {
+    const database = await createTestDatabase(dialect);
+    const servers = [0, 1].map((i) =>
+      startFogline(['server', '--db', database.url, '--data-dir', path.join(tempDir(`race${i}`)), '--port', '0', '--log-level', 'warn']),
+    );
+    try {
+      await Promise.all(servers.map((server) => server.waitForOutput(/listening on (http:\S+)/, 30_000)));
+      const store = openStore(database.url);
+      try {
+        const rows = await store.db
+          .selectFrom('fogline_migrations' as never)
+          .select('name' as never)
+          .execute();
+        const names = rows.map((row) => (row as { name: string }).name).sort();
+        expect(names).toEqual(Object.keys(allMigrations(dialect)).sort());
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await Promise.all(servers.map((server) => stopProcess(server)));
+      await database.drop();
+    }
+  });
+});

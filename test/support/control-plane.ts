@@ -1,0 +1,55 @@
+import { ApiClient } from '../../src/client/api-client.js';
+import { resolveOptions } from '../../src/config/options.js';
+import { SERVER_OPTIONS } from '../../src/config/server-options.js';
+import { type RunningControlPlane, startControlPlane } from '../../src/control-plane/control-plane.js';
+import { tempDir } from './processes.js';
+
+export interface TestControlPlane {
+  running: RunningControlPlane;
+  url: string;
+  adminToken: string;
+  admin: ApiClient;
+  dataDir: string;
+  /** A raw HTTP call, for cases the typed client cannot express (bad JSON, odd headers). */
+  call(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: string | object; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+/** A real control plane on loopback (SQLite unless `db` says otherwise), as `fogline server` starts it. */
+export async function startTestControlPlane(flags: Record<string, string> = {}): Promise<TestControlPlane> {
+  const dataDir = tempDir('cp');
+  const config = resolveOptions(SERVER_OPTIONS, { dataDir, port: '0', logLevel: 'silent', ...flags }, {});
+  const running = await startControlPlane(config);
+  if (!running.adminToken) throw new Error('a fresh control plane should bootstrap an admin token');
+  const adminToken = running.adminToken;
+  return {
+    running,
+    url: running.url,
+    adminToken,
+    admin: new ApiClient({ server: running.url, token: adminToken }),
+    dataDir,
+    async call(method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.token) headers.authorization = `Bearer ${options.token}`;
+      let body: string | undefined;
+      if (options.body !== undefined) {
+        body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const response = await fetch(`${running.url}${path}`, { method, headers, body });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: response.status, body: parsed, headers: response.headers };
+    },
+    close: () => running.stop(),
+  };
+}
