@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeSecretFile } from '../control-plane/admin-bootstrap.js';
+import { writePrivateFile } from '../files/private-file.js';
 
 export const NODE_IDENTITY_FILE = 'node.json';
 
@@ -30,5 +30,5 @@ export function loadNodeIdentity(dataDir: string): NodeIdentity | undefined {
 }
 
 export function saveNodeIdentity(dataDir: string, identity: NodeIdentity): void {
-  writeSecretFile(path.join(dataDir, NODE_IDENTITY_FILE), `${JSON.stringify(identity, null, 2)}\n`);
+  writePrivateFile(path.join(dataDir, NODE_IDENTITY_FILE), `${JSON.stringify(identity, null, 2)}\n`);
 }

@@ -1,10 +1,8 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ApiClient } from '../client/api-client.js';
 import { CLIENT_OPTIONS } from '../config/client-options.js';
-import { ADMIN_TOKEN_FILE } from '../control-plane/admin-bootstrap.js';
-import { SERVER_INFO_FILE } from '../control-plane/control-plane.js';
+import { ADMIN_TOKEN_FILE, readAdminToken, readServerUrl } from '../control-plane/data-dir-files.js';
 import { addOptions, readOptions } from './command-options.js';
 
 const DEFAULT_SERVER = 'http://127.0.0.1:7070';
@@ -21,29 +19,11 @@ export function withClientOptions(command: Command): Command {
 export function clientFor(command: Command): { client: ApiClient; json: boolean } {
   const options = readOptions(CLIENT_OPTIONS, command);
   const server = options.server ?? readServerUrl(options.dataDir) ?? DEFAULT_SERVER;
-  const token = options.token ?? readFileTrimmed(path.join(options.dataDir, ADMIN_TOKEN_FILE));
+  const token = options.token ?? readAdminToken(options.dataDir);
   if (!token) {
     throw new Error(
       `No API token: pass --token, set FOGLINE_TOKEN, or run this where ${path.join(options.dataDir, ADMIN_TOKEN_FILE)} exists (fogline up / fogline server create it)`,
     );
   }
   return { client: new ApiClient({ server, token }), json: command.optsWithGlobals().json === true };
-}
-
-function readServerUrl(dataDir: string): string | undefined {
-  const text = readFileTrimmed(path.join(dataDir, SERVER_INFO_FILE));
-  if (!text) return undefined;
-  try {
-    return (JSON.parse(text) as { url?: string }).url;
-  } catch {
-    return undefined;
-  }
-}
-
-function readFileTrimmed(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8').trim() || undefined;
-  } catch {
-    return undefined;
-  }
 }

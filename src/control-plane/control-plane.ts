@@ -1,16 +1,14 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { ResolvedOptions } from '../config/options.js';
 import type { SERVER_OPTIONS } from '../config/server-options.js';
 import { redactPassword } from '../store/database-url.js';
 import { migrateToLatest, openStore } from '../store/store.js';
-import { bootstrapAdminToken, writeSecretFile } from './admin-bootstrap.js';
+import { bootstrapAdminToken } from './admin-bootstrap.js';
 import { buildControlPlaneApp, type ControlPlaneApp } from './app.js';
+import { writeServerInfo } from './data-dir-files.js';
 import { createServices } from './services.js';
 
 export type ServerConfig = ResolvedOptions<typeof SERVER_OPTIONS>;
-
-export const SERVER_INFO_FILE = 'server.json';
 
 export interface RunningControlPlane {
   app: ControlPlaneApp;
@@ -44,7 +42,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   // Lets the CLI on this machine find the server without flags.
-  writeSecretFile(path.join(config.dataDir, SERVER_INFO_FILE), `${JSON.stringify({ url, pid: process.pid })}\n`);
+  writeServerInfo(config.dataDir, url);
   return {
     app,
     url,

@@ -5,7 +5,7 @@ import { loadNodeIdentity } from '../agent/node-identity.js';
 import { ApiClient } from '../client/api-client.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { UP_OPTIONS } from '../config/up-options.js';
-import { ADMIN_TOKEN_FILE } from '../control-plane/admin-bootstrap.js';
+import { ADMIN_TOKEN_FILE, readAdminToken } from '../control-plane/data-dir-files.js';
 import { spawnFogline, stopChild, waitUntilReady } from './child-process.js';
 
 export type UpConfig = ResolvedOptions<typeof UP_OPTIONS>;
@@ -50,7 +50,9 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
     });
 
     const adminTokenFile = path.join(config.dataDir, ADMIN_TOKEN_FILE);
-    const client = new ApiClient({ server: serverUrl, token: fs.readFileSync(adminTokenFile, 'utf8').trim() });
+    const adminToken = readAdminToken(config.dataDir);
+    if (!adminToken) throw new Error(`${adminTokenFile} is missing: the embedded cluster needs the admin token its control plane wrote there`);
+    const client = new ApiClient({ server: serverUrl, token: adminToken });
     const agentUrls: string[] = [];
     for (const [index, agent] of EMBEDDED_AGENTS.entries()) {
       const dataDir = path.join(config.dataDir, 'agents', agent.name);

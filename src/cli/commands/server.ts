@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { SERVER_OPTIONS } from '../../config/server-options.js';
-import { ADMIN_TOKEN_FILE } from '../../control-plane/admin-bootstrap.js';
 import { startControlPlane } from '../../control-plane/control-plane.js';
+import { ADMIN_TOKEN_FILE } from '../../control-plane/data-dir-files.js';
 import { addOptions, readOptions } from '../command-options.js';
 import { stopOnSignals } from '../shutdown.js';
 
