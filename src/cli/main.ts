@@ -1,4 +1,4 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ApiError } from '../client/api-error.js';
 import { ConfigError } from '../config/options.js';
 import { FoglineError } from '../errors/fogline-error.js';
@@ -15,6 +15,18 @@ export function buildProgram(): Command {
     .description('Fogline: train in the cloud, serve at the edge. One control plane for cloud and edge nodes.')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  fogline up                                    control plane + two local edge agents in ./.fogline
+  fogline nodes list                            the cluster's nodes (finds ./.fogline by itself)
+  fogline token create --role join --max-uses 5 a token for agents to enrol with
+  fogline agent --server http://cloud:7070 --join-token fgl.… --name pi-1 --labels site=plant-a
+
+Every command takes --help. Server and token come from flags, FOGLINE_SERVER / FOGLINE_TOKEN,
+or the data folder (--data-dir, FOGLINE_DATA_DIR, default ./.fogline).`,
+    )
     .addCommand(upCommand())
     .addCommand(serverCommand())
     .addCommand(agentCommand())
@@ -29,6 +41,10 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (error) {
+    if (error instanceof InvalidArgumentError) {
+      console.error(`error: ${error.message}`);
+      process.exit(1);
+    }
     if (error instanceof CommanderError) process.exit(error.exitCode);
     if (error instanceof ApiError || error instanceof ConfigError || error instanceof FoglineError) {
       console.error(`error: ${error.message}`);

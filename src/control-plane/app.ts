@@ -38,6 +38,8 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes,
     return503OnClosing: true,
+    // Thousands of heartbeats a second would drown the log: requests are logged at debug level below.
+    disableRequestLogging: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -68,6 +70,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   });
 
   app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
     if (!MUTATING.has(request.method) || request.routeOptions.config.audit === false) return;
     if (!request.routeOptions.url) return;
     const principal = request.principal;

@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { NODE_ROLES, NODE_STATUSES, type NodeView } from '../../contracts/nodes.js';
 import { formatLabels, parseLabelList } from '../../nodes/labels.js';
 import { clientFor, withClientOptions } from '../client-context.js';
@@ -38,8 +38,7 @@ export function nodesCommand(): Command {
       .argument('<changes...>', 'k=v to set, k- to remove'),
   ).action(async (node: string, changes: string[], _options, self: Command) => {
     const { client, json } = clientFor(self);
-    const remove = changes.filter((change) => change.endsWith('-') && !change.includes('=')).map((change) => change.slice(0, -1));
-    const set = parseLabelList(changes.filter((change) => change.includes('=')).join(','));
+    const { set, remove } = parseLabelChanges(changes);
     const view = await client.patchLabels(node, { set, remove });
     if (json) return printJson(view);
     console.log(`${view.name}: ${formatLabels(view.labels) || '(no labels)'}`);
@@ -69,6 +68,18 @@ export function nodesCommand(): Command {
   });
 
   return nodes;
+}
+
+/** `k=v` sets a label, `k-` removes one (kubectl's form); anything else is refused. */
+export function parseLabelChanges(changes: string[]): { set: Record<string, string>; remove: string[] } {
+  const remove: string[] = [];
+  const toSet: string[] = [];
+  for (const change of changes) {
+    if (change.includes('=')) toSet.push(change);
+    else if (change.endsWith('-') && change.length > 1) remove.push(change.slice(0, -1));
+    else throw new InvalidArgumentError(`"${change}" is neither k=v (set a label) nor k- (remove one)`);
+  }
+  return { set: parseLabelList(toSet.join(',')), remove };
 }
 
 export function nodeState(node: NodeView): string {
