@@ -12,6 +12,8 @@ import { HeartbeatLoop } from './heartbeat-loop.js';
 import { loadNodeIdentity, type NodeIdentity, saveNodeIdentity } from './node-identity.js';
 import { detectGpus, readResources } from './resources.js';
 
+const DEFAULT_SERVER = 'http://127.0.0.1:7070';
+
 export type AgentConfig = ResolvedOptions<typeof AGENT_OPTIONS>;
 
 export interface RunningAgent {
@@ -43,7 +45,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   await http.listen({ host: config.host, port: config.port });
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = config.advertiseUrl ?? `http://${config.host}:${port}`;
+  const url = config.advertiseUrl ?? defaultAdvertiseUrl(config.host, port);
 
   try {
     identity = await ensureEnrolled(config, log);
@@ -51,7 +53,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     await http.close();
     throw error;
   }
-  const client = new ApiClient({ server: config.server, token: identity.credential });
+  const server = config.server ?? identity.server;
+  const client = new ApiClient({ server, token: identity.credential });
   const gpus = await detectGpus();
   const agentInfo: AgentInfo = {
     version: VERSION,
@@ -66,7 +69,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   });
   heartbeats = new HeartbeatLoop(client, identity.nodeId, 15_000, collect, log);
   heartbeats.start();
-  log.info({ nodeId: identity.nodeId, name: identity.nodeName, server: config.server, url }, 'agent started');
+  log.info({ nodeId: identity.nodeId, name: identity.nodeName, server, url }, 'agent started');
 
   const running = heartbeats;
   return {
@@ -95,12 +98,13 @@ async function ensureEnrolled(config: AgentConfig, log: FastifyBaseLogger): Prom
       `This agent is not enrolled yet (no node.json in ${config.dataDir}): pass --join-token (create one with: fogline token create --role join)`,
     );
   }
-  const client = new ApiClient({ server: config.server });
+  const server = config.server ?? DEFAULT_SERVER;
+  const client = new ApiClient({ server });
   for (let attempt = 1; ; attempt++) {
     try {
       const enrolled = await client.enroll(config.joinToken, { name: config.name, role: config.role, labels: config.labels });
       const identity: NodeIdentity = {
-        server: config.server,
+        server,
         nodeId: enrolled.nodeId,
         nodeName: enrolled.nodeName,
         credential: enrolled.credential,
@@ -119,4 +123,10 @@ async function ensureEnrolled(config: AgentConfig, log: FastifyBaseLogger): Prom
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
+}
+
+/** A wildcard listen address is no use to others: advertise the host name instead. */
+export function defaultAdvertiseUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' || host === '::' ? os.hostname() : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }

@@ -17,6 +17,8 @@ export interface TokenRecord {
 }
 
 export interface NewToken {
+  /** Normally random; fixed only for the bootstrap admin token, so that two servers cannot both create one. */
+  id?: string;
   name: string;
   role: TokenRole;
   nodeId?: string | null;
@@ -30,7 +32,7 @@ export class TokenRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   async create(input: NewToken, db: Kysely<Database> = this.db): Promise<{ record: TokenRecord; token: string }> {
-    const { id, secret, token } = generateToken();
+    const { id, secret, token } = generateToken(input.id);
     const row: TokensTable = {
       id,
       name: input.name,

@@ -15,8 +15,7 @@ export function newTokenId(): string {
   return randomBytes(8).toString('hex');
 }
 
-export function generateToken(): TokenParts & { token: string } {
-  const id = newTokenId();
+export function generateToken(id: string = newTokenId()): TokenParts & { token: string } {
   const secret = randomBytes(32).toString('base64url');
   return { id, secret, token: `fgl.${id}.${secret}` };
 }

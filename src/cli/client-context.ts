@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { ApiClient } from '../client/api-client.js';
 import { CLIENT_OPTIONS } from '../config/client-options.js';
+import { ConfigError } from '../config/options.js';
 import { ADMIN_TOKEN_FILE, readAdminToken, readServerUrl } from '../control-plane/data-dir-files.js';
 import { addOptions, readOptions } from './command-options.js';
 
@@ -21,7 +22,7 @@ export function clientFor(command: Command): { client: ApiClient; json: boolean 
   const server = options.server ?? readServerUrl(options.dataDir) ?? DEFAULT_SERVER;
   const token = options.token ?? readAdminToken(options.dataDir);
   if (!token) {
-    throw new Error(
+    throw new ConfigError(
       `No API token: pass --token, set FOGLINE_TOKEN, or run this where ${path.join(options.dataDir, ADMIN_TOKEN_FILE)} exists (fogline up / fogline server create it)`,
     );
   }

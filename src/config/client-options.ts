@@ -19,5 +19,8 @@ export const CLIENT_OPTIONS = {
     defaultValue: () => undefined as string | undefined,
     parse: parseString,
   }),
-  dataDir: dataDirOption,
+  dataDir: {
+    ...dataDirOption,
+    description: 'Data folder of a local `fogline up` or `fogline server`, where server.json and admin.token are found',
+  },
 };

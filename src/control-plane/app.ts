@@ -8,6 +8,7 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
+import { FoglineError } from '../errors/fogline-error.js';
 import { VERSION } from '../version.js';
 import { type Access, authorize } from './access.js';
 import { installErrorHandlers } from './error-handler.js';
@@ -37,7 +38,8 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes,
-    return503OnClosing: true,
+    // Requests that arrive while draining get our own coded 503 (below), not Fastify's body.
+    return503OnClosing: false,
     // Thousands of heartbeats a second would drown the log: requests are logged at debug level below.
     disableRequestLogging: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
@@ -59,7 +61,18 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   installErrorHandlers(app);
   app.decorateRequest('principal', null);
 
-  app.addHook('preHandler', async (request) => {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+
+  // Authentication runs before the body is read or validated: a caller without the right token
+  // learns nothing about what the route expects.
+  app.addHook('onRequest', async (request, reply) => {
+    if (closing) {
+      reply.header('connection', 'close');
+      throw new FoglineError('FOGLINE_ERR_SHUTTING_DOWN', 'The server is shutting down: retry shortly');
+    }
     if (request.is404) return;
     // Routes that declare nothing are admin-only, so that a forgotten declaration fails closed.
     const access: Access = request.routeOptions.config.access ?? { minRole: 'admin' };
@@ -70,7 +83,10 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   });
 
   app.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    request.log.debug(
+      { method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime },
+      'request',
+    );
     if (!MUTATING.has(request.method) || request.routeOptions.config.audit === false) return;
     if (!request.routeOptions.url) return;
     const principal = request.principal;

@@ -34,8 +34,10 @@ export interface EmbeddedCluster {
 export async function startEmbeddedCluster(config: UpConfig, write: (line: string) => void): Promise<EmbeddedCluster> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   const children: ChildProcess[] = [];
+  let stopping = false;
   const stop = async () => {
-    await Promise.all(children.reverse().map((child) => stopChild(child)));
+    stopping = true;
+    await Promise.all([...children].reverse().map((child) => stopChild(child)));
   };
   try {
     const serverUrl = `http://127.0.0.1:${config.port}`;
@@ -51,7 +53,8 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
 
     const adminTokenFile = path.join(config.dataDir, ADMIN_TOKEN_FILE);
     const adminToken = readAdminToken(config.dataDir);
-    if (!adminToken) throw new Error(`${adminTokenFile} is missing: the embedded cluster needs the admin token its control plane wrote there`);
+    if (!adminToken)
+      throw new Error(`${adminTokenFile} is missing: the embedded cluster needs the admin token its control plane wrote there`);
     const client = new ApiClient({ server: serverUrl, token: adminToken });
     const agentUrls: string[] = [];
     for (const [index, agent] of EMBEDDED_AGENTS.entries()) {
@@ -76,7 +79,10 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
       children.map(
         (child, index) =>
           new Promise<string>((resolve) =>
-            child.once('exit', () => resolve(index === 0 ? 'server' : (EMBEDDED_AGENTS[index - 1]?.name ?? 'agent'))),
+            child.once('exit', () => {
+              // An exit we asked for is not news; only a part dying by itself is.
+              if (!stopping) resolve(index === 0 ? 'server' : (EMBEDDED_AGENTS[index - 1]?.name ?? 'agent'));
+            }),
           ),
       ),
     );

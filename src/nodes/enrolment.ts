@@ -5,6 +5,7 @@ import { newTokenId } from '../auth/token-secret.js';
 import type { EnrollRequest } from '../contracts/nodes.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import type { Database } from '../store/schema.js';
+import { isUniqueViolation } from '../store/unique-violation.js';
 import { assertValidLabels } from './labels.js';
 import type { NodeRegistry } from './node-registry.js';
 
@@ -66,10 +67,4 @@ function joinTokenError(error: unknown): unknown {
   if (!(error instanceof FoglineError)) return error;
   const reason = error.code === 'FOGLINE_ERR_AUTH_MISSING' ? error.message : `The join token is not valid (${error.message.toLowerCase()})`;
   return new FoglineError('FOGLINE_ERR_JOIN_TOKEN_INVALID', reason);
-}
-
-/** Unique-key violations as SQLite, PostgreSQL and MariaDB report them. */
-export function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; errno?: number };
-  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === '23505' || e?.code === 'ER_DUP_ENTRY' || e?.errno === 1062;
 }

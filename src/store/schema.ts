@@ -43,8 +43,42 @@ export interface AuditEventsTable {
   status_code: number;
 }
 
+export interface ModelsTable {
+  name: string;
+  description: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ModelVersionsTable {
+  model_name: string;
+  version: number;
+  artifact_sha256: string;
+  artifact_size: number;
+  bundle_signature: string;
+  framework: string;
+  kind: string;
+  io_signature: string;
+  metrics: string;
+  lineage: string;
+  tags: string;
+  description: string | null;
+  created_at: number;
+  created_by: string | null;
+}
+
+export interface ModelAliasesTable {
+  model_name: string;
+  alias: string;
+  version: number;
+  updated_at: number;
+}
+
 export interface Database {
   tokens: TokensTable;
   nodes: NodesTable;
   audit_events: AuditEventsTable;
+  models: ModelsTable;
+  model_versions: ModelVersionsTable;
+  model_aliases: ModelAliasesTable;
 }

@@ -105,6 +105,15 @@ describe('control plane API over HTTP', () => {
       expect(node2.lastHeartbeatAt).toBeNull();
     });
 
+    it('checks the token before it looks at the body', async () => {
+      const bad = { nonsense: true };
+      expect((await cp.call('POST', '/api/v1/tokens', { body: bad })).body.code).toBe('FOGLINE_ERR_AUTH_MISSING');
+      expect((await cp.call('POST', '/api/v1/tokens', { body: bad, token: viewer })).body.code).toBe('FOGLINE_ERR_AUTH_FORBIDDEN');
+      const other = await cp.call('POST', `/api/v1/nodes/${edge2.nodeId}/heartbeat`, { token: edge1.credential, body: bad });
+      expect(other).toMatchObject({ status: 403, body: { code: 'FOGLINE_ERR_AUTH_FORBIDDEN' } });
+      expect((await cp.call('POST', '/api/v1/tokens', { body: bad, token: cp.adminToken })).body.code).toBe('FOGLINE_ERR_REQUEST_INVALID');
+    });
+
     it('refuses wrong, revoked and expired tokens with distinct codes', async () => {
       expect((await cp.call('GET', '/api/v1/nodes', { token: 'nonsense' })).body.code).toBe('FOGLINE_ERR_AUTH_INVALID');
       expect((await cp.call('GET', '/api/v1/nodes', { headers: { authorization: 'Basic abc' } })).body.code).toBe(

@@ -6,7 +6,7 @@ import { createTestDatabase, DIALECTS } from '../support/databases.js';
 import { startFogline, stopProcess, tempDir } from '../support/processes.js';
 
 describe.each(DIALECTS)('two servers starting at once on one %s database', (dialect) => {
-  it('migrate it once between them and both serve', async () => {
+  it('migrate it once, create one admin token between them, and both serve', async () => {
     const database = await createTestDatabase(dialect);
     const servers = [0, 1].map((i) =>
       startFogline(['server', '--db', database.url, '--data-dir', path.join(tempDir(`race${i}`)), '--port', '0', '--log-level', 'warn']),
@@ -21,6 +21,10 @@ describe.each(DIALECTS)('two servers starting at once on one %s database', (dial
           .execute();
         const names = rows.map((row) => (row as { name: string }).name).sort();
         expect(names).toEqual(Object.keys(allMigrations(dialect)).sort());
+        const admins = await store.db.selectFrom('tokens').select('id').where('role', '=', 'admin').execute();
+        expect(admins).toHaveLength(1);
+        const announced = servers.filter((server) => server.output().includes('Admin token (shown once'));
+        expect(announced).toHaveLength(1);
       } finally {
         await store.close();
       }

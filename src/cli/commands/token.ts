@@ -62,6 +62,14 @@ const TOKEN_COLUMNS = [
   { header: 'ROLE', value: (t: TokenInfo) => t.role },
   { header: 'USES', value: (t: TokenInfo) => (t.maxUses === null ? String(t.uses) : `${t.uses}/${t.maxUses}`) },
   { header: 'EXPIRES', value: (t: TokenInfo) => t.expiresAt ?? 'never' },
-  { header: 'STATE', value: (t: TokenInfo) => (t.revokedAt ? 'revoked' : 'active') },
+  { header: 'STATE', value: (t: TokenInfo) => tokenState(t) },
   { header: 'CREATED', value: (t: TokenInfo) => t.createdAt },
 ];
+
+/** What a token can still do: revoked, expired and used-up tokens are refused by the server. */
+export function tokenState(token: TokenInfo, now = Date.now()): string {
+  if (token.revokedAt) return 'revoked';
+  if (token.expiresAt && Date.parse(token.expiresAt) <= now) return 'expired';
+  if (token.maxUses !== null && token.uses >= token.maxUses) return 'used up';
+  return 'active';
+}

@@ -1,0 +1,94 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { ALIAS_PATTERN, MODEL_NAME_PATTERN } from '../registry/model-selector.js';
+import { IsoTime, Nullable } from './common.js';
+
+export const ModelName = Type.String({ pattern: MODEL_NAME_PATTERN, maxLength: 200, description: 'Lowercase letters, digits and "-"' });
+export const AliasName = Type.String({
+  pattern: ALIAS_PATTERN,
+  maxLength: 63,
+  description: 'Starts with a letter: champion, challenger, …',
+});
+
+/** One input or output of a model, as the Open Inference Protocol describes tensors (-1: any size). */
+export const TensorSpec = Type.Object({
+  name: Type.String({ maxLength: 200 }),
+  datatype: Type.String({ maxLength: 16, description: 'FP32, INT64, …' }),
+  shape: Type.Array(Type.Integer({ minimum: -1 }), { maxItems: 16 }),
+});
+export type TensorSpec = Static<typeof TensorSpec>;
+
+export const IoSignature = Type.Object({ inputs: Type.Array(TensorSpec), outputs: Type.Array(TensorSpec) });
+export type IoSignature = Static<typeof IoSignature>;
+
+/** Where a version came from: the run, the exact dataset version, the parameters, the code. */
+export const Lineage = Type.Object({
+  runId: Nullable(Type.String()),
+  dataset: Nullable(Type.Object({ name: Type.String(), version: Type.Integer(), sha256: Type.String() })),
+  parameters: Type.Record(Type.String(), Type.Unknown()),
+  codeVersion: Type.String(),
+});
+export type Lineage = Static<typeof Lineage>;
+
+export const ModelVersionView = Type.Object({
+  model: Type.String(),
+  version: Type.Integer(),
+  aliases: Type.Array(Type.String()),
+  artifact: Type.Object({
+    sha256: Type.String(),
+    sizeBytes: Type.Integer(),
+    signature: Type.String({ description: 'ed25519 over "fogline.bundle.v1\\n<model>\\n<version>\\n<sha256>", base64' }),
+    downloadPath: Type.String(),
+  }),
+  framework: Type.String(),
+  kind: Type.String(),
+  ioSignature: IoSignature,
+  metrics: Type.Record(Type.String(), Type.Unknown()),
+  lineage: Lineage,
+  tags: Type.Record(Type.String(), Type.String()),
+  description: Nullable(Type.String()),
+  createdAt: IsoTime,
+  createdBy: Nullable(Type.String()),
+});
+export type ModelVersionView = Static<typeof ModelVersionView>;
+
+export const ModelView = Type.Object({
+  name: Type.String(),
+  description: Nullable(Type.String()),
+  latestVersion: Nullable(Type.Integer()),
+  versionCount: Type.Integer(),
+  aliases: Type.Record(Type.String(), Type.Integer()),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+});
+export type ModelView = Static<typeof ModelView>;
+
+export const ModelList = Type.Object({ models: Type.Array(ModelView) });
+export type ModelList = Static<typeof ModelList>;
+export const ModelVersionList = Type.Object({ versions: Type.Array(ModelVersionView) });
+export type ModelVersionList = Static<typeof ModelVersionList>;
+
+export const ModelParams = Type.Object({ name: ModelName });
+export const ModelVersionParams = Type.Object({
+  name: ModelName,
+  version: Type.String({ maxLength: 63, description: 'A version number or an alias' }),
+});
+export const ModelAliasParams = Type.Object({ name: ModelName, alias: AliasName });
+
+export const SetAliasRequest = Type.Object({ version: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
+export type SetAliasRequest = Static<typeof SetAliasRequest>;
+
+export const TagsPatch = Type.Object(
+  {
+    set: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 500 }), { maxProperties: 50 })),
+    remove: Type.Optional(Type.Array(Type.String({ maxLength: 100 }), { maxItems: 50 })),
+  },
+  { additionalProperties: false },
+);
+export type TagsPatch = Static<typeof TagsPatch>;
+
+export const RegistryPublicKey = Type.Object({
+  algorithm: Type.Literal('ed25519'),
+  publicKeyPem: Type.String(),
+  signedMessage: Type.String({ description: 'What each bundle signature covers' }),
+});
+export type RegistryPublicKey = Static<typeof RegistryPublicKey>;
