@@ -5,6 +5,7 @@ import { FoglineError } from '../errors/fogline-error.js';
 import { VERSION } from '../version.js';
 import { agentCommand } from './commands/agent.js';
 import { auditCommand } from './commands/audit.js';
+import { modelsCommand } from './commands/models.js';
 import { nodesCommand } from './commands/nodes.js';
 import { serverCommand } from './commands/server.js';
 import { tokenCommand } from './commands/token.js';
@@ -32,6 +33,7 @@ or the data folder (--data-dir, FOGLINE_DATA_DIR, default ./.fogline).`,
     .addCommand(agentCommand())
     .addCommand(tokenCommand())
     .addCommand(nodesCommand())
+    .addCommand(modelsCommand())
     .addCommand(auditCommand());
 }
 
@@ -46,8 +48,9 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(1);
     }
     if (error instanceof CommanderError) process.exit(error.exitCode);
-    if (error instanceof ApiError || error instanceof ConfigError || error instanceof FoglineError) {
-      console.error(`error: ${error.message}`);
+    if (error instanceof ApiError || error instanceof ConfigError || error instanceof FoglineError || !process.env.FOGLINE_DEBUG) {
+      // One clear line for users; FOGLINE_DEBUG=1 shows the stack of unexpected errors.
+      console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
       process.exit(1);
     }
     throw error;

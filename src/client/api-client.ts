@@ -1,5 +1,6 @@
 import type { AuditList, AuditQuery } from '../contracts/audit.js';
 import type { ErrorBody } from '../contracts/common.js';
+import type { ModelList, ModelVersionList, ModelVersionView, ModelView, RegistryPublicKey } from '../contracts/models.js';
 import type {
   EnrollRequest,
   EnrollResponse,
@@ -71,18 +72,78 @@ export class ApiClient {
     return this.request('GET', `/api/v1/audit${queryString(query)}`);
   }
 
+  listModels(): Promise<ModelList> {
+    return this.request('GET', '/api/v1/models');
+  }
+
+  getModel(name: string): Promise<ModelView> {
+    return this.request('GET', `/api/v1/models/${encodeURIComponent(name)}`);
+  }
+
+  listVersions(name: string): Promise<ModelVersionList> {
+    return this.request('GET', `/api/v1/models/${encodeURIComponent(name)}/versions`);
+  }
+
+  /** `ref`: a version number or an alias. */
+  getVersion(name: string, ref: string | number): Promise<ModelVersionView> {
+    return this.request('GET', `/api/v1/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(String(ref))}`);
+  }
+
+  setAlias(name: string, alias: string, version: number): Promise<ModelVersionView> {
+    return this.request('PUT', `/api/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, { body: { version } });
+  }
+
+  deleteAlias(name: string, alias: string): Promise<void> {
+    return this.request('DELETE', `/api/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`);
+  }
+
+  registryPublicKey(): Promise<RegistryPublicKey> {
+    return this.request('GET', '/api/v1/registry/public-key');
+  }
+
+  /** A version's bundle bytes with the digest and signature the server claims for them. */
+  async downloadArtifact(
+    name: string,
+    ref: string | number,
+  ): Promise<{ bytes: Buffer; sha256: string; signature: string; version: number }> {
+    const response = await this.send(
+      'GET',
+      `/api/v1/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(String(ref))}/artifact`,
+      {},
+      120_000,
+    );
+    if (!response.ok) await this.fail(response);
+    return {
+      bytes: Buffer.from(await response.arrayBuffer()),
+      sha256: response.headers.get('x-fogline-sha256') ?? '',
+      signature: response.headers.get('x-fogline-signature') ?? '',
+      version: Number(response.headers.get('x-fogline-model-version')),
+    };
+  }
+
   async request<T>(method: string, path: string, options: { body?: unknown; token?: string } = {}): Promise<T> {
+    const response = await this.send(method, path, options);
+    if (!response.ok) await this.fail(response);
+    const text = await response.text();
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    options: { body?: unknown; token?: string },
+    timeoutMs = this.options.timeoutMs ?? 10_000,
+  ): Promise<Response> {
     const token = options.token ?? this.options.token;
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
-    let response: Response;
     try {
-      response = await fetch(`${this.server}${path}`, {
+      return await fetch(`${this.server}${path}`, {
         method,
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
       const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
@@ -92,12 +153,12 @@ export class ApiClient {
         `Cannot reach the control plane at ${this.server} (${reason}): is \`fogline server\` running? Set --server or FOGLINE_SERVER`,
       );
     }
+  }
+
+  private async fail(response: Response): Promise<never> {
     const text = await response.text();
-    if (!response.ok) {
-      const body = parseJson(text) as Partial<ErrorBody> | undefined;
-      throw new ApiError(response.status, body?.code ?? `HTTP_${response.status}`, body?.message ?? (text || response.statusText));
-    }
-    return (text === '' ? undefined : JSON.parse(text)) as T;
+    const body = parseJson(text) as Partial<ErrorBody> | undefined;
+    throw new ApiError(response.status, body?.code ?? `HTTP_${response.status}`, body?.message ?? (text || response.statusText));
   }
 }
 

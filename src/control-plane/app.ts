@@ -4,6 +4,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyServerOptions,
+  LogController,
   type RawReplyDefaultExpression,
   type RawRequestDefaultExpression,
   type RawServerDefault,
@@ -14,6 +15,7 @@ import { type Access, authorize } from './access.js';
 import { installErrorHandlers } from './error-handler.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { modelRoutes } from './routes/model-routes.js';
 import { nodeRoutes } from './routes/node-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 import type { Services } from './services.js';
@@ -41,7 +43,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
     // Requests that arrive while draining get our own coded 503 (below), not Fastify's body.
     return503OnClosing: false,
     // Thousands of heartbeats a second would drown the log: requests are logged at debug level below.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -107,6 +109,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   await app.register(tokenRoutes(services), { prefix: '/api/v1' });
   await app.register(nodeRoutes(services), { prefix: '/api/v1' });
   await app.register(auditRoutes(services), { prefix: '/api/v1' });
+  await app.register(modelRoutes(services), { prefix: '/api/v1' });
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
 
   return app;

@@ -5,7 +5,7 @@ import path from 'node:path';
  * Writes a file only its owner can read (mode 0600), through a temporary name and a rename, so
  * that a crash never leaves a half-written secret behind.
  */
-export function writePrivateFile(file: string, content: string): void {
+export function writePrivateFile(file: string, content: string | Uint8Array): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const temporary = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(temporary, content, { mode: 0o600 });

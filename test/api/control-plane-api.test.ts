@@ -5,6 +5,7 @@ import { buildControlPlaneApp } from '../../src/control-plane/app.js';
 import { createServices } from '../../src/control-plane/services.js';
 import { openStore } from '../../src/store/store.js';
 import { startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
+import { tempDir } from '../support/processes.js';
 
 const HEARTBEAT = {
   resources: {
@@ -265,9 +266,12 @@ describe('control plane API over HTTP', () => {
 describe('readiness', () => {
   it('reports 503 with a coded error and Retry-After when the database is unreachable', async () => {
     const store = openStore('postgres://postgres@127.0.0.1:1/none');
-    const app = await buildControlPlaneApp(createServices(store, { nodeTimeoutSeconds: 45, heartbeatIntervalSeconds: 15 }), {
-      bodyLimitBytes: 1024,
-    });
+    const app = await buildControlPlaneApp(
+      createServices(store, { dataDir: tempDir('unreachable'), nodeTimeoutSeconds: 45, heartbeatIntervalSeconds: 15 }),
+      {
+        bodyLimitBytes: 1024,
+      },
+    );
     try {
       const healthz = await app.inject({ method: 'GET', url: '/healthz' });
       expect(healthz.statusCode).toBe(200);

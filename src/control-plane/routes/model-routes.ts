@@ -1,0 +1,169 @@
+import fs from 'node:fs';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import {
+  ModelAliasParams,
+  ModelList,
+  ModelParams,
+  ModelVersionList,
+  ModelVersionParams,
+  ModelVersionView,
+  ModelView,
+  RegistryPublicKey,
+  SetAliasRequest,
+  TagsPatch,
+} from '../../contracts/models.js';
+import { bundleFileName } from '../../registry/bundle-file-name.js';
+import type { ModelRegistry } from '../../registry/model-registry.js';
+import { parseModelSelector } from '../../registry/model-selector.js';
+import type { Services } from '../services.js';
+import { ERROR_RESPONSES } from './errors.js';
+
+export const SIGNED_MESSAGE_FORMAT = 'fogline.bundle.v1\\n<model>\\n<version>\\n<sha256>';
+
+export function modelRoutes({ models }: Services): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.get(
+      '/registry/public-key',
+      {
+        config: { access: 'public' },
+        schema: {
+          summary: "The registry's ed25519 public key: verifies every bundle signature",
+          tags: ['models'],
+          security: [],
+          response: { 200: RegistryPublicKey },
+        },
+      },
+      async () => ({ algorithm: 'ed25519' as const, publicKeyPem: models.publicKeyPem, signedMessage: SIGNED_MESSAGE_FORMAT }),
+    );
+
+    app.get(
+      '/models',
+      {
+        config: { access: { minRole: 'viewer' } },
+        schema: { summary: 'List registered models', tags: ['models'], response: { 200: ModelList, ...ERROR_RESPONSES } },
+      },
+      async () => ({ models: await models.listModels() }),
+    );
+
+    app.get(
+      '/models/:name',
+      {
+        config: { access: { minRole: 'viewer' } },
+        schema: {
+          summary: 'Get a model with its aliases',
+          tags: ['models'],
+          params: ModelParams,
+          response: { 200: ModelView, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => models.getModel(request.params.name),
+    );
+
+    app.get(
+      '/models/:name/versions',
+      {
+        config: { access: { minRole: 'viewer' } },
+        schema: {
+          summary: "List a model's versions, newest first",
+          tags: ['models'],
+          params: ModelParams,
+          response: { 200: ModelVersionList, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => ({ versions: await models.listVersions(request.params.name) }),
+    );
+
+    app.get(
+      '/models/:name/versions/:version',
+      {
+        config: { access: { minRole: 'viewer' } },
+        schema: {
+          summary: 'Get a version by number or alias',
+          tags: ['models'],
+          params: ModelVersionParams,
+          response: { 200: ModelVersionView, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => resolveVersion(models, request.params.name, request.params.version),
+    );
+
+    app.get(
+      '/models/:name/versions/:version/artifact',
+      {
+        config: { access: { minRole: 'viewer' } },
+        schema: {
+          summary: "Download a version's bundle; X-Fogline-Sha256 and X-Fogline-Signature let the client verify it",
+          tags: ['models'],
+          params: ModelVersionParams,
+        },
+      },
+      async (request, reply) => {
+        const view = await resolveVersion(models, request.params.name, request.params.version);
+        const file = models.artifactPath(view);
+        return reply
+          .header('content-type', 'application/octet-stream')
+          .header('content-length', String(view.artifact.sizeBytes))
+          .header('content-disposition', `attachment; filename="${bundleFileName(view.model, view.version)}"`)
+          .header('x-fogline-sha256', view.artifact.sha256)
+          .header('x-fogline-signature', view.artifact.signature)
+          .header('x-fogline-model-version', String(view.version))
+          .send(fs.createReadStream(file));
+      },
+    );
+
+    app.put(
+      '/models/:name/aliases/:alias',
+      {
+        config: { access: { minRole: 'operator' } },
+        schema: {
+          summary: 'Point an alias (champion, challenger, …) at a version, atomically',
+          tags: ['models'],
+          params: ModelAliasParams,
+          body: SetAliasRequest,
+          response: { 200: ModelVersionView, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => models.setAlias(request.params.name, request.params.alias, request.body.version),
+    );
+
+    app.delete(
+      '/models/:name/aliases/:alias',
+      {
+        config: { access: { minRole: 'operator' } },
+        schema: {
+          summary: 'Remove an alias',
+          tags: ['models'],
+          params: ModelAliasParams,
+          response: { 204: { type: 'null' }, ...ERROR_RESPONSES },
+        },
+      },
+      async (request, reply) => {
+        await models.deleteAlias(request.params.name, request.params.alias);
+        return reply.status(204).send();
+      },
+    );
+
+    app.patch(
+      '/models/:name/versions/:version/tags',
+      {
+        config: { access: { minRole: 'operator' } },
+        schema: {
+          summary: "Set or remove a version's tags",
+          tags: ['models'],
+          params: ModelVersionParams,
+          body: TagsPatch,
+          response: { 200: ModelVersionView, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => {
+        const view = await resolveVersion(models, request.params.name, request.params.version);
+        return models.updateTags(view.model, view.version, request.body);
+      },
+    );
+  };
+}
+
+/** `3` is a version number; anything else is an alias. */
+function resolveVersion(models: ModelRegistry, name: string, version: string) {
+  return models.resolve(parseModelSelector(`${name}@${version}`));
+}
