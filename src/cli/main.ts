@@ -5,6 +5,7 @@ import { FoglineError } from '../errors/fogline-error.js';
 import { VERSION } from '../version.js';
 import { agentCommand } from './commands/agent.js';
 import { auditCommand } from './commands/audit.js';
+import { datasetsCommand } from './commands/datasets.js';
 import { modelsCommand } from './commands/models.js';
 import { nodesCommand } from './commands/nodes.js';
 import { serverCommand } from './commands/server.js';
@@ -33,6 +34,7 @@ or the data folder (--data-dir, FOGLINE_DATA_DIR, default ./.fogline).`,
     .addCommand(agentCommand())
     .addCommand(tokenCommand())
     .addCommand(nodesCommand())
+    .addCommand(datasetsCommand())
     .addCommand(modelsCommand())
     .addCommand(auditCommand());
 }

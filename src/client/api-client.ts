@@ -1,5 +1,6 @@
 import type { AuditList, AuditQuery } from '../contracts/audit.js';
 import type { ErrorBody } from '../contracts/common.js';
+import type { DatasetList, DatasetUploadQuery, DatasetVersionList, DatasetVersionView } from '../contracts/datasets.js';
 import type { ModelList, ModelVersionList, ModelVersionView, ModelView, RegistryPublicKey } from '../contracts/models.js';
 import type {
   EnrollRequest,
@@ -97,6 +98,30 @@ export class ApiClient {
     return this.request('DELETE', `/api/v1/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`);
   }
 
+  /** Streams a CSV to the control plane as a new dataset version. */
+  async pushDataset(name: string, body: ReadableStream<Uint8Array>, query: DatasetUploadQuery): Promise<DatasetVersionView> {
+    const response = await this.send(
+      'POST',
+      `/api/v1/datasets/${encodeURIComponent(name)}/versions${queryString(query)}`,
+      { raw: body, contentType: 'text/csv' },
+      30 * 60_000,
+    );
+    if (!response.ok) await this.fail(response);
+    return (await response.json()) as DatasetVersionView;
+  }
+
+  listDatasets(): Promise<DatasetList> {
+    return this.request('GET', '/api/v1/datasets');
+  }
+
+  datasetVersions(name: string): Promise<DatasetVersionList> {
+    return this.request('GET', `/api/v1/datasets/${encodeURIComponent(name)}`);
+  }
+
+  getDataset(name: string, version: number): Promise<DatasetVersionView> {
+    return this.request('GET', `/api/v1/datasets/${encodeURIComponent(name)}/versions/${version}`);
+  }
+
   registryPublicKey(): Promise<RegistryPublicKey> {
     return this.request('GET', '/api/v1/registry/public-key');
   }
@@ -131,20 +156,23 @@ export class ApiClient {
   private async send(
     method: string,
     path: string,
-    options: { body?: unknown; token?: string },
+    options: { body?: unknown; token?: string; raw?: ReadableStream<Uint8Array>; contentType?: string },
     timeoutMs = this.options.timeoutMs ?? 10_000,
   ): Promise<Response> {
     const token = options.token ?? this.options.token;
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (options.contentType) headers['content-type'] = options.contentType;
     try {
       return await fetch(`${this.server}${path}`, {
         method,
         headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
         signal: AbortSignal.timeout(timeoutMs),
-      });
+        // A streamed request body needs half-duplex mode in Node's fetch.
+        ...(options.raw ? { duplex: 'half' } : {}),
+      } as RequestInit);
     } catch (error) {
       const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
       throw new ApiError(

@@ -40,7 +40,8 @@ export function resolveOptions<S extends OptionSpecs>(
 ): ResolvedOptions<S> {
   const resolved: Record<string, unknown> = {};
   for (const [key, spec] of Object.entries(specs)) {
-    const fromFlag = flags[key];
+    // Commander stores `--heartbeat-interval` as `heartbeatInterval`, whatever the spec's key is.
+    const fromFlag = flags[flagKey(spec)];
     const fromEnv = env[spec.env];
     if (typeof fromFlag === 'string') resolved[key] = spec.parse(fromFlag, flagName(spec));
     else if (fromFlag !== undefined) resolved[key] = fromFlag;
@@ -48,6 +49,13 @@ export function resolveOptions<S extends OptionSpecs>(
     else resolved[key] = spec.defaultValue(resolved);
   }
   return resolved as ResolvedOptions<S>;
+}
+
+/** The property commander stores a flag's value under: `--node-timeout` → `nodeTimeout`. */
+export function flagKey(spec: OptionSpec): string {
+  return flagName(spec)
+    .replace(/^--/, '')
+    .replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }
 
 export function flagName(spec: OptionSpec): string {

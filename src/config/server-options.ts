@@ -73,5 +73,13 @@ export const SERVER_OPTIONS = {
     defaultValue: () => 1_048_576,
     parse: parsePositiveNumber,
   }),
+  datasetLimitBytes: option({
+    flag: '--dataset-limit <bytes>',
+    env: 'FOGLINE_DATASET_LIMIT',
+    description: 'Largest dataset CSV an upload may send, in bytes',
+    defaultText: '268435456 (256 MiB)',
+    defaultValue: () => 268_435_456,
+    parse: parsePositiveNumber,
+  }),
   logLevel: logLevelOption,
 };

@@ -14,6 +14,7 @@ import { VERSION } from '../version.js';
 import { type Access, authorize } from './access.js';
 import { installErrorHandlers } from './error-handler.js';
 import { auditRoutes } from './routes/audit-routes.js';
+import { datasetRoutes } from './routes/dataset-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { modelRoutes } from './routes/model-routes.js';
 import { nodeRoutes } from './routes/node-routes.js';
@@ -110,6 +111,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   await app.register(nodeRoutes(services), { prefix: '/api/v1' });
   await app.register(auditRoutes(services), { prefix: '/api/v1' });
   await app.register(modelRoutes(services), { prefix: '/api/v1' });
+  await app.register(datasetRoutes(services), { prefix: '/api/v1' });
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
 
   return app;

@@ -44,6 +44,8 @@ export function installErrorHandlers(app: FastifyInstance): void {
     const { status, body } = toErrorBody(error);
     if (status >= 500) request.log.error({ err: error }, 'request failed');
     if (status === 503) reply.header('retry-after', '5');
+    // A refused upload may still be arriving: close the connection instead of reading the rest.
+    if (!request.raw.complete) reply.header('connection', 'close');
     return reply.status(status).send(body);
   });
   app.setNotFoundHandler((request, reply) => {

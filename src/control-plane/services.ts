@@ -2,6 +2,7 @@ import path from 'node:path';
 import { AuditLog } from '../audit/audit-log.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { TokenRepository } from '../auth/token-repository.js';
+import { DatasetCatalog } from '../datasets/dataset-catalog.js';
 import { Enrolment } from '../nodes/enrolment.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
 import { ArtifactStore } from '../registry/artifact-store.js';
@@ -12,6 +13,7 @@ import type { Store } from '../store/store.js';
 export interface ServiceSettings {
   /** Holds the artifact store and the registry's signing key. */
   dataDir: string;
+  datasetLimitBytes: number;
   nodeTimeoutSeconds: number;
   heartbeatIntervalSeconds: number;
 }
@@ -27,6 +29,7 @@ export interface Services {
   audit: AuditLog;
   artifacts: ArtifactStore;
   models: ModelRegistry;
+  datasets: DatasetCatalog;
 }
 
 export function createServices(store: Store, settings: ServiceSettings): Services {
@@ -45,5 +48,6 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     audit: new AuditLog(store.db),
     artifacts,
     models: new ModelRegistry(store.db, artifacts, signingKey),
+    datasets: new DatasetCatalog(store.db, new ArtifactStore(path.join(settings.dataDir, 'datasets')), settings.datasetLimitBytes),
   };
 }

@@ -74,6 +74,22 @@ export interface ModelAliasesTable {
   updated_at: number;
 }
 
+export interface DatasetVersionsTable {
+  name: string;
+  version: number;
+  kind: string;
+  sha256: string;
+  size_bytes: number;
+  schema_json: string;
+  row_count: number;
+  time_start: number | null;
+  time_end: number | null;
+  report: string;
+  source: string;
+  created_at: number;
+  created_by: string | null;
+}
+
 export interface Database {
   tokens: TokensTable;
   nodes: NodesTable;
@@ -81,4 +97,5 @@ export interface Database {
   models: ModelsTable;
   model_versions: ModelVersionsTable;
   model_aliases: ModelAliasesTable;
+  dataset_versions: DatasetVersionsTable;
 }

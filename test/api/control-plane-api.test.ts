@@ -29,7 +29,7 @@ describe('control plane API over HTTP', () => {
   let edge2: { nodeId: string; credential: string };
 
   beforeAll(async () => {
-    cp = await startTestControlPlane({ bodyLimitBytes: '65536' });
+    cp = await startTestControlPlane({ bodyLimit: '65536' });
     viewer = (await cp.admin.createToken({ name: 'dash', role: 'viewer' })).token;
     operator = (await cp.admin.createToken({ name: 'ops', role: 'operator' })).token;
     join = (await cp.admin.createToken({ name: 'join', role: 'join', maxUses: 100 })).token;
@@ -267,7 +267,12 @@ describe('readiness', () => {
   it('reports 503 with a coded error and Retry-After when the database is unreachable', async () => {
     const store = openStore('postgres://postgres@127.0.0.1:1/none');
     const app = await buildControlPlaneApp(
-      createServices(store, { dataDir: tempDir('unreachable'), nodeTimeoutSeconds: 45, heartbeatIntervalSeconds: 15 }),
+      createServices(store, {
+        dataDir: tempDir('unreachable'),
+        datasetLimitBytes: 1024,
+        nodeTimeoutSeconds: 45,
+        heartbeatIntervalSeconds: 15,
+      }),
       {
         bodyLimitBytes: 1024,
       },

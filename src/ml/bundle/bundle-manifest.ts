@@ -29,7 +29,7 @@ export interface TrainingSummary {
 }
 
 /** The manifest at the head of every bundle. */
-export interface BundleManifest<Preprocessing = unknown, Metrics = Record<string, unknown>> {
+export interface BundleManifest<Preprocessing = unknown, Metrics = object> {
   format: 'fogline-model-bundle';
   kind: ModelKind;
   framework: 'tfjs';

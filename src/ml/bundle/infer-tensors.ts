@@ -30,18 +30,26 @@ export function readInput(inputs: InferInput[], spec: TensorSpec): { values: Flo
   const input = inputs.find((i) => i.name === spec.name);
   const expected = `[${spec.shape.join(', ')}]`;
   if (!input) {
-    throw new MlInputError('bad-input', `Input "${spec.name}" (${spec.datatype} ${expected}) is missing; got: ${inputs.map((i) => i.name).join(', ') || 'none'}.`);
+    throw new MlInputError(
+      'bad-input',
+      `Input "${spec.name}" (${spec.datatype} ${expected}) is missing; got: ${inputs.map((i) => i.name).join(', ') || 'none'}.`,
+    );
   }
   if (input.datatype !== undefined && input.datatype !== spec.datatype) {
     throw new MlInputError('bad-input', `Input "${spec.name}" must have datatype ${spec.datatype}, not ${input.datatype}.`);
   }
   const shape = input.shape;
   const fits =
-    Array.isArray(shape) && shape.length === spec.shape.length && shape.every((d, i) => Number.isInteger(d) && d >= 0 && (spec.shape[i] === -1 || spec.shape[i] === d));
+    Array.isArray(shape) &&
+    shape.length === spec.shape.length &&
+    shape.every((d, i) => Number.isInteger(d) && d >= 0 && (spec.shape[i] === -1 || spec.shape[i] === d));
   if (!fits) throw new MlInputError('bad-input', `Input "${spec.name}" must have shape ${expected}; got ${JSON.stringify(shape)}.`);
   const count = shape.reduce((a, b) => a * b, 1);
   if (input.data.length !== count) {
-    throw new MlInputError('bad-input', `Input "${spec.name}" has shape ${JSON.stringify(shape)} (${count} values) but ${input.data.length} data values.`);
+    throw new MlInputError(
+      'bad-input',
+      `Input "${spec.name}" has shape ${JSON.stringify(shape)} (${count} values) but ${input.data.length} data values.`,
+    );
   }
   const values = new Float64Array(count);
   for (let i = 0; i < count; i++) {
@@ -58,7 +66,8 @@ export function readInputs(inputs: InferInput[], signature: ModelSignature): { v
   let batch = -1;
   for (const spec of signature.inputs) {
     const read = readInput(inputs, spec);
-    if (batch >= 0 && read.batch !== batch) throw new MlInputError('bad-input', `Inputs disagree on the batch size (${batch} vs ${read.batch} for "${spec.name}").`);
+    if (batch >= 0 && read.batch !== batch)
+      throw new MlInputError('bad-input', `Inputs disagree on the batch size (${batch} vs ${read.batch} for "${spec.name}").`);
     batch = read.batch;
     values.set(spec.name, read.values);
   }

@@ -1,0 +1,46 @@
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { AGENT_OPTIONS } from '../config/agent-options.js';
+import { CLIENT_OPTIONS } from '../config/client-options.js';
+import { flagName, type OptionSpecs } from '../config/options.js';
+import { SERVER_OPTIONS } from '../config/server-options.js';
+import { UP_OPTIONS } from '../config/up-options.js';
+import { addOptions, readOptions } from './command-options.js';
+
+/** A value each option accepts that differs from its default. */
+const SAMPLES: Record<string, string> = {
+  '--data-dir': '/tmp/fogline-sample',
+  '--db': 'postgres://u@h/db',
+  '--host': '0.0.0.0',
+  '--port': '9999',
+  '--heartbeat-interval': '3',
+  '--node-timeout': '9',
+  '--body-limit': '2048',
+  '--dataset-limit': '4096',
+  '--log-level': 'debug',
+  '--server': 'http://10.0.0.1:7070',
+  '--join-token': 'fgl.x',
+  '--name': 'pi-7',
+  '--labels': 'site=x',
+  '--role': 'cloud',
+  '--advertise-url': 'http://pi-7:7071',
+  '--token': 'fgl.y',
+};
+
+describe.each([
+  ['server', SERVER_OPTIONS],
+  ['agent', AGENT_OPTIONS],
+  ['up', UP_OPTIONS],
+  ['client', CLIENT_OPTIONS],
+] as [string, OptionSpecs][])('%s flags', (_, specs) => {
+  it.each(Object.entries(specs))('--%s reaches the resolved configuration', (key, spec) => {
+    const flag = flagName(spec);
+    const sample = SAMPLES[flag];
+    expect(sample, `add a sample value for ${flag}`).toBeDefined();
+    const command = addOptions(new Command('x').exitOverride(), specs);
+    command.parse(['node', 'x', flag, sample as string]);
+    const resolved = readOptions(specs, command) as Record<string, unknown>;
+    const defaults = readOptions(specs, addOptions(new Command('y'), specs).parse(['node', 'y'])) as Record<string, unknown>;
+    expect(resolved[key]).not.toEqual(defaults[key]);
+  });
+});
