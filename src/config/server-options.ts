@@ -81,5 +81,13 @@ export const SERVER_OPTIONS = {
     defaultValue: () => 268_435_456,
     parse: parsePositiveNumber,
   }),
+  runConcurrency: option({
+    flag: '--run-concurrency <n>',
+    env: 'FOGLINE_RUN_CONCURRENCY',
+    description: 'Pipeline runs that train at the same time (each takes a worker thread and about a core)',
+    defaultText: '1',
+    defaultValue: () => 1,
+    parse: parsePositiveNumber,
+  }),
   logLevel: logLevelOption,
 };

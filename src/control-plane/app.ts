@@ -18,6 +18,7 @@ import { datasetRoutes } from './routes/dataset-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { modelRoutes } from './routes/model-routes.js';
 import { nodeRoutes } from './routes/node-routes.js';
+import { runRoutes } from './routes/run-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 import type { Services } from './services.js';
 
@@ -112,6 +113,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   await app.register(auditRoutes(services), { prefix: '/api/v1' });
   await app.register(modelRoutes(services), { prefix: '/api/v1' });
   await app.register(datasetRoutes(services), { prefix: '/api/v1' });
+  await app.register(runRoutes(services), { prefix: '/api/v1' });
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
 
   return app;

@@ -35,7 +35,12 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     bodyLimitBytes: config.bodyLimitBytes,
     logger: { level: config.logLevel },
   });
-  app.addHook('onClose', async () => store.close());
+  // Runs stop before the database closes, so that none is left marked running.
+  app.addHook('onClose', async () => {
+    await services.runs.stop();
+    await store.close();
+  });
+  await services.runs.recover();
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

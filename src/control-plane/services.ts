@@ -5,15 +5,19 @@ import { TokenRepository } from '../auth/token-repository.js';
 import { DatasetCatalog } from '../datasets/dataset-catalog.js';
 import { Enrolment } from '../nodes/enrolment.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
+import { RunEngine } from '../pipelines/run-engine.js';
+import { RunRepository } from '../pipelines/run-repository.js';
 import { ArtifactStore } from '../registry/artifact-store.js';
 import { ModelRegistry } from '../registry/model-registry.js';
 import { SigningKey } from '../registry/signing-key.js';
 import type { Store } from '../store/store.js';
+import { VERSION } from '../version.js';
 
 export interface ServiceSettings {
   /** Holds the artifact store and the registry's signing key. */
   dataDir: string;
   datasetLimitBytes: number;
+  runConcurrency: number;
   nodeTimeoutSeconds: number;
   heartbeatIntervalSeconds: number;
 }
@@ -30,6 +34,8 @@ export interface Services {
   artifacts: ArtifactStore;
   models: ModelRegistry;
   datasets: DatasetCatalog;
+  runs: RunEngine;
+  runEvents: RunRepository;
 }
 
 export function createServices(store: Store, settings: ServiceSettings): Services {
@@ -38,6 +44,9 @@ export function createServices(store: Store, settings: ServiceSettings): Service
   const nodes = new NodeRegistry(store.db, settings.nodeTimeoutSeconds * 1000);
   const artifacts = new ArtifactStore(path.join(settings.dataDir, 'artifacts'));
   const signingKey = SigningKey.loadOrCreate(path.join(settings.dataDir, 'signing-key.pem'));
+  const models = new ModelRegistry(store.db, artifacts, signingKey);
+  const runRepository = new RunRepository(store.db);
+  const datasets = new DatasetCatalog(store.db, new ArtifactStore(path.join(settings.dataDir, 'datasets')), settings.datasetLimitBytes);
   return {
     store,
     settings,
@@ -47,7 +56,16 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     enrolment: new Enrolment(store.db, authenticator, tokens, nodes),
     audit: new AuditLog(store.db),
     artifacts,
-    models: new ModelRegistry(store.db, artifacts, signingKey),
-    datasets: new DatasetCatalog(store.db, new ArtifactStore(path.join(settings.dataDir, 'datasets')), settings.datasetLimitBytes),
+    models,
+    datasets,
+    runEvents: runRepository,
+    runs: new RunEngine({
+      runs: runRepository,
+      datasets,
+      models,
+      cacheDir: path.join(settings.dataDir, 'cache'),
+      concurrency: settings.runConcurrency,
+      codeVersion: VERSION,
+    }),
   };
 }

@@ -90,6 +90,44 @@ export interface DatasetVersionsTable {
   created_by: string | null;
 }
 
+export interface RunsTable {
+  id: string;
+  pipeline: string;
+  dataset_name: string;
+  dataset_version: number;
+  model_name: string;
+  params: string;
+  status: string;
+  error: string | null;
+  result: string | null;
+  registered_version: number | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  created_by: string | null;
+}
+
+export interface RunStepsTable {
+  run_id: string;
+  position: number;
+  name: string;
+  status: string;
+  cache_key: string | null;
+  summary: string | null;
+  error: string | null;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+export interface RunEventsTable {
+  id: Generated<number>;
+  run_id: string;
+  at: number;
+  step: string;
+  kind: string;
+  payload: string;
+}
+
 export interface Database {
   tokens: TokensTable;
   nodes: NodesTable;
@@ -98,4 +136,7 @@ export interface Database {
   model_versions: ModelVersionsTable;
   model_aliases: ModelAliasesTable;
   dataset_versions: DatasetVersionsTable;
+  runs: RunsTable;
+  run_steps: RunStepsTable;
+  run_events: RunEventsTable;
 }

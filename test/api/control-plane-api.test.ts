@@ -270,6 +270,7 @@ describe('readiness', () => {
       createServices(store, {
         dataDir: tempDir('unreachable'),
         datasetLimitBytes: 1024,
+        runConcurrency: 1,
         nodeTimeoutSeconds: 45,
         heartbeatIntervalSeconds: 15,
       }),

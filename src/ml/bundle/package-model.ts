@@ -22,10 +22,7 @@ export function trainingSummary(params: object, backend: string, result: TrainLo
 }
 
 /** A manifest as a trainer writes it; packing adds format, framework and files. */
-export type ManifestBody<P = unknown, M = object> = Omit<
-  BundleManifest<P, M>,
-  'format' | 'framework' | 'frameworkVersion' | 'files'
->;
+export type ManifestBody<P = unknown, M = object> = Omit<BundleManifest<P, M>, 'format' | 'framework' | 'frameworkVersion' | 'files'>;
 
 /** Packs a model and its manifest into bundle bytes (see bundle-container.ts for the layout). */
 export async function packageModel(model: tf.LayersModel, manifest: ManifestBody<unknown, object>): Promise<Uint8Array> {

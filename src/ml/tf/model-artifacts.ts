@@ -31,7 +31,8 @@ export async function loadModelFiles(files: ModelFiles): Promise<tf.LayersModel>
   } catch {
     throw new MlInputError('bundle-corrupt', "The bundle's model.json is not valid JSON.");
   }
-  const weightData = files.weights.slice().buffer;
+  // Copy into a fresh ArrayBuffer: a Node Buffer's slice() is a view, and its .buffer the whole pool or file.
+  const weightData = new Uint8Array(files.weights).buffer;
   try {
     return await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: parsed.modelTopology, weightSpecs: parsed.weightSpecs, weightData }));
   } catch (error) {

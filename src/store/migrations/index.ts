@@ -4,6 +4,7 @@ import * as nodesAndTokens from './0001-nodes-and-tokens.js';
 import { audit } from './0002-audit-log.js';
 import * as modelRegistry from './0003-model-registry.js';
 import * as datasets from './0004-datasets.js';
+import { pipelineRuns } from './0005-pipeline-runs.js';
 
 /** Every schema change, in order. Names sort in the order they run; never rename one. */
 export function allMigrations(dialect: DialectName): Record<string, Migration> {
@@ -12,5 +13,6 @@ export function allMigrations(dialect: DialectName): Record<string, Migration> {
     '0002-audit-log': audit(dialect),
     '0003-model-registry': modelRegistry,
     '0004-datasets': datasets,
+    '0005-pipeline-runs': pipelineRuns(dialect),
   };
 }
