@@ -8,6 +8,7 @@ import { auditCommand } from './commands/audit.js';
 import { datasetsCommand } from './commands/datasets.js';
 import { modelsCommand } from './commands/models.js';
 import { nodesCommand } from './commands/nodes.js';
+import { runsCommand } from './commands/runs.js';
 import { serverCommand } from './commands/server.js';
 import { tokenCommand } from './commands/token.js';
 import { upCommand } from './commands/up.js';
@@ -35,6 +36,7 @@ or the data folder (--data-dir, FOGLINE_DATA_DIR, default ./.fogline).`,
     .addCommand(tokenCommand())
     .addCommand(nodesCommand())
     .addCommand(datasetsCommand())
+    .addCommand(runsCommand())
     .addCommand(modelsCommand())
     .addCommand(auditCommand());
 }

@@ -12,6 +12,7 @@ import type {
   NodeListQuery,
   NodeView,
 } from '../contracts/nodes.js';
+import type { PipelineList, RunEventList, RunList, RunListQuery, RunView, StartRunRequest } from '../contracts/runs.js';
 import type { CreateTokenRequest, CreateTokenResponse, TokenList } from '../contracts/tokens.js';
 import { ApiError } from './api-error.js';
 
@@ -120,6 +121,30 @@ export class ApiClient {
 
   getDataset(name: string, version: number): Promise<DatasetVersionView> {
     return this.request('GET', `/api/v1/datasets/${encodeURIComponent(name)}/versions/${version}`);
+  }
+
+  listPipelines(): Promise<PipelineList> {
+    return this.request('GET', '/api/v1/pipelines');
+  }
+
+  startRun(body: StartRunRequest): Promise<RunView> {
+    return this.request('POST', '/api/v1/runs', { body });
+  }
+
+  listRuns(query: RunListQuery = {}): Promise<RunList> {
+    return this.request('GET', `/api/v1/runs${queryString(query)}`);
+  }
+
+  getRun(id: string): Promise<RunView> {
+    return this.request('GET', `/api/v1/runs/${encodeURIComponent(id)}`);
+  }
+
+  runEvents(id: string, after = 0): Promise<RunEventList> {
+    return this.request('GET', `/api/v1/runs/${encodeURIComponent(id)}/events?after=${after}`);
+  }
+
+  cancelRun(id: string): Promise<RunView> {
+    return this.request('POST', `/api/v1/runs/${encodeURIComponent(id)}/cancel`);
   }
 
   registryPublicKey(): Promise<RegistryPublicKey> {

@@ -7,7 +7,7 @@ import type { RunProgress, RunView, StartRunRequest } from '../contracts/runs.js
 import type { DatasetCatalog } from '../datasets/dataset-catalog.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import { isMlInputError } from '../ml/errors.js';
-import { resolveParams } from '../ml/params.js';
+import { type ParamSpecs, resolveParams } from '../ml/params.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
 import { PIPELINES } from './pipeline-catalog.js';
 import type { RunRepository } from './run-repository.js';
@@ -43,6 +43,16 @@ interface ActiveRun {
 
 const CANCEL_GRACE_MS = 5000;
 
+/** `hidden=64` from a command line means one layer of 64: a lone number where a list is expected becomes a list. */
+export function normalizeParams(specs: ParamSpecs, params: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(params).map(([name, value]) => [
+      name,
+      specs[name]?.type === 'integer-list' && typeof value === 'number' ? [value] : value,
+    ]),
+  );
+}
+
 /**
  * Runs pipelines off the API's event loop: each run gets a worker thread for its prepare, train
  * and evaluate steps; the register step runs here, against the registry. At most `concurrency`
@@ -70,8 +80,9 @@ export class RunEngine {
         `The ${definition.name} pipeline needs a ${definition.datasetKind} dataset; ${dataset.name} is ${dataset.kind}`,
       );
     }
+    const params = normalizeParams(definition.params, request.params ?? {});
     try {
-      resolveParams(definition.params, request.params ?? {});
+      resolveParams(definition.params, params);
     } catch (error) {
       if (isMlInputError(error)) throw new FoglineError('FOGLINE_ERR_PIPELINE_PARAMS_INVALID', error.message, error.details);
       throw error;
@@ -80,7 +91,7 @@ export class RunEngine {
       pipeline: definition.name,
       dataset: { name: dataset.name, version: dataset.version },
       model: request.model ?? definition.defaultModel(dataset.name),
-      params: request.params ?? {},
+      params,
       createdBy,
     });
     this.queue.push(id);
