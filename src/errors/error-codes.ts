@@ -21,7 +21,6 @@ export const ERROR_CODES = {
   FOGLINE_ERR_DATASET_NOT_FOUND: { status: 404, message: 'No such dataset or dataset version' },
   FOGLINE_ERR_DATASET_INVALID: { status: 400, message: 'The data is not usable' },
   FOGLINE_ERR_DATASET_TOO_LARGE: { status: 413, message: 'The dataset is larger than the upload limit' },
-  FOGLINE_ERR_PIPELINE_UNKNOWN: { status: 400, message: 'No such pipeline' },
   FOGLINE_ERR_PIPELINE_PARAMS_INVALID: { status: 400, message: 'A pipeline parameter is unknown or out of range' },
   FOGLINE_ERR_RUN_NOT_FOUND: { status: 404, message: 'No such run' },
   FOGLINE_ERR_RUN_FINISHED: { status: 409, message: 'The run has already finished' },

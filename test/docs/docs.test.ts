@@ -18,7 +18,7 @@ function documentedCodes(markdown: string, heading: string): Map<string, string>
   const end = markdown.indexOf('\n## ', start + 1);
   const section = markdown.slice(start, end < 0 ? undefined : end);
   const rows = new Map<string, string>();
-  for (const match of section.matchAll(/^\| `(FOGLINE_ERR_[A-Z0-9_]+)` \| (\d{3}) \|/gm)) {
+  for (const match of section.matchAll(/^\|\s*`(FOGLINE_ERR_[A-Z0-9_]+)`\s*\|\s*(\d{3})\s*\|/gm)) {
     rows.set(match[1] as string, match[2] as string);
   }
   return rows;
@@ -62,7 +62,7 @@ describe('README.md configuration tables', () => {
 
   it.each(cases)('list $name with its flag and variable', ({ spec }) => {
     const section = currentConfigSection(readme);
-    const row = new RegExp(`^\\| \`${escapeRegExp(spec.flag)}\` \\| \`${escapeRegExp(spec.env)}\` \\| .+ \\|$`, 'm');
+    const row = new RegExp(`^\\|\\s*\`${escapeRegExp(spec.flag)}\`\\s*\\|\\s*\`${escapeRegExp(spec.env)}\`\\s*\\|.+\\|$`, 'm');
     expect(section).toMatch(row);
     expect(readme).toContain(spec.env);
     expect(readme).toContain(spec.flag.split(' ')[0]);
