@@ -17,7 +17,10 @@ for (const file of files) {
   const targets = [...text.matchAll(/(?:import|export)[^'";]*?from\s+'(\.{1,2}\/[^']+)'/g)].map((match) =>
     path.resolve(path.dirname(file), match[1].replace(/\.js$/, '.ts')),
   );
-  graph.set(file, targets.filter((target) => fs.existsSync(target)));
+  graph.set(
+    file,
+    targets.filter((target) => fs.existsSync(target)),
+  );
 }
 
 const state = new Map(); // undefined: unvisited, 1: on the stack, 2: done

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ArtifactStore } from '../../src/registry/artifact-store.js';
 import type { NewModelVersion } from '../../src/registry/model-registry.js';
 import { ModelRegistry } from '../../src/registry/model-registry.js';
-import { ArtifactStore } from '../../src/registry/artifact-store.js';
 import { SigningKey, verifyBundleSignature } from '../../src/registry/signing-key.js';
-import { type Store, migrateToLatest, openStore } from '../../src/store/store.js';
-import { DIALECTS, type TestDatabase, createTestDatabase } from '../support/databases.js';
+import { migrateToLatest, openStore, type Store } from '../../src/store/store.js';
+import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/databases.js';
 import { tempDir } from '../support/processes.js';
 
 const version = (model: string, bundle: string): NewModelVersion => ({
@@ -14,9 +14,17 @@ const version = (model: string, bundle: string): NewModelVersion => ({
   bundle: Buffer.from(bundle),
   framework: 'tfjs',
   kind: 'forecaster',
-  ioSignature: { inputs: [{ name: 'history', datatype: 'FP32', shape: [-1, 168] }], outputs: [{ name: 'forecast', datatype: 'FP32', shape: [-1, 24] }] },
+  ioSignature: {
+    inputs: [{ name: 'history', datatype: 'FP32', shape: [-1, 168] }],
+    outputs: [{ name: 'forecast', datatype: 'FP32', shape: [-1, 24] }],
+  },
   metrics: { test: { mape: 4.2 } },
-  lineage: { runId: 'r1', dataset: { name: 'pjme', version: 1, sha256: 'ab'.repeat(32) }, parameters: { epochs: 20 }, codeVersion: '0.1.0' },
+  lineage: {
+    runId: 'r1',
+    dataset: { name: 'pjme', version: 1, sha256: 'ab'.repeat(32) },
+    parameters: { epochs: 20 },
+    codeVersion: '0.1.0',
+  },
 });
 
 describe.each(DIALECTS)('model registry on %s', (dialect) => {
@@ -30,7 +38,11 @@ describe.each(DIALECTS)('model registry on %s', (dialect) => {
     store = openStore(database.url);
     await migrateToLatest(store);
     dir = tempDir('registry');
-    registry = new ModelRegistry(store.db, new ArtifactStore(path.join(dir, 'artifacts')), SigningKey.loadOrCreate(path.join(dir, 'signing-key.pem')));
+    registry = new ModelRegistry(
+      store.db,
+      new ArtifactStore(path.join(dir, 'artifacts')),
+      SigningKey.loadOrCreate(path.join(dir, 'signing-key.pem')),
+    );
   });
 
   afterEach(async () => {

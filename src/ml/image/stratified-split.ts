@@ -21,7 +21,9 @@ export function stratifiedSplit(
 ): IndexSplit {
   const random = seededRandom(seed);
   const byClass: number[][] = Array.from({ length: classes }, () => []);
-  labels.forEach((label, i) => byClass[label]!.push(i));
+  labels.forEach((label, i) => {
+    byClass[label]!.push(i);
+  });
   const train: number[] = [];
   const validation: number[] = [];
   const test: number[] = [];
