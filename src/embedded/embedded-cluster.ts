@@ -1,6 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { loadNodeIdentity } from '../agent/node-identity.js';
 import { ApiClient } from '../client/api-client.js';
 import type { ResolvedOptions } from '../config/options.js';
@@ -17,6 +19,30 @@ export const EMBEDDED_AGENTS = [
 ] as const;
 
 const READY_TIMEOUT_MS = 60_000;
+
+/** The vendored PJM East series (see data/energy/PROVENANCE.md): the demo's dataset. */
+export const DEMO_DATASET = {
+  name: 'pjme',
+  file: fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)),
+  timeColumn: 'Datetime',
+  valueColumn: 'PJME_MW',
+} as const;
+
+/** Registers the demo dataset on the first start; later starts find it there. */
+async function registerDemoDataset(client: ApiClient, write: (line: string) => void): Promise<void> {
+  const { datasets } = await client.listDatasets();
+  if (datasets.some((dataset) => dataset.name === DEMO_DATASET.name)) return;
+  const body = Readable.toWeb(fs.createReadStream(DEMO_DATASET.file)) as ReadableStream<Uint8Array>;
+  const view = await client.pushDataset(DEMO_DATASET.name, body, {
+    kind: 'timeseries',
+    timeColumn: DEMO_DATASET.timeColumn,
+    valueColumn: DEMO_DATASET.valueColumn,
+    filename: path.basename(DEMO_DATASET.file),
+  });
+  write(
+    `[up] registered the demo dataset ${view.name} (${view.rowCount} hourly rows of PJM East load, ${view.timeStart?.slice(0, 10)} .. ${view.timeEnd?.slice(0, 10)})`,
+  );
+}
 
 export interface EmbeddedCluster {
   serverUrl: string;
@@ -74,6 +100,8 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
       });
       agentUrls.push(url);
     }
+
+    await registerDemoDataset(client, write);
 
     const exited = Promise.race(
       children.map(

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { UP_OPTIONS } from '../../config/up-options.js';
-import { EMBEDDED_AGENTS, startEmbeddedCluster } from '../../embedded/embedded-cluster.js';
+import { DEMO_DATASET, EMBEDDED_AGENTS, startEmbeddedCluster } from '../../embedded/embedded-cluster.js';
 import { addOptions, readOptions } from '../command-options.js';
 import { stopOnSignals } from '../shutdown.js';
 
@@ -21,7 +21,9 @@ export function upCommand(): Command {
         ...EMBEDDED_AGENTS.map((agent, i) => `  ${agent.name.padEnd(13)}  ${cluster.agentUrls[i]}   (${agent.labels})`),
         `  admin token    ${relativeToken}`,
         '',
-        'In another terminal, from this folder:  npx fogline nodes list',
+        'In another terminal, from this folder:',
+        '  npx fogline nodes list',
+        `  npx fogline runs start forecast --dataset ${DEMO_DATASET.name}      (train a day-ahead load forecaster)`,
         'Press Ctrl-C to stop everything.',
       ].join('\n'),
     );

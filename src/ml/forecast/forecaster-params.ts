@@ -33,7 +33,7 @@ export const FORECASTER_PARAMS = {
     description: 'What the network predicts: the scaled level, or the correction to the same point a day / a week earlier',
   },
   calendar: { type: 'boolean', default: true, description: 'Add time-of-day, day-of-week and time-of-year features of the start time' },
-  hidden: { type: 'integer-list', default: [256], min: 1, max: 4096, maxItems: 6, description: 'Units of each hidden dense layer' },
+  hidden: { type: 'integer-list', default: [64, 64], min: 1, max: 4096, maxItems: 6, description: 'Units of each hidden dense layer' },
   dropout: { type: 'number', default: 0, min: 0, max: 0.9, description: 'Dropout after each hidden layer' },
   loss: { type: 'enum', default: 'mae', values: ['mae', 'mse', 'huber'], description: 'Training loss on scaled targets' },
   epochs: { type: 'integer', default: 40, min: 1, max: 1_000, description: 'Most epochs to train (early stopping usually ends sooner)' },
