@@ -1,4 +1,4 @@
-import { type Static, Type } from '@sinclair/typebox';
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
 
 /** The body of every error the REST API returns. */
 export const ErrorBody = Type.Object(
@@ -19,7 +19,7 @@ export const Labels = Type.Record(Type.String({ maxLength: 317 }), Type.String({
 export type Labels = Static<typeof Labels>;
 
 export const IsoTime = Type.String({ format: 'date-time' });
-export const Nullable = <T extends import('@sinclair/typebox').TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 253 }) });
 export type IdParams = Static<typeof IdParams>;

@@ -6,9 +6,7 @@ export const MODEL_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]{0,198}[a-z0-9])?$';
 export const ALIAS_PATTERN = '^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$';
 
 export type ModelSelector =
-  | { model: string; kind: 'latest' }
-  | { model: string; kind: 'version'; version: number }
-  | { model: string; kind: 'alias'; alias: string };
+  { model: string; kind: 'latest' } | { model: string; kind: 'version'; version: number } | { model: string; kind: 'alias'; alias: string };
 
 /** Reads `energy`, `energy@3` or `energy@champion`. */
 export function parseModelSelector(text: string): ModelSelector {
