@@ -5,6 +5,7 @@ import type { RunView } from '../../src/contracts/runs.js';
 import { startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
 import { eventually } from '../support/processes.js';
 
+const DIGITS = fs.readFileSync(fileURLToPath(new URL('../../data/optdigits/optdigits.csv', import.meta.url)), 'utf8');
 const PJME = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
 // Small and quick: the quality figures come from bench/ml, not from tests.
 const QUICK = { epochs: 2, hidden: [32], patience: 2 };
@@ -88,6 +89,28 @@ describe('pipeline runs', () => {
     expect(run.steps[1]?.status).toBe('succeeded');
   });
 
+  it('trains an image classifier on the digits and registers it only above the majority-class baseline', async () => {
+    const pushed = await cp.call('POST', '/api/v1/datasets/digits/versions?kind=image-csv&imageHeight=8&imageWidth=8', {
+      token: operator,
+      body: DIGITS,
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(pushed.status).toBe(201);
+    const started = await startRun({ pipeline: 'image-classifier', dataset: 'digits', params: { epochs: 5 } });
+    const run = await finished(started.body.id);
+    expect(run.error).toBeNull();
+    expect(run.status).toBe('succeeded');
+    const gate = run.result?.gate as { passed: boolean; model: number; baseline: number };
+    expect(gate.baseline).toBeLessThan(0.2);
+    expect(gate.passed).toBe(gate.model > gate.baseline);
+    expect(run.steps[0]?.summary).toMatchObject({ images: 1797, classes: 10, size: '8x8x1' });
+    if (gate.passed) {
+      const version = await cp.admin.getVersion('digits-classifier', run.registeredVersion as number);
+      expect(version.kind).toBe('image-classifier');
+      expect(version.lineage.dataset?.name).toBe('digits');
+    }
+  });
+
   it('refuses unknown pipelines, parameters, out-of-range values and the wrong kind of dataset', async () => {
     expect((await startRun({ pipeline: 'magic', dataset: 'pjme' })).body.code).toBe('FOGLINE_ERR_REQUEST_INVALID');
     const unknown = await startRun({ pipeline: 'forecast', dataset: 'pjme', params: { epoch: 3 } });
@@ -99,7 +122,7 @@ describe('pipeline runs', () => {
     expect((await startRun({ pipeline: 'forecast', dataset: 'nothing' })).body.code).toBe('FOGLINE_ERR_DATASET_NOT_FOUND');
     expect((await startRun({ pipeline: 'image-classifier', dataset: 'pjme' })).body.code).toBe('FOGLINE_ERR_DATASET_INVALID');
     const { runs } = (await cp.call('GET', '/api/v1/runs', { token: operator })).body;
-    expect(runs).toHaveLength(2);
+    expect(runs).toHaveLength(3);
   });
 
   it('cancels a run and leaves no version behind', async () => {

@@ -209,6 +209,13 @@ export function describeRun(run: RunView): string {
       ]),
     );
   }
+  const accuracy = run.result?.metrics as { accuracy?: number; macroF1?: number; baselineAccuracy?: number } | undefined;
+  if (accuracy?.accuracy !== undefined) {
+    lines.push(
+      '',
+      `Test split: accuracy ${(accuracy.accuracy * 100).toFixed(1)}% (majority class ${((accuracy.baselineAccuracy ?? 0) * 100).toFixed(1)}%), macro F1 ${accuracy.macroF1?.toFixed(3)}`,
+    );
+  }
   const registered = run.result?.registered as { model: string; version: number } | null | undefined;
   const gate = run.result?.gate as { passed: boolean; rule: string } | undefined;
   if (registered)

@@ -2,6 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { PipelineName, StepName } from '../../contracts/runs.js';
 import { isMlInputError } from '../../ml/errors.js';
 import { runForecastPipeline } from './forecast-pipeline.js';
+import { runImageClassifierPipeline } from './image-classifier-pipeline.js';
 import { StepContext } from './step-context.js';
 import type { FromWorker, ToWorker, WorkerResult } from './worker-protocol.js';
 
@@ -10,6 +11,7 @@ type RunMessage = Extract<ToWorker, { type: 'run' }>;
 /** The pipelines whose steps run in a worker thread, by name. */
 const PIPELINES: Partial<Record<PipelineName, (run: RunMessage, ctx: StepContext) => Promise<WorkerResult>>> = {
   forecast: runForecastPipeline,
+  'image-classifier': runImageClassifierPipeline,
 };
 
 /** Serves one run on `port`: runs its steps, reports each, and stops early when told to cancel. */
