@@ -6,6 +6,10 @@ import { startTestControlPlane, type TestControlPlane } from '../support/control
 import { eventually } from '../support/processes.js';
 
 const DIGITS = fs.readFileSync(fileURLToPath(new URL('../../data/optdigits/optdigits.csv', import.meta.url)), 'utf8');
+const NAB = fs.readFileSync(
+  fileURLToPath(new URL('../../data/nab/realKnownCause/ambient_temperature_system_failure.csv', import.meta.url)),
+  'utf8',
+);
 const PJME = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
 // Small and quick: the quality figures come from bench/ml, not from tests.
 const QUICK = { epochs: 2, hidden: [32], patience: 2 };
@@ -111,6 +115,23 @@ describe('pipeline runs', () => {
     }
   });
 
+  it('trains an anomaly detector on a NAB sensor series, gated on persistence', async () => {
+    const pushed = await cp.call('POST', '/api/v1/datasets/ambient-temperature/versions', {
+      token: operator,
+      body: NAB,
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(pushed.status).toBe(201);
+    const started = await startRun({ pipeline: 'anomaly', dataset: 'ambient-temperature', params: { epochs: 3 } });
+    const run = await finished(started.body.id);
+    expect(run.error).toBeNull();
+    expect(run.status).toBe('succeeded');
+    const gate = run.result?.gate as { passed: boolean; model: number; baseline: number };
+    expect(gate.baseline).toBeGreaterThan(0);
+    expect(gate.passed).toBe(gate.model < gate.baseline);
+    expect(run.steps[2]?.summary).toMatchObject({ detectedWindows: expect.any(Number) });
+  });
+
   it('refuses unknown pipelines, parameters, out-of-range values and the wrong kind of dataset', async () => {
     expect((await startRun({ pipeline: 'magic', dataset: 'pjme' })).body.code).toBe('FOGLINE_ERR_REQUEST_INVALID');
     const unknown = await startRun({ pipeline: 'forecast', dataset: 'pjme', params: { epoch: 3 } });
@@ -122,7 +143,7 @@ describe('pipeline runs', () => {
     expect((await startRun({ pipeline: 'forecast', dataset: 'nothing' })).body.code).toBe('FOGLINE_ERR_DATASET_NOT_FOUND');
     expect((await startRun({ pipeline: 'image-classifier', dataset: 'pjme' })).body.code).toBe('FOGLINE_ERR_DATASET_INVALID');
     const { runs } = (await cp.call('GET', '/api/v1/runs', { token: operator })).body;
-    expect(runs).toHaveLength(3);
+    expect(runs).toHaveLength(4);
   });
 
   it('cancels a run and leaves no version behind', async () => {

@@ -1,14 +1,12 @@
-import fs from 'node:fs';
 import { readBundleManifest } from '../../ml/bundle/read-manifest.js';
 import { evaluateForecaster } from '../../ml/forecast/evaluate-forecaster.js';
 import type { ForecastComparison } from '../../ml/forecast/forecast-evaluation.js';
 import { FORECASTER_PARAMS, type ForecasterParams } from '../../ml/forecast/forecaster-params.js';
 import { type ForecasterManifest, trainForecaster } from '../../ml/forecast/train-forecaster.js';
 import { resolveParams } from '../../ml/params.js';
-import { ingestTimeSeriesCsv } from '../../ml/timeseries/ingest.js';
-import { decodeSeries, encodeSeries } from './series-file.js';
 import { StepCache } from './step-cache.js';
 import type { StepContext } from './step-context.js';
+import { prepareSeries } from './prepare-series.js';
 import type { ToWorker, WorkerResult } from './worker-protocol.js';
 
 type RunMessage = Extract<ToWorker, { type: 'run' }>;
@@ -17,36 +15,7 @@ type RunMessage = Extract<ToWorker, { type: 'run' }>;
 export async function runForecastPipeline(run: RunMessage, ctx: StepContext): Promise<WorkerResult> {
   const params = resolveParams<ForecasterParams>(FORECASTER_PARAMS, run.params);
 
-  const prepareKey = StepCache.key({
-    step: 'timeseries-prepare',
-    dataset: run.dataset.sha256,
-    read: run.dataset.read,
-    code: run.codeVersion,
-  });
-  const prepared = await ctx.step(
-    'prepare',
-    prepareKey,
-    ['series.bin', 'report.json'],
-    async () => {
-      ctx.log('prepare', 'Reading and cleaning the series');
-      const series = await ingestTimeSeriesCsv(fs.createReadStream(run.dataset.file), {
-        timeColumn: run.dataset.read.timeColumn,
-        valueColumn: run.dataset.read.valueColumn,
-        signal: ctx.signal,
-      });
-      return { 'series.bin': encodeSeries(series), 'report.json': JSON.stringify(series.report) };
-    },
-    (files) => {
-      const report = JSON.parse(files['report.json'].toString()) as Record<string, number>;
-      return {
-        points: report.points,
-        pointsFilled: report.pointsFilled,
-        duplicateRows: report.duplicateRows,
-        outOfOrderRows: report.outOfOrderRows,
-      };
-    },
-  );
-  const series = decodeSeries(prepared['series.bin']);
+  const { key: prepareKey, series } = await prepareSeries(run, ctx);
 
   const trainKey = StepCache.key({ step: 'forecast-train', prepared: prepareKey, params, code: run.codeVersion });
   const trained = await ctx.step(

@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { PipelineName, StepName } from '../../contracts/runs.js';
 import { isMlInputError } from '../../ml/errors.js';
+import { runAnomalyPipeline } from './anomaly-pipeline.js';
 import { runForecastPipeline } from './forecast-pipeline.js';
 import { runImageClassifierPipeline } from './image-classifier-pipeline.js';
 import { StepContext } from './step-context.js';
@@ -9,8 +10,9 @@ import type { FromWorker, ToWorker, WorkerResult } from './worker-protocol.js';
 type RunMessage = Extract<ToWorker, { type: 'run' }>;
 
 /** The pipelines whose steps run in a worker thread, by name. */
-const PIPELINES: Partial<Record<PipelineName, (run: RunMessage, ctx: StepContext) => Promise<WorkerResult>>> = {
+const PIPELINES: Record<PipelineName, (run: RunMessage, ctx: StepContext) => Promise<WorkerResult>> = {
   forecast: runForecastPipeline,
+  anomaly: runAnomalyPipeline,
   'image-classifier': runImageClassifierPipeline,
 };
 
@@ -27,10 +29,7 @@ export function servePipelineRun(port: MessagePort): void {
       abort.abort(new Error('canceled'));
       return;
     }
-    const pipeline = PIPELINES[message.pipeline];
-    const work = pipeline
-      ? pipeline(message, new StepContext(post, message.cacheDir, abort.signal))
-      : Promise.reject(new Error(`The ${message.pipeline} pipeline is not available in this version`));
+    const work = PIPELINES[message.pipeline](message, new StepContext(post, message.cacheDir, abort.signal));
     work.then(
       (result) => post({ type: 'done', result }),
       (error: unknown) =>
