@@ -17,6 +17,12 @@ export const StartRunRequest = Type.Object(
     dataset: Type.String({ minLength: 1, maxLength: 220, description: 'name or name@version (default: the latest version)' }),
     params: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 64 })),
     model: Type.Optional(ModelName),
+    gate: Type.Optional(
+      Type.Union([Type.Literal('beat-baseline'), Type.Literal('none')], {
+        default: 'beat-baseline',
+        description: 'beat-baseline: register only a model that beats the baseline on the test split; none: register whatever the metrics',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -52,6 +58,7 @@ export const RunView = Type.Object({
   dataset: Type.Object({ name: Type.String(), version: Type.Integer() }),
   model: Type.String(),
   params: Type.Record(Type.String(), Type.Unknown()),
+  gate: Type.Union([Type.Literal('beat-baseline'), Type.Literal('none')]),
   status: Type.Union(RUN_STATUSES.map((status) => Type.Literal(status))),
   error: Nullable(Type.String()),
   steps: Type.Array(StepView),

@@ -92,6 +92,7 @@ export class RunEngine {
       dataset: { name: dataset.name, version: dataset.version },
       model: request.model ?? definition.defaultModel(dataset.name),
       params,
+      gate: request.gate ?? 'beat-baseline',
       createdBy,
     });
     this.queue.push(id);
@@ -255,7 +256,7 @@ export class RunEngine {
   private async register(id: string, model: string, result: WorkerResult): Promise<void> {
     const { runs, models, datasets } = this.options;
     const run = await runs.get(id);
-    if (!result.gate.passed) {
+    if (!result.gate.passed && run.gate !== 'none') {
       const reason = `not registered: ${result.gate.metric} ${result.gate.model.toFixed(3)} did not beat ${result.gate.baselineName} (${result.gate.baseline.toFixed(3)})`;
       await runs.setStep(id, 'register', 'skipped', { summary: { gate: result.gate, reason } });
       await runs.addEvent(id, 'register', 'log', { message: reason });

@@ -17,6 +17,7 @@ export interface NewRun {
   dataset: { name: string; version: number };
   model: string;
   params: Record<string, unknown>;
+  gate: 'beat-baseline' | 'none';
   createdBy: string | null;
 }
 
@@ -41,6 +42,7 @@ export class RunRepository {
           dataset_version: run.dataset.version,
           model_name: run.model,
           params: JSON.stringify(run.params),
+          gate: run.gate,
           status: 'queued',
           error: null,
           result: null,
@@ -199,6 +201,7 @@ function toView(run: RunsTable, steps: RunStepsTable[]): Omit<RunView, 'progress
     dataset: { name: run.dataset_name, version: run.dataset_version },
     model: run.model_name,
     params: JSON.parse(run.params) as Record<string, unknown>,
+    gate: run.gate === 'none' ? 'none' : 'beat-baseline',
     status: run.status as RunStatus,
     error: run.error,
     steps: steps.map((step): StepView => ({

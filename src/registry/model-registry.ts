@@ -1,9 +1,10 @@
+import fs from 'node:fs';
 import type { Kysely } from 'kysely';
 import type { IoSignature, Lineage, ModelVersionView, ModelView } from '../contracts/models.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import type { Database, ModelVersionsTable } from '../store/schema.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
-import type { ArtifactStore } from './artifact-store.js';
+import type { ArtifactStore, StoredArtifact } from './artifact-store.js';
 import { type ModelSelector, parseModelSelector } from './model-selector.js';
 import type { SigningKey } from './signing-key.js';
 
@@ -41,6 +42,21 @@ export class ModelRegistry {
 
   async register(input: NewModelVersion): Promise<ModelVersionView> {
     const artifact = await this.artifacts.putBytes(input.bundle);
+    try {
+      return await this.insertVersion(input, artifact);
+    } catch (error) {
+      // A failed registration leaves no orphan bundle behind (unless another version shares it).
+      const shared = await this.db
+        .selectFrom('model_versions')
+        .select('version')
+        .where('artifact_sha256', '=', artifact.sha256)
+        .executeTakeFirst();
+      if (!shared) fs.rmSync(this.artifacts.pathOf(artifact.sha256), { force: true });
+      throw error;
+    }
+  }
+
+  private async insertVersion(input: NewModelVersion, artifact: StoredArtifact): Promise<ModelVersionView> {
     for (let attempt = 1; ; attempt++) {
       try {
         const version = await this.db.transaction().execute(async (trx) => {

@@ -97,6 +97,7 @@ export interface RunsTable {
   dataset_version: number;
   model_name: string;
   params: string;
+  gate: string;
   status: string;
   error: string | null;
   result: string | null;

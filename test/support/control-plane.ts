@@ -2,6 +2,7 @@ import { ApiClient } from '../../src/client/api-client.js';
 import { resolveOptions } from '../../src/config/options.js';
 import { SERVER_OPTIONS } from '../../src/config/server-options.js';
 import { type RunningControlPlane, startControlPlane } from '../../src/control-plane/control-plane.js';
+import { readAdminToken } from '../../src/control-plane/data-dir-files.js';
 import { tempDir } from './processes.js';
 
 export interface TestControlPlane {
@@ -21,11 +22,12 @@ export interface TestControlPlane {
 
 /** A real control plane on loopback (SQLite unless `db` says otherwise), as `fogline server` starts it. */
 export async function startTestControlPlane(flags: Record<string, string> = {}): Promise<TestControlPlane> {
-  const dataDir = tempDir('cp');
-  const config = resolveOptions(SERVER_OPTIONS, { dataDir, port: '0', logLevel: 'silent', ...flags }, {});
+  const config = resolveOptions(SERVER_OPTIONS, { dataDir: tempDir('cp'), port: '0', logLevel: 'silent', ...flags }, {});
+  const dataDir = config.dataDir;
   const running = await startControlPlane(config);
-  if (!running.adminToken) throw new Error('a fresh control plane should bootstrap an admin token');
-  const adminToken = running.adminToken;
+  // A restart on an existing data dir finds the admin token in its file.
+  const adminToken = running.adminToken ?? readAdminToken(dataDir);
+  if (!adminToken) throw new Error(`no admin token: neither bootstrapped nor in ${dataDir}`);
   return {
     running,
     url: running.url,

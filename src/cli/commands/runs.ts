@@ -24,15 +24,26 @@ export function runsCommand(): Command {
         {},
       )
       .option('--model <name>', 'Register the model under this name (default: <dataset>-forecaster, …)')
+      .addOption(
+        new Option('--gate <gate>', 'beat-baseline: register only a model that beats the baseline; none: register it anyway')
+          .choices(['beat-baseline', 'none'])
+          .default('beat-baseline'),
+      )
       .option('--no-wait', 'Return as soon as the run is queued'),
   ).action(
     async (
       pipeline: PipelineName,
-      options: { dataset: string; param: Record<string, unknown>; model?: string; wait: boolean },
+      options: { dataset: string; param: Record<string, unknown>; model?: string; gate: 'beat-baseline' | 'none'; wait: boolean },
       self: Command,
     ) => {
       const { client, json } = clientFor(self);
-      const started = await client.startRun({ pipeline, dataset: options.dataset, params: options.param, model: options.model });
+      const started = await client.startRun({
+        pipeline,
+        dataset: options.dataset,
+        params: options.param,
+        model: options.model,
+        gate: options.gate,
+      });
       if (!options.wait) {
         if (json) return printJson(started);
         return console.log(`Run ${started.id} queued. Follow it with: fogline runs get ${started.id}`);

@@ -21,7 +21,13 @@ export interface AnomalyParams {
 
 /** The anomaly pipeline's parameters; defaults measured on NAB realKnownCause (docs/ml.md), the same for every file. */
 export const ANOMALY_PARAMS = {
-  window: { type: 'integer', default: 48, min: 2, max: 5_000, description: 'History points the one-step forecaster sees' },
+  window: {
+    type: 'integer',
+    default: 48,
+    min: 2,
+    max: 5_000,
+    description: 'History points the one-step forecaster sees (served history: window + smoothing − 1)',
+  },
   hidden: { type: 'integer-list', default: [64], min: 1, max: 4096, maxItems: 4, description: 'Units of each hidden dense layer' },
   loss: { type: 'enum', default: 'mae', values: ['mae', 'mse', 'huber'], description: 'Training loss' },
   epochs: { type: 'integer', default: 30, min: 1, max: 1_000, description: 'Most epochs to train' },
@@ -45,15 +51,21 @@ export const ANOMALY_PARAMS = {
   },
   threshold: {
     type: 'number',
-    default: 6,
+    default: 3,
     min: 0.1,
     max: 1_000,
     description: 'Score (robust z of the forecast residual) above which a point is anomalous',
   },
-  smoothing: { type: 'integer', default: 1, min: 1, max: 1_000, description: 'Points averaged into each score (1: none)' },
+  smoothing: {
+    type: 'integer',
+    default: 6,
+    min: 1,
+    max: 1_000,
+    description: 'Trailing points whose residual scores are averaged into each score (1: none)',
+  },
   mergeGap: {
     type: 'integer',
-    default: 12,
+    default: 48,
     min: 0,
     max: 100_000,
     description: 'Anomalous points at most this many points apart form one window',

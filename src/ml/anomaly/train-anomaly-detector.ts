@@ -91,7 +91,7 @@ export async function trainAnomalyDetector(
     };
     const body: ManifestBody<AnomalyRecipe, AnomalyManifest['metrics']> = {
       kind: 'anomaly-detector',
-      signature: anomalySignature(params.window),
+      signature: anomalySignature(recipe),
       preprocessing: recipe,
       metrics: {
         validation: { residualMae: signed.reduce((s, v) => s + Math.abs(v), 0) / Math.max(1, signed.length), points: signed.length },

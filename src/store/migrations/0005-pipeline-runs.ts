@@ -12,6 +12,7 @@ export function pipelineRuns(dialect: DialectName) {
         .addColumn('dataset_version', 'integer', (col) => col.notNull())
         .addColumn('model_name', 'varchar(200)', (col) => col.notNull())
         .addColumn('params', 'text', (col) => col.notNull())
+        .addColumn('gate', 'varchar(16)', (col) => col.notNull())
         .addColumn('status', 'varchar(16)', (col) => col.notNull())
         .addColumn('error', 'text')
         .addColumn('result', 'text')
