@@ -17,6 +17,7 @@ const SAMPLES: Record<string, string> = {
   '--node-timeout': '9',
   '--body-limit': '2048',
   '--dataset-limit': '4096',
+  '--run-concurrency': '2',
   '--log-level': 'debug',
   '--server': 'http://10.0.0.1:7070',
   '--join-token': 'fgl.x',

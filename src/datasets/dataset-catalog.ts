@@ -4,7 +4,7 @@ import type { DatasetKind, DatasetSummary, DatasetVersionView } from '../contrac
 import { FoglineError } from '../errors/fogline-error.js';
 import { type ArtifactStore, ArtifactTooLargeError } from '../registry/artifact-store.js';
 import type { Database, DatasetVersionsTable } from '../store/schema.js';
-import { isUniqueViolation } from '../store/unique-violation.js';
+import { isRetryableConflict } from '../store/unique-violation.js';
 import { type DatasetReadOptions, describeDatasetFile } from './dataset-reader.js';
 
 export interface DatasetUpload {
@@ -15,7 +15,7 @@ export interface DatasetUpload {
   createdBy: string | null;
 }
 
-const MAX_NUMBERING_RETRIES = 5;
+const MAX_NUMBERING_RETRIES = 10;
 
 /**
  * Datasets as immutable numbered versions: the CSV is stored once under its sha256, read and
@@ -80,7 +80,9 @@ export class DatasetCatalog {
         });
         return this.get(upload.name, version);
       } catch (error) {
-        if (!isUniqueViolation(error) || attempt >= MAX_NUMBERING_RETRIES) throw error;
+        if (!isRetryableConflict(error) || attempt >= MAX_NUMBERING_RETRIES) throw error;
+        // Spread the retries so that the racers do not collide again in step.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
       }
     }
   }

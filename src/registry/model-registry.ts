@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { IoSignature, Lineage, ModelVersionView, ModelView } from '../contracts/models.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import type { Database, ModelVersionsTable } from '../store/schema.js';
-import { isUniqueViolation } from '../store/unique-violation.js';
+import { isRetryableConflict } from '../store/unique-violation.js';
 import type { ArtifactStore, StoredArtifact } from './artifact-store.js';
 import { type ModelSelector, parseModelSelector } from './model-selector.js';
 import type { SigningKey } from './signing-key.js';
@@ -21,7 +21,7 @@ export interface NewModelVersion {
   createdBy?: string | null;
 }
 
-const MAX_NUMBERING_RETRIES = 5;
+const MAX_NUMBERING_RETRIES = 10;
 
 /**
  * Registered models and their immutable, numbered versions. Each version's bundle lives in the
@@ -96,8 +96,10 @@ export class ModelRegistry {
         });
         return this.getVersion(input.model, version);
       } catch (error) {
-        // Two registrations of one model at once can pick the same number: the loser retries.
-        if (!isUniqueViolation(error) || attempt >= MAX_NUMBERING_RETRIES) throw error;
+        // Two registrations of one model at once can pick the same number, or deadlock on MariaDB: the loser retries.
+        if (!isRetryableConflict(error) || attempt >= MAX_NUMBERING_RETRIES) throw error;
+        // Spread the retries so that the racers do not collide again in step.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
       }
     }
   }

@@ -9,3 +9,20 @@ export function isUniqueViolation(error: unknown): boolean {
     e?.errno === 1062
   );
 }
+
+/**
+ * True when a transaction lost a race and may simply be tried again: a unique-key violation, a
+ * deadlock (MariaDB's gap locks when two transactions insert the same new key) or a
+ * serialization failure.
+ */
+export function isRetryableConflict(error: unknown): boolean {
+  const e = error as { code?: string; errno?: number } | undefined;
+  return (
+    isUniqueViolation(error) ||
+    e?.errno === 1213 ||
+    e?.code === 'ER_LOCK_DEADLOCK' ||
+    e?.code === '40001' ||
+    e?.code === '40P01' ||
+    e?.code === 'SQLITE_BUSY'
+  );
+}
