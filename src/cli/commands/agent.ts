@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { startAgent } from '../../agent/agent.js';
 import { AGENT_OPTIONS } from '../../config/agent-options.js';
 import { addOptions, readOptions } from '../command-options.js';
 import { stopOnSignals } from '../shutdown.js';
@@ -9,6 +8,7 @@ export function agentCommand(): Command {
   addOptions(command, AGENT_OPTIONS);
   return command.action(async (_options, self: Command) => {
     const config = readOptions(AGENT_OPTIONS, self);
+    const { startAgent } = await import('../../agent/agent.js');
     const agent = await startAgent(config);
     console.log(`Fogline agent ${agent.identity.nodeName} (${agent.identity.nodeId}) serving on ${agent.url}`);
     stopOnSignals(agent.stop);

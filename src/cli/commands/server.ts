@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { SERVER_OPTIONS } from '../../config/server-options.js';
-import { startControlPlane } from '../../control-plane/control-plane.js';
 import { ADMIN_TOKEN_FILE } from '../../control-plane/data-dir-files.js';
 import { addOptions, readOptions } from '../command-options.js';
 import { stopOnSignals } from '../shutdown.js';
@@ -11,6 +10,8 @@ export function serverCommand(): Command {
   addOptions(command, SERVER_OPTIONS);
   return command.action(async (_options, self: Command) => {
     const config = readOptions(SERVER_OPTIONS, self);
+    // Loaded here, not at the top: client commands should not pay for the server's modules.
+    const { startControlPlane } = await import('../../control-plane/control-plane.js');
     const running = await startControlPlane(config);
     if (running.adminToken) {
       // Printed once, on the very first start; afterwards only the file holds it.
