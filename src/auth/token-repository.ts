@@ -27,9 +27,23 @@ export interface NewToken {
   createdBy?: string | null;
 }
 
-/** Stores tokens by the hash of their secret; the plain token is returned once, at creation. */
+/** How long a looked-up token is trusted without asking the database again. */
+export const TOKEN_CACHE_MS = 5000;
+const TOKEN_CACHE_LIMIT = 100_000;
+
+/**
+ * Stores tokens by the hash of their secret; the plain token is returned once, at creation.
+ * Lookups are cached for a few seconds, because every heartbeat authenticates: a revocation
+ * made through this process clears the entry at once; one made through another replica takes
+ * effect within TOKEN_CACHE_MS.
+ */
 export class TokenRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly cache = new Map<string, { row: TokenRecord & { secretHash: string }; at: number }>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly cacheMs = TOKEN_CACHE_MS,
+  ) {}
 
   async create(input: NewToken, db: Kysely<Database> = this.db): Promise<{ record: TokenRecord; token: string }> {
     const { id, secret, token } = generateToken(input.id);
@@ -51,8 +65,14 @@ export class TokenRepository {
   }
 
   async find(id: string): Promise<(TokenRecord & { secretHash: string }) | undefined> {
+    const cached = this.cache.get(id);
+    if (cached && Date.now() - cached.at < this.cacheMs) return cached.row;
     const row = await this.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
-    return row ? { ...toRecord(row), secretHash: row.secret_hash } : undefined;
+    if (!row) return undefined;
+    const found = { ...toRecord(row), secretHash: row.secret_hash };
+    if (this.cache.size >= TOKEN_CACHE_LIMIT) this.cache.clear();
+    this.cache.set(id, { row: found, at: Date.now() });
+    return found;
   }
 
   async list(options: { includeRevoked?: boolean; includeNodeCredentials?: boolean } = {}): Promise<TokenRecord[]> {
@@ -64,6 +84,7 @@ export class TokenRepository {
 
   /** Marks a token revoked; false when there is no such token or it was already revoked. */
   async revoke(id: string, db: Kysely<Database> = this.db): Promise<boolean> {
+    this.cache.delete(id);
     const result = await db
       .updateTable('tokens')
       .set({ revoked_at: Date.now() })
@@ -73,8 +94,9 @@ export class TokenRepository {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async revokeForNode(nodeId: string, db: Kysely<Database> = this.db): Promise<void> {
-    await db.updateTable('tokens').set({ revoked_at: Date.now() }).where('node_id', '=', nodeId).where('revoked_at', 'is', null).execute();
+  async revokeForNode(nodeId: string, db: Kysely<Database> = this.db, at = Date.now()): Promise<void> {
+    for (const [id, entry] of this.cache) if (entry.row.nodeId === nodeId) this.cache.delete(id);
+    await db.updateTable('tokens').set({ revoked_at: at }).where('node_id', '=', nodeId).where('revoked_at', 'is', null).execute();
   }
 
   /**

@@ -41,7 +41,7 @@ export interface Services {
 export function createServices(store: Store, settings: ServiceSettings): Services {
   const tokens = new TokenRepository(store.db);
   const authenticator = new Authenticator(tokens);
-  const nodes = new NodeRegistry(store.db, settings.nodeTimeoutSeconds * 1000);
+  const nodes = new NodeRegistry(store.db, tokens, settings.nodeTimeoutSeconds * 1000);
   const artifacts = new ArtifactStore(path.join(settings.dataDir, 'artifacts'));
   const signingKey = SigningKey.loadOrCreate(path.join(settings.dataDir, 'signing-key.pem'));
   const models = new ModelRegistry(store.db, artifacts, signingKey);

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { AgentInfo, HeartbeatRequest, NodeResources, NodeRole, NodeView } from '../contracts/nodes.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import type { Database, NodesTable } from '../store/schema.js';
+import type { TokenRepository } from '../auth/token-repository.js';
 import { assertValidLabels, type LabelMap, matchesSelector } from './labels.js';
 import { nodeStatus } from './node-status.js';
 
@@ -15,6 +16,7 @@ export interface NodeFilter {
 export class NodeRegistry {
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly tokens: TokenRepository,
     private readonly nodeTimeoutMs: number,
     private readonly now: () => number = Date.now,
   ) {}
@@ -104,12 +106,7 @@ export class NodeRegistry {
   async delete(idOrName: string): Promise<NodeView> {
     return this.db.transaction().execute(async (trx) => {
       const node = await this.getIn(trx, idOrName);
-      await trx
-        .updateTable('tokens')
-        .set({ revoked_at: this.now() })
-        .where('node_id', '=', node.id)
-        .where('revoked_at', 'is', null)
-        .execute();
+      await this.tokens.revokeForNode(node.id, trx, this.now());
       await trx.deleteFrom('nodes').where('id', '=', node.id).execute();
       return node;
     });

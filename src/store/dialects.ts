@@ -53,6 +53,29 @@ function openSqlite(file: string): SqliteDatabase.Database {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 10000');
   db.pragma('synchronous = NORMAL');
+  return cachePreparedStatements(db);
+}
+
+const STATEMENT_CACHE_LIMIT = 500;
+
+/**
+ * Kysely's SQLite driver prepares every query anew; measured under heartbeat load, preparing
+ * took about a seventh of the server's time. Statements are reused by their SQL text instead
+ * (safe: better-sqlite3 runs each statement to completion before the next call, and Fogline
+ * never streams SQLite results).
+ */
+function cachePreparedStatements(db: SqliteDatabase.Database): SqliteDatabase.Database {
+  const prepare = db.prepare.bind(db);
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  db.prepare = ((source: string) => {
+    let statement = statements.get(source);
+    if (!statement) {
+      if (statements.size >= STATEMENT_CACHE_LIMIT) statements.clear();
+      statement = prepare(source);
+      statements.set(source, statement);
+    }
+    return statement;
+  }) as typeof db.prepare;
   return db;
 }
 

@@ -44,7 +44,7 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
   const services = () => {
     const tokens = new TokenRepository(store.db);
     const authenticator = new Authenticator(tokens, now);
-    const nodes = new NodeRegistry(store.db, 45_000, now);
+    const nodes = new NodeRegistry(store.db, tokens, 45_000, now);
     return { tokens, authenticator, nodes, enrolment: new Enrolment(store.db, authenticator, tokens, nodes, now) };
   };
 
