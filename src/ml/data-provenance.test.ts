@@ -13,7 +13,12 @@ describe('vendored data', () => {
       const listed = [...provenance.matchAll(/([0-9a-f]{64}) {2}([\w./-]+)/g)].map((m) => ({ sha256: m[1]!, file: m[2]! }));
       expect(listed.length).toBeGreaterThan(0);
       for (const { sha256, file } of listed) {
-        expect(createHash('sha256').update(fs.readFileSync(path.join(dir, file))).digest('hex'), file).toBe(sha256);
+        expect(
+          createHash('sha256')
+            .update(fs.readFileSync(path.join(dir, file)))
+            .digest('hex'),
+          file,
+        ).toBe(sha256);
       }
       expect(fs.existsSync(path.join(dir, 'LICENSE.txt'))).toBe(true);
     });

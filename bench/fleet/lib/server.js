@@ -1,0 +1,164 @@
+// Starts and stops the real control plane (`node bin/fogline.js server`) as a child process,
+// and creates/drops the throwaway PostgreSQL or MariaDB database a scenario runs against.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const FOGLINE_BIN = path.join(REPO_ROOT, 'bin', 'fogline.js');
+
+/** Never copy a token (the server prints the admin token once) into logs or results. */
+function redact(text) {
+  return text.replace(/fgl\.[0-9a-f]{16}\.[A-Za-z0-9_-]+/g, 'fgl.<redacted>');
+}
+
+/** Only loopback database servers: the bench never reaches beyond this machine. */
+function assertLoopback(url) {
+  const host = new URL(url).hostname;
+  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) {
+    throw new Error(`The bench only talks to loopback addresses, not ${host}`);
+  }
+}
+
+/**
+ * A throwaway database for one scenario: returns { url, drop } where url is what the server's
+ * --db gets. SQLite lives in the scenario's temp data dir and needs no dropping.
+ */
+export async function createDatabase(dialect, { dataDir, pgUrl, mysqlUrl, tag }) {
+  const name = `fogline_bench_${tag}`.replace(/[^a-z0-9_]/g, '_').slice(0, 60);
+  if (dialect === 'sqlite') {
+    return { url: `sqlite:${path.join(dataDir, 'fogline.db')}`, name: null, drop: async () => {} };
+  }
+  if (dialect === 'postgres') {
+    assertLoopback(pgUrl);
+    const { default: pg } = await import('pg');
+    const admin = () => new pg.Client({ connectionString: `${pgUrl.replace(/\/+$/, '')}/postgres` });
+    const client = admin();
+    await client.connect();
+    try {
+      await client.query(`DROP DATABASE IF EXISTS ${name}`);
+      await client.query(`CREATE DATABASE ${name}`);
+    } finally {
+      await client.end();
+    }
+    return {
+      url: `${pgUrl.replace(/\/+$/, '')}/${name}`,
+      name,
+      drop: async () => {
+        const dropper = admin();
+        await dropper.connect();
+        try {
+          await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        } finally {
+          await dropper.end();
+        }
+      },
+    };
+  }
+  if (dialect === 'mysql') {
+    assertLoopback(mysqlUrl);
+    const mysql = await import('mysql2/promise');
+    const connect = () => mysql.createConnection({ uri: mysqlUrl.replace(/\/+$/, '') });
+    const connection = await connect();
+    try {
+      await connection.query(`DROP DATABASE IF EXISTS ${name}`);
+      await connection.query(`CREATE DATABASE ${name}`);
+    } finally {
+      await connection.end();
+    }
+    return {
+      url: `${mysqlUrl.replace(/\/+$/, '')}/${name}`,
+      name,
+      drop: async () => {
+        const dropper = await connect();
+        try {
+          await dropper.query(`DROP DATABASE IF EXISTS ${name}`);
+        } finally {
+          await dropper.end();
+        }
+      },
+    };
+  }
+  throw new Error(`Unknown dialect ${dialect}: use sqlite, postgres or mysql`);
+}
+
+/**
+ * Spawns the control plane on a free loopback port (--port 0) and waits until it has written
+ * server.json and admin.token. Returns { child, pid, url, adminToken, stop, output }.
+ */
+export async function startServer({ dataDir, dbUrl, intervalSeconds, nodeArgs = [], startTimeoutMs = 60_000 }) {
+  const args = [
+    ...nodeArgs,
+    FOGLINE_BIN,
+    'server',
+    '--data-dir',
+    dataDir,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--db',
+    dbUrl,
+    '--heartbeat-interval',
+    String(intervalSeconds),
+    '--node-timeout',
+    String(intervalSeconds * 3),
+    '--log-level',
+    'warn',
+  ];
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Keep the last few KiB of output for error messages; never let the pipes fill up.
+  let output = '';
+  const keep = (chunk) => {
+    output = (output + chunk.toString()).slice(-8192);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  let exited = null;
+  const exitPromise = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      exited = { code, signal };
+      resolve(exited);
+    });
+  });
+
+  const infoFile = path.join(dataDir, 'server.json');
+  const tokenFile = path.join(dataDir, 'admin.token');
+  const deadline = Date.now() + startTimeoutMs;
+  let info;
+  while (!info) {
+    if (exited) throw new Error(`The control plane exited (${JSON.stringify(exited)}) before listening:\n${redact(output)}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`The control plane did not start within ${startTimeoutMs} ms:\n${redact(output)}`);
+    }
+    try {
+      const parsed = JSON.parse(fs.readFileSync(infoFile, 'utf8'));
+      if (parsed.pid === child.pid) info = parsed;
+    } catch {
+      // not written yet
+    }
+    if (!info) await sleep(100);
+  }
+  const adminToken = fs.readFileSync(tokenFile, 'utf8').trim();
+
+  let stopping = false;
+  const stop = async (graceMs = 15_000) => {
+    stopping = true;
+    if (exited) return exited;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    const result = await exitPromise;
+    clearTimeout(timer);
+    return result;
+  };
+  /** Set when the server went away without stop() (crashed, or something else signalled it). */
+  const unexpectedExit = () =>
+    exited && !stopping
+      ? `the control plane (pid ${child.pid}) exited during the run (code ${exited.code}, signal ${exited.signal}); ` +
+        `its last output: ${redact(output).trim().split('\n').slice(-3).join(' | ') || '(none)'}`
+      : undefined;
+  return { child, pid: child.pid, url: info.url, adminToken, stop, unexpectedExit, output: () => output };
+}
