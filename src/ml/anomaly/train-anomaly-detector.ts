@@ -1,5 +1,5 @@
 import type { BundleManifest } from '../bundle/bundle-manifest.js';
-import { type ManifestBody, packageModel, trainingSummary } from '../bundle/package-model.js';
+import { type ManifestBody, packageModel, trainingSummary, trainingOutcome, type TrainingOutcome } from '../bundle/package-model.js';
 import { readBundleManifest } from '../bundle/read-manifest.js';
 import { buildInputs, encodeTargets, type ForecastRecipe, inputSize } from '../forecast/forecast-recipe.js';
 import { gatherWindows } from '../forecast/forecast-windows.js';
@@ -10,7 +10,7 @@ import { seriesFingerprint } from '../stats/fingerprint.js';
 import { referenceStats } from '../stats/reference-stats.js';
 import { useBackend } from '../tf/backend.js';
 import { buildDenseNet } from '../tf/dense-net.js';
-import { type EpochLog, trainModel } from '../tf/train-loop.js';
+import { trainModel } from '../tf/train-loop.js';
 import { fitStandardScaler } from '../timeseries/scaler.js';
 import type { RegularSeries } from '../timeseries/series-types.js';
 import { splitWindows, type WindowSplit } from '../timeseries/windows.js';
@@ -23,7 +23,7 @@ export type AnomalyManifest = BundleManifest<AnomalyRecipe, { validation: { resi
 export interface AnomalyTrainingResult {
   bundle: Uint8Array;
   manifest: AnomalyManifest;
-  training: { history: EpochLog[]; bestEpoch: number; stoppedEarly: boolean; trainingMs: number; backend: string };
+  training: TrainingOutcome;
   /** Where scoring starts (Unix seconds): everything before is the training part. */
   scoredFrom: number;
 }
@@ -110,13 +110,7 @@ export async function trainAnomalyDetector(
     return {
       bundle,
       manifest: readBundleManifest<AnomalyManifest>(bundle),
-      training: {
-        history: result.history,
-        bestEpoch: result.bestEpoch,
-        stoppedEarly: result.stoppedEarly,
-        trainingMs: result.trainingMs,
-        backend,
-      },
+      training: trainingOutcome(result, backend),
       scoredFrom: series.start + split.testStart * series.intervalSeconds,
     };
   } finally {

@@ -21,6 +21,25 @@ export function trainingSummary(params: object, backend: string, result: TrainLo
   };
 }
 
+/** What a training call reports beside its bundle: the full loss history with timings, and the backend. */
+export interface TrainingOutcome {
+  history: TrainLoopResult['history'];
+  bestEpoch: number;
+  stoppedEarly: boolean;
+  trainingMs: number;
+  backend: string;
+}
+
+export function trainingOutcome(result: TrainLoopResult, backend: string): TrainingOutcome {
+  return {
+    history: result.history,
+    bestEpoch: result.bestEpoch,
+    stoppedEarly: result.stoppedEarly,
+    trainingMs: result.trainingMs,
+    backend,
+  };
+}
+
 /** A manifest as a trainer writes it; packing adds format, framework and files. */
 export type ManifestBody<P = unknown, M = object> = Omit<BundleManifest<P, M>, 'format' | 'framework' | 'frameworkVersion' | 'files'>;
 

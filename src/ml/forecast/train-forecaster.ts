@@ -1,5 +1,5 @@
 import type { BundleManifest } from '../bundle/bundle-manifest.js';
-import { type ManifestBody, packageModel, trainingSummary } from '../bundle/package-model.js';
+import { type ManifestBody, packageModel, trainingSummary, trainingOutcome, type TrainingOutcome } from '../bundle/package-model.js';
 import { readBundleManifest } from '../bundle/read-manifest.js';
 import { resolveParams } from '../params.js';
 import type { RunOptions } from '../progress.js';
@@ -7,7 +7,7 @@ import { seriesFingerprint } from '../stats/fingerprint.js';
 import { referenceStats } from '../stats/reference-stats.js';
 import { useBackend } from '../tf/backend.js';
 import { buildDenseNet } from '../tf/dense-net.js';
-import { type EpochLog, type Matrix, trainModel } from '../tf/train-loop.js';
+import { type Matrix, trainModel } from '../tf/train-loop.js';
 import { fitStandardScaler } from '../timeseries/scaler.js';
 import type { RegularSeries } from '../timeseries/series-types.js';
 import { splitWindows, type WindowSplit } from '../timeseries/windows.js';
@@ -28,7 +28,7 @@ export type ForecasterManifest = BundleManifest<ForecastRecipe, ForecasterMetric
 export interface ForecasterTrainingResult {
   bundle: Uint8Array;
   manifest: ForecasterManifest;
-  training: { history: EpochLog[]; bestEpoch: number; stoppedEarly: boolean; trainingMs: number; backend: string };
+  training: TrainingOutcome;
   /** Window counts per split, and where validation and test targets start (Unix seconds). */
   split: { train: number; validation: number; test: number; validationStart: number; testStart: number };
 }
@@ -129,13 +129,7 @@ export async function trainForecaster(
     return {
       bundle,
       manifest: readBundleManifest<ForecasterManifest>(bundle),
-      training: {
-        history: result.history,
-        bestEpoch: result.bestEpoch,
-        stoppedEarly: result.stoppedEarly,
-        trainingMs: result.trainingMs,
-        backend,
-      },
+      training: trainingOutcome(result, backend),
       split: {
         train: split.train.length,
         validation: split.validation.length,

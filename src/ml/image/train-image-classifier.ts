@@ -1,6 +1,6 @@
 import { majorityClass } from '../baselines/majority-class.js';
 import type { BundleManifest } from '../bundle/bundle-manifest.js';
-import { type ManifestBody, packageModel, trainingSummary } from '../bundle/package-model.js';
+import { type ManifestBody, packageModel, trainingSummary, trainingOutcome, type TrainingOutcome } from '../bundle/package-model.js';
 import { readBundleManifest } from '../bundle/read-manifest.js';
 import { MlInputError } from '../errors.js';
 import type { ClassificationMetrics } from '../metrics/classification-metrics.js';
@@ -9,7 +9,7 @@ import type { RunOptions } from '../progress.js';
 import { arraysFingerprint } from '../stats/fingerprint.js';
 import { referenceStats } from '../stats/reference-stats.js';
 import { useBackend } from '../tf/backend.js';
-import { type EpochLog, type Matrix, trainModel } from '../tf/train-loop.js';
+import { type Matrix, trainModel } from '../tf/train-loop.js';
 import { argmax, ImageClassifierPredictor, imageClassifierSignature } from './image-classifier-predictor.js';
 import { buildImageModel } from './image-model.js';
 import { IMAGE_CLASSIFIER_PARAMS, type ImageClassifierParams } from './image-params.js';
@@ -40,7 +40,7 @@ export type ImageClassifierManifest = BundleManifest<
 export interface ImageClassifierTrainingResult {
   bundle: Uint8Array;
   manifest: ImageClassifierManifest;
-  training: { history: EpochLog[]; bestEpoch: number; stoppedEarly: boolean; trainingMs: number; backend: string };
+  training: TrainingOutcome;
   split: { train: number; validation: number; test: number };
 }
 
@@ -146,13 +146,7 @@ export async function trainImageClassifier(
     return {
       bundle,
       manifest: readBundleManifest<ImageClassifierManifest>(bundle),
-      training: {
-        history: result.history,
-        bestEpoch: result.bestEpoch,
-        stoppedEarly: result.stoppedEarly,
-        trainingMs: result.trainingMs,
-        backend,
-      },
+      training: trainingOutcome(result, backend),
       split: { train: split.train.length, validation: split.validation.length, test: split.test.length },
     };
   } finally {
