@@ -19,6 +19,7 @@ import { healthRoutes } from './routes/health-routes.js';
 import { modelRoutes } from './routes/model-routes.js';
 import { nodeRoutes } from './routes/node-routes.js';
 import { runRoutes } from './routes/run-routes.js';
+import { v2Routes } from './routes/v2-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 import type { Services } from './services.js';
 
@@ -114,6 +115,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   await app.register(modelRoutes(services), { prefix: '/api/v1' });
   await app.register(datasetRoutes(services), { prefix: '/api/v1' });
   await app.register(runRoutes(services), { prefix: '/api/v1' });
+  await app.register(v2Routes(services));
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
 
   return app;

@@ -38,6 +38,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
   // Runs stop before the database closes, so that none is left marked running.
   app.addHook('onClose', async () => {
     await services.runs.stop();
+    await services.inference.close();
     await store.close();
   });
   await services.runs.recover();

@@ -4,6 +4,7 @@ import { Authenticator } from '../auth/authenticator.js';
 import { TokenRepository } from '../auth/token-repository.js';
 import { DatasetCatalog } from '../datasets/dataset-catalog.js';
 import { Enrolment } from '../nodes/enrolment.js';
+import { CloudInference } from '../inference/cloud-inference.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
 import { RunEngine } from '../pipelines/run-engine.js';
 import { RunRepository } from '../pipelines/run-repository.js';
@@ -36,6 +37,7 @@ export interface Services {
   datasets: DatasetCatalog;
   runs: RunEngine;
   runEvents: RunRepository;
+  inference: CloudInference;
 }
 
 export function createServices(store: Store, settings: ServiceSettings): Services {
@@ -58,6 +60,7 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     artifacts,
     models,
     datasets,
+    inference: new CloudInference(models),
     runEvents: runRepository,
     runs: new RunEngine({
       runs: runRepository,

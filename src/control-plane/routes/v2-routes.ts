@@ -1,0 +1,97 @@
+import type { FastifyError } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { V2Error, V2InferRequest, V2InferResponse, V2ModelMetadata } from '../../contracts/open-inference.js';
+import { isMlInputError } from '../../ml/errors.js';
+import { toErrorBody } from '../error-handler.js';
+import type { Services } from '../services.js';
+
+const NameParams = Type.Object({ name: Type.String({ maxLength: 200 }) });
+const VersionParams = Type.Object({ name: Type.String({ maxLength: 200 }), version: Type.String({ maxLength: 20 }) });
+const V2_ERRORS = { 400: V2Error, 401: V2Error, 403: V2Error, 404: V2Error, 413: V2Error, 500: V2Error, 503: V2Error };
+const access = { minRole: 'viewer' as const };
+
+/**
+ * The Open Inference Protocol on the control plane: any registered model, by name, optionally by
+ * version number (none: the champion alias, else the latest). Errors are `{"error": "…"}`, as
+ * KServe and Triton clients expect.
+ */
+export function v2Routes({ inference, store }: Services): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      if (isMlInputError(error)) return reply.status(400).send({ error: error.message });
+      const { status, body } = toErrorBody(error);
+      if (status >= 500) request.log.error({ err: error }, 'inference request failed');
+      return reply.status(status).send({ error: body.message });
+    });
+
+    app.get('/v2/health/live', { config: { access: 'public' }, schema: { tags: ['inference'], security: [] } }, async () => ({
+      live: true,
+    }));
+    app.get(
+      '/v2/health/ready',
+      { config: { access: 'public' }, schema: { tags: ['inference'], security: [] } },
+      async (_request, reply) => {
+        const ready = await store.ping().then(
+          () => true,
+          () => false,
+        );
+        return reply.status(ready ? 200 : 503).send({ ready });
+      },
+    );
+
+    const metadata = async (name: string, version?: string) => inference.metadata(await inference.resolve(name, version));
+    app.get(
+      '/v2/models/:name',
+      {
+        config: { access },
+        schema: {
+          summary: 'Model metadata (V2)',
+          tags: ['inference'],
+          params: NameParams,
+          response: { 200: V2ModelMetadata, ...V2_ERRORS },
+        },
+      },
+      async (request) => metadata(request.params.name),
+    );
+    app.get(
+      '/v2/models/:name/versions/:version',
+      {
+        config: { access },
+        schema: {
+          summary: 'Model version metadata (V2)',
+          tags: ['inference'],
+          params: VersionParams,
+          response: { 200: V2ModelMetadata, ...V2_ERRORS },
+        },
+      },
+      async (request) => metadata(request.params.name, request.params.version),
+    );
+    app.get(
+      '/v2/models/:name/ready',
+      { config: { access }, schema: { summary: 'Whether the model can serve (V2)', tags: ['inference'], params: NameParams } },
+      async (request) => {
+        await inference.resolve(request.params.name);
+        return { name: request.params.name, ready: true };
+      },
+    );
+
+    const infer = {
+      config: { access, audit: false },
+      schema: {
+        summary: 'Run inference (Open Inference Protocol)',
+        tags: ['inference'],
+        body: V2InferRequest,
+        response: { 200: V2InferResponse, ...V2_ERRORS },
+      },
+    };
+    app.post('/v2/models/:name/infer', { ...infer, schema: { ...infer.schema, params: NameParams } }, async (request) =>
+      inference.infer(await inference.resolve(request.params.name), request.body),
+    );
+    app.post(
+      '/v2/models/:name/versions/:version/infer',
+      { ...infer, schema: { ...infer.schema, params: VersionParams } },
+      async (request) => inference.infer(await inference.resolve(request.params.name, request.params.version), request.body),
+    );
+  };
+}

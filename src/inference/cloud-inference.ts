@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import type { ModelVersionView } from '../contracts/models.js';
+import type { V2InferRequest, V2InferResponse, V2ModelMetadata } from '../contracts/open-inference.js';
+import { FoglineError } from '../errors/fogline-error.js';
+import { type LoadedPredictor, loadBundle } from '../ml/bundle/load-bundle.js';
+import type { ModelRegistry } from '../registry/model-registry.js';
+import { selectOutputs, toInferInputs } from './v2-tensors.js';
+
+/** Loaded versions kept in memory; the least recently used one is freed past this. */
+const MAX_LOADED = 8;
+
+/**
+ * Serves any registered model version on the Open Inference Protocol from the control plane:
+ * the endpoint offloading will send work to. A version is loaded on first use (its bundle's
+ * sha256 checked against the registry) and kept while it is among the most recently used.
+ */
+export class CloudInference {
+  private readonly loaded = new Map<string, Promise<LoadedPredictor>>();
+
+  constructor(private readonly models: ModelRegistry) {}
+
+  /** `version` is a number; none means the champion alias, else the latest version. */
+  async resolve(name: string, version?: string): Promise<ModelVersionView> {
+    if (version !== undefined) {
+      if (!/^[1-9]\d{0,8}$/.test(version))
+        throw new FoglineError('FOGLINE_ERR_MODEL_VERSION_NOT_FOUND', `"${version}" is not a version number`);
+      return this.models.getVersion(name, Number(version));
+    }
+    const model = await this.models.getModel(name);
+    return this.models.getVersion(name, model.aliases.champion ?? model.latestVersion ?? 0);
+  }
+
+  async metadata(view: ModelVersionView): Promise<V2ModelMetadata> {
+    const { versions } = { versions: (await this.models.listVersions(view.model)).map((v) => String(v.version)) };
+    return {
+      name: view.model,
+      versions,
+      platform: `fogline-${view.framework}`,
+      inputs: view.ioSignature.inputs,
+      outputs: view.ioSignature.outputs,
+    };
+  }
+
+  async infer(view: ModelVersionView, request: V2InferRequest): Promise<V2InferResponse> {
+    const predictor = await this.predictor(view);
+    const outputs = selectOutputs(await predictor.predict(toInferInputs(request)), request.outputs);
+    return {
+      model_name: view.model,
+      model_version: String(view.version),
+      ...(request.id !== undefined ? { id: request.id } : {}),
+      outputs,
+    };
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.loaded.values()];
+    this.loaded.clear();
+    for (const predictor of await Promise.allSettled(all)) if (predictor.status === 'fulfilled') predictor.value.dispose();
+  }
+
+  private predictor(view: ModelVersionView): Promise<LoadedPredictor> {
+    const key = `${view.model}@${view.version}`;
+    let loading = this.loaded.get(key);
+    if (loading) {
+      // Most recently used last: Map keeps insertion order.
+      this.loaded.delete(key);
+      this.loaded.set(key, loading);
+      return loading;
+    }
+    loading = this.load(view);
+    loading.catch(() => this.loaded.delete(key));
+    this.loaded.set(key, loading);
+    if (this.loaded.size > MAX_LOADED) {
+      const [oldestKey, oldest] = this.loaded.entries().next().value as [string, Promise<LoadedPredictor>];
+      this.loaded.delete(oldestKey);
+      void oldest.then(
+        (predictor) => predictor.dispose(),
+        () => undefined,
+      );
+    }
+    return loading;
+  }
+
+  private async load(view: ModelVersionView): Promise<LoadedPredictor> {
+    const bytes = await fs.promises.readFile(this.models.artifactPath(view));
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    if (digest !== view.artifact.sha256) {
+      throw new FoglineError(
+        'FOGLINE_ERR_ARTIFACT_MISSING',
+        `The stored bundle of ${view.model} version ${view.version} does not match its sha256; it will not be served`,
+      );
+    }
+    return loadBundle(bytes);
+  }
+}
