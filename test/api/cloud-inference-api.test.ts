@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../../src/contracts/runs.js';
+import type { InferInput } from '../../src/ml/bundle/infer-tensors.js';
 import { loadBundle } from '../../src/ml/bundle/load-bundle.js';
 import { parseTimeSeriesCsv } from '../../src/ml/timeseries/ingest.js';
 import { startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
@@ -73,7 +74,7 @@ describe('cloud inference on the Open Inference Protocol', () => {
     expect(forecast).toMatchObject({ name: 'forecast', shape: [1, 24], datatype: 'FP32' });
     const bundle = await cp.admin.downloadArtifact('energy', 1);
     const local = await loadBundle(bundle.bytes);
-    const [expected] = await local.predict(request().inputs);
+    const [expected] = await local.predict(request().inputs as InferInput[]);
     local.dispose();
     expect(forecast.data).toHaveLength(24);
     forecast.data.forEach((value: number, i: number) => expect(value).toBeCloseTo(expected!.data[i] as number, 4));
