@@ -11,15 +11,15 @@ import Fastify, {
 } from 'fastify';
 import { FoglineError } from '../errors/fogline-error.js';
 import { VERSION } from '../version.js';
-import { type Access, authorize } from './access.js';
-import { installErrorHandlers } from './error-handler.js';
+import { type Access, authorize } from '../http/access.js';
+import { installErrorHandlers } from '../http/error-handler.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { datasetRoutes } from './routes/dataset-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { modelRoutes } from './routes/model-routes.js';
 import { nodeRoutes } from './routes/node-routes.js';
 import { runRoutes } from './routes/run-routes.js';
-import { v2Routes } from './routes/v2-routes.js';
+import { v2Routes } from '../inference/v2-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 import type { Services } from './services.js';
 
@@ -115,7 +115,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   await app.register(modelRoutes(services), { prefix: '/api/v1' });
   await app.register(datasetRoutes(services), { prefix: '/api/v1' });
   await app.register(runRoutes(services), { prefix: '/api/v1' });
-  await app.register(v2Routes(services));
+  await app.register(v2Routes(services.inference, { minRole: 'viewer' }));
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
 
   return app;

@@ -60,7 +60,7 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     artifacts,
     models,
     datasets,
-    inference: new CloudInference(models),
+    inference: new CloudInference(models, () => store.ping()),
     runEvents: runRepository,
     runs: new RunEngine({
       runs: runRepository,

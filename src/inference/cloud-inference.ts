@@ -5,6 +5,7 @@ import type { V2InferRequest, V2InferResponse, V2ModelMetadata } from '../contra
 import { FoglineError } from '../errors/fogline-error.js';
 import { type LoadedPredictor, loadBundle } from '../ml/bundle/load-bundle.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
+import type { V2ModelSource } from './v2-model-source.js';
 import { selectOutputs, toInferInputs } from './v2-tensors.js';
 
 /** Loaded versions kept in memory; the least recently used one is freed past this. */
@@ -15,10 +16,22 @@ const MAX_LOADED = 8;
  * the endpoint offloading will send work to. A version is loaded on first use (its bundle's
  * sha256 checked against the registry) and kept while it is among the most recently used.
  */
-export class CloudInference {
+export class CloudInference implements V2ModelSource {
   private readonly loaded = new Map<string, Promise<LoadedPredictor>>();
 
-  constructor(private readonly models: ModelRegistry) {}
+  constructor(
+    private readonly models: ModelRegistry,
+    private readonly ping: () => Promise<void>,
+  ) {}
+
+  async ready(): Promise<boolean> {
+    await this.ping();
+    return true;
+  }
+
+  async modelReady(name: string, version?: string): Promise<void> {
+    await this.resolve(name, version);
+  }
 
   /** `version` is a number; none means the champion alias, else the latest version. */
   async resolve(name: string, version?: string): Promise<ModelVersionView> {
@@ -31,8 +44,9 @@ export class CloudInference {
     return this.models.getVersion(name, model.aliases.champion ?? model.latestVersion ?? 0);
   }
 
-  async metadata(view: ModelVersionView): Promise<V2ModelMetadata> {
-    const { versions } = { versions: (await this.models.listVersions(view.model)).map((v) => String(v.version)) };
+  async metadata(name: string, version?: string): Promise<V2ModelMetadata> {
+    const view = await this.resolve(name, version);
+    const versions = (await this.models.listVersions(view.model)).map((v) => String(v.version));
     return {
       name: view.model,
       versions,
@@ -42,7 +56,8 @@ export class CloudInference {
     };
   }
 
-  async infer(view: ModelVersionView, request: V2InferRequest): Promise<V2InferResponse> {
+  async infer(name: string, version: string | undefined, request: V2InferRequest): Promise<V2InferResponse> {
+    const view = await this.resolve(name, version);
     const predictor = await this.predictor(view);
     const outputs = selectOutputs(await predictor.predict(toInferInputs(request)), request.outputs);
     return {

@@ -1,22 +1,22 @@
-import type { FastifyError } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { V2Error, V2InferRequest, V2InferResponse, V2ModelMetadata } from '../../contracts/open-inference.js';
-import { isMlInputError } from '../../ml/errors.js';
-import { toErrorBody } from '../error-handler.js';
-import type { Services } from '../services.js';
+import type { FastifyError } from 'fastify';
+import { V2Error, V2InferRequest, V2InferResponse, V2ModelMetadata } from '../contracts/open-inference.js';
+import type { Access } from '../http/access.js';
+import { toErrorBody } from '../http/error-handler.js';
+import { isMlInputError } from '../ml/errors.js';
+import type { V2ModelSource } from './v2-model-source.js';
 
 const NameParams = Type.Object({ name: Type.String({ maxLength: 200 }) });
 const VersionParams = Type.Object({ name: Type.String({ maxLength: 200 }), version: Type.String({ maxLength: 20 }) });
 const V2_ERRORS = { 400: V2Error, 401: V2Error, 403: V2Error, 404: V2Error, 413: V2Error, 500: V2Error, 503: V2Error };
-const access = { minRole: 'viewer' as const };
 
 /**
- * The Open Inference Protocol on the control plane: any registered model, by name, optionally by
- * version number (none: the champion alias, else the latest). Errors are `{"error": "…"}`, as
- * KServe and Triton clients expect.
+ * The Open Inference Protocol over any model source: health, metadata, readiness and infer, with
+ * a version in the path or without. Errors are `{"error": "…"}`, as KServe and Triton clients
+ * expect. The control plane and every agent mount the same routes.
  */
-export function v2Routes({ inference, store }: Services): FastifyPluginAsyncTypebox {
+export function v2Routes(source: V2ModelSource, access: Access): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.setErrorHandler((error: FastifyError, request, reply) => {
       if (isMlInputError(error)) return reply.status(400).send({ error: error.message });
@@ -32,15 +32,11 @@ export function v2Routes({ inference, store }: Services): FastifyPluginAsyncType
       '/v2/health/ready',
       { config: { access: 'public' }, schema: { tags: ['inference'], security: [] } },
       async (_request, reply) => {
-        const ready = await store.ping().then(
-          () => true,
-          () => false,
-        );
+        const ready = await source.ready().catch(() => false);
         return reply.status(ready ? 200 : 503).send({ ready });
       },
     );
 
-    const metadata = async (name: string, version?: string) => inference.metadata(await inference.resolve(name, version));
     app.get(
       '/v2/models/:name',
       {
@@ -52,7 +48,7 @@ export function v2Routes({ inference, store }: Services): FastifyPluginAsyncType
           response: { 200: V2ModelMetadata, ...V2_ERRORS },
         },
       },
-      async (request) => metadata(request.params.name),
+      async (request) => source.metadata(request.params.name),
     );
     app.get(
       '/v2/models/:name/versions/:version',
@@ -65,13 +61,13 @@ export function v2Routes({ inference, store }: Services): FastifyPluginAsyncType
           response: { 200: V2ModelMetadata, ...V2_ERRORS },
         },
       },
-      async (request) => metadata(request.params.name, request.params.version),
+      async (request) => source.metadata(request.params.name, request.params.version),
     );
     app.get(
       '/v2/models/:name/ready',
       { config: { access }, schema: { summary: 'Whether the model can serve (V2)', tags: ['inference'], params: NameParams } },
       async (request) => {
-        await inference.resolve(request.params.name);
+        await source.modelReady(request.params.name);
         return { name: request.params.name, ready: true };
       },
     );
@@ -86,12 +82,12 @@ export function v2Routes({ inference, store }: Services): FastifyPluginAsyncType
       },
     };
     app.post('/v2/models/:name/infer', { ...infer, schema: { ...infer.schema, params: NameParams } }, async (request) =>
-      inference.infer(await inference.resolve(request.params.name), request.body),
+      source.infer(request.params.name, undefined, request.body),
     );
     app.post(
       '/v2/models/:name/versions/:version/infer',
       { ...infer, schema: { ...infer.schema, params: VersionParams } },
-      async (request) => inference.infer(await inference.resolve(request.params.name, request.params.version), request.body),
+      async (request) => source.infer(request.params.name, request.params.version, request.body),
     );
   };
 }
