@@ -15,6 +15,7 @@ import { type Access, authorize } from '../http/access.js';
 import { installErrorHandlers } from '../http/error-handler.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { datasetRoutes } from './routes/dataset-routes.js';
+import { deploymentRoutes } from './routes/deployment-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { modelRoutes } from './routes/model-routes.js';
 import { nodeRoutes } from './routes/node-routes.js';
@@ -92,7 +93,10 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
       { method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime },
       'request',
     );
+    // Telemetry (heartbeats, status reports, inference) is neither audited nor a change.
     if (!MUTATING.has(request.method) || request.routeOptions.config.audit === false) return;
+    // Any other successful change may change what nodes should serve (deployments, aliases, labels).
+    if (reply.statusCode < 400) services.changes.notify();
     if (!request.routeOptions.url) return;
     const principal = request.principal;
     const target = (request.params as { id?: string } | undefined)?.id ?? null;
@@ -115,6 +119,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   await app.register(modelRoutes(services), { prefix: '/api/v1' });
   await app.register(datasetRoutes(services), { prefix: '/api/v1' });
   await app.register(runRoutes(services), { prefix: '/api/v1' });
+  await app.register(deploymentRoutes(services), { prefix: '/api/v1' });
   await app.register(v2Routes(services.inference, { minRole: 'viewer' }));
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
 

@@ -3,6 +3,9 @@ import { AuditLog } from '../audit/audit-log.js';
 import { Authenticator } from '../auth/authenticator.js';
 import { TokenRepository } from '../auth/token-repository.js';
 import { DatasetCatalog } from '../datasets/dataset-catalog.js';
+import { ChangeSignal } from '../deployments/change-signal.js';
+import { DeploymentRepository } from '../deployments/deployment-repository.js';
+import { DesiredStateService } from '../deployments/desired-state.js';
 import { Enrolment } from '../nodes/enrolment.js';
 import { CloudInference } from '../inference/cloud-inference.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
@@ -38,6 +41,10 @@ export interface Services {
   runs: RunEngine;
   runEvents: RunRepository;
   inference: CloudInference;
+  deployments: DeploymentRepository;
+  desiredState: DesiredStateService;
+  /** Wakes desired-state long polls after any change made through the API. */
+  changes: ChangeSignal;
 }
 
 export function createServices(store: Store, settings: ServiceSettings): Services {
@@ -48,6 +55,8 @@ export function createServices(store: Store, settings: ServiceSettings): Service
   const signingKey = SigningKey.loadOrCreate(path.join(settings.dataDir, 'signing-key.pem'));
   const models = new ModelRegistry(store.db, artifacts, signingKey);
   const runRepository = new RunRepository(store.db);
+  const deployments = new DeploymentRepository(store.db);
+  const changes = new ChangeSignal();
   const datasets = new DatasetCatalog(store.db, new ArtifactStore(path.join(settings.dataDir, 'datasets')), settings.datasetLimitBytes);
   return {
     store,
@@ -61,6 +70,9 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     models,
     datasets,
     inference: new CloudInference(models, () => store.ping()),
+    deployments,
+    changes,
+    desiredState: new DesiredStateService(deployments, models, nodes, changes),
     runEvents: runRepository,
     runs: new RunEngine({
       runs: runRepository,
@@ -69,6 +81,7 @@ export function createServices(store: Store, settings: ServiceSettings): Service
       cacheDir: path.join(settings.dataDir, 'cache'),
       concurrency: settings.runConcurrency,
       codeVersion: VERSION,
+      onRegistered: () => changes.notify(),
     }),
   };
 }

@@ -31,6 +31,8 @@ export interface RunEngineOptions {
   concurrency: number;
   codeVersion: string;
   log?: FastifyBaseLogger;
+  /** Called after a new version is registered (deployments that follow the latest version move). */
+  onRegistered?: () => void;
 }
 
 interface ActiveRun {
@@ -284,6 +286,7 @@ export class RunEngine {
       createdBy: run.createdBy,
     });
     await runs.setStep(id, 'register', 'succeeded', { summary: { model, version: version.version, sha256: version.artifact.sha256 } });
+    this.options.onRegistered?.();
     await runs.setStatus(id, 'succeeded', {
       result: { metrics: result.metrics, gate: result.gate, registered: { model, version: version.version } },
       registeredVersion: version.version,

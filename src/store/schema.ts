@@ -129,6 +129,25 @@ export interface RunEventsTable {
   payload: string;
 }
 
+export interface DeploymentsTable {
+  name: string;
+  model_selector: string;
+  node_selector: string;
+  strategy: string;
+  created_at: number;
+  updated_at: number;
+  created_by: string | null;
+}
+
+export interface DeploymentNodeStatusTable {
+  deployment_name: string;
+  node_id: string;
+  version: number | null;
+  state: string;
+  reason: string | null;
+  updated_at: number;
+}
+
 export interface Database {
   tokens: TokensTable;
   nodes: NodesTable;
@@ -140,4 +159,6 @@ export interface Database {
   runs: RunsTable;
   run_steps: RunStepsTable;
   run_events: RunEventsTable;
+  deployments: DeploymentsTable;
+  deployment_node_status: DeploymentNodeStatusTable;
 }

@@ -5,6 +5,7 @@ import { audit } from './0002-audit-log.js';
 import * as modelRegistry from './0003-model-registry.js';
 import * as datasets from './0004-datasets.js';
 import { pipelineRuns } from './0005-pipeline-runs.js';
+import * as deployments from './0006-deployments.js';
 
 /** Every schema change, in order. Names sort in the order they run; never rename one. */
 export function allMigrations(dialect: DialectName): Record<string, Migration> {
@@ -14,5 +15,6 @@ export function allMigrations(dialect: DialectName): Record<string, Migration> {
     '0003-model-registry': modelRegistry,
     '0004-datasets': datasets,
     '0005-pipeline-runs': pipelineRuns(dialect),
+    '0006-deployments': deployments,
   };
 }

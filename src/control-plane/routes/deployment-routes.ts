@@ -1,0 +1,174 @@
+import fs from 'node:fs';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { IdParams } from '../../contracts/common.js';
+import {
+  CreateDeploymentRequest,
+  DeploymentList,
+  DeploymentParams,
+  DeploymentStatusReport,
+  DeploymentView,
+  DesiredState,
+  DesiredStateQuery,
+} from '../../contracts/deployments.js';
+import { FoglineError } from '../../errors/fogline-error.js';
+import { assertValidLabels } from '../../nodes/labels.js';
+import type { Services } from '../services.js';
+import { ERROR_RESPONSES } from './errors.js';
+
+const ArtifactParams = Type.Object({
+  id: Type.String({ maxLength: 253 }),
+  model: Type.String({ maxLength: 200 }),
+  version: Type.Integer({ minimum: 1 }),
+});
+
+export function deploymentRoutes({ deployments, desiredState, models }: Services): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.post(
+      '/deployments',
+      {
+        config: { access: { minRole: 'operator' } },
+        schema: {
+          summary: 'Deploy a model (selector: name, name@version or name@alias) to the nodes a label selector picks',
+          tags: ['deployments'],
+          body: CreateDeploymentRequest,
+          response: { 201: DeploymentView, ...ERROR_RESPONSES },
+        },
+      },
+      async (request, reply) => {
+        const { name, model, nodeSelector = {}, strategy = 'all' } = request.body;
+        assertValidLabels(nodeSelector);
+        await models.resolve(model);
+        const record = await deployments.create({
+          name,
+          modelSelector: model,
+          nodeSelector,
+          strategy,
+          createdBy: request.principal?.tokenId ?? null,
+        });
+        return reply.status(201).send(await desiredState.view(record));
+      },
+    );
+
+    app.get(
+      '/deployments',
+      {
+        config: { access: { minRole: 'viewer' } },
+        schema: {
+          summary: 'List deployments with per-node state',
+          tags: ['deployments'],
+          response: { 200: DeploymentList, ...ERROR_RESPONSES },
+        },
+      },
+      async () => ({ deployments: await Promise.all((await deployments.list()).map((d) => desiredState.view(d))) }),
+    );
+
+    app.get(
+      '/deployments/:name',
+      {
+        config: { access: { minRole: 'viewer' } },
+        schema: {
+          summary: 'A deployment: resolved version and each node’s state',
+          tags: ['deployments'],
+          params: DeploymentParams,
+          response: { 200: DeploymentView, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => desiredState.view(await deployments.get(request.params.name)),
+    );
+
+    app.delete(
+      '/deployments/:name',
+      {
+        config: { access: { minRole: 'operator' } },
+        schema: {
+          summary: 'Delete a deployment: every node unloads it',
+          tags: ['deployments'],
+          params: DeploymentParams,
+          response: { 204: { type: 'null' }, ...ERROR_RESPONSES },
+        },
+      },
+      async (request, reply) => {
+        await deployments.delete(request.params.name);
+        return reply.status(204).send();
+      },
+    );
+
+    app.get(
+      '/nodes/:id/desired-state',
+      {
+        config: { access: { nodeSelf: true }, audit: false },
+        schema: {
+          summary: 'What this node should serve; with ?revision and ?waitSeconds, a long poll that answers on the next change',
+          tags: ['deployments'],
+          params: IdParams,
+          querystring: DesiredStateQuery,
+          response: { 200: DesiredState, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => {
+        // Stop waiting when the agent hangs up.
+        const abort = new AbortController();
+        request.raw.on('close', () => abort.abort());
+        return desiredState.waitForChange(request.params.id, request.query.revision, (request.query.waitSeconds ?? 0) * 1000, abort.signal);
+      },
+    );
+
+    app.post(
+      '/nodes/:id/deployment-status',
+      {
+        config: { access: { nodeSelf: true }, audit: false },
+        schema: {
+          summary: 'Report the state of each deployment on this node',
+          tags: ['deployments'],
+          params: IdParams,
+          body: DeploymentStatusReport,
+          response: { 204: { type: 'null' }, ...ERROR_RESPONSES },
+        },
+      },
+      async (request, reply) => {
+        await deployments.recordStatus(request.params.id, request.body);
+        return reply.status(204).send();
+      },
+    );
+
+    app.get(
+      '/nodes/:id/artifacts/:model/:version',
+      {
+        config: { access: { nodeSelf: true }, audit: false },
+        schema: {
+          summary: 'Download a bundle this node is assigned (Range: bytes=N- resumes)',
+          tags: ['deployments'],
+          params: ArtifactParams,
+        },
+      },
+      async (request, reply) => {
+        const { id, model, version } = request.params;
+        await desiredState.assertAssigned(id, model, version);
+        const view = await models.getVersion(model, version);
+        const file = models.artifactPath(view);
+        const size = view.artifact.sizeBytes;
+        const start = rangeStart(request.headers.range, size);
+        reply
+          .header('content-type', 'application/octet-stream')
+          .header('accept-ranges', 'bytes')
+          .header('x-fogline-sha256', view.artifact.sha256);
+        if (start > 0) {
+          reply.status(206).header('content-range', `bytes ${start}-${size - 1}/${size}`);
+        }
+        reply.header('content-length', String(size - start));
+        return reply.send(fs.createReadStream(file, { start }));
+      },
+    );
+  };
+}
+
+/** The first byte asked for by `Range: bytes=N-`; 0 without one. Other range forms are refused. */
+function rangeStart(range: string | undefined, size: number): number {
+  if (!range) return 0;
+  const match = /^bytes=(\d+)-$/.exec(range.trim());
+  if (!match || Number(match[1]) >= size) {
+    throw new FoglineError('FOGLINE_ERR_REQUEST_INVALID', `Unsupported Range "${range}": use bytes=N- with N below ${size}`);
+  }
+  return Number(match[1]);
+}

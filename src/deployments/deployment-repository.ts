@@ -1,0 +1,128 @@
+import type { Kysely } from 'kysely';
+import type { DeploymentStatusReport, NodeDeploymentState } from '../contracts/deployments.js';
+import { FoglineError } from '../errors/fogline-error.js';
+import type { LabelMap } from '../nodes/labels.js';
+import type { Database } from '../store/schema.js';
+import { isUniqueViolation } from '../store/unique-violation.js';
+
+export interface DeploymentRecord {
+  name: string;
+  modelSelector: string;
+  nodeSelector: LabelMap;
+  strategy: string;
+  createdAt: number;
+  updatedAt: number;
+  createdBy: string | null;
+}
+
+export interface NodeStatusRecord {
+  nodeId: string;
+  version: number | null;
+  state: NodeDeploymentState;
+  reason: string | null;
+  updatedAt: number;
+}
+
+/** Deployments as the database keeps them, with what each node last reported about them. */
+export class DeploymentRepository {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async create(input: {
+    name: string;
+    modelSelector: string;
+    nodeSelector: LabelMap;
+    strategy: string;
+    createdBy: string | null;
+  }): Promise<DeploymentRecord> {
+    const now = this.now();
+    try {
+      await this.db
+        .insertInto('deployments')
+        .values({
+          name: input.name,
+          model_selector: input.modelSelector,
+          node_selector: JSON.stringify(input.nodeSelector),
+          strategy: input.strategy,
+          created_at: now,
+          updated_at: now,
+          created_by: input.createdBy,
+        })
+        .execute();
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new FoglineError(
+          'FOGLINE_ERR_DEPLOYMENT_NAME_TAKEN',
+          `A deployment named "${input.name}" exists: delete it first or pick another --name`,
+        );
+      }
+      throw error;
+    }
+    return this.get(input.name);
+  }
+
+  async list(): Promise<DeploymentRecord[]> {
+    return (await this.db.selectFrom('deployments').selectAll().orderBy('name').execute()).map(toRecord);
+  }
+
+  async get(name: string): Promise<DeploymentRecord> {
+    const row = await this.db.selectFrom('deployments').selectAll().where('name', '=', name).executeTakeFirst();
+    if (!row) throw new FoglineError('FOGLINE_ERR_DEPLOYMENT_NOT_FOUND', `No deployment is named "${name}" (fogline deploy list)`);
+    return toRecord(row);
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.get(name);
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('deployment_node_status').where('deployment_name', '=', name).execute();
+      await trx.deleteFrom('deployments').where('name', '=', name).execute();
+    });
+  }
+
+  /** Records a node's report; names that are not deployments (any more) are ignored. */
+  async recordStatus(nodeId: string, report: DeploymentStatusReport): Promise<void> {
+    const known = new Set((await this.list()).map((d) => d.name));
+    const now = this.now();
+    await this.db.transaction().execute(async (trx) => {
+      for (const item of report.deployments.filter((d) => known.has(d.name))) {
+        await trx.deleteFrom('deployment_node_status').where('deployment_name', '=', item.name).where('node_id', '=', nodeId).execute();
+        await trx
+          .insertInto('deployment_node_status')
+          .values({
+            deployment_name: item.name,
+            node_id: nodeId,
+            version: item.version,
+            state: item.state,
+            reason: item.reason ?? null,
+            updated_at: now,
+          })
+          .execute();
+      }
+    });
+  }
+
+  async statuses(name: string): Promise<NodeStatusRecord[]> {
+    const rows = await this.db.selectFrom('deployment_node_status').selectAll().where('deployment_name', '=', name).execute();
+    return rows.map((row) => ({
+      nodeId: row.node_id,
+      version: row.version,
+      state: row.state as NodeDeploymentState,
+      reason: row.reason,
+      updatedAt: Number(row.updated_at),
+    }));
+  }
+}
+
+function toRecord(row: Database['deployments']): DeploymentRecord {
+  return {
+    name: row.name,
+    modelSelector: row.model_selector,
+    nodeSelector: JSON.parse(row.node_selector) as LabelMap,
+    strategy: row.strategy,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    createdBy: row.created_by,
+  };
+}

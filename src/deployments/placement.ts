@@ -1,0 +1,23 @@
+import type { NodeView } from '../contracts/nodes.js';
+import { type LabelMap, matchesSelector } from '../nodes/labels.js';
+
+/**
+ * A loaded bundle takes several times its file size in memory (weights unpacked, a warm-up
+ * batch, the previous version during a swap); 4× keeps small edge boards from being overfilled.
+ */
+export const MEMORY_PER_BUNDLE_BYTE = 4;
+
+/**
+ * The nodes a deployment goes to: its selector's labels, online, not cordoned, and with room for
+ * the bundle. Nodes whose memory is not known yet (no heartbeat) are not chosen.
+ */
+export function placeDeployment(nodeSelector: LabelMap, bundleBytes: number, nodes: readonly NodeView[]): NodeView[] {
+  return nodes.filter(
+    (node) =>
+      matchesSelector(node.labels, nodeSelector) &&
+      node.status === 'online' &&
+      !node.cordoned &&
+      node.resources !== null &&
+      node.resources.memoryFreeBytes >= bundleBytes * MEMORY_PER_BUNDLE_BYTE,
+  );
+}
