@@ -6,6 +6,7 @@ import { VERSION } from '../version.js';
 import { agentCommand } from './commands/agent.js';
 import { auditCommand } from './commands/audit.js';
 import { datasetsCommand } from './commands/datasets.js';
+import { deployCommand } from './commands/deploy.js';
 import { modelsCommand } from './commands/models.js';
 import { nodesCommand } from './commands/nodes.js';
 import { runsCommand } from './commands/runs.js';
@@ -38,6 +39,7 @@ or the data folder (--data-dir, FOGLINE_DATA_DIR, default ./.fogline).`,
     .addCommand(datasetsCommand())
     .addCommand(runsCommand())
     .addCommand(modelsCommand())
+    .addCommand(deployCommand())
     .addCommand(auditCommand());
 }
 

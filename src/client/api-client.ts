@@ -1,6 +1,7 @@
 import type { AuditList, AuditQuery } from '../contracts/audit.js';
 import type { ErrorBody } from '../contracts/common.js';
 import type { DatasetList, DatasetUploadQuery, DatasetVersionList, DatasetVersionView } from '../contracts/datasets.js';
+import type { CreateDeploymentRequest, DeploymentList, DeploymentView } from '../contracts/deployments.js';
 import type { ModelList, ModelVersionList, ModelVersionView, ModelView, RegistryPublicKey } from '../contracts/models.js';
 import type {
   EnrollRequest,
@@ -145,6 +146,22 @@ export class ApiClient {
 
   cancelRun(id: string): Promise<RunView> {
     return this.request('POST', `/api/v1/runs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  createDeployment(body: CreateDeploymentRequest): Promise<DeploymentView> {
+    return this.request('POST', '/api/v1/deployments', { body });
+  }
+
+  listDeployments(): Promise<DeploymentList> {
+    return this.request('GET', '/api/v1/deployments');
+  }
+
+  getDeployment(name: string): Promise<DeploymentView> {
+    return this.request('GET', `/api/v1/deployments/${encodeURIComponent(name)}`);
+  }
+
+  deleteDeployment(name: string): Promise<void> {
+    return this.request('DELETE', `/api/v1/deployments/${encodeURIComponent(name)}`);
   }
 
   registryPublicKey(): Promise<RegistryPublicKey> {
