@@ -4,7 +4,7 @@ import type { DatasetKind, DatasetSummary, DatasetVersionView } from '../contrac
 import { FoglineError } from '../errors/fogline-error.js';
 import { type ArtifactStore, ArtifactTooLargeError } from '../registry/artifact-store.js';
 import type { Database, DatasetVersionsTable } from '../store/schema.js';
-import { isRetryableConflict } from '../store/unique-violation.js';
+import { retryOnConflict } from '../store/unique-violation.js';
 import { type DatasetReadOptions, describeDatasetFile } from './dataset-reader.js';
 
 export interface DatasetUpload {
@@ -14,8 +14,6 @@ export interface DatasetUpload {
   source: Record<string, unknown>;
   createdBy: string | null;
 }
-
-const MAX_NUMBERING_RETRIES = 10;
 
 /**
  * Datasets as immutable numbered versions: the CSV is stored once under its sha256, read and
@@ -49,42 +47,37 @@ export class DatasetCatalog {
       await this.removeIfUnreferenced(stored.sha256);
       throw error;
     }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const version = await this.db.transaction().execute(async (trx) => {
-          const latest = await trx
-            .selectFrom('dataset_versions')
-            .select((eb) => eb.fn.max('version').as('latest'))
-            .where('name', '=', upload.name)
-            .executeTakeFirst();
-          const version = Number(latest?.latest ?? 0) + 1;
-          await trx
-            .insertInto('dataset_versions')
-            .values({
-              name: upload.name,
-              version,
-              kind: upload.read.kind,
-              sha256: stored.sha256,
-              size_bytes: stored.sizeBytes,
-              schema_json: JSON.stringify({ ...facts.schema, read: upload.read }),
-              row_count: facts.rowCount,
-              time_start: facts.timeStart,
-              time_end: facts.timeEnd,
-              report: JSON.stringify(facts.report),
-              source: JSON.stringify(upload.source),
-              created_at: this.now(),
-              created_by: upload.createdBy,
-            })
-            .execute();
-          return version;
-        });
-        return this.get(upload.name, version);
-      } catch (error) {
-        if (!isRetryableConflict(error) || attempt >= MAX_NUMBERING_RETRIES) throw error;
-        // Spread the retries so that the racers do not collide again in step.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
-      }
-    }
+    // Two writers of one name can pick the same number (or deadlock on MariaDB): the loser retries.
+    const version = await retryOnConflict(() =>
+      this.db.transaction().execute(async (trx) => {
+        const latest = await trx
+          .selectFrom('dataset_versions')
+          .select((eb) => eb.fn.max('version').as('latest'))
+          .where('name', '=', upload.name)
+          .executeTakeFirst();
+        const version = Number(latest?.latest ?? 0) + 1;
+        await trx
+          .insertInto('dataset_versions')
+          .values({
+            name: upload.name,
+            version,
+            kind: upload.read.kind,
+            sha256: stored.sha256,
+            size_bytes: stored.sizeBytes,
+            schema_json: JSON.stringify({ ...facts.schema, read: upload.read }),
+            row_count: facts.rowCount,
+            time_start: facts.timeStart,
+            time_end: facts.timeEnd,
+            report: JSON.stringify(facts.report),
+            source: JSON.stringify(upload.source),
+            created_at: this.now(),
+            created_by: upload.createdBy,
+          })
+          .execute();
+        return version;
+      }),
+    );
+    return this.get(upload.name, version);
   }
 
   async list(): Promise<DatasetSummary[]> {

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { IoSignature, Lineage, ModelVersionView, ModelView } from '../contracts/models.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import type { Database, ModelVersionsTable } from '../store/schema.js';
-import { isRetryableConflict } from '../store/unique-violation.js';
+import { retryOnConflict } from '../store/unique-violation.js';
 import type { ArtifactStore, StoredArtifact } from './artifact-store.js';
 import { type ModelSelector, parseModelSelector } from './model-selector.js';
 import type { SigningKey } from './signing-key.js';
@@ -20,8 +20,6 @@ export interface NewModelVersion {
   description?: string | null;
   createdBy?: string | null;
 }
-
-const MAX_NUMBERING_RETRIES = 10;
 
 /**
  * Registered models and their immutable, numbered versions. Each version's bundle lives in the
@@ -57,51 +55,45 @@ export class ModelRegistry {
   }
 
   private async insertVersion(input: NewModelVersion, artifact: StoredArtifact): Promise<ModelVersionView> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const version = await this.db.transaction().execute(async (trx) => {
-          const now = this.now();
-          // Updating the model row first locks it (PostgreSQL, MariaDB), so registrations of one
-          // model take their numbers one at a time and each reads the latest committed version.
-          const touched = await trx.updateTable('models').set({ updated_at: now }).where('name', '=', input.model).executeTakeFirst();
-          if (Number(touched.numUpdatedRows) === 0) {
-            await trx.insertInto('models').values({ name: input.model, description: null, created_at: now, updated_at: now }).execute();
-          }
-          const latest = await trx
-            .selectFrom('model_versions')
-            .select((eb) => eb.fn.max('version').as('latest'))
-            .where('model_name', '=', input.model)
-            .executeTakeFirst();
-          const version = Number(latest?.latest ?? 0) + 1;
-          await trx
-            .insertInto('model_versions')
-            .values({
-              model_name: input.model,
-              version,
-              artifact_sha256: artifact.sha256,
-              artifact_size: artifact.sizeBytes,
-              bundle_signature: this.key.sign(input.model, version, artifact.sha256),
-              framework: input.framework,
-              kind: input.kind,
-              io_signature: JSON.stringify(input.ioSignature),
-              metrics: JSON.stringify(input.metrics),
-              lineage: JSON.stringify(input.lineage),
-              tags: JSON.stringify(input.tags ?? {}),
-              description: input.description ?? null,
-              created_at: now,
-              created_by: input.createdBy ?? null,
-            })
-            .execute();
-          return version;
-        });
-        return this.getVersion(input.model, version);
-      } catch (error) {
-        // Two registrations of one model at once can pick the same number, or deadlock on MariaDB: the loser retries.
-        if (!isRetryableConflict(error) || attempt >= MAX_NUMBERING_RETRIES) throw error;
-        // Spread the retries so that the racers do not collide again in step.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
-      }
-    }
+    // Two writers of one name can pick the same number (or deadlock on MariaDB): the loser retries.
+    const version = await retryOnConflict(() =>
+      this.db.transaction().execute(async (trx) => {
+        const now = this.now();
+        // Updating the model row first locks it (PostgreSQL, MariaDB), so registrations of one
+        // model take their numbers one at a time and each reads the latest committed version.
+        const touched = await trx.updateTable('models').set({ updated_at: now }).where('name', '=', input.model).executeTakeFirst();
+        if (Number(touched.numUpdatedRows) === 0) {
+          await trx.insertInto('models').values({ name: input.model, description: null, created_at: now, updated_at: now }).execute();
+        }
+        const latest = await trx
+          .selectFrom('model_versions')
+          .select((eb) => eb.fn.max('version').as('latest'))
+          .where('model_name', '=', input.model)
+          .executeTakeFirst();
+        const version = Number(latest?.latest ?? 0) + 1;
+        await trx
+          .insertInto('model_versions')
+          .values({
+            model_name: input.model,
+            version,
+            artifact_sha256: artifact.sha256,
+            artifact_size: artifact.sizeBytes,
+            bundle_signature: this.key.sign(input.model, version, artifact.sha256),
+            framework: input.framework,
+            kind: input.kind,
+            io_signature: JSON.stringify(input.ioSignature),
+            metrics: JSON.stringify(input.metrics),
+            lineage: JSON.stringify(input.lineage),
+            tags: JSON.stringify(input.tags ?? {}),
+            description: input.description ?? null,
+            created_at: now,
+            created_by: input.createdBy ?? null,
+          })
+          .execute();
+        return version;
+      }),
+    );
+    return this.getVersion(input.model, version);
   }
 
   async listModels(): Promise<ModelView[]> {

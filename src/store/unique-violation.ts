@@ -26,3 +26,18 @@ export function isRetryableConflict(error: unknown): boolean {
     e?.code === 'SQLITE_BUSY'
   );
 }
+
+/**
+ * Runs `work` (a transaction) again when it loses a race (see isRetryableConflict), with a small
+ * random pause so that the racers do not collide again in step.
+ */
+export async function retryOnConflict<T>(work: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!isRetryableConflict(error) || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+    }
+  }
+}
