@@ -10,6 +10,8 @@ import { selectOutputs, toInferInputs } from './v2-tensors.js';
 
 /** Loaded versions kept in memory; the least recently used one is freed past this. */
 const MAX_LOADED = 8;
+/** How long a name (and alias) stays resolved to a version without asking the registry: an alias move shows within this. */
+const RESOLVE_CACHE_MS = 1000;
 
 /**
  * Serves any registered model version on the Open Inference Protocol from the control plane:
@@ -18,6 +20,7 @@ const MAX_LOADED = 8;
  */
 export class CloudInference implements V2ModelSource {
   private readonly loaded = new Map<string, Promise<LoadedPredictor>>();
+  private readonly resolved = new Map<string, { view: ModelVersionView; at: number }>();
 
   constructor(
     private readonly models: ModelRegistry,
@@ -35,6 +38,17 @@ export class CloudInference implements V2ModelSource {
 
   /** `version` is a number; none means the champion alias, else the latest version. */
   async resolve(name: string, version?: string): Promise<ModelVersionView> {
+    // Five registry queries per request would cost more than the inference itself.
+    const key = `${name}@${version ?? ''}`;
+    const cached = this.resolved.get(key);
+    if (cached && Date.now() - cached.at < RESOLVE_CACHE_MS) return cached.view;
+    const view = await this.resolveNow(name, version);
+    if (this.resolved.size > 1000) this.resolved.clear();
+    this.resolved.set(key, { view, at: Date.now() });
+    return view;
+  }
+
+  private async resolveNow(name: string, version?: string): Promise<ModelVersionView> {
     if (version !== undefined) {
       if (!/^[1-9]\d{0,8}$/.test(version))
         throw new FoglineError('FOGLINE_ERR_MODEL_VERSION_NOT_FOUND', `"${version}" is not a version number`);
