@@ -1,16 +1,20 @@
 import fs from 'node:fs';
 import os from 'node:os';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { ApiClient } from '../client/api-client.js';
 import { ApiError } from '../client/api-error.js';
 import type { AGENT_OPTIONS } from '../config/agent-options.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { AgentInfo, NodeResources } from '../contracts/nodes.js';
+import { v2Routes } from '../inference/v2-routes.js';
 import { VERSION } from '../version.js';
 import { backoffDelay } from './backoff.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
 import { loadNodeIdentity, type NodeIdentity, saveNodeIdentity } from './node-identity.js';
 import { detectGpus, readResources } from './resources.js';
+import { DeployedModels } from './runtime/deployed-models.js';
+import { type DeploymentSync, startDeploymentSync } from './sync/deployment-sync.js';
 
 const DEFAULT_SERVER = 'http://127.0.0.1:7070';
 
@@ -21,6 +25,8 @@ export interface RunningAgent {
   url: string;
   http: FastifyInstance;
   heartbeats: HeartbeatLoop;
+  models: DeployedModels;
+  deployments: DeploymentSync;
   stop(): Promise<void>;
 }
 
@@ -42,6 +48,9 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       lastError: heartbeats?.state.lastError ?? null,
     });
   });
+  // Deployed models on the Open Inference Protocol; open to callers, as a model server is.
+  const models = new DeployedModels();
+  await http.withTypeProvider<TypeBoxTypeProvider>().register(v2Routes(models, 'public'));
   await http.listen({ host: config.host, port: config.port });
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -69,6 +78,24 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   });
   heartbeats = new HeartbeatLoop(client, identity.nodeId, 15_000, collect, log);
   heartbeats.start();
+  let deployments: DeploymentSync;
+  try {
+    deployments = await startDeploymentSync(
+      {
+        dataDir: config.dataDir,
+        server,
+        nodeId: identity.nodeId,
+        credential: identity.credential,
+        cacheLimitBytes: config.cacheLimitBytes,
+      },
+      models,
+      log,
+    );
+  } catch (error) {
+    await heartbeats.stop();
+    await http.close();
+    throw error;
+  }
   log.info({ nodeId: identity.nodeId, name: identity.nodeName, server, url }, 'agent started');
 
   const running = heartbeats;
@@ -77,9 +104,13 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     url,
     http,
     heartbeats,
+    models,
+    deployments,
     async stop() {
+      await deployments.stop();
       await running.stop();
       await http.close();
+      await models.close();
     },
   };
 }

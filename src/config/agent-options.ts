@@ -3,7 +3,7 @@ import path from 'node:path';
 import { NODE_ROLES } from '../contracts/nodes.js';
 import type { LabelMap } from '../nodes/labels.js';
 import { parseLabelList } from '../nodes/labels.js';
-import { ConfigError, option, parseChoice, parsePort, parseString } from './options.js';
+import { ConfigError, option, parseChoice, parsePort, parsePositiveNumber, parseString } from './options.js';
 import { logLevelOption } from './server-options.js';
 
 function parseLabels(raw: string, name: string): LabelMap {
@@ -59,7 +59,7 @@ export const AGENT_OPTIONS = {
   dataDir: option({
     flag: '--data-dir <dir>',
     env: 'FOGLINE_AGENT_DATA_DIR',
-    description: "Agent's folder: its node credential, later its model cache",
+    description: "Agent's folder: its node credential, desired state and model cache",
     defaultText: './.fogline-agent',
     defaultValue: () => path.resolve('.fogline-agent'),
     parse: (raw) => path.resolve(raw),
@@ -75,7 +75,7 @@ export const AGENT_OPTIONS = {
   port: option({
     flag: '--port <port>',
     env: 'FOGLINE_AGENT_PORT',
-    description: 'Port the agent serves health (and later inference) on (0 picks a free one)',
+    description: 'Port the agent serves health and inference on (0 picks a free one)',
     defaultText: '7071',
     defaultValue: () => 7071,
     parse: parsePort,
@@ -87,6 +87,14 @@ export const AGENT_OPTIONS = {
     defaultText: 'http://<host>:<port>, with the host name when listening on 0.0.0.0',
     defaultValue: () => undefined as string | undefined,
     parse: parseString,
+  }),
+  cacheLimitBytes: option({
+    flag: '--cache-limit <bytes>',
+    env: 'FOGLINE_AGENT_CACHE_LIMIT',
+    description: 'Size the model artifact cache is trimmed to; versions in use are never evicted',
+    defaultText: '1073741824 (1 GiB)',
+    defaultValue: () => 1024 ** 3,
+    parse: parsePositiveNumber,
   }),
   logLevel: logLevelOption,
 };

@@ -70,6 +70,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+    services.changes.close();
   });
 
   // Authentication runs before the body is read or validated: a caller without the right token

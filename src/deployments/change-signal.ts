@@ -7,6 +7,13 @@ export class ChangeSignal {
   private waiters = new Set<() => void>();
   /** Counts notifications, so that caches can tell whether something changed since they were filled. */
   generation = 0;
+  /** Set when the server shuts down: waiting long polls answer at once instead of holding shutdown up. */
+  closed = false;
+
+  close(): void {
+    this.closed = true;
+    this.notify();
+  }
 
   notify(): void {
     this.generation += 1;
@@ -17,6 +24,7 @@ export class ChangeSignal {
 
   /** Resolves on the next notify(), or after `timeoutMs`, or when `signal` aborts. */
   next(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);

@@ -61,7 +61,7 @@ export class DesiredStateService {
     for (;;) {
       const state = await this.forNode(nodeId);
       const left = deadline - Date.now();
-      if (state.revision !== revision || left <= 0 || signal?.aborted) return state;
+      if (state.revision !== revision || left <= 0 || signal?.aborted || this.changes.closed) return state;
       await this.changes.next(Math.min(left, RECHECK_MS), signal);
     }
   }

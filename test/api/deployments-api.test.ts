@@ -156,3 +156,20 @@ describe('deployments and desired state', () => {
     expect((await cp.call('GET', `/api/v1/nodes/${siteB.nodeId}/desired-state`, { token: siteA.credential })).status).toBe(403);
   });
 });
+
+describe('shutting down with long polls open', () => {
+  it('answers waiting polls at once instead of holding the shutdown', async () => {
+    const cp = await startTestControlPlane();
+    const join = (await cp.admin.createToken({ name: 'join', role: 'join' })).token;
+    const node = await new ApiClient({ server: cp.url }).enroll(join, { name: 'edge-z', role: 'edge' });
+    const first = (await cp.call('GET', `/api/v1/nodes/${node.nodeId}/desired-state`, { token: node.credential })).body as DesiredState;
+    const poll = cp.call('GET', `/api/v1/nodes/${node.nodeId}/desired-state?revision=${first.revision}&waitSeconds=30`, {
+      token: node.credential,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const started = Date.now();
+    await cp.close();
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect((await poll).status).toBe(200);
+  });
+});

@@ -1,0 +1,58 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { writePrivateFile } from '../../files/private-file.js';
+import { ArtifactRefused } from './artifact-refused.js';
+
+export const REGISTRY_KEY_FILE = 'registry-key.pem';
+
+/**
+ * The registry's public key, trusted on first use and pinned in `<data dir>/registry-key.pem`:
+ * a control plane that later presents another key is refused (someone would have to delete the
+ * file on purpose), and an agent cut off from the control plane still verifies with the pin.
+ */
+export class RegistryKey {
+  private readonly file: string;
+  private checkedOnline = false;
+
+  constructor(
+    dataDir: string,
+    private readonly fetchKey: () => Promise<string>,
+  ) {
+    this.file = path.join(dataDir, REGISTRY_KEY_FILE);
+  }
+
+  /** The pinned key, or undefined before the first contact with the control plane. */
+  pinned(): string | undefined {
+    try {
+      return fs.readFileSync(this.file, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The key to verify with; asks the control plane once per process (pins it the first time). */
+  async get(): Promise<string> {
+    const pinned = this.pinned();
+    if (this.checkedOnline && pinned) return pinned;
+    let served: string;
+    try {
+      served = await this.fetchKey();
+    } catch (error) {
+      // Offline: the pin is all we need, and all we would trust anyway.
+      if (pinned) return pinned;
+      throw error;
+    }
+    if (pinned && normalise(pinned) !== normalise(served)) {
+      throw new ArtifactRefused(
+        `the control plane's registry key differs from the one pinned in ${this.file}; refusing its artifacts (delete the file to trust the new key)`,
+      );
+    }
+    if (!pinned) writePrivateFile(this.file, served);
+    this.checkedOnline = true;
+    return pinned ?? served;
+  }
+}
+
+function normalise(pem: string): string {
+  return pem.replace(/\s+/g, '');
+}

@@ -1,0 +1,69 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { ArtifactCache } from '../artifacts/artifact-cache.js';
+import { RegistryKey } from '../artifacts/registry-key.js';
+import type { DeployedModels } from '../runtime/deployed-models.js';
+import { AgentStateFiles } from './agent-state-files.js';
+import { ControlPlaneLink } from './control-plane-link.js';
+import { DesiredStateWatcher } from './desired-state-watcher.js';
+import { Reconciler } from './reconciler.js';
+import { StatusReporter } from './status-reporter.js';
+
+export interface DeploymentSyncConfig {
+  dataDir: string;
+  server: string;
+  nodeId: string;
+  credential: string;
+  cacheLimitBytes: number;
+}
+
+export interface DeploymentSync {
+  watcher: DesiredStateWatcher;
+  reconciler: Reconciler;
+  stop(): Promise<void>;
+}
+
+/**
+ * The agent side of deployments, wired: first it serves what it served before the restart
+ * (from the cache, verified with the pinned key, no control plane needed), then it applies the
+ * last desired state it kept, then it watches the control plane for changes.
+ */
+export async function startDeploymentSync(
+  config: DeploymentSyncConfig,
+  models: DeployedModels,
+  log: FastifyBaseLogger,
+): Promise<DeploymentSync> {
+  const link = new ControlPlaneLink(config.server, config.nodeId, config.credential);
+  const key = new RegistryKey(config.dataDir, () => link.registryPublicKey());
+  const cache = new ArtifactCache(config.dataDir, key, link, config.cacheLimitBytes);
+  const files = new AgentStateFiles(config.dataDir);
+  const status = new StatusReporter((report) => link.reportStatus(report), log);
+  const reconciler = new Reconciler(models, cache, files, status, log);
+
+  const served = files.loadServing();
+  if (served.length > 0) {
+    await reconciler.apply(served);
+    log.info({ deployments: models.names() }, 'serving the deployments kept from the last run');
+  }
+  const kept = files.loadDesired();
+  if (kept) void reconciler.apply(kept.deployments);
+
+  const watcher = new DesiredStateWatcher(
+    link,
+    (state, changed) => {
+      if (changed) files.saveDesired(state);
+      void reconciler.apply(state.deployments, changed);
+    },
+    () => status.flush(),
+    log,
+  );
+  watcher.start();
+  return {
+    watcher,
+    reconciler,
+    async stop() {
+      await watcher.stop();
+      await reconciler.stop();
+      await status.stop();
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import Fastify from 'fastify';
+import { describe, expect, it } from 'vitest';
+import type { DeploymentStatusReport } from '../../contracts/deployments.js';
+import { StatusReporter } from './status-reporter.js';
+
+const log = Fastify({ logger: false }).log;
+
+describe('StatusReporter', () => {
+  it('sends whole reports on changes only, and retries a failed send until it gets through', async () => {
+    const sent: DeploymentStatusReport[] = [];
+    let down = true;
+    const reporter = new StatusReporter(async (report) => {
+      if (down) throw new Error('connect ECONNREFUSED');
+      sent.push(structuredClone(report));
+    }, log);
+    reporter.set('energy', 1, 'downloading');
+    reporter.set('anomaly', 4, 'serving');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(sent).toEqual([]);
+    down = false;
+    const deadline = Date.now() + 5000;
+    while (sent.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(sent.at(-1)?.deployments).toEqual([
+      { name: 'energy', version: 1, state: 'downloading' },
+      { name: 'anomaly', version: 4, state: 'serving' },
+    ]);
+    const count = sent.length;
+    reporter.set('anomaly', 4, 'serving');
+    reporter.set('energy', 1, 'failed', 'corrupt');
+    reporter.delete('anomaly');
+    while (sent.at(-1)?.deployments.length !== 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await reporter.stop();
+    // Coalesced: the three changes went out in at most two reports.
+    expect(sent.length - count).toBeLessThanOrEqual(2);
+    expect(sent.at(-1)?.deployments).toEqual([{ name: 'energy', version: 1, state: 'failed', reason: 'corrupt' }]);
+  });
+});
