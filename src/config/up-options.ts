@@ -1,4 +1,4 @@
-import { option, parsePort } from './options.js';
+import { option, parseChoice, parsePort } from './options.js';
 import { dataDirOption, logLevelOption } from './server-options.js';
 
 /** `fogline up`: the all-in-one cluster on one machine. */
@@ -13,4 +13,12 @@ export const UP_OPTIONS = {
     parse: parsePort,
   }),
   logLevel: { ...logLevelOption, defaultText: 'warn', defaultValue: () => 'warn' as const },
+  demo: option({
+    flag: '--demo <yes|no>',
+    env: 'FOGLINE_DEMO',
+    description: 'After start: train briefly on the vendored PJM series, deploy to both agents and replay real days through them',
+    defaultText: 'yes',
+    defaultValue: () => 'yes' as 'yes' | 'no',
+    parse: parseChoice(['yes', 'no'] as const),
+  }),
 };

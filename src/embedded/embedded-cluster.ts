@@ -48,6 +48,8 @@ export interface EmbeddedCluster {
   serverUrl: string;
   agentUrls: string[];
   adminTokenFile: string;
+  /** The admin's API client, for what `up` does after start (the demo). */
+  client: ApiClient;
   /** Resolves when any part exits by itself (with its name). */
   exited: Promise<string>;
   stop(): Promise<void>;
@@ -114,7 +116,7 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
           ),
       ),
     );
-    return { serverUrl, agentUrls, adminTokenFile, exited, stop };
+    return { serverUrl, agentUrls, adminTokenFile, client, exited, stop };
   } catch (error) {
     await stop();
     throw error;

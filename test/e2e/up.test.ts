@@ -38,10 +38,12 @@ describe('fogline up', () => {
   let up: FoglineProcess | undefined;
   let firstIds: Record<string, string> = {};
 
-  function startUp(): FoglineProcess {
+  function startUp(demo: 'yes' | 'no' = 'no'): FoglineProcess {
     // Its own process group: SIGINT to the group is what Ctrl-C in a terminal does, and cleanup
     // can SIGKILL the whole group if a test fails half-way.
-    up = startFogline(['up', '--data-dir', dataDir, '--port', String(port)], cleanFoglineEnv(), workDir, { detached: true });
+    up = startFogline(['up', '--data-dir', dataDir, '--port', String(port), '--demo', demo], cleanFoglineEnv(), workDir, {
+      detached: true,
+    });
     return up;
   }
 
@@ -135,5 +137,23 @@ describe('fogline up', () => {
     expect(await waitForExit(proc, 30_000)).toBe(0);
     await eventually(async () => ((await allPortsFree()) ? true : undefined), 15_000);
     expect(proc.output()).not.toMatch(/stopped unexpectedly/);
+  });
+
+  it('runs the demo: trains on the vendored series, deploys to both agents, replays real days', { timeout: 300_000 }, async () => {
+    const proc = startUp('yes');
+    await proc.waitForOutput(/\[demo\] registered pjme-forecaster version 1: test MAPE [\d.]+% vs seasonal naive [\d.]+%/, 200_000);
+    await proc.waitForOutput(/\[demo\] done\./, 120_000);
+    // Every replayed day was forecast by both agents, from the model they serve.
+    const replayed = proc.output().match(/\[demo\] \d{4}-\d{2}-\d{2} on edge-[12] \(v1\): MAPE [\d.]+%/g) ?? [];
+    expect(replayed).toHaveLength(6);
+    const deployment = await runFogline(['deploy', 'get', 'energy', '--json', '--data-dir', dataDir], cleanFoglineEnv(), workDir);
+    expect(deployment.code, deployment.stderr).toBe(0);
+    const view = JSON.parse(deployment.stdout) as { version: number; nodes: { nodeName: string; state: string; version: number }[] };
+    expect(view.nodes.map((n) => [n.nodeName, n.state, n.version]).sort()).toEqual([
+      ['edge-1', 'serving', 1],
+      ['edge-2', 'serving', 1],
+    ]);
+    signalGroup(proc, 'SIGINT');
+    expect(await waitForExit(proc, 30_000)).toBe(0);
   });
 });

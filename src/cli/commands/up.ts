@@ -2,6 +2,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { UP_OPTIONS } from '../../config/up-options.js';
 import { DEMO_DATASET, EMBEDDED_AGENTS, startEmbeddedCluster } from '../../embedded/embedded-cluster.js';
+import { runDemo } from '../../embedded/embedded-demo.js';
 import { addOptions, readOptions } from '../command-options.js';
 import { stopOnSignals } from '../shutdown.js';
 
@@ -27,7 +28,21 @@ export function upCommand(): Command {
         'Press Ctrl-C to stop everything.',
       ].join('\n'),
     );
-    stopOnSignals(cluster.stop, (message) => console.log(message));
+    const demo = new AbortController();
+    stopOnSignals(
+      async () => {
+        demo.abort();
+        await cluster.stop();
+      },
+      (message) => console.log(message),
+    );
+    if (config.demo === 'yes') {
+      const agents = EMBEDDED_AGENTS.map((agent, i) => ({ name: agent.name, url: cluster.agentUrls[i] as string }));
+      // The demo is a show, not a duty: when it fails (or Ctrl-C stops it) the cluster keeps running.
+      runDemo(cluster.client, agents, (line) => console.log(line), demo.signal).catch((error: Error) => {
+        if (!demo.signal.aborted) console.log(`[demo] stopped: ${error.message}`);
+      });
+    }
     const part = await cluster.exited;
     console.error(`${part} stopped unexpectedly; stopping the rest.`);
     await cluster.stop();
