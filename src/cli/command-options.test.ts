@@ -18,6 +18,8 @@ const SAMPLES: Record<string, string> = {
   '--body-limit': '2048',
   '--dataset-limit': '4096',
   '--run-concurrency': '2',
+  '--cache-limit': '1000000',
+  '--demo': 'no',
   '--log-level': 'debug',
   '--server': 'http://10.0.0.1:7070',
   '--join-token': 'fgl.x',

@@ -14,9 +14,9 @@ export const UP_OPTIONS = {
   }),
   logLevel: { ...logLevelOption, defaultText: 'warn', defaultValue: () => 'warn' as const },
   demo: option({
-    flag: '--demo <yes|no>',
+    flag: '--demo <mode>',
     env: 'FOGLINE_DEMO',
-    description: 'After start: train briefly on the vendored PJM series, deploy to both agents and replay real days through them',
+    description: 'yes: after start, train briefly on the vendored PJM series, deploy to both agents and replay real days through them; no: skip it',
     defaultText: 'yes',
     defaultValue: () => 'yes' as 'yes' | 'no',
     parse: parseChoice(['yes', 'no'] as const),
