@@ -16,7 +16,8 @@ export const UP_OPTIONS = {
   demo: option({
     flag: '--demo <mode>',
     env: 'FOGLINE_DEMO',
-    description: 'yes: after start, train briefly on the vendored PJM series, deploy to both agents and replay real days through them; no: skip it',
+    description:
+      'yes: after start, train briefly on the vendored PJM series, deploy to both agents and replay real days through them; no: skip it',
     defaultText: 'yes',
     defaultValue: () => 'yes' as 'yes' | 'no',
     parse: parseChoice(['yes', 'no'] as const),
