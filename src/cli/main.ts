@@ -9,6 +9,7 @@ import { datasetsCommand } from './commands/datasets.js';
 import { deployCommand } from './commands/deploy.js';
 import { modelsCommand } from './commands/models.js';
 import { nodesCommand } from './commands/nodes.js';
+import { predictCommand } from './commands/predict.js';
 import { runsCommand } from './commands/runs.js';
 import { serverCommand } from './commands/server.js';
 import { tokenCommand } from './commands/token.js';
@@ -40,6 +41,7 @@ or the data folder (--data-dir, FOGLINE_DATA_DIR, default ./.fogline).`,
     .addCommand(runsCommand())
     .addCommand(modelsCommand())
     .addCommand(deployCommand())
+    .addCommand(predictCommand())
     .addCommand(auditCommand());
 }
 

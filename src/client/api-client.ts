@@ -227,8 +227,13 @@ export class ApiClient {
 
   private async fail(response: Response): Promise<never> {
     const text = await response.text();
-    const body = parseJson(text) as Partial<ErrorBody> | undefined;
-    throw new ApiError(response.status, body?.code ?? `HTTP_${response.status}`, body?.message ?? (text || response.statusText));
+    // Fogline's {code, message}, or the Open Inference Protocol's {error}.
+    const body = parseJson(text) as (Partial<ErrorBody> & { error?: string }) | undefined;
+    throw new ApiError(
+      response.status,
+      body?.code ?? `HTTP_${response.status}`,
+      body?.message ?? body?.error ?? (text || response.statusText),
+    );
   }
 }
 

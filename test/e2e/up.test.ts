@@ -153,6 +153,33 @@ describe('fogline up', () => {
       ['edge-1', 'serving', 1],
       ['edge-2', 'serving', 1],
     ]);
+
+    // fogline predict sends a V2 request to a node's agent, found through the node registry.
+    const history = Array.from({ length: 168 }, (_, i) => 30_000 + 5_000 * Math.sin((i / 24) * 2 * Math.PI));
+    const request = {
+      inputs: [
+        { name: 'history', shape: [1, 168], datatype: 'FP32', data: history },
+        { name: 'start_time', shape: [1], datatype: 'INT64', data: [1533254400] },
+      ],
+    };
+    const requestFile = path.join(workDir, 'request.json');
+    fs.writeFileSync(requestFile, JSON.stringify(request));
+    const predicted = await runFogline(
+      ['predict', '--node', 'edge-1', '--model', 'energy', '--input', requestFile, '--data-dir', dataDir],
+      cleanFoglineEnv(),
+      workDir,
+    );
+    expect(predicted.code, predicted.stderr).toBe(0);
+    expect(predicted.stdout).toMatch(/^energy version 1\nforecast FP32 \[1, 24\]: (\d+(\.\d+)? ){23}\d+(\.\d+)?\n$/);
+    fs.writeFileSync(requestFile, JSON.stringify({ inputs: [{ ...request.inputs[0], shape: [1, 167] }, request.inputs[1]] }));
+    const refused = await runFogline(
+      ['predict', '--node', 'edge-1', '--model', 'energy', '--input', requestFile, '--data-dir', dataDir],
+      cleanFoglineEnv(),
+      workDir,
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/error: .*shape/);
+
     signalGroup(proc, 'SIGINT');
     expect(await waitForExit(proc, 30_000)).toBe(0);
   });
