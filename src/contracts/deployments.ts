@@ -25,7 +25,10 @@ export type CreateDeploymentRequest = Static<typeof CreateDeploymentRequest>;
 export const NodeDeploymentStatus = Type.Object({
   nodeId: Type.String(),
   nodeName: Type.String(),
+  /** The version the node is working towards (downloading, loading) or serves. */
   version: Nullable(Type.Integer()),
+  /** The version it actually serves now: the old one while a new one loads or after it failed. */
+  servingVersion: Nullable(Type.Integer()),
   state: Type.Union(NODE_DEPLOYMENT_STATES.map((s) => Type.Literal(s))),
   reason: Nullable(Type.String()),
   updatedAt: Nullable(IsoTime),
@@ -89,6 +92,9 @@ export const DeploymentStatusReport = Type.Object(
           version: Nullable(Type.Integer()),
           state: Type.Union(NODE_DEPLOYMENT_STATES.map((s) => Type.Literal(s))),
           reason: Type.Optional(Type.String({ maxLength: 2000 })),
+          servingVersion: Type.Optional(
+            Nullable(Type.Integer({ description: 'The version this node serves now (the old one while a new one loads or failed)' })),
+          ),
         },
         { additionalProperties: false },
       ),

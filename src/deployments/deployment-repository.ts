@@ -18,6 +18,7 @@ export interface DeploymentRecord {
 export interface NodeStatusRecord {
   nodeId: string;
   version: number | null;
+  servingVersion: number | null;
   state: NodeDeploymentState;
   reason: string | null;
   updatedAt: number;
@@ -94,6 +95,7 @@ export class DeploymentRepository {
             deployment_name: item.name,
             node_id: nodeId,
             version: item.version,
+            serving_version: item.servingVersion ?? (item.state === 'serving' ? item.version : null),
             state: item.state,
             reason: item.reason ?? null,
             updated_at: now,
@@ -108,6 +110,7 @@ export class DeploymentRepository {
     return rows.map((row) => ({
       nodeId: row.node_id,
       version: row.version,
+      servingVersion: row.serving_version,
       state: row.state as NodeDeploymentState,
       reason: row.reason,
       updatedAt: Number(row.updated_at),

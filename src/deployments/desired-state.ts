@@ -93,6 +93,7 @@ export class DesiredStateService {
           nodeId,
           nodeName: nodes.find((n) => n.id === nodeId)?.name ?? nodeId,
           version: status?.version ?? null,
+          servingVersion: status?.servingVersion ?? null,
           state: status?.state ?? 'pending',
           reason: status?.reason ?? null,
           updatedAt: status ? new Date(status.updatedAt).toISOString() : null,

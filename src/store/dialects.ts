@@ -2,14 +2,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import {
+  CompiledQuery,
+  type DatabaseConnection,
   type Dialect,
-  type Kysely,
-  type MigrationLockOptions,
+  type Driver,
   MysqlDialect,
   PostgresDialect,
   SqliteAdapter,
   SqliteDialect,
-  sql,
+  type SqliteDialectConfig,
+  SqliteDriver,
 } from 'kysely';
 import { createPool as createMysqlPool } from 'mysql2';
 import pg from 'pg';
@@ -21,7 +23,7 @@ const PG_INT8_OID = 20;
 export function createDialect(location: DatabaseLocation): Dialect {
   switch (location.dialect) {
     case 'sqlite':
-      return new LockingSqliteDialect({ database: openSqlite(location.target) });
+      return new ImmediateSqliteDialect({ database: openSqlite(location.target) });
     case 'postgres':
       return new PostgresDialect({
         pool: new pg.Pool({
@@ -80,18 +82,36 @@ function cachePreparedStatements(db: SqliteDatabase.Database): SqliteDatabase.Da
 }
 
 /**
- * Kysely's SQLite adapter takes no migration lock, because one connection cannot race itself.
- * Two server processes on one file can: writing the lock row first makes the second migrator
- * wait (busy_timeout) until the first has committed, then find nothing left to do.
+ * Every SQLite transaction begins IMMEDIATE: it takes the write lock at once (waiting up to
+ * busy_timeout) instead of on its first write. Two processes on one file then queue instead of
+ * failing with SQLITE_BUSY on lock upgrade, and the second of two servers migrating at once starts
+ * its migration transaction only after the first has committed, so it sees the migrations done
+ * (Kysely takes no migration lock on SQLite: one connection cannot race itself, two processes can).
+ * Migrations run in such a transaction too (see the adapter below), so a failed one leaves nothing.
  */
-class LockingSqliteAdapter extends SqliteAdapter {
-  override async acquireMigrationLock(db: Kysely<unknown>, options: MigrationLockOptions): Promise<void> {
-    await sql`update ${sql.table(options.lockTable)} set is_locked = 1 where id = ${options.lockRowId}`.execute(db);
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
 }
 
-class LockingSqliteDialect extends SqliteDialect {
+/** SQLite runs DDL inside transactions; Kysely's adapter says it does not, which would run migrations outside any. */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  constructor(private readonly sqliteConfig: SqliteDialectConfig) {
+    super(sqliteConfig);
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.sqliteConfig);
+  }
+
   override createAdapter(): SqliteAdapter {
-    return new LockingSqliteAdapter();
+    return new TransactionalDdlSqliteAdapter();
   }
 }

@@ -143,6 +143,7 @@ export interface DeploymentNodeStatusTable {
   deployment_name: string;
   node_id: string;
   version: number | null;
+  serving_version: number | null;
   state: string;
   reason: string | null;
   updated_at: number;

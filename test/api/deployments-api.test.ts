@@ -130,7 +130,7 @@ describe('deployments and desired state', () => {
     });
     expect(report.status).toBe(204);
     const view = (await cp.call('GET', '/api/v1/deployments/energy', { token: operator })).body;
-    expect(view.nodes).toEqual([expect.objectContaining({ nodeName: 'edge-a', version, state: 'serving' })]);
+    expect(view.nodes).toEqual([expect.objectContaining({ nodeName: 'edge-a', version, servingVersion: version, state: 'serving' })]);
   });
 
   it('takes a deployment off cordoned nodes and everywhere when deleted', async () => {

@@ -190,7 +190,7 @@ describe('deployments (real processes)', { timeout: 120_000 }, () => {
       const state = await nodeState();
       return state?.state === 'failed' ? state : undefined;
     }, 30_000);
-    expect(failed).toMatchObject({ version: 3, reason: expect.stringMatching(/sha256.*still serving version 2/) });
+    expect(failed).toMatchObject({ version: 3, servingVersion: 2, reason: expect.stringMatching(/sha256.*still serving version 2/) });
     expect(await inferOnAgent()).toBe('2');
     expect(fs.existsSync(path.join(agentDir, 'artifacts', v3.artifact.sha256))).toBe(false);
   });

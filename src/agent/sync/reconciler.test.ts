@@ -50,7 +50,7 @@ describe('Reconciler', { timeout: 60_000 }, () => {
     const { models, status, reconciler } = agentParts(server.url);
     await reconciler.apply([publish(1)]);
     expect(models.serving('energy')?.version).toBe(1);
-    expect(status.get('energy')).toEqual({ name: 'energy', version: 1, state: 'serving' });
+    expect(status.get('energy')).toEqual({ name: 'energy', version: 1, state: 'serving', servingVersion: 1 });
 
     const v2 = publish(2);
     await reconciler.apply([v2]);
@@ -71,6 +71,7 @@ describe('Reconciler', { timeout: 60_000 }, () => {
     expect(status.get('energy')).toMatchObject({
       version: 3,
       state: 'failed',
+      servingVersion: 2,
       reason: expect.stringMatching(/sha256.*still serving version 2/),
     });
     // The same refused revision again is not downloaded on every poll.

@@ -82,21 +82,23 @@ export class Reconciler {
     const current = this.models.serving(name);
     if (current?.version === version && current.sha256 === deployment.sha256) {
       this.serving.set(name, deployment);
-      this.status.set(name, version, 'serving');
+      this.status.set(name, version, 'serving', undefined, version);
       return;
     }
     if (this.refused.get(name) === deployment.sha256) return;
-    this.status.set(name, version, this.cache.has(deployment.sha256) ? 'loading' : 'pending');
+    this.status.set(name, version, this.cache.has(deployment.sha256) ? 'loading' : 'pending', undefined, current?.version ?? null);
     try {
-      const bytes = await this.cache.fetch(deployment, this.abort.signal, () => this.status.set(name, version, 'downloading'));
-      this.status.set(name, version, 'loading');
+      const bytes = await this.cache.fetch(deployment, this.abort.signal, () =>
+        this.status.set(name, version, 'downloading', undefined, current?.version ?? null),
+      );
+      this.status.set(name, version, 'loading', undefined, current?.version ?? null);
       const loaded = await loadVersion(bytes, deployment);
       if (this.abort.signal.aborted) {
         loaded.predictor.dispose();
         return;
       }
       this.serving.set(name, deployment);
-      this.status.set(name, version, 'serving');
+      this.status.set(name, version, 'serving', undefined, version);
       await this.models.put(name, loaded);
       this.log.info({ deployment: name, model: deployment.model, version, previous: current?.version ?? null }, 'serving');
     } catch (error) {
@@ -104,7 +106,7 @@ export class Reconciler {
       if (error instanceof ArtifactRefused) this.refused.set(name, deployment.sha256);
       const keeps = current ? `; still serving version ${current.version}` : '';
       const reason = `${(error as Error).message}${keeps}`;
-      this.status.set(name, version, 'failed', reason.slice(0, 2000));
+      this.status.set(name, version, 'failed', reason.slice(0, 2000), current?.version ?? null);
       this.log.warn({ deployment: name, version }, `deployment failed: ${reason}`);
     }
   }

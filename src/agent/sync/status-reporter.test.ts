@@ -21,8 +21,8 @@ describe('StatusReporter', () => {
     const deadline = Date.now() + 5000;
     while (sent.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(sent.at(-1)?.deployments).toEqual([
-      { name: 'energy', version: 1, state: 'downloading' },
-      { name: 'anomaly', version: 4, state: 'serving' },
+      { name: 'energy', version: 1, state: 'downloading', servingVersion: null },
+      { name: 'anomaly', version: 4, state: 'serving', servingVersion: null },
     ]);
     const count = sent.length;
     reporter.set('anomaly', 4, 'serving');
@@ -32,6 +32,6 @@ describe('StatusReporter', () => {
     await reporter.stop();
     // Coalesced: the three changes went out in at most two reports.
     expect(sent.length - count).toBeLessThanOrEqual(2);
-    expect(sent.at(-1)?.deployments).toEqual([{ name: 'energy', version: 1, state: 'failed', reason: 'corrupt' }]);
+    expect(sent.at(-1)?.deployments).toEqual([{ name: 'energy', version: 1, state: 'failed', reason: 'corrupt', servingVersion: null }]);
   });
 });

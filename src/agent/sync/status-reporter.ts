@@ -22,10 +22,18 @@ export class StatusReporter {
     private readonly log: FastifyBaseLogger,
   ) {}
 
-  set(name: string, version: number | null, state: NodeDeploymentState, reason?: string): void {
+  /** `servingVersion`: what this node serves now for `name` (the old version while `version` loads or after it failed). */
+  set(name: string, version: number | null, state: NodeDeploymentState, reason?: string, servingVersion: number | null = null): void {
     const before = this.statuses.get(name);
-    if (before && before.version === version && before.state === state && before.reason === reason) return;
-    this.statuses.set(name, { name, version, state, ...(reason !== undefined ? { reason } : {}) });
+    if (
+      before &&
+      before.version === version &&
+      before.state === state &&
+      before.reason === reason &&
+      before.servingVersion === servingVersion
+    )
+      return;
+    this.statuses.set(name, { name, version, state, servingVersion, ...(reason !== undefined ? { reason } : {}) });
     this.flush();
   }
 

@@ -78,6 +78,7 @@ function describeDeployment(view: DeploymentView): string {
         { header: '  NODE', value: (n) => `  ${n.nodeName}` },
         { header: 'STATE', value: (n) => n.state },
         { header: 'VERSION', value: (n) => (n.version === null ? '-' : String(n.version)) },
+        { header: 'SERVING', value: (n) => (n.servingVersion === null ? '-' : String(n.servingVersion)) },
         { header: 'REASON', value: (n) => n.reason ?? '' },
       ]),
     );

@@ -17,6 +17,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('deployment_name', 'varchar(200)', (col) => col.notNull().references('deployments.name').onDelete('cascade'))
     .addColumn('node_id', 'varchar(32)', (col) => col.notNull())
     .addColumn('version', 'integer')
+    .addColumn('serving_version', 'integer')
     .addColumn('state', 'varchar(16)', (col) => col.notNull())
     .addColumn('reason', 'text')
     .addColumn('updated_at', 'bigint', (col) => col.notNull())
