@@ -21,7 +21,8 @@ export function v2Routes(source: V2ModelSource, access: Access): FastifyPluginAs
     app.setErrorHandler((error: FastifyError, request, reply) => {
       if (isMlInputError(error)) return reply.status(400).send({ error: error.message });
       const { status, body } = toErrorBody(error);
-      if (status >= 500) request.log.error({ err: error }, 'inference request failed');
+      if (status >= 500 && status !== 503) request.log.error({ err: error }, 'inference request failed');
+      if (status === 503) reply.header('retry-after', '5');
       return reply.status(status).send({ error: body.message });
     });
 

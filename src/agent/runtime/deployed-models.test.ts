@@ -38,6 +38,17 @@ describe('DeployedModels on the V2 routes', { timeout: 60_000 }, () => {
     expect((await app.inject({ method: 'GET', url: '/v2/models/energy' })).json()).toMatchObject({ name: 'energy', versions: ['1'] });
   });
 
+  it('answers 503 with Retry-After, not 404, for a deployment that is still loading', async () => {
+    models.expect(['energy', 'anomaly']);
+    const loading = await infer('/v2/models/anomaly/infer');
+    expect(loading.statusCode).toBe(503);
+    expect(loading.headers['retry-after']).toBe('5');
+    expect(loading.json()).toEqual({ error: expect.stringContaining('not serving yet') });
+    expect((await infer('/v2/models/other/infer')).statusCode).toBe(404);
+    models.expect(['energy']);
+    expect((await infer('/v2/models/anomaly/infer')).statusCode).toBe(404);
+  });
+
   it('hot-swaps to another version under a stream of requests without failing one', async () => {
     let stop = false;
     const statuses: number[] = [];

@@ -15,6 +15,12 @@ import { type LoadedVersion, ModelSlot } from './model-slot.js';
  */
 export class DeployedModels implements V2ModelSource {
   private readonly slots = new Map<string, ModelSlot>();
+  /** Deployments this node should serve: asked for before they load, they answer 503, not 404. */
+  private expected = new Set<string>();
+
+  expect(names: readonly string[]): void {
+    this.expected = new Set(names);
+  }
 
   names(): string[] {
     return [...this.slots.keys()];
@@ -76,6 +82,12 @@ export class DeployedModels implements V2ModelSource {
 
   private slot(name: string, version: string | undefined): ModelSlot {
     const slot = this.slots.get(name);
+    if (!slot && this.expected.has(name)) {
+      throw new FoglineError(
+        'FOGLINE_ERR_MODEL_LOADING',
+        `"${name}" is deployed to this node but not serving yet (downloading or loading): retry shortly`,
+      );
+    }
     if (!slot) throw new FoglineError('FOGLINE_ERR_MODEL_NOT_FOUND', `This node serves no model "${name}"`);
     if (version !== undefined && version !== String(slot.version)) {
       throw new FoglineError(

@@ -37,6 +37,7 @@ export class Reconciler {
    */
   apply(desired: DesiredDeployment[], changed = true): Promise<void> {
     if (changed) this.refused.clear();
+    this.models.expect(desired.map((d) => d.name));
     this.next = desired;
     this.running ??= this.drain();
     return this.running;
