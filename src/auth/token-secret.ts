@@ -35,8 +35,3 @@ export function secretMatches(secret: string, storedHash: string): boolean {
   const expected = Buffer.from(storedHash, 'hex');
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
-
-/** Short, safe form of a token for logs and listings: never the secret. */
-export function tokenHint(id: string): string {
-  return `fgl.${id}.…`;
-}

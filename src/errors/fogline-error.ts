@@ -14,7 +14,3 @@ export class FoglineError extends Error {
     this.details = details;
   }
 }
-
-export function isFoglineError(error: unknown): error is FoglineError {
-  return error instanceof FoglineError;
-}

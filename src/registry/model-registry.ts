@@ -97,31 +97,41 @@ export class ModelRegistry {
   }
 
   async listModels(): Promise<ModelView[]> {
-    const models = await this.db.selectFrom('models').selectAll().orderBy('name').execute();
-    const counts = await this.db
+    return this.modelViews();
+  }
+
+  /** One model; reads only its own rows (resolving a selector does this on every deployment check). */
+  async getModel(name: string): Promise<ModelView> {
+    const [model] = await this.modelViews(name);
+    if (!model) throw modelNotFound(name);
+    return model;
+  }
+
+  private async modelViews(name?: string): Promise<ModelView[]> {
+    let models = this.db.selectFrom('models').selectAll().orderBy('name');
+    let counts = this.db
       .selectFrom('model_versions')
       .select(['model_name', (eb) => eb.fn.max('version').as('latest'), (eb) => eb.fn.countAll<number>().as('count')])
-      .groupBy('model_name')
-      .execute();
-    const aliases = await this.db.selectFrom('model_aliases').selectAll().execute();
-    return models.map((model) => {
-      const count = counts.find((row) => row.model_name === model.name);
+      .groupBy('model_name');
+    let aliases = this.db.selectFrom('model_aliases').selectAll();
+    if (name !== undefined) {
+      models = models.where('name', '=', name);
+      counts = counts.where('model_name', '=', name);
+      aliases = aliases.where('model_name', '=', name);
+    }
+    const [modelRows, countRows, aliasRows] = await Promise.all([models.execute(), counts.execute(), aliases.execute()]);
+    return modelRows.map((model) => {
+      const count = countRows.find((row) => row.model_name === model.name);
       return {
         name: model.name,
         description: model.description,
         latestVersion: count ? Number(count.latest) : null,
         versionCount: count ? Number(count.count) : 0,
-        aliases: Object.fromEntries(aliases.filter((a) => a.model_name === model.name).map((a) => [a.alias, a.version])),
+        aliases: Object.fromEntries(aliasRows.filter((a) => a.model_name === model.name).map((a) => [a.alias, a.version])),
         createdAt: new Date(model.created_at).toISOString(),
         updatedAt: new Date(model.updated_at).toISOString(),
       };
     });
-  }
-
-  async getModel(name: string): Promise<ModelView> {
-    const model = (await this.listModels()).find((m) => m.name === name);
-    if (!model) throw modelNotFound(name);
-    return model;
   }
 
   async listVersions(model: string): Promise<ModelVersionView[]> {

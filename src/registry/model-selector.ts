@@ -18,11 +18,6 @@ export function parseModelSelector(text: string): ModelSelector {
   throw invalid(text);
 }
 
-export function formatModelSelector(selector: ModelSelector): string {
-  if (selector.kind === 'latest') return selector.model;
-  return `${selector.model}@${selector.kind === 'version' ? selector.version : selector.alias}`;
-}
-
 function invalid(text: string): FoglineError {
   return new FoglineError(
     'FOGLINE_ERR_MODEL_SELECTOR_INVALID',

@@ -11,16 +11,15 @@ import type { NodeList, NodeView } from '../../src/contracts/nodes.js';
 import type { TokenInfo, TokenList } from '../../src/contracts/tokens.js';
 import {
   cleanFoglineEnv,
-  ensureStopped,
   eventually,
   type FoglineProcess,
   freePort,
   requestJson,
   runFogline,
-  startFogline,
   stopProcess,
   tempDir,
   waitForExit,
+  ProcessTracker,
 } from '../support/processes.js';
 
 const HEARTBEAT_INTERVAL_S = 1;
@@ -31,7 +30,7 @@ const SETTLE_MS = 25_000;
 describe('agent lifecycle (real processes)', { timeout: 90_000 }, () => {
   const serverDir = tempDir('lifecycle-server');
   const agentDir = tempDir('lifecycle-agent');
-  const processes = new Set<FoglineProcess>();
+  const processes = new ProcessTracker();
   let port: number;
   let serverUrl: string;
   let adminToken: string;
@@ -41,11 +40,7 @@ describe('agent lifecycle (real processes)', { timeout: 90_000 }, () => {
   let joinTokenId: string;
   let nodeId: string;
 
-  function start(args: string[]): FoglineProcess {
-    const proc = startFogline(args, cleanFoglineEnv());
-    processes.add(proc);
-    return proc;
-  }
+  const start = (args: string[]): FoglineProcess => processes.start(args);
 
   async function startServer(): Promise<FoglineProcess> {
     const proc = start([
@@ -132,7 +127,7 @@ describe('agent lifecycle (real processes)', { timeout: 90_000 }, () => {
   });
 
   afterAll(async () => {
-    await Promise.all([...processes].map((proc) => ensureStopped(proc)));
+    await processes.stopAll();
     fs.rmSync(serverDir, { recursive: true, force: true });
     fs.rmSync(agentDir, { recursive: true, force: true });
   });

@@ -11,17 +11,7 @@ import type { DeploymentView } from '../../src/contracts/deployments.js';
 import type { ModelVersionView } from '../../src/contracts/models.js';
 import type { RunView } from '../../src/contracts/runs.js';
 import { parseTimeSeriesCsv } from '../../src/ml/timeseries/ingest.js';
-import {
-  cleanFoglineEnv,
-  ensureStopped,
-  eventually,
-  type FoglineProcess,
-  freePort,
-  requestJson,
-  startFogline,
-  stopProcess,
-  tempDir,
-} from '../support/processes.js';
+import { eventually, type FoglineProcess, freePort, requestJson, stopProcess, tempDir, ProcessTracker } from '../support/processes.js';
 
 const PJME_TEXT = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
 const series = parseTimeSeriesCsv(PJME_TEXT, { timeColumn: 'Datetime', valueColumn: 'PJME_MW' });
@@ -37,7 +27,7 @@ const REQUEST = {
 describe('deployments (real processes)', { timeout: 120_000 }, () => {
   const serverDir = tempDir('deploy-server');
   const agentDir = tempDir('deploy-agent');
-  const processes = new Set<FoglineProcess>();
+  const processes = new ProcessTracker();
   let port: number;
   let serverUrl: string;
   let adminToken: string;
@@ -46,11 +36,7 @@ describe('deployments (real processes)', { timeout: 120_000 }, () => {
   let agentUrl: string;
   let joinToken: string;
 
-  function start(args: string[]): FoglineProcess {
-    const proc = startFogline(args, cleanFoglineEnv());
-    processes.add(proc);
-    return proc;
-  }
+  const start = (args: string[]): FoglineProcess => processes.start(args);
 
   async function startServer(): Promise<FoglineProcess> {
     const proc = start(['server', '--data-dir', serverDir, '--port', String(port), '--heartbeat-interval', '1', '--log-level', 'warn']);
@@ -124,7 +110,7 @@ describe('deployments (real processes)', { timeout: 120_000 }, () => {
   }, 400_000);
 
   afterAll(async () => {
-    await Promise.all([...processes].map((proc) => ensureStopped(proc)));
+    await processes.stopAll();
     fs.rmSync(serverDir, { recursive: true, force: true });
     fs.rmSync(agentDir, { recursive: true, force: true });
   });

@@ -234,3 +234,20 @@ export function cleanFoglineEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEn
   for (const key of Object.keys(process.env)) if (key.startsWith('FOGLINE_')) env[key] = '';
   return { ...env, ...extra };
 }
+
+/** The processes a test file starts, so that afterAll stops every one of them, whatever failed. */
+export class ProcessTracker {
+  private readonly started = new Set<FoglineProcess>();
+
+  /** `fogline <args>` with a clean FOGLINE_* environment. */
+  start(args: string[]): FoglineProcess {
+    const proc = startFogline(args, cleanFoglineEnv());
+    this.started.add(proc);
+    return proc;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.started].map((proc) => ensureStopped(proc)));
+    this.started.clear();
+  }
+}

@@ -1,5 +1,6 @@
 import { MlInputError } from '../errors.js';
 import { parseDecimal, splitCsvLine } from './csv-fields.js';
+import type { RowCounts } from './series-types.js';
 import { parseTimestamp } from './timestamp.js';
 
 /** Raw (time, value) points in file order, kept as two growable typed arrays (16 bytes a row, not the row's text). */
@@ -7,16 +8,6 @@ export interface RawPoints {
   times: Float64Array;
   values: Float64Array;
   count: number;
-}
-
-export interface RowCounts {
-  rowsRead: number;
-  rowsUsed: number;
-  blankLines: number;
-  malformedRows: number;
-  badTimestamps: number;
-  emptyValues: number;
-  nonNumericValues: number;
 }
 
 /** Reads the header, then turns each row into a point or a counted reason for dropping it. */

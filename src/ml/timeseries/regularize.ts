@@ -1,24 +1,12 @@
 import { MlInputError } from '../errors.js';
 import type { RawPoints } from './csv-series-reader.js';
-import type { DuplicatePolicy, RegularSeries } from './series-types.js';
+import type { DuplicatePolicy, RegularizeCounts, RegularSeries } from './series-types.js';
 
 export interface RegularizeOptions {
   intervalSeconds?: number;
   duplicates?: DuplicatePolicy;
   maxInterpolatedGap?: number;
   maxFilledFraction?: number;
-}
-
-export interface RegularizeCounts {
-  outOfOrderRows: number;
-  duplicateRows: number;
-  offGridRows: number;
-  gapsFilled: number;
-  pointsFilled: number;
-  longGaps: number;
-  longestGap: number;
-  intervalSeconds: number;
-  intervalInferred: boolean;
 }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;

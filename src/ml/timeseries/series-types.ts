@@ -30,10 +30,8 @@ export interface IngestOptions {
   signal?: AbortSignal;
 }
 
-/** What ingestion found and fixed. Counts add up: rowsRead = rowsUsed + malformedRows + badTimestamps + emptyValues + nonNumericValues. */
-export interface IngestReport {
-  timeColumn: string;
-  valueColumn: string;
+/** Rows read from the CSV and why some gave no point. rowsRead = rowsUsed + malformedRows + badTimestamps + emptyValues + nonNumericValues. */
+export interface RowCounts {
   /** Data lines after the header, blank lines excluded. */
   rowsRead: number;
   /** Rows that gave a (time, value) point. */
@@ -44,11 +42,14 @@ export interface IngestReport {
   badTimestamps: number;
   emptyValues: number;
   nonNumericValues: number;
+}
+
+/** What putting the points on a regular grid had to fix. */
+export interface RegularizeCounts {
   /** Rows whose timestamp is earlier than the row before them (the energy files are not sorted). */
   outOfOrderRows: number;
   /** Rows merged into another row of the same grid slot. */
   duplicateRows: number;
-  duplicatePolicy: DuplicatePolicy;
   /** Rows moved to the nearest grid slot because their timestamp was off the grid. */
   offGridRows: number;
   /** Runs of missing slots filled by linear interpolation, and how many points that added. */
@@ -59,6 +60,13 @@ export interface IngestReport {
   longestGap: number;
   intervalSeconds: number;
   intervalInferred: boolean;
+}
+
+/** What ingestion found and fixed, for the user to see. */
+export interface IngestReport extends RowCounts, RegularizeCounts {
+  timeColumn: string;
+  valueColumn: string;
+  duplicatePolicy: DuplicatePolicy;
   /** The cleaned series: number of points, first and last timestamp (Unix seconds). */
   points: number;
   start: number;
