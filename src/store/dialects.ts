@@ -24,17 +24,21 @@ export function createDialect(location: DatabaseLocation): Dialect {
   switch (location.dialect) {
     case 'sqlite':
       return new ImmediateSqliteDialect({ database: openSqlite(location.target) });
-    case 'postgres':
-      return new PostgresDialect({
-        pool: new pg.Pool({
-          connectionString: location.target,
-          max: 10,
-          types: {
-            getTypeParser: ((oid: number, format?: string) =>
-              oid === PG_INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as never)) as never,
-          },
-        }),
+    case 'postgres': {
+      const pool = new pg.Pool({
+        connectionString: location.target,
+        max: 10,
+        types: {
+          getTypeParser: ((oid: number, format?: string) =>
+            oid === PG_INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as never)) as never,
+        },
       });
+      // An idle connection that the server closes (restart, failover, admin termination) emits
+      // 'error' on the pool; unhandled, it would crash the process. The pool drops that client
+      // and the next query opens a new one.
+      pool.on('error', (error) => process.emitWarning(`PostgreSQL dropped an idle connection: ${error.message}`, 'FoglineStoreWarning'));
+      return new PostgresDialect({ pool });
+    }
     case 'mysql':
       return new MysqlDialect({
         pool: createMysqlPool({

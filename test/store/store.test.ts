@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { Authenticator } from '../../src/auth/authenticator.js';
@@ -68,6 +69,24 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
       target: null,
       statusCode: 200,
     });
+  });
+
+  it('survives the database server closing its idle connections, and reconnects for the next query', async () => {
+    await migrateToLatest(store);
+    const countNodes = async () => (await store.db.selectFrom('nodes').select('id').execute()).length;
+    expect(await countNodes()).toBe(0);
+    // What a database restart or failover does to the pooled connections that sit idle.
+    if (dialect === 'postgres') {
+      await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`.execute(
+        store.db,
+      );
+      await sql`select pg_terminate_backend(pg_backend_pid())`.execute(store.db).catch(() => undefined);
+    } else if (dialect === 'mysql') {
+      await sql`kill connection connection_id()`.execute(store.db).catch(() => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // An unhandled 'error' from the pool would have ended this process (and failed the run).
+    expect(await countNodes()).toBe(0);
   });
 
   describe('with the latest schema', () => {
