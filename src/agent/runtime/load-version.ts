@@ -8,6 +8,7 @@ import { warmUpInputs } from './warm-up-inputs.js';
  * version takes traffic only once it has answered; a version that cannot is freed and refused.
  */
 export async function loadVersion(bytes: Uint8Array, deployment: DesiredDeployment): Promise<LoadedVersion> {
+  const started = performance.now();
   const predictor = await loadBundle(bytes);
   try {
     await predictor.predict(warmUpInputs(predictor.signature));
@@ -17,5 +18,11 @@ export async function loadVersion(bytes: Uint8Array, deployment: DesiredDeployme
       cause: error,
     });
   }
-  return { version: deployment.version, sha256: deployment.sha256, predictor };
+  return {
+    version: deployment.version,
+    sha256: deployment.sha256,
+    predictor,
+    model: deployment.model,
+    loadSeconds: (performance.now() - started) / 1000,
+  };
 }

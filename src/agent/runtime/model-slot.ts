@@ -5,6 +5,10 @@ export interface LoadedVersion {
   version: number;
   sha256: string;
   predictor: LoadedPredictor;
+  /** The model's name in the registry (the deployment's name when not given). */
+  model?: string;
+  /** How long loading and warming up took, for the serving observer. */
+  loadSeconds?: number;
 }
 
 interface Active extends LoadedVersion {
@@ -27,6 +31,10 @@ export class ModelSlot {
 
   get version(): number {
     return this.active.version;
+  }
+
+  get model(): string | undefined {
+    return this.active.model;
   }
 
   get sha256(): string {
