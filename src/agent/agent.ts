@@ -49,7 +49,10 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     });
   });
   // Deployed models on the Open Inference Protocol; open to callers, as a model server is.
-  const models = new DeployedModels();
+  const models = new DeployedModels({
+    batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxBatchDelayMs },
+    load: { onCrash: ({ reason, restarted }) => log.error({ reason, restarted }, 'a model worker stopped') },
+  });
   await http.withTypeProvider<TypeBoxTypeProvider>().register(v2Routes(models, 'public'));
   await http.listen({ host: config.host, port: config.port });
   const address = http.server.address();

@@ -18,6 +18,7 @@ const SAMPLES: Record<string, string> = {
   '--body-limit': '2048',
   '--dataset-limit': '4096',
   '--run-concurrency': '2',
+  '--metrics-access': 'public',
   '--cache-limit': '1000000',
   '--demo': 'no',
   '--log-level': 'debug',
@@ -28,6 +29,8 @@ const SAMPLES: Record<string, string> = {
   '--role': 'cloud',
   '--advertise-url': 'http://pi-7:7071',
   '--token': 'fgl.y',
+  '--max-batch-size': '4',
+  '--max-batch-delay-ms': '2',
 };
 
 describe.each([

@@ -6,6 +6,20 @@ import { parseLabelList } from '../nodes/labels.js';
 import { ConfigError, option, parseChoice, parsePort, parsePositiveNumber, parseString } from './options.js';
 import { logLevelOption } from './server-options.js';
 
+function parseBatchSize(raw: string, name: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 256) throw new ConfigError(`${name} must be an integer from 1 to 256, got "${raw}"`);
+  return value;
+}
+
+function parseDelayMs(raw: string, name: string): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1000) {
+    throw new ConfigError(`${name} must be a number of milliseconds from 0 to 1000, got "${raw}"`);
+  }
+  return value;
+}
+
 function parseLabels(raw: string, name: string): LabelMap {
   try {
     return parseLabelList(raw);
@@ -95,6 +109,23 @@ export const AGENT_OPTIONS = {
     defaultText: '1073741824 (1 GiB)',
     defaultValue: () => 1024 ** 3,
     parse: parsePositiveNumber,
+  }),
+  maxBatchSize: option({
+    flag: '--max-batch-size <n>',
+    env: 'FOGLINE_AGENT_MAX_BATCH_SIZE',
+    description: 'Most concurrent requests to one model version run as one batch (1: no batching)',
+    defaultText: '8',
+    defaultValue: () => 8,
+    parse: parseBatchSize,
+  }),
+  maxBatchDelayMs: option({
+    flag: '--max-batch-delay-ms <ms>',
+    env: 'FOGLINE_AGENT_MAX_BATCH_DELAY_MS',
+    description:
+      'How long a request to an idle model waits for others to batch with; 0 sends it at once (batches still form while one runs)',
+    defaultText: '0',
+    defaultValue: () => 0,
+    parse: parseDelayMs,
   }),
   logLevel: logLevelOption,
 };

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { option, parseChoice, parsePort, parsePositiveNumber, parseString } from './options.js';
 
+export const METRICS_ACCESS = ['viewer', 'public'] as const;
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Options shared by every process that owns a data folder (`server` and `up`). */
@@ -88,6 +90,15 @@ export const SERVER_OPTIONS = {
     defaultText: '1',
     defaultValue: () => 1,
     parse: parsePositiveNumber,
+  }),
+  metricsAccess: option({
+    flag: '--metrics-access <who>',
+    env: 'FOGLINE_METRICS_ACCESS',
+    description:
+      'Who may read GET /metrics: viewer (a viewer token or stronger; Prometheus sends one from a file) or public (anyone who reaches the port)',
+    defaultText: 'viewer',
+    defaultValue: () => 'viewer' as (typeof METRICS_ACCESS)[number],
+    parse: parseChoice(METRICS_ACCESS),
   }),
   logLevel: logLevelOption,
 };

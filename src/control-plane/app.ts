@@ -17,6 +17,7 @@ import { auditRoutes } from './routes/audit-routes.js';
 import { datasetRoutes } from './routes/dataset-routes.js';
 import { deploymentRoutes } from './routes/deployment-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { metricsRoutes } from './routes/metrics-routes.js';
 import { modelRoutes } from './routes/model-routes.js';
 import { nodeRoutes } from './routes/node-routes.js';
 import { runRoutes } from './routes/run-routes.js';
@@ -65,6 +66,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   // The API speaks JSON only: a text/plain body is refused with 415 rather than half-parsed.
   app.removeContentTypeParser('text/plain');
   installErrorHandlers(app);
+  services.metrics.http.install(app);
   app.decorateRequest('principal', null);
 
   let closing = false;
@@ -114,6 +116,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   });
 
   await app.register(healthRoutes(services));
+  await app.register(metricsRoutes(services));
   await app.register(tokenRoutes(services), { prefix: '/api/v1' });
   await app.register(nodeRoutes(services), { prefix: '/api/v1' });
   await app.register(auditRoutes(services), { prefix: '/api/v1' });

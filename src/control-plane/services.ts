@@ -8,9 +8,10 @@ import { DeploymentRepository } from '../deployments/deployment-repository.js';
 import { DesiredStateService } from '../deployments/desired-state.js';
 import { Enrolment } from '../nodes/enrolment.js';
 import { CloudInference } from '../inference/cloud-inference.js';
+import { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
 import { RunEngine } from '../pipelines/run-engine.js';
-import { RunRepository } from '../pipelines/run-repository.js';
+import type { RunRepository } from '../pipelines/run-repository.js';
 import { ArtifactStore } from '../registry/artifact-store.js';
 import { ModelRegistry } from '../registry/model-registry.js';
 import { SigningKey } from '../registry/signing-key.js';
@@ -24,6 +25,8 @@ export interface ServiceSettings {
   runConcurrency: number;
   nodeTimeoutSeconds: number;
   heartbeatIntervalSeconds: number;
+  /** Who may read GET /metrics: a viewer token or stronger (default), or anyone. */
+  metricsAccess?: 'viewer' | 'public';
 }
 
 /** The domain services the control plane's routes call, wired over one store. */
@@ -45,6 +48,8 @@ export interface Services {
   desiredState: DesiredStateService;
   /** Wakes desired-state long polls after any change made through the API. */
   changes: ChangeSignal;
+  /** Prometheus metrics (GET /metrics); also fed by the run repository. */
+  metrics: ControlPlaneMetrics;
 }
 
 export function createServices(store: Store, settings: ServiceSettings): Services {
@@ -54,7 +59,8 @@ export function createServices(store: Store, settings: ServiceSettings): Service
   const artifacts = new ArtifactStore(path.join(settings.dataDir, 'artifacts'));
   const signingKey = SigningKey.loadOrCreate(path.join(settings.dataDir, 'signing-key.pem'));
   const models = new ModelRegistry(store.db, artifacts, signingKey);
-  const runRepository = new RunRepository(store.db);
+  const metrics = new ControlPlaneMetrics(store.db, nodes);
+  const runRepository = metrics.runRepository(store.db);
   const deployments = new DeploymentRepository(store.db);
   const changes = new ChangeSignal();
   const datasets = new DatasetCatalog(store.db, new ArtifactStore(path.join(settings.dataDir, 'datasets')), settings.datasetLimitBytes);
@@ -72,6 +78,7 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     inference: new CloudInference(models, () => store.ping()),
     deployments,
     changes,
+    metrics,
     desiredState: new DesiredStateService(deployments, models, nodes, changes),
     runEvents: runRepository,
     runs: new RunEngine({

@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   FOGLINE_ERR_DEPLOYMENT_NAME_TAKEN: { status: 409, message: 'A deployment with this name already exists' },
   FOGLINE_ERR_ARTIFACT_NOT_ASSIGNED: { status: 403, message: 'This node is not assigned that model version' },
   FOGLINE_ERR_MODEL_LOADING: { status: 503, message: 'The model is deployed here but not serving yet' },
+  FOGLINE_ERR_MODEL_CRASHED: { status: 503, message: "The model's worker stopped while answering; it is being restarted" },
   FOGLINE_ERR_MODEL_NOT_FOUND: { status: 404, message: 'No such model' },
   FOGLINE_ERR_MODEL_VERSION_NOT_FOUND: { status: 404, message: 'No such model version' },
   FOGLINE_ERR_MODEL_ALIAS_NOT_FOUND: { status: 404, message: 'No such model alias' },

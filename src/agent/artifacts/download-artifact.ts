@@ -1,3 +1,4 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -5,6 +6,22 @@ import type { ReadableStream } from 'node:stream/web';
 import type { DesiredDeployment } from '../../contracts/deployments.js';
 import type { ControlPlaneLink } from '../sync/control-plane-link.js';
 import { ArtifactRefused } from './artifact-refused.js';
+
+/**
+ * Every download try, finished or failed, is published here (metrics subscribe); `file` is
+ * the partial file, which tells agents sharing one process apart by their data dirs.
+ */
+export const ARTIFACT_DOWNLOAD_CHANNEL = 'fogline:agent:artifact-download';
+export interface ArtifactDownloadEvent {
+  file: string;
+  model: string;
+  version: number;
+  /** Bytes received by this try (a resumed download counts only the rest). */
+  bytes: number;
+  seconds: number;
+  ok: boolean;
+}
+const downloads = diagnosticsChannel.channel(ARTIFACT_DOWNLOAD_CHANNEL);
 
 /**
  * Downloads a deployment's bundle into `partial`, resuming from what an earlier, interrupted try
@@ -23,6 +40,29 @@ export async function downloadArtifact(
     have = 0;
   }
   if (have === deployment.sizeBytes && have > 0) return;
+  const started = performance.now();
+  const received = { bytes: 0 };
+  let ok = false;
+  try {
+    await fetchInto(link, deployment, partial, signal, have, received);
+    ok = true;
+  } finally {
+    if (downloads.hasSubscribers) {
+      const { model, version } = deployment;
+      const seconds = (performance.now() - started) / 1000;
+      downloads.publish({ file: partial, model, version, bytes: received.bytes, seconds, ok } satisfies ArtifactDownloadEvent);
+    }
+  }
+}
+
+async function fetchInto(
+  link: ControlPlaneLink,
+  deployment: DesiredDeployment,
+  partial: string,
+  signal: AbortSignal,
+  have: number,
+  received: { bytes: number },
+): Promise<void> {
   const response = await link.download(deployment.downloadPath, have, signal);
   const offered = response.headers.get('x-fogline-sha256');
   if (offered && offered !== deployment.sha256) {
@@ -40,6 +80,7 @@ export async function downloadArtifact(
     async function* (chunks: AsyncIterable<Uint8Array>) {
       for await (const chunk of chunks) {
         written += chunk.length;
+        received.bytes += chunk.length;
         if (written > deployment.sizeBytes) {
           throw new ArtifactRefused(
             `the artifact of ${deployment.model} version ${deployment.version} is larger than the ${deployment.sizeBytes} bytes signed`,

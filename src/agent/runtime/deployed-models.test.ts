@@ -6,7 +6,9 @@ import { signedDeployment, testSigningKey } from '../test-support/signed-deploym
 import { trainedBundle } from '../test-support/trained-bundle.js';
 import { DeployedModels } from './deployed-models.js';
 import { loadVersion } from './load-version.js';
+import type { ServingObserver } from './serving-observer.js';
 import { warmUpInputs } from './warm-up-inputs.js';
+import type { WorkerPredictor } from './worker-predictor.js';
 
 describe('DeployedModels on the V2 routes', { timeout: 60_000 }, () => {
   const models = new DeployedModels();
@@ -68,6 +70,97 @@ describe('DeployedModels on the V2 routes', { timeout: 60_000 }, () => {
     await Promise.all(loops);
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
     expect([...versions].sort()).toEqual(['1', '2']);
+    expect(models.serving('energy')?.version).toBe(2);
+  });
+});
+
+/** A request with its own history, so that each answer can be told apart. */
+function historyRequest(signature: Parameters<typeof warmUpInputs>[0], level: number) {
+  const inputs = warmUpInputs(signature).map((input) =>
+    input.name === 'history' ? { ...input, data: input.data.map((_, i) => level + 1000 * Math.sin(i / 4)) } : input,
+  );
+  return { inputs };
+}
+
+describe('DeployedModels serving runtime: batching, usage, crashes', { timeout: 60_000 }, () => {
+  const key = testSigningKey();
+  const events: Parameters<ServingObserver['inferred']>[0][] = [];
+  const lifecycle: string[] = [];
+  const observer: ServingObserver = {
+    inferred: (event) => events.push(event),
+    loaded: (event) => lifecycle.push(`loaded ${event.version} ${event.ok}`),
+    swapped: (event) => lifecycle.push(`swapped ${event.fromVersion}->${event.toVersion}`),
+    unloaded: (event) => lifecycle.push(`unloaded ${event.version}`),
+  };
+  // In worker threads here, to cover crashes; the default (in-process) runs in the suite above.
+  const models = new DeployedModels({ observer, batching: { maxBatchSize: 4, maxDelayMs: 0 }, load: { isolation: 'worker' } });
+  let bytes: Uint8Array;
+  let signature: Parameters<typeof warmUpInputs>[0];
+
+  beforeAll(async () => {
+    bytes = await trainedBundle();
+    const loaded = await models.load(bytes, signedDeployment(key, bytes, 1));
+    signature = loaded.predictor.signature;
+    await models.put('energy', loaded);
+  });
+  afterAll(() => models.close());
+
+  it('batches concurrent requests and answers each with its own forecast, as it would alone', async () => {
+    events.length = 0;
+    const requests = [10_000, 20_000, 30_000, 40_000, 50_000, 60_000].map((level) => historyRequest(signature, level));
+    const together = await Promise.all(requests.map((request) => models.infer('energy', undefined, request)));
+    const alone: unknown[] = [];
+    for (const request of requests) alone.push(await models.infer('energy', undefined, request));
+    expect(together).toEqual(alone);
+    expect(new Set(together.map((answer) => JSON.stringify(answer.outputs))).size).toBe(requests.length);
+    expect(Math.max(...events.map((e) => e.batchSize))).toBeGreaterThan(1);
+    expect(Math.max(...events.map((e) => e.batchSize))).toBeLessThanOrEqual(4);
+    expect(events.every((e) => e.ok && e.deployment === 'energy' && e.model === 'energy' && e.version === 1)).toBe(true);
+  });
+
+  it('a bad request in a batch fails alone with a 400-class error, and is not a server error in usage', async () => {
+    const before = models.usage('energy')!;
+    const bad = { inputs: [{ name: 'history', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }, warmUpInputs(signature)[1]!] };
+    const answers = await Promise.allSettled([
+      models.infer('energy', undefined, historyRequest(signature, 1)),
+      models.infer('energy', undefined, bad),
+      models.infer('energy', undefined, historyRequest(signature, 2)),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(((answers[1] as PromiseRejectedResult).reason as Error).name).toBe('MlInputError');
+    expect(models.usage('energy')).toEqual({ version: 1, requests: before.requests + 3, errors: before.errors });
+  });
+
+  it('a crashed worker fails the requests in it with a 503, counts them as errors, and comes back', async () => {
+    const predictor = (models as unknown as { slots: Map<string, { predictor: WorkerPredictor }> }).slots.get('energy')!.predictor;
+    const before = models.usage('energy')!;
+    const inFlight = Array.from({ length: 8 }, (_, i) => models.infer('energy', undefined, historyRequest(signature, i)));
+    await predictor.crashForTest();
+    const settled = await Promise.allSettled(inFlight);
+    const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+    expect(failed.length).toBeGreaterThan(0);
+    for (const failure of failed) expect(failure.reason).toMatchObject({ code: 'FOGLINE_ERR_MODEL_CRASHED', status: 503 });
+    const after = models.usage('energy')!;
+    expect(after.requests).toBe(before.requests + 8);
+    expect(after.errors).toBe(before.errors + failed.length);
+    // The worker restarts from the same bundle; requests meanwhile wait for it rather than fail.
+    const answer = await models.infer('energy', undefined, historyRequest(signature, 5));
+    expect(answer.model_version).toBe('1');
+  });
+
+  it('counts per serving version: a new version starts from zero, and usage is undefined for unknown names', async () => {
+    expect(models.usage('other')).toBeUndefined();
+    await models.put('energy', await models.load(bytes, signedDeployment(key, bytes, 2)));
+    expect(models.usage('energy')).toEqual({ version: 2, requests: 0, errors: 0 });
+    await models.infer('energy', undefined, historyRequest(signature, 1));
+    await expect(models.infer('energy', '1', historyRequest(signature, 1))).rejects.toMatchObject({ status: 404 });
+    expect(models.usage('energy')).toEqual({ version: 2, requests: 1, errors: 0 });
+    expect(lifecycle).toEqual(['loaded 1 true', 'loaded 2 true', 'swapped 1->2', 'unloaded 1']);
+  });
+
+  it('reports a version that fails to load, and leaves the serving one alone', async () => {
+    await expect(models.load(new Uint8Array([1, 2, 3]), signedDeployment(key, bytes, 3))).rejects.toThrow();
+    expect(lifecycle.at(-1)).toBe('loaded 3 false');
     expect(models.serving('energy')?.version).toBe(2);
   });
 });

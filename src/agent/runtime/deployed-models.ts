@@ -2,12 +2,27 @@ import type { V2InferRequest, V2InferResponse, V2ModelMetadata } from '../../con
 import { FoglineError } from '../../errors/fogline-error.js';
 import { selectOutputs, toInferInputs } from '../../inference/v2-tensors.js';
 import type { V2ModelSource } from '../../inference/v2-model-source.js';
-import { type LoadedVersion, ModelSlot } from './model-slot.js';
+import type { DesiredDeployment } from '../../contracts/deployments.js';
+import { isMlInputError } from '../../ml/errors.js';
+import { type LoadOptions, loadVersion } from './load-version.js';
+import { BatchItemError, type BatchOptions } from './micro-batcher.js';
+import { type LoadedVersion, ModelSlot, NO_BATCHING, type SlotUsage } from './model-slot.js';
 import { NO_SERVING_OBSERVER, type ServingObserver } from './serving-observer.js';
 
 export interface DeployedModelsOptions {
   /** Told about every inference, load, swap and unload (metrics). */
   observer?: ServingObserver;
+  /** Micro-batching of concurrent requests to one version (agent flags --max-batch-size, --max-batch-delay-ms). */
+  batching?: BatchOptions;
+  /** How `load` loads a version (in a worker thread or not). */
+  load?: LoadOptions;
+}
+
+/** A failure on the server's side (predictor error, crashed worker), as opposed to a bad request. */
+export function isServerError(error: unknown): boolean {
+  const cause = error instanceof BatchItemError ? error.error : error;
+  if (isMlInputError(cause)) return false;
+  return !(cause instanceof FoglineError) || cause.status >= 500;
 }
 
 /**
@@ -24,9 +39,37 @@ export class DeployedModels implements V2ModelSource {
   /** Deployments this node should serve: asked for before they load, they answer 503, not 404. */
   private expected = new Set<string>();
   private readonly observer: ServingObserver;
+  private readonly batching: BatchOptions;
+  private readonly loadOptions: LoadOptions;
 
   constructor(options: DeployedModelsOptions = {}) {
     this.observer = options.observer ?? NO_SERVING_OBSERVER;
+    this.batching = options.batching ?? NO_BATCHING;
+    this.loadOptions = options.load ?? {};
+  }
+
+  /**
+   * Loads and warms up a version with this runtime's load options, reporting the load (failed
+   * ones too) to the observer; `put` it to serve it.
+   */
+  async load(bytes: Uint8Array, deployment: DesiredDeployment): Promise<LoadedVersion> {
+    const started = performance.now();
+    try {
+      return await loadVersion(bytes, deployment, this.loadOptions);
+    } catch (error) {
+      const seconds = (performance.now() - started) / 1000;
+      this.observer.loaded({ deployment: deployment.name, model: deployment.model, version: deployment.version, seconds, ok: false });
+      throw error;
+    }
+  }
+
+  /**
+   * Requests and server-side errors of the version serving `name` now, since it took over (a new
+   * version starts from zero); a client's bad input is not an error. Undefined when `name` is
+   * not served.
+   */
+  usage(name: string): SlotUsage | undefined {
+    return this.slots.get(name)?.usage();
   }
 
   expect(names: readonly string[]): void {
@@ -48,7 +91,7 @@ export class DeployedModels implements V2ModelSource {
     const model = loaded.model ?? name;
     this.observer.loaded({ deployment: name, model, version: loaded.version, seconds: loaded.loadSeconds ?? 0, ok: true });
     if (!slot) {
-      this.slots.set(name, new ModelSlot(loaded));
+      this.slots.set(name, new ModelSlot(loaded, this.batching));
       return;
     }
     const started = performance.now();
@@ -101,31 +144,32 @@ export class DeployedModels implements V2ModelSource {
 
   async infer(name: string, version: string | undefined, request: V2InferRequest): Promise<V2InferResponse> {
     const inputs = toInferInputs(request);
-    return this.slot(name, version).use(async (loaded) => {
-      const started = performance.now();
-      let ok = false;
-      try {
-        const outputs = await loaded.predictor.predict(inputs);
-        ok = true;
-        return {
-          model_name: name,
-          model_version: String(loaded.version),
-          ...(request.id !== undefined ? { id: request.id } : {}),
-          outputs: selectOutputs(outputs, request.outputs),
-        };
-      } finally {
-        const computeSeconds = (performance.now() - started) / 1000;
-        this.observer.inferred({
-          deployment: name,
-          model: loaded.model ?? name,
-          version: loaded.version,
-          ok,
-          queueSeconds: 0,
-          computeSeconds,
-          batchSize: 1,
-        });
-      }
-    });
+    const { loaded, result } = this.slot(name, version).infer(inputs, isServerError);
+    const report = (ok: boolean, run: { batchSize: number; queueSeconds: number; computeSeconds: number }) =>
+      this.observer.inferred({
+        deployment: name,
+        model: loaded.model ?? name,
+        version: loaded.version,
+        ok,
+        queueSeconds: run.queueSeconds,
+        computeSeconds: run.computeSeconds,
+        batchSize: run.batchSize,
+      });
+    let answer;
+    try {
+      answer = await result;
+    } catch (error) {
+      if (!(error instanceof BatchItemError)) throw error;
+      report(false, error);
+      throw error.error;
+    }
+    report(true, answer);
+    return {
+      model_name: name,
+      model_version: String(loaded.version),
+      ...(request.id !== undefined ? { id: request.id } : {}),
+      outputs: selectOutputs(answer.value, request.outputs),
+    };
   }
 
   private slot(name: string, version: string | undefined): ModelSlot {

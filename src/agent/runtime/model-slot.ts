@@ -1,4 +1,7 @@
+import type { InferInput, InferOutput } from '../../ml/bundle/infer-tensors.js';
 import type { LoadedPredictor } from '../../ml/bundle/load-bundle.js';
+import { predictBatch } from './batch-tensors.js';
+import { type Batched, type BatchOptions, MicroBatcher } from './micro-batcher.js';
 
 /** A version loaded into a slot, with the requests it is still answering. */
 export interface LoadedVersion {
@@ -11,22 +14,39 @@ export interface LoadedVersion {
   loadSeconds?: number;
 }
 
+/** Requests answered by the version serving now, since it took over. */
+export interface SlotUsage {
+  version: number;
+  requests: number;
+  errors: number;
+}
+
 interface Active extends LoadedVersion {
+  batcher: MicroBatcher<InferInput[], InferOutput[]>;
   inFlight: number;
+  requests: number;
+  errors: number;
   retired: boolean;
   drained: () => void;
 }
+
+/** No batching: each request is its own predict call. */
+export const NO_BATCHING: BatchOptions = { maxBatchSize: 1, maxDelayMs: 0 };
 
 /**
  * What one deployment serves. `swap` switches to a new version in one assignment: requests that
  * started on the old version finish on it, new ones go to the new one, and the old predictor is
  * disposed only once its last request has answered, so no request fails across a switch.
+ * Requests to a version go through its micro-batcher (see MicroBatcher).
  */
 export class ModelSlot {
   private active: Active;
 
-  constructor(initial: LoadedVersion) {
-    this.active = activate(initial);
+  constructor(
+    initial: LoadedVersion,
+    private readonly batching: BatchOptions = NO_BATCHING,
+  ) {
+    this.active = activate(initial, batching);
   }
 
   get version(): number {
@@ -45,6 +65,11 @@ export class ModelSlot {
     return this.active.predictor;
   }
 
+  usage(): SlotUsage {
+    const { version, requests, errors } = this.active;
+    return { version, requests, errors };
+  }
+
   /** Runs `work` on the version serving now; a swap meanwhile waits for it before disposing. */
   async use<T>(work: (loaded: LoadedVersion) => Promise<T>): Promise<T> {
     const active = this.active;
@@ -57,10 +82,27 @@ export class ModelSlot {
     }
   }
 
+  /**
+   * Predicts with the version serving now, in a batch with concurrent requests. `isServerError`
+   * tells which failures count as errors in `usage()` (a client's bad input does not).
+   */
+  infer(
+    inputs: InferInput[],
+    isServerError: (error: unknown) => boolean,
+  ): { loaded: LoadedVersion; result: Promise<Batched<InferOutput[]>> } {
+    const active = this.active;
+    active.requests += 1;
+    const result = this.use(() => active.batcher.submit(inputs));
+    result.catch((error: unknown) => {
+      if (isServerError(error)) active.errors += 1;
+    });
+    return { loaded: active, result };
+  }
+
   /** Switches to `next` (already loaded and warmed up) and frees the old version once drained. */
   async swap(next: LoadedVersion): Promise<void> {
     const old = this.active;
-    this.active = activate(next);
+    this.active = activate(next, this.batching);
     await retire(old);
   }
 
@@ -70,8 +112,9 @@ export class ModelSlot {
   }
 }
 
-function activate(loaded: LoadedVersion): Active {
-  return { ...loaded, inFlight: 0, retired: false, drained: () => undefined };
+function activate(loaded: LoadedVersion, batching: BatchOptions): Active {
+  const batcher = new MicroBatcher<InferInput[], InferOutput[]>((items) => predictBatch(loaded.predictor, items), batching);
+  return { ...loaded, batcher, inFlight: 0, requests: 0, errors: 0, retired: false, drained: () => undefined };
 }
 
 async function retire(old: Active): Promise<void> {

@@ -1,0 +1,124 @@
+export interface BatchOptions {
+  /** Most requests run in one batch (1: no batching). */
+  maxBatchSize: number;
+  /**
+   * How long the first request of a batch waits for others when the predictor is idle; 0 sends it
+   * on the next turn of the event loop (with whatever arrived in the same turn). While a batch
+   * runs, requests gather anyway and go together as soon as it ends, so batches form under load
+   * without slowing a lone request.
+   */
+  maxDelayMs: number;
+}
+
+/** One item's own result inside a batch: its value, or its own error. */
+export type Settled<O> = { ok: true; value: O } | { ok: false; error: unknown };
+
+/** A request's result and how it ran, for the serving observer. */
+export interface Batched<O> {
+  value: O;
+  batchSize: number;
+  queueSeconds: number;
+  computeSeconds: number;
+}
+
+/** A failure, with the batch it ran in (counted by the serving observer too). */
+export class BatchItemError extends Error {
+  constructor(
+    readonly error: unknown,
+    readonly batchSize: number,
+    readonly queueSeconds: number,
+    readonly computeSeconds: number,
+  ) {
+    super(error instanceof Error ? error.message : String(error), { cause: error });
+  }
+}
+
+interface Queued<I, O> {
+  item: I;
+  enqueuedAt: number;
+  resolve: (result: Batched<O>) => void;
+  reject: (error: BatchItemError) => void;
+}
+
+/**
+ * Gathers concurrent requests into batches of at most `maxBatchSize` and runs one batch at a time
+ * (a predictor is one thread: running two at once only queues the second inside it). `run` gets
+ * the items in arrival order and answers each one; when it throws, every item of the batch fails
+ * with that error. Each submitter gets exactly its own item's result.
+ */
+export class MicroBatcher<I, O> {
+  private readonly queue: Queued<I, O>[] = [];
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private scheduled = false;
+
+  constructor(
+    private readonly run: (items: I[]) => Promise<Settled<O>[]>,
+    private readonly options: BatchOptions,
+  ) {
+    if (!Number.isInteger(options.maxBatchSize) || options.maxBatchSize < 1) throw new Error('maxBatchSize must be an integer >= 1');
+    if (!(options.maxDelayMs >= 0)) throw new Error('maxDelayMs must be >= 0');
+  }
+
+  /** Requests waiting for a batch (not counting the batch running now). */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  submit(item: I): Promise<Batched<O>> {
+    return new Promise<Batched<O>>((resolve, reject) => {
+      this.queue.push({ item, enqueuedAt: performance.now(), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.running || this.queue.length === 0) return;
+    if (this.queue.length >= this.options.maxBatchSize) {
+      this.dispatch();
+      return;
+    }
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const go = () => {
+      this.scheduled = false;
+      this.timer = undefined;
+      this.dispatch();
+    };
+    if (this.options.maxDelayMs > 0 && this.options.maxBatchSize > 1) this.timer = setTimeout(go, this.options.maxDelayMs);
+    else setImmediate(go);
+  }
+
+  private dispatch(): void {
+    if (this.running || this.queue.length === 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.scheduled = false;
+    this.running = true;
+    const batch = this.queue.splice(0, this.options.maxBatchSize);
+    const started = performance.now();
+    const finish = (settled: (i: number) => Settled<O>) => {
+      const computeSeconds = (performance.now() - started) / 1000;
+      batch.forEach((queued, i) => {
+        const queueSeconds = (started - queued.enqueuedAt) / 1000;
+        const result = settled(i);
+        if (result.ok) queued.resolve({ value: result.value, batchSize: batch.length, queueSeconds, computeSeconds });
+        else queued.reject(new BatchItemError(result.error, batch.length, queueSeconds, computeSeconds));
+      });
+      this.running = false;
+      // Those that gathered meanwhile have waited a batch already: they go now, together.
+      this.dispatch();
+    };
+    let work: Promise<Settled<O>[]>;
+    try {
+      work = this.run(batch.map((queued) => queued.item));
+    } catch (error) {
+      work = Promise.reject(error);
+    }
+    work.then(
+      (results) =>
+        finish((i) => results[i] ?? { ok: false, error: new Error(`the batch answered ${results.length} of ${batch.length} items`) }),
+      (error: unknown) => finish(() => ({ ok: false, error })),
+    );
+  }
+}

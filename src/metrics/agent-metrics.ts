@@ -1,0 +1,132 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ARTIFACT_DOWNLOAD_CHANNEL, type ArtifactDownloadEvent } from '../agent/artifacts/download-artifact.js';
+import type { NodeResources } from '../contracts/nodes.js';
+import { DOWNLOAD_SECONDS } from './buckets.js';
+import { HttpMetrics } from './http-metrics.js';
+import { collectProcessMetrics } from './process-metrics.js';
+import { ScrapeQueue } from './metrics-endpoint.js';
+import { ResourceGauges } from './resource-gauges.js';
+import { ServingMetrics, type ServingMetricsOptions } from './serving-metrics.js';
+
+export interface AgentMetricsOptions extends ServingMetricsOptions {
+  /** The agent's data dir: artifact downloads under it are this agent's. */
+  dataDir: string;
+  /** Process metrics (CPU, memory, event loop, GC); on by default. */
+  processMetrics?: boolean;
+}
+
+export interface AgentNode {
+  nodeId: string;
+  nodeName: string;
+  role: string;
+  version: string;
+}
+
+/**
+ * One agent's metrics, in a registry of its own (not prom-client's global one, so that several
+ * agents can run in one process): HTTP, serving (the ServingObserver given to DeployedModels),
+ * artifact downloads, the node's resources read at scrape time, and the process.
+ *
+ * @example
+ * const metrics = new AgentMetrics({ dataDir });
+ * metrics.install(http);                       // before the routes: GET /metrics + HTTP metrics
+ * const models = new DeployedModels({ observer: metrics.serving });
+ * metrics.setNode(node, () => readResources(dataDir, gpus));
+ */
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly http: HttpMetrics;
+  readonly serving: ServingMetrics;
+  private readonly resources: ResourceGauges<never>;
+  private readonly info: Gauge<'node_name' | 'node_id' | 'role' | 'version'>;
+  private readonly downloadBytes: Counter<'model'>;
+  private readonly downloads: Counter<'model' | 'outcome'>;
+  private readonly downloadSeconds: Histogram<'outcome'>;
+  private readonly artifactsDir: string;
+  private readonly scrapes: ScrapeQueue;
+  private readResources: (() => Promise<NodeResources>) | null = null;
+  private readonly onDownload = (message: unknown) => this.downloaded(message as ArtifactDownloadEvent);
+
+  constructor(options: AgentMetricsOptions) {
+    const registers = [this.registry];
+    if (options.processMetrics !== false) collectProcessMetrics(this.registry);
+    this.http = new HttpMetrics(this.registry);
+    this.serving = new ServingMetrics(this.registry, options);
+    this.resources = new ResourceGauges(this.registry, 'fogline_agent', [], 'this node, read by its agent at scrape time');
+    this.info = new Gauge({
+      name: 'fogline_agent_info',
+      help: 'Always 1: the node this agent is (name, id, role) and the agent version',
+      labelNames: ['node_name', 'node_id', 'role', 'version'],
+      registers,
+    });
+    this.downloadBytes = new Counter({
+      name: 'fogline_artifact_download_bytes_total',
+      help: 'Model artifact bytes downloaded from the control plane',
+      labelNames: ['model'],
+      registers,
+    });
+    this.downloads = new Counter({
+      name: 'fogline_artifact_downloads_total',
+      help: 'Model artifact downloads (one per try; a resumed download counts again), by outcome',
+      labelNames: ['model', 'outcome'],
+      registers,
+    });
+    this.downloadSeconds = new Histogram({
+      name: 'fogline_artifact_download_duration_seconds',
+      help: 'Time one artifact download try took',
+      labelNames: ['outcome'],
+      buckets: DOWNLOAD_SECONDS,
+      registers,
+    });
+    this.artifactsDir = path.resolve(options.dataDir, 'artifacts') + path.sep;
+    diagnosticsChannel.subscribe(ARTIFACT_DOWNLOAD_CHANNEL, this.onDownload);
+    this.scrapes = new ScrapeQueue(this.registry, () => this.refresh());
+  }
+
+  /**
+   * Adds the HTTP metrics hook and `GET /metrics` (open to any caller, as the agent's /v2 routes are);
+   * closing the app closes the metrics.
+   */
+  install(app: FastifyInstance): void {
+    this.http.install(app);
+    app.get('/metrics', async (_request, reply) => this.scrapes.send(reply));
+    app.addHook('onClose', async () => this.close());
+  }
+
+  /** Once enrolled: the node's identity (fogline_agent_info) and how to read its resources. */
+  setNode(node: AgentNode, readResources: () => Promise<NodeResources>): void {
+    this.info.reset();
+    this.info.set({ node_name: node.nodeName, node_id: node.nodeId, role: node.role, version: node.version }, 1);
+    this.readResources = readResources;
+  }
+
+  /** The Prometheus text of everything above, resources read now. */
+  render(): Promise<string> {
+    return this.scrapes.render();
+  }
+
+  close(): void {
+    diagnosticsChannel.unsubscribe(ARTIFACT_DOWNLOAD_CHANNEL, this.onDownload);
+    this.serving.close();
+  }
+
+  private async refresh(): Promise<void> {
+    if (!this.readResources) return;
+    try {
+      this.resources.set({}, await this.readResources());
+    } catch {
+      // A failed reading (data dir gone) leaves the last values; the scrape still answers.
+    }
+  }
+
+  private downloaded(event: ArtifactDownloadEvent): void {
+    if (!path.resolve(event.file).startsWith(this.artifactsDir)) return;
+    const outcome = event.ok ? 'success' : 'failure';
+    this.downloadBytes.inc({ model: event.model }, event.bytes);
+    this.downloads.inc({ model: event.model, outcome });
+    this.downloadSeconds.observe({ outcome }, event.seconds);
+  }
+}

@@ -1,0 +1,54 @@
+import type { Kysely } from 'kysely';
+import { Registry } from 'prom-client';
+import type { NodeRegistry } from '../nodes/node-registry.js';
+import type { Database } from '../store/schema.js';
+import { FleetMetrics } from './fleet-metrics.js';
+import { HttpMetrics } from './http-metrics.js';
+import { collectProcessMetrics } from './process-metrics.js';
+import { ScrapeQueue } from './metrics-endpoint.js';
+import { ObservedRunRepository, PipelineMetrics } from './pipeline-metrics.js';
+
+export interface ControlPlaneMetricsOptions {
+  /** Process metrics (CPU, memory, event loop, GC); on by default. */
+  processMetrics?: boolean;
+}
+
+/**
+ * The control plane's metrics, in a registry of its own (tests run several control planes in one
+ * process): HTTP, the fleet read from the database at scrape time, pipeline runs, the process.
+ *
+ * @example
+ * const metrics = new ControlPlaneMetrics(store.db, nodes);
+ * const runs = metrics.runRepository(store.db);   // give it to the RunEngine
+ * metrics.http.install(app);                      // before the routes
+ * await metrics.render();                         // Prometheus text
+ */
+export class ControlPlaneMetrics {
+  readonly registry = new Registry();
+  readonly http: HttpMetrics;
+  readonly pipelines: PipelineMetrics;
+  private readonly fleet: FleetMetrics;
+  private readonly scrapes: ScrapeQueue;
+
+  constructor(db: Kysely<Database>, nodes: NodeRegistry, options: ControlPlaneMetricsOptions = {}) {
+    if (options.processMetrics !== false) collectProcessMetrics(this.registry);
+    this.http = new HttpMetrics(this.registry);
+    this.pipelines = new PipelineMetrics(this.registry);
+    this.fleet = new FleetMetrics(this.registry, db, nodes);
+    this.scrapes = new ScrapeQueue(this.registry, () => this.fleet.refresh());
+  }
+
+  /** A run repository that feeds the pipeline metrics as the run engine writes. */
+  runRepository(db: Kysely<Database>): ObservedRunRepository {
+    return new ObservedRunRepository(db, this.pipelines);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Prometheus text, with the fleet read from the database now. */
+  render(): Promise<string> {
+    return this.scrapes.render();
+  }
+}
