@@ -16,6 +16,7 @@ import { parseTimeSeriesCsv } from '../../src/ml/timeseries/ingest.js';
 import { eventually, freePort, ProcessTracker, requestJson, tempDir } from '../support/processes.js';
 
 const CONFIG = fileURLToPath(new URL('../../deploy/prometheus/prometheus.yml', import.meta.url));
+const DASHBOARDS = fileURLToPath(new URL('../../deploy/grafana/dashboards/', import.meta.url));
 const PJME_TEXT = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
 const series = parseTimeSeriesCsv(PJME_TEXT, { timeColumn: 'Datetime', valueColumn: 'PJME_MW' });
 const WINDOW = 168;
@@ -255,6 +256,38 @@ describe('Prometheus scrapes the control plane and the agents (real processes)',
     await series('fogline_artifact_download_duration_seconds_count{outcome="success"} >= 1', 2);
     await series('fogline_http_requests_total{job="fogline-agents",route="/v2/models/:name/infer"}', 2);
     await series('fogline_agent_info{node_name="edge-1"} == 1');
+  });
+
+  it('has Grafana dashboards whose queries Prometheus accepts, over metrics the processes export', async () => {
+    const scrapes = await Promise.all([
+      fetch(`${serverUrl}/metrics`, { headers: { authorization: `Bearer ${viewerToken}` } }).then((r) => r.text()),
+      ...agentUrls.map((url) => fetch(`${url}/metrics`).then((r) => r.text())),
+    ]);
+    const exported = new Set(['up']);
+    for (const text of scrapes) for (const match of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) exported.add(match[1]!);
+    const files = fs.readdirSync(DASHBOARDS).filter((file) => file.endsWith('.json'));
+    expect(files.sort()).toEqual(['fleet-overview.json', 'model-serving.json', 'node-detail.json', 'training.json']);
+    for (const file of files) {
+      const board = JSON.parse(fs.readFileSync(path.join(DASHBOARDS, file), 'utf8')) as {
+        panels: { title: string; targets: { expr: string }[] }[];
+      };
+      for (const panel of board.panels) {
+        for (const { expr } of panel.targets) {
+          for (const [name] of expr.matchAll(/\b(fogline|process|nodejs)_[a-z0-9_]+/g)) {
+            const family = name.replace(/_(bucket|sum|count)$/, '');
+            expect(exported.has(name) || exported.has(family), `${file} "${panel.title}": ${name} is not exported`).toBe(true);
+          }
+          const promql = expr.replaceAll('$node', 'edge-1').replaceAll('$deployment', '.*').replaceAll('$model', '.*');
+          const answer = await requestJson<{ status: string; error?: string }>(
+            `${promUrl}/api/v1/query?query=${encodeURIComponent(promql)}`,
+          );
+          expect(answer.body.status, `${file} "${panel.title}": ${promql}: ${answer.body.error}`).toBe('success');
+        }
+      }
+    }
+    // The fleet and serving dashboards show data for this cluster.
+    expect(await series('sum(fogline_nodes{status="online"})')).toHaveLength(1);
+    expect(await series('fogline_model_serving_version{deployment=~".*"}', 2)).toHaveLength(2);
   });
 
   it('serves scrapes that promtool check metrics accepts', async () => {
