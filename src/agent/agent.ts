@@ -8,6 +8,7 @@ import type { AGENT_OPTIONS } from '../config/agent-options.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { AgentInfo, NodeResources } from '../contracts/nodes.js';
 import { v2Routes } from '../inference/v2-routes.js';
+import { v2StreamRoutes } from '../inference/v2-stream.js';
 import { VERSION } from '../version.js';
 import { backoffDelay } from './backoff.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
@@ -54,6 +55,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     load: { onCrash: ({ reason, restarted }) => log.error({ reason, restarted }, 'a model worker stopped') },
   });
   await http.withTypeProvider<TypeBoxTypeProvider>().register(v2Routes(models, 'public'));
+  await http.withTypeProvider<TypeBoxTypeProvider>().register(v2StreamRoutes(models, 'public'));
   await http.listen({ host: config.host, port: config.port });
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { V2InferRequest } from '../../contracts/open-inference.js';
 import { v2Routes } from '../../inference/v2-routes.js';
 import { signedDeployment, testSigningKey } from '../test-support/signed-deployment.js';
 import { trainedBundle } from '../test-support/trained-bundle.js';
@@ -75,10 +76,13 @@ describe('DeployedModels on the V2 routes', { timeout: 60_000 }, () => {
 });
 
 /** A request with its own history, so that each answer can be told apart. */
-function historyRequest(signature: Parameters<typeof warmUpInputs>[0], level: number) {
-  const inputs = warmUpInputs(signature).map((input) =>
-    input.name === 'history' ? { ...input, data: input.data.map((_, i) => level + 1000 * Math.sin(i / 4)) } : input,
-  );
+function historyRequest(signature: Parameters<typeof warmUpInputs>[0], level: number): V2InferRequest {
+  const inputs = warmUpInputs(signature).map((input) => ({
+    name: input.name,
+    shape: input.shape,
+    datatype: input.datatype ?? 'FP32',
+    data: input.name === 'history' ? Array.from(input.data, (_, i) => level + 1000 * Math.sin(i / 4)) : Array.from(input.data),
+  }));
   return { inputs };
 }
 
@@ -120,7 +124,9 @@ describe('DeployedModels serving runtime: batching, usage, crashes', { timeout: 
 
   it('a bad request in a batch fails alone with a 400-class error, and is not a server error in usage', async () => {
     const before = models.usage('energy')!;
-    const bad = { inputs: [{ name: 'history', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }, warmUpInputs(signature)[1]!] };
+    const bad: V2InferRequest = {
+      inputs: [{ name: 'history', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }, historyRequest(signature, 0).inputs[1]!],
+    };
     const answers = await Promise.allSettled([
       models.infer('energy', undefined, historyRequest(signature, 1)),
       models.infer('energy', undefined, bad),
