@@ -16,3 +16,22 @@ export function parseCount(text: string, name: string): number {
   if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(`${name} must be a whole number of at least 1, got "${text}"`);
   return value;
 }
+
+/** "1%" or "0.01" → 0.01: a share between 0 and 1. */
+export function parseRate(text: string, name: string): number {
+  const trimmed = text.trim();
+  const value = trimmed.endsWith('%') ? Number(trimmed.slice(0, -1)) / 100 : Number(trimmed);
+  if (trimmed === '' || trimmed === '%' || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new InvalidArgumentError(`${name} must be a share such as 1% or 0.01 (between 0 and 1), got "${text}"`);
+  }
+  return value;
+}
+
+/** A whole-number percentage from 1 to 100. */
+export function parsePercent(text: string, name: string): number {
+  const value = Number(text.trim().replace(/%$/, ''));
+  if (!Number.isInteger(value) || value < 1 || value > 100) {
+    throw new InvalidArgumentError(`${name} must be a whole percentage from 1 to 100, got "${text}"`);
+  }
+  return value;
+}

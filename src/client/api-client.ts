@@ -160,6 +160,10 @@ export class ApiClient {
     return this.request('GET', `/api/v1/deployments/${encodeURIComponent(name)}`);
   }
 
+  rollbackDeployment(name: string): Promise<DeploymentView> {
+    return this.request('POST', `/api/v1/deployments/${encodeURIComponent(name)}/rollback`);
+  }
+
   deleteDeployment(name: string): Promise<void> {
     return this.request('DELETE', `/api/v1/deployments/${encodeURIComponent(name)}`);
   }

@@ -2,7 +2,10 @@ import { type Static, Type } from '@sinclair/typebox';
 import { IsoTime, Labels, Nullable } from './common.js';
 import { IoSignature, ModelName } from './models.js';
 
-export const DEPLOYMENT_STRATEGIES = ['all'] as const;
+export const DEPLOYMENT_STRATEGIES = ['all', 'rolling', 'canary'] as const;
+export type DeploymentStrategy = (typeof DEPLOYMENT_STRATEGIES)[number];
+export const ROLLOUT_PHASES = ['stable', 'updating', 'rolling', 'canary', 'soaking', 'promoting', 'rolled-back'] as const;
+export type RolloutPhase = (typeof ROLLOUT_PHASES)[number];
 export const NODE_DEPLOYMENT_STATES = ['pending', 'downloading', 'loading', 'serving', 'failed'] as const;
 export type NodeDeploymentState = (typeof NODE_DEPLOYMENT_STATES)[number];
 
@@ -14,8 +17,32 @@ export const CreateDeploymentRequest = Type.Object(
     strategy: Type.Optional(
       Type.Union(
         DEPLOYMENT_STRATEGIES.map((s) => Type.Literal(s)),
-        { default: 'all' },
+        { default: 'all', description: 'all: every node at once; rolling: one node at a time; canary: canaryPercent first, then the rest' },
       ),
+    ),
+    canaryPercent: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        default: 20,
+        description: 'canary: share of the selected nodes that get a new version first',
+      }),
+    ),
+    soakSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 86_400,
+        default: 60,
+        description: 'canary: how long the canary must stay healthy before promotion',
+      }),
+    ),
+    maxErrorRate: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 1,
+        default: 0.01,
+        description: 'canary: highest error rate (0–1) during the soak before it rolls back',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -29,19 +56,46 @@ export const NodeDeploymentStatus = Type.Object({
   version: Nullable(Type.Integer()),
   /** The version it actually serves now: the old one while a new one loads or after it failed. */
   servingVersion: Nullable(Type.Integer()),
+  /** The version the rollout assigns this node now. */
+  assignedVersion: Nullable(Type.Integer()),
   state: Type.Union(NODE_DEPLOYMENT_STATES.map((s) => Type.Literal(s))),
   reason: Nullable(Type.String()),
+  requests: Type.Integer({ description: 'Requests the serving version answered on this node since it started serving' }),
+  errors: Type.Integer({ description: 'Of those, the ones that failed on the server side' }),
   updatedAt: Nullable(IsoTime),
 });
 export type NodeDeploymentStatus = Static<typeof NodeDeploymentStatus>;
+
+export const RolloutView = Type.Object({
+  phase: Type.Union(ROLLOUT_PHASES.map((p) => Type.Literal(p))),
+  stableVersion: Nullable(Type.Integer({ description: 'The last version that finished rolling out' })),
+  targetVersion: Nullable(Type.Integer({ description: 'The version being rolled out (or rolled back)' })),
+  updatedNodes: Type.Array(Type.String(), { description: 'Rolling and canary: the nodes already given the target version' }),
+  phaseSince: IsoTime,
+  blockedVersions: Type.Array(Type.Integer(), { description: 'Rolled-back versions, not tried again until the selector moves on' }),
+  goodVersions: Type.Array(Type.Integer(), { description: 'Versions that completed a rollout, oldest first' }),
+  history: Type.Array(
+    Type.Object({
+      at: IsoTime,
+      version: Nullable(Type.Integer()),
+      event: Type.String(),
+      message: Type.String(),
+    }),
+  ),
+});
+export type RolloutView = Static<typeof RolloutView>;
 
 export const DeploymentView = Type.Object({
   name: Type.String(),
   model: Type.String(),
   nodeSelector: Labels,
-  strategy: Type.String(),
+  strategy: Type.Union(DEPLOYMENT_STRATEGIES.map((s) => Type.Literal(s))),
+  canaryPercent: Type.Integer(),
+  soakSeconds: Type.Integer(),
+  maxErrorRate: Type.Number(),
   /** The version the model selector resolves to now (moving an alias changes it). */
   version: Nullable(Type.Integer()),
+  rollout: RolloutView,
   nodes: Type.Array(NodeDeploymentStatus),
   createdAt: IsoTime,
   updatedAt: IsoTime,
@@ -95,6 +149,10 @@ export const DeploymentStatusReport = Type.Object(
           servingVersion: Type.Optional(
             Nullable(Type.Integer({ description: 'The version this node serves now (the old one while a new one loads or failed)' })),
           ),
+          requests: Type.Optional(
+            Type.Integer({ minimum: 0, description: 'Requests the serving version answered here since it started serving' }),
+          ),
+          errors: Type.Optional(Type.Integer({ minimum: 0, description: 'Of those, the ones that failed on the server side' })),
         },
         { additionalProperties: false },
       ),

@@ -73,9 +73,11 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   app.addHook('preClose', async () => {
     closing = true;
     services.changes.close();
+  app.addHook('onReady', async () => services.rollouts.start(app.log));
   });
 
   // Authentication runs before the body is read or validated: a caller without the right token
+    await services.rollouts.stop();
   // learns nothing about what the route expects.
   app.addHook('onRequest', async (request, reply) => {
     if (closing) {

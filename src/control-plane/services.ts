@@ -6,6 +6,7 @@ import { DatasetCatalog } from '../datasets/dataset-catalog.js';
 import { ChangeSignal } from '../deployments/change-signal.js';
 import { DeploymentRepository } from '../deployments/deployment-repository.js';
 import { DesiredStateService } from '../deployments/desired-state.js';
+import { RolloutController } from '../deployments/rollout-controller.js';
 import { Enrolment } from '../nodes/enrolment.js';
 import { CloudInference } from '../inference/cloud-inference.js';
 import { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
@@ -46,6 +47,8 @@ export interface Services {
   inference: CloudInference;
   deployments: DeploymentRepository;
   desiredState: DesiredStateService;
+  /** Moves rollouts along (started with the app, stopped when it closes). */
+  rollouts: RolloutController;
   /** Wakes desired-state long polls after any change made through the API. */
   changes: ChangeSignal;
   /** Prometheus metrics (GET /metrics); also fed by the run repository. */
@@ -63,6 +66,7 @@ export function createServices(store: Store, settings: ServiceSettings): Service
   const runRepository = metrics.runRepository(store.db);
   const deployments = new DeploymentRepository(store.db);
   const changes = new ChangeSignal();
+  const desiredState = new DesiredStateService(deployments, models, nodes, changes);
   const datasets = new DatasetCatalog(store.db, new ArtifactStore(path.join(settings.dataDir, 'datasets')), settings.datasetLimitBytes);
   return {
     store,
@@ -79,7 +83,8 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     deployments,
     changes,
     metrics,
-    desiredState: new DesiredStateService(deployments, models, nodes, changes),
+    desiredState,
+    rollouts: new RolloutController(deployments, desiredState, changes),
     runEvents: runRepository,
     runs: new RunEngine({
       runs: runRepository,

@@ -1,15 +1,18 @@
 import type { Kysely } from 'kysely';
-import type { DeploymentStatusReport, NodeDeploymentState } from '../contracts/deployments.js';
+import type { DeploymentStatusReport, DeploymentStrategy, NodeDeploymentState } from '../contracts/deployments.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import type { LabelMap } from '../nodes/labels.js';
 import type { Database } from '../store/schema.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
+import { advanceRollout, initialRollout, type RolloutPolicy, type RolloutState } from './rollout.js';
 
-export interface DeploymentRecord {
+export interface DeploymentRecord extends RolloutPolicy {
   name: string;
   modelSelector: string;
   nodeSelector: LabelMap;
-  strategy: string;
+  rollout: RolloutState;
+  /** The rollout's write revision: `saveRollout` succeeds only against the revision it read. */
+  rolloutRevision: number;
   createdAt: number;
   updatedAt: number;
   createdBy: string | null;
@@ -21,6 +24,8 @@ export interface NodeStatusRecord {
   servingVersion: number | null;
   state: NodeDeploymentState;
   reason: string | null;
+  requests: number;
+  errors: number;
   updatedAt: number;
 }
 
@@ -35,7 +40,9 @@ export class DeploymentRepository {
     name: string;
     modelSelector: string;
     nodeSelector: LabelMap;
-    strategy: string;
+    policy: RolloutPolicy;
+    /** The first version the selector resolves to: it goes out at once, without waiting for the rollout controller. */
+    firstVersion: number;
     createdBy: string | null;
   }): Promise<DeploymentRecord> {
     const now = this.now();
@@ -46,7 +53,19 @@ export class DeploymentRepository {
           name: input.name,
           model_selector: input.modelSelector,
           node_selector: JSON.stringify(input.nodeSelector),
-          strategy: input.strategy,
+          strategy: input.policy.strategy,
+          canary_percent: input.policy.canaryPercent,
+          soak_seconds: Math.round(input.policy.soakMs / 1000),
+          max_error_rate: input.policy.maxErrorRate,
+          rollout: JSON.stringify(
+            advanceRollout(initialRollout(now), input.policy, {
+              now,
+              resolvedVersion: input.firstVersion,
+              placedNodes: [],
+              reports: new Map(),
+            }),
+          ),
+          rollout_revision: 0,
           created_at: now,
           updated_at: now,
           created_by: input.createdBy,
@@ -74,6 +93,20 @@ export class DeploymentRepository {
     return toRecord(row);
   }
 
+  /**
+   * Stores a rollout step if nobody else stored one since `record` was read; false when
+   * someone did (the caller reads again and retries).
+   */
+  async saveRollout(record: DeploymentRecord, rollout: RolloutState): Promise<boolean> {
+    const result = await this.db
+      .updateTable('deployments')
+      .set({ rollout: JSON.stringify(rollout), rollout_revision: record.rolloutRevision + 1, updated_at: this.now() })
+      .where('name', '=', record.name)
+      .where('rollout_revision', '=', record.rolloutRevision)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   async delete(name: string): Promise<void> {
     await this.get(name);
     await this.db.transaction().execute(async (trx) => {
@@ -98,6 +131,8 @@ export class DeploymentRepository {
             serving_version: item.servingVersion ?? (item.state === 'serving' ? item.version : null),
             state: item.state,
             reason: item.reason ?? null,
+            requests: item.requests ?? 0,
+            errors: item.errors ?? 0,
             updated_at: now,
           })
           .execute();
@@ -107,15 +142,32 @@ export class DeploymentRepository {
 
   async statuses(name: string): Promise<NodeStatusRecord[]> {
     const rows = await this.db.selectFrom('deployment_node_status').selectAll().where('deployment_name', '=', name).execute();
-    return rows.map((row) => ({
-      nodeId: row.node_id,
-      version: row.version,
-      servingVersion: row.serving_version,
-      state: row.state as NodeDeploymentState,
-      reason: row.reason,
-      updatedAt: Number(row.updated_at),
-    }));
+    return rows.map(toStatus);
   }
+
+  /** Every deployment's node reports, by deployment name. */
+  async allStatuses(): Promise<Map<string, NodeStatusRecord[]>> {
+    const byName = new Map<string, NodeStatusRecord[]>();
+    for (const row of await this.db.selectFrom('deployment_node_status').selectAll().execute()) {
+      const list = byName.get(row.deployment_name) ?? [];
+      list.push(toStatus(row));
+      byName.set(row.deployment_name, list);
+    }
+    return byName;
+  }
+}
+
+function toStatus(row: Database['deployment_node_status']): NodeStatusRecord {
+  return {
+    nodeId: row.node_id,
+    version: row.version,
+    servingVersion: row.serving_version,
+    state: row.state as NodeDeploymentState,
+    reason: row.reason,
+    requests: Number(row.requests),
+    errors: Number(row.errors),
+    updatedAt: Number(row.updated_at),
+  };
 }
 
 function toRecord(row: Database['deployments']): DeploymentRecord {
@@ -123,7 +175,12 @@ function toRecord(row: Database['deployments']): DeploymentRecord {
     name: row.name,
     modelSelector: row.model_selector,
     nodeSelector: JSON.parse(row.node_selector) as LabelMap,
-    strategy: row.strategy,
+    strategy: row.strategy as DeploymentStrategy,
+    canaryPercent: row.canary_percent,
+    soakMs: row.soak_seconds * 1000,
+    maxErrorRate: Number(row.max_error_rate),
+    rollout: row.rollout === null ? initialRollout(Number(row.created_at)) : (JSON.parse(row.rollout) as RolloutState),
+    rolloutRevision: row.rollout_revision,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
     createdBy: row.created_by,

@@ -8,6 +8,8 @@ import type { ModelRegistry } from '../registry/model-registry.js';
 import type { ChangeSignal } from './change-signal.js';
 import type { DeploymentRecord, DeploymentRepository } from './deployment-repository.js';
 import { placeDeployment } from './placement.js';
+import { assignedVersion } from './rollout.js';
+import { parseModelSelector } from '../registry/model-selector.js';
 
 /** How often a waiting long poll re-checks without a signal (node status changes, other replicas). */
 const RECHECK_MS = 2000;
@@ -15,14 +17,28 @@ const RECHECK_MS = 2000;
 const SNAPSHOT_MS = 1000;
 
 interface Snapshot {
-  deployments: { deployment: DeploymentRecord; version: ModelVersionView | undefined }[];
+  deployments: {
+    deployment: DeploymentRecord;
+    /** What the selector resolves to now; undefined when it resolves to nothing. */
+    resolved: ModelVersionView | undefined;
+    /** The versions the rollout hands out (stable and target), by number. */
+    versions: Map<number, ModelVersionView>;
+  }[];
   nodes: NodeView[];
+}
+
+interface Placement {
+  deployment: DeploymentRecord;
+  resolved: ModelVersionView | undefined;
+  versions: Map<number, ModelVersionView>;
+  nodeIds: string[];
 }
 
 /**
  * Works out what every node should serve, from the deployments (model selector + node
- * selector), what the selectors resolve to now (moving an alias rolls deployments forward) and
- * which nodes fit. Nothing of it is stored: it is recomputed, so it is never stale.
+ * selector), their rollouts (which version each placed node gets now) and which nodes fit.
+ * Placement is recomputed, never stored, so it is never stale; the rollout's progress is
+ * stored with the deployment (see RolloutController).
  */
 export class DesiredStateService {
   private snapshot: Promise<Snapshot> | undefined;
@@ -37,10 +53,13 @@ export class DesiredStateService {
 
   /** What `nodeId` should serve now. The asking node is alive by definition, whatever its last heartbeat says. */
   async forNode(nodeId: string): Promise<DesiredState> {
-    const placed = await this.placements(nodeId);
-    const deployments: DesiredDeployment[] = placed
-      .filter((p) => p.nodeIds.includes(nodeId))
-      .map(({ deployment, version }) => ({
+    const deployments: DesiredDeployment[] = [];
+    for (const { deployment, versions, nodeIds } of await this.placements(nodeId)) {
+      if (!nodeIds.includes(nodeId)) continue;
+      const assigned = assignedVersion(deployment.rollout, nodeId);
+      const version = assigned === null ? undefined : versions.get(assigned);
+      if (!version) continue;
+      deployments.push({
         name: deployment.name,
         model: version.model,
         version: version.version,
@@ -50,7 +69,8 @@ export class DesiredStateService {
         sizeBytes: version.artifact.sizeBytes,
         downloadPath: `/api/v1/nodes/${nodeId}/artifacts/${version.model}/${version.version}`,
         ioSignature: version.ioSignature,
-      }));
+      });
+    }
     const revision = createHash('sha256').update(JSON.stringify(deployments)).digest('hex').slice(0, 16);
     return { revision, deployments };
   }
@@ -75,18 +95,42 @@ export class DesiredStateService {
     return assigned;
   }
 
-  /** A deployment as users see it: its resolved version and each placed node's reported state. */
+  /** What the rollout controller needs for each deployment: the selector's version now and where it is placed. */
+  async rolloutInputs(): Promise<{ deployment: DeploymentRecord; resolvedVersion: number | null; placedNodes: string[] }[]> {
+    return (await this.placements()).map(({ deployment, resolved, nodeIds }) => ({
+      deployment,
+      resolvedVersion: resolved?.version ?? null,
+      placedNodes: nodeIds,
+    }));
+  }
+
+  /** A deployment as users see it: its resolved version, its rollout and each placed node's reported state. */
   async view(deployment: DeploymentRecord): Promise<DeploymentView> {
-    const placed = (await this.placements()).find((p) => p.deployment.name === deployment.name);
-    const statuses = await this.deployments.statuses(deployment.name);
+    // Read fresh, not from the shared snapshot: a user who just changed something sees it.
     const nodes = await this.nodes.list();
-    const nodeIds = new Set([...(placed?.nodeIds ?? []), ...statuses.map((s) => s.nodeId)]);
+    const placed = placeOne(await this.resolveVersions(deployment), nodes);
+    const { rollout } = deployment;
+    const statuses = await this.deployments.statuses(deployment.name);
+    const nodeIds = new Set([...placed.nodeIds, ...statuses.map((s) => s.nodeId)]);
     return {
       name: deployment.name,
       model: deployment.modelSelector,
       nodeSelector: deployment.nodeSelector,
       strategy: deployment.strategy,
-      version: placed?.version.version ?? null,
+      canaryPercent: deployment.canaryPercent,
+      soakSeconds: Math.round(deployment.soakMs / 1000),
+      maxErrorRate: deployment.maxErrorRate,
+      version: placed.resolved?.version ?? null,
+      rollout: {
+        phase: rollout.phase,
+        stableVersion: rollout.stableVersion,
+        targetVersion: rollout.targetVersion,
+        updatedNodes: rollout.updatedNodes,
+        phaseSince: new Date(rollout.phaseSince).toISOString(),
+        blockedVersions: rollout.blockedVersions,
+        goodVersions: rollout.goodVersions,
+        history: rollout.history.map((event) => ({ ...event, at: new Date(event.at).toISOString() })),
+      },
       nodes: [...nodeIds].map((nodeId) => {
         const status = statuses.find((s) => s.nodeId === nodeId);
         return {
@@ -94,8 +138,11 @@ export class DesiredStateService {
           nodeName: nodes.find((n) => n.id === nodeId)?.name ?? nodeId,
           version: status?.version ?? null,
           servingVersion: status?.servingVersion ?? null,
+          assignedVersion: placed.nodeIds.includes(nodeId) ? assignedVersion(rollout, nodeId) : null,
           state: status?.state ?? 'pending',
           reason: status?.reason ?? null,
+          requests: status?.requests ?? 0,
+          errors: status?.errors ?? 0,
           updatedAt: status ? new Date(status.updatedAt).toISOString() : null,
         };
       }),
@@ -104,19 +151,10 @@ export class DesiredStateService {
     };
   }
 
-  private async placements(
-    aliveNodeId?: string,
-  ): Promise<{ deployment: DeploymentRecord; version: ModelVersionView; nodeIds: string[] }[]> {
+  private async placements(aliveNodeId?: string): Promise<Placement[]> {
     const { deployments, nodes: allNodes } = await this.currentSnapshot();
     const nodes = allNodes.map((node) => (node.id === aliveNodeId ? { ...node, status: 'online' as const } : node));
-    const placed = [];
-    for (const { deployment, version } of deployments) {
-      // A selector that resolves to nothing (model deleted, alias removed) places nowhere.
-      if (!version) continue;
-      const nodeIds = placeDeployment(deployment.nodeSelector, version.artifact.sizeBytes, nodes).map((n) => n.id);
-      placed.push({ deployment, version, nodeIds });
-    }
-    return placed;
+    return deployments.map((entry) => placeOne(entry, nodes));
   }
 
   private currentSnapshot(): Promise<Snapshot> {
@@ -127,12 +165,7 @@ export class DesiredStateService {
     this.snapshotMeta = { at: now, generation };
     const snapshot = (async (): Promise<Snapshot> => {
       const deployments = await this.deployments.list();
-      const resolved = await Promise.all(
-        deployments.map(async (deployment) => ({
-          deployment,
-          version: await this.models.resolve(deployment.modelSelector).catch(() => undefined),
-        })),
-      );
+      const resolved = await Promise.all(deployments.map((deployment) => this.resolveVersions(deployment)));
       return { deployments: resolved, nodes: deployments.length === 0 ? [] : await this.nodes.list() };
     })();
     this.snapshot = snapshot;
@@ -141,4 +174,26 @@ export class DesiredStateService {
     });
     return snapshot;
   }
+
+  private async resolveVersions(deployment: DeploymentRecord): Promise<Snapshot['deployments'][number]> {
+    // A selector that resolves to nothing (model deleted, alias removed) starts no rollout.
+    const resolved = await this.models.resolve(deployment.modelSelector).catch(() => undefined);
+    const { model } = parseModelSelector(deployment.modelSelector);
+    const versions = new Map<number, ModelVersionView>();
+    const { stableVersion, targetVersion } = deployment.rollout;
+    for (const number of new Set([stableVersion, targetVersion])) {
+      if (number === null) continue;
+      const view = number === resolved?.version ? resolved : await this.models.getVersion(model, number).catch(() => undefined);
+      if (view) versions.set(number, view);
+    }
+    return { deployment, resolved, versions };
+  }
+}
+
+function placeOne(entry: Snapshot['deployments'][number], nodes: readonly NodeView[]): Placement {
+  const { deployment, resolved, versions } = entry;
+  // Size the fit by the largest version involved (stable, target, the selector's), so a node has room for a swap.
+  const sizes = [...versions.values(), ...(resolved ? [resolved] : [])].map((v) => v.artifact.sizeBytes);
+  const nodeIds = sizes.length === 0 ? [] : placeDeployment(deployment.nodeSelector, Math.max(...sizes), nodes).map((n) => n.id);
+  return { deployment, resolved, versions, nodeIds };
 }

@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   FOGLINE_ERR_RUN_FINISHED: { status: 409, message: 'The run has already finished' },
   FOGLINE_ERR_DEPLOYMENT_NOT_FOUND: { status: 404, message: 'No such deployment' },
   FOGLINE_ERR_DEPLOYMENT_NAME_TAKEN: { status: 409, message: 'A deployment with this name already exists' },
+  FOGLINE_ERR_NOTHING_TO_ROLL_BACK: { status: 409, message: 'The deployment has no earlier good version to return to' },
   FOGLINE_ERR_ARTIFACT_NOT_ASSIGNED: { status: 403, message: 'This node is not assigned that model version' },
   FOGLINE_ERR_MODEL_LOADING: { status: 503, message: 'The model is deployed here but not serving yet' },
   FOGLINE_ERR_MODEL_CRASHED: { status: 503, message: "The model's worker stopped while answering; it is being restarted" },

@@ -134,6 +134,13 @@ export interface DeploymentsTable {
   model_selector: string;
   node_selector: string;
   strategy: string;
+  canary_percent: number;
+  soak_seconds: number;
+  max_error_rate: number;
+  /** RolloutState as JSON; null until the first rollout starts. */
+  rollout: string | null;
+  /** Bumped on every rollout write: writers that read an older revision retry (optimistic locking). */
+  rollout_revision: number;
   created_at: number;
   updated_at: number;
   created_by: string | null;
@@ -146,6 +153,8 @@ export interface DeploymentNodeStatusTable {
   serving_version: number | null;
   state: string;
   reason: string | null;
+  requests: number;
+  errors: number;
   updated_at: number;
 }
 

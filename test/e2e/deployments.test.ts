@@ -11,6 +11,7 @@ import type { DeploymentView } from '../../src/contracts/deployments.js';
 import type { ModelVersionView } from '../../src/contracts/models.js';
 import type { RunView } from '../../src/contracts/runs.js';
 import { parseTimeSeriesCsv } from '../../src/ml/timeseries/ingest.js';
+import { findFile } from '../support/files.js';
 import { eventually, type FoglineProcess, freePort, requestJson, stopProcess, tempDir, ProcessTracker } from '../support/processes.js';
 
 const PJME_TEXT = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
@@ -205,19 +206,3 @@ describe('deployments (real processes)', { timeout: 120_000 }, () => {
     expect(await inferOnAgent()).toBe('2');
   });
 });
-
-/** The control plane's content-addressed copy of an artifact, wherever its store keeps it. */
-function findFile(dir: string, name: string): string {
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isFile() && entry.name === name) return full;
-    if (entry.isDirectory()) {
-      try {
-        return findFile(full, name);
-      } catch {
-        // not in this folder
-      }
-    }
-  }
-  throw new Error(`no file ${name} under ${dir}`);
-}

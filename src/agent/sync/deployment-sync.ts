@@ -36,7 +36,11 @@ export async function startDeploymentSync(
   const key = new RegistryKey(config.dataDir, () => link.registryPublicKey());
   const cache = new ArtifactCache(config.dataDir, key, link, config.cacheLimitBytes);
   const files = new AgentStateFiles(config.dataDir);
-  const status = new StatusReporter((report) => link.reportStatus(report), log);
+  const status = new StatusReporter(
+    (report) => link.reportStatus(report),
+    log,
+    (name) => models.usage(name),
+  );
   const reconciler = new Reconciler(models, cache, files, status, log);
 
   const served = files.loadServing();

@@ -34,4 +34,34 @@ describe('StatusReporter', () => {
     expect(sent.length - count).toBeLessThanOrEqual(2);
     expect(sent.at(-1)?.deployments).toEqual([{ name: 'energy', version: 1, state: 'failed', reason: 'corrupt', servingVersion: null }]);
   });
+
+  it("adds the serving version's request counters, and reports again when only they moved", async () => {
+    const sent: DeploymentStatusReport[] = [];
+    const usage = { version: 3, requests: 10, errors: 1 };
+    const reporter = new StatusReporter(
+      async (report) => {
+        sent.push(structuredClone(report));
+      },
+      log,
+      (name) => (name === 'energy' ? usage : undefined),
+      20,
+    );
+    reporter.set('energy', 3, 'serving', undefined, 3);
+    // Counters of another version than the one serving are not this status's.
+    reporter.set('anomaly', 2, 'loading', undefined, null);
+    const until = async (check: () => boolean) => {
+      const deadline = Date.now() + 5000;
+      while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    await until(() => sent.at(-1)?.deployments.length === 2);
+    expect(sent.at(-1)?.deployments[0]).toMatchObject({ name: 'energy', requests: 10, errors: 1 });
+    expect(sent.at(-1)?.deployments[1]).not.toHaveProperty('requests');
+    const count = sent.length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(sent.length).toBe(count);
+    usage.requests = 25;
+    await until(() => sent.length > count);
+    await reporter.stop();
+    expect(sent.at(-1)?.deployments[0]).toMatchObject({ name: 'energy', requests: 25, errors: 1 });
+  });
 });

@@ -1,8 +1,12 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { DeploymentStatusReport, NodeDeploymentState } from '../../contracts/deployments.js';
 import { backoffDelay } from '../backoff.js';
+import type { SlotUsage } from '../runtime/model-slot.js';
 
 export type DeploymentStatus = DeploymentStatusReport['deployments'][number];
+
+/** Request counters go out at most this often (canary soaks judge error rates by them), and only when they moved. */
+export const USAGE_REPORT_INTERVAL_MS = 10_000;
 
 /**
  * Per-deployment state on this node, reported to the control plane on every change. Reports
@@ -16,11 +20,20 @@ export class StatusReporter {
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly usageTimer: NodeJS.Timeout;
+  private lastUsage = '';
 
   constructor(
     private readonly send: (report: DeploymentStatusReport) => Promise<void>,
     private readonly log: FastifyBaseLogger,
-  ) {}
+    private readonly usage: (name: string) => SlotUsage | undefined = () => undefined,
+    usageIntervalMs = USAGE_REPORT_INTERVAL_MS,
+  ) {
+    this.usageTimer = setInterval(() => {
+      if (this.usageSnapshot() !== this.lastUsage) this.flush();
+    }, usageIntervalMs);
+    this.usageTimer.unref();
+  }
 
   /** `servingVersion`: what this node serves now for `name` (the old version while `version` loads or after it failed). */
   set(name: string, version: number | null, state: NodeDeploymentState, reason?: string, servingVersion: number | null = null): void {
@@ -54,15 +67,28 @@ export class StatusReporter {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.usageTimer);
     clearTimeout(this.retryTimer);
     await this.sending;
+  }
+
+  /** The status with the request counters of the version it serves, when the runtime has them. */
+  private withUsage(status: DeploymentStatus): DeploymentStatus {
+    const usage = this.usage(status.name);
+    if (!usage || usage.version !== status.servingVersion) return status;
+    return { ...status, requests: usage.requests, errors: usage.errors };
+  }
+
+  private usageSnapshot(): string {
+    return JSON.stringify([...this.statuses.keys()].map((name) => this.usage(name) ?? null));
   }
 
   private async drain(): Promise<void> {
     while (this.dirty && !this.stopped) {
       this.dirty = false;
       try {
-        await this.send({ deployments: [...this.statuses.values()] });
+        this.lastUsage = this.usageSnapshot();
+        await this.send({ deployments: [...this.statuses.values()].map((status) => this.withUsage(status)) });
         this.failures = 0;
       } catch (error) {
         this.failures += 1;

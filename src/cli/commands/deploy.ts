@@ -1,8 +1,23 @@
-import { Command } from 'commander';
-import type { DeploymentView } from '../../contracts/deployments.js';
+import { Command, Option } from 'commander';
+import { DEPLOYMENT_STRATEGIES, type DeploymentStrategy, type DeploymentView } from '../../contracts/deployments.js';
+import type { ApiClient } from '../../client/api-client.js';
 import { formatLabels, parseLabelList } from '../../nodes/labels.js';
 import { clientFor, withClientOptions } from '../client-context.js';
 import { formatTable, printJson, printRows } from '../output.js';
+import { parseDuration, parsePercent, parseRate } from '../parse-arguments.js';
+import { formatDuration, ProgressBar } from '../progress-bar.js';
+
+interface CreateOptions {
+  name: string;
+  model: string;
+  to: string;
+  strategy: DeploymentStrategy;
+  canaryPercent: number;
+  soak: number;
+  maxErrorRate: number;
+  wait: boolean;
+  timeout: number;
+}
 
 export function deployCommand(): Command {
   const deploy = new Command('deploy').description('Deploy models to edge nodes: a model selector + a node selector');
@@ -10,13 +25,47 @@ export function deployCommand(): Command {
   withClientOptions(
     deploy
       .command('create')
-      .description('Create a deployment; it follows its model selector (moving an alias rolls it forward)')
+      .description('Create a deployment; it follows its model selector (moving an alias rolls it forward with the chosen strategy)')
       .requiredOption('--name <name>', 'Deployment name: the model name agents serve it under on /v2')
       .requiredOption('--model <selector>', 'name, name@version or name@alias, e.g. energy-forecaster@champion')
-      .option('--to <k=v,...>', 'Node selector: labels the nodes must have (default: every node)', ''),
-  ).action(async (options: { name: string; model: string; to: string }, self: Command) => {
+      .option('--to <k=v,...>', 'Node selector: labels the nodes must have (default: every node)', '')
+      .addOption(
+        new Option('--strategy <strategy>', 'How new versions roll out: all nodes at once, rolling (one node at a time) or canary')
+          .choices([...DEPLOYMENT_STRATEGIES])
+          .default('all'),
+      )
+      .option(
+        '--canary-percent <n>',
+        'canary: share of the nodes that get a new version first',
+        (v) => parsePercent(v, '--canary-percent'),
+        20,
+      )
+      .option(
+        '--soak <duration>',
+        'canary: how long the canary must stay healthy before every node gets it (e.g. 60s, 10m)',
+        (v) => parseDuration(v, '--soak'),
+        60,
+      )
+      .option(
+        '--max-error-rate <share>',
+        'canary: highest share of failed requests during the soak before it rolls back (e.g. 1% or 0.01)',
+        (v) => parseRate(v, '--max-error-rate'),
+        0.01,
+      )
+      .option('--wait', 'Follow the first rollout with a progress bar until every node serves it', false)
+      .option('--timeout <duration>', 'With --wait: give up after this long (e.g. 5m)', (v) => parseDuration(v, '--timeout'), 300),
+  ).action(async (options: CreateOptions, self: Command) => {
     const { client, json } = clientFor(self);
-    const view = await client.createDeployment({ name: options.name, model: options.model, nodeSelector: parseLabelList(options.to) });
+    let view = await client.createDeployment({
+      name: options.name,
+      model: options.model,
+      nodeSelector: parseLabelList(options.to),
+      strategy: options.strategy,
+      canaryPercent: options.canaryPercent,
+      soakSeconds: options.soak,
+      maxErrorRate: options.maxErrorRate,
+    });
+    if (options.wait) view = await followRollout(client, view.name, options.timeout * 1000);
     if (json) return printJson(view);
     console.log(describeDeployment(view));
   });
@@ -33,10 +82,32 @@ export function deployCommand(): Command {
   });
 
   withClientOptions(
-    deploy.command('get').description('Show a deployment and the state on each node').argument('<name>', 'Deployment name'),
-  ).action(async (name: string, _options, self: Command) => {
+    deploy
+      .command('get')
+      .description('Show a deployment: its rollout, the state on each node and the rollout history')
+      .argument('<name>', 'Deployment name')
+      .option('--wait', 'Follow the rollout in progress with a progress bar until it ends', false)
+      .option('--timeout <duration>', 'With --wait: give up after this long (e.g. 5m)', (v) => parseDuration(v, '--timeout'), 300),
+  ).action(async (name: string, options: { wait: boolean; timeout: number }, self: Command) => {
     const { client, json } = clientFor(self);
-    const view = await client.getDeployment(name);
+    const view = options.wait ? await followRollout(client, name, options.timeout * 1000) : await client.getDeployment(name);
+    if (json) return printJson(view);
+    console.log(describeDeployment(view));
+  });
+
+  withClientOptions(
+    deploy
+      .command('rollback')
+      .description(
+        'Roll back: a rollout in progress returns to the stable version, a finished one to the good version before it; the version left is not rolled out again until the model selector moves on',
+      )
+      .argument('<name>', 'Deployment name')
+      .option('--wait', 'Follow the rollback until every node serves the version it returns to', false)
+      .option('--timeout <duration>', 'With --wait: give up after this long (e.g. 5m)', (v) => parseDuration(v, '--timeout'), 300),
+  ).action(async (name: string, options: { wait: boolean; timeout: number }, self: Command) => {
+    const { client, json } = clientFor(self);
+    let view = await client.rollbackDeployment(name);
+    if (options.wait) view = await followRollout(client, name, options.timeout * 1000);
     if (json) return printJson(view);
     console.log(describeDeployment(view));
   });
@@ -53,22 +124,68 @@ export function deployCommand(): Command {
   return deploy;
 }
 
+/**
+ * Polls a deployment and draws how many of its nodes serve what the rollout assigns them,
+ * until that is all of them and no rollout is in progress (or the rollout rolled back).
+ */
+async function followRollout(client: ApiClient, name: string, timeoutMs: number): Promise<DeploymentView> {
+  const bar = new ProgressBar();
+  const started = Date.now();
+  for (;;) {
+    const view = await client.getDeployment(name);
+    const settled = view.nodes.filter((n) => n.assignedVersion !== null && n.state === 'serving' && n.version === n.assignedVersion);
+    const placed = view.nodes.filter((n) => n.assignedVersion !== null);
+    const { phase } = view.rollout;
+    const done = (phase === 'stable' || phase === 'rolled-back') && placed.length > 0 && settled.length === placed.length;
+    const failed = view.nodes.filter((n) => n.state === 'failed' && n.version === n.assignedVersion);
+    bar.update(
+      placed.length === 0 ? undefined : settled.length / placed.length,
+      `${phase}${view.rollout.targetVersion === null ? '' : ` v${view.rollout.targetVersion}`}: ${settled.length}/${placed.length} node(s) serving${failed.length > 0 ? `, ${failed.length} failed` : ''}  ${formatDuration(Date.now() - started)}`,
+    );
+    if (done || (failed.length === placed.length && placed.length > 0)) {
+      bar.done(phase === 'rolled-back' ? `Rolled back: ${view.rollout.history.at(-1)?.message ?? ''}` : undefined);
+      return view;
+    }
+    if (Date.now() - started > timeoutMs) {
+      bar.done(`Still ${phase} after ${formatDuration(timeoutMs)}: see fogline deploy get ${name}`);
+      return view;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 const DEPLOYMENT_COLUMNS = [
   { header: 'NAME', value: (d: DeploymentView) => d.name },
   { header: 'MODEL', value: (d: DeploymentView) => d.model },
   { header: 'VERSION', value: (d: DeploymentView) => (d.version === null ? '-' : String(d.version)) },
+  { header: 'STRATEGY', value: (d: DeploymentView) => d.strategy },
+  { header: 'ROLLOUT', value: (d: DeploymentView) => describePhase(d) },
   { header: 'NODES', value: (d: DeploymentView) => formatLabels(d.nodeSelector) || '(all)' },
   {
     header: 'SERVING',
-    value: (d: DeploymentView) => `${d.nodes.filter((n) => n.state === 'serving' && n.version === d.version).length}/${d.nodes.length}`,
+    value: (d: DeploymentView) =>
+      `${d.nodes.filter((n) => n.state === 'serving' && n.assignedVersion !== null && n.version === n.assignedVersion).length}/${d.nodes.filter((n) => n.assignedVersion !== null).length}`,
   },
 ];
 
+function describePhase(view: DeploymentView): string {
+  const { phase, stableVersion, targetVersion } = view.rollout;
+  if (phase === 'stable') return stableVersion === null ? 'waiting' : `stable v${stableVersion}`;
+  if (phase === 'rolled-back') return `rolled back to v${stableVersion ?? '-'}`;
+  return `${phase} v${stableVersion ?? '-'} → v${targetVersion ?? '-'}`;
+}
+
 function describeDeployment(view: DeploymentView): string {
+  const strategy =
+    view.strategy === 'canary'
+      ? `canary (${view.canaryPercent}% first, soak ${view.soakSeconds}s, max error rate ${(view.maxErrorRate * 100).toFixed(1)}%)`
+      : view.strategy;
   const lines = [
     `Deployment:  ${view.name}`,
     `Model:       ${view.model} (now version ${view.version ?? '-'})`,
     `Nodes:       ${formatLabels(view.nodeSelector) || '(all)'}`,
+    `Strategy:    ${strategy}`,
+    `Rollout:     ${describePhase(view)}`,
   ];
   if (view.nodes.length === 0) lines.push('', 'No node fits yet (online, not cordoned, labels matching, enough memory).');
   else
@@ -77,10 +194,17 @@ function describeDeployment(view: DeploymentView): string {
       formatTable(view.nodes, [
         { header: '  NODE', value: (n) => `  ${n.nodeName}` },
         { header: 'STATE', value: (n) => n.state },
+        { header: 'ASSIGNED', value: (n) => (n.assignedVersion === null ? '-' : String(n.assignedVersion)) },
         { header: 'VERSION', value: (n) => (n.version === null ? '-' : String(n.version)) },
         { header: 'SERVING', value: (n) => (n.servingVersion === null ? '-' : String(n.servingVersion)) },
+        { header: 'REQUESTS', value: (n) => `${n.requests}${n.errors > 0 ? ` (${n.errors} failed)` : ''}` },
         { header: 'REASON', value: (n) => n.reason ?? '' },
       ]),
     );
+  const history = view.rollout.history.slice(-8);
+  if (history.length > 0) {
+    lines.push('', 'History:');
+    for (const event of history) lines.push(`  ${event.at}  ${event.event.padEnd(18)} ${event.message}`);
+  }
   return lines.join('\n');
 }

@@ -12,6 +12,8 @@ import {
   DesiredStateQuery,
 } from '../../contracts/deployments.js';
 import { FoglineError } from '../../errors/fogline-error.js';
+import type { DeploymentRecord, DeploymentRepository } from '../../deployments/deployment-repository.js';
+import { NothingToRollBackTo, requestRollback } from '../../deployments/rollout.js';
 import { assertValidLabels } from '../../nodes/labels.js';
 import type { Services } from '../services.js';
 import { ERROR_RESPONSES } from './errors.js';
@@ -22,7 +24,7 @@ const ArtifactParams = Type.Object({
   version: Type.Integer({ minimum: 1 }),
 });
 
-export function deploymentRoutes({ deployments, desiredState, models }: Services): FastifyPluginAsyncTypebox {
+export function deploymentRoutes({ deployments, desiredState, models, rollouts }: Services): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
       '/deployments',
@@ -36,14 +38,23 @@ export function deploymentRoutes({ deployments, desiredState, models }: Services
         },
       },
       async (request, reply) => {
-        const { name, model, nodeSelector = {}, strategy = 'all' } = request.body;
+        const {
+          name,
+          model,
+          nodeSelector = {},
+          strategy = 'all',
+          canaryPercent = 20,
+          soakSeconds = 60,
+          maxErrorRate = 0.01,
+        } = request.body;
         assertValidLabels(nodeSelector);
-        await models.resolve(model);
+        const first = await models.resolve(model);
         const record = await deployments.create({
+          firstVersion: first.version,
           name,
           modelSelector: model,
           nodeSelector,
-          strategy,
+          policy: { strategy, canaryPercent, soakMs: soakSeconds * 1000, maxErrorRate },
           createdBy: request.principal?.tokenId ?? null,
         });
         return reply.status(201).send(await desiredState.view(record));
@@ -75,6 +86,21 @@ export function deploymentRoutes({ deployments, desiredState, models }: Services
         },
       },
       async (request) => desiredState.view(await deployments.get(request.params.name)),
+    );
+
+    app.post(
+      '/deployments/:name/rollback',
+      {
+        config: { access: { minRole: 'operator' } },
+        schema: {
+          summary:
+            'Roll back: an unfinished rollout returns to the stable version, a finished one to the good version before it; the version left is not rolled out again until the selector moves on',
+          tags: ['deployments'],
+          params: DeploymentParams,
+          response: { 200: DeploymentView, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => desiredState.view(await rollbackDeployment(deployments, request.params.name)),
     );
 
     app.delete(
@@ -128,6 +154,7 @@ export function deploymentRoutes({ deployments, desiredState, models }: Services
       },
       async (request, reply) => {
         await deployments.recordStatus(request.params.id, request.body);
+        rollouts.poke();
         return reply.status(204).send();
       },
     );
@@ -161,6 +188,21 @@ export function deploymentRoutes({ deployments, desiredState, models }: Services
       },
     );
   };
+}
+
+/** Applies a user's rollback, retrying if the rollout controller wrote in between. */
+async function rollbackDeployment(deployments: DeploymentRepository, name: string): Promise<DeploymentRecord> {
+  for (;;) {
+    const record = await deployments.get(name);
+    let next;
+    try {
+      next = requestRollback(record.rollout, Date.now());
+    } catch (error) {
+      if (!(error instanceof NothingToRollBackTo)) throw error;
+      throw new FoglineError('FOGLINE_ERR_NOTHING_TO_ROLL_BACK', `Deployment "${name}" cannot roll back: ${error.message}`);
+    }
+    if (await deployments.saveRollout(record, next)) return deployments.get(name);
+  }
 }
 
 /** The first byte asked for by `Range: bytes=N-`; 0 without one. Other range forms are refused. */

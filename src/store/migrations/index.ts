@@ -6,6 +6,7 @@ import * as modelRegistry from './0003-model-registry.js';
 import * as datasets from './0004-datasets.js';
 import { pipelineRuns } from './0005-pipeline-runs.js';
 import * as deployments from './0006-deployments.js';
+import * as rollouts from './0007-rollouts.js';
 
 /** Every schema change, in order. Names sort in the order they run; never rename one. */
 export function allMigrations(dialect: DialectName): Record<string, Migration> {
@@ -16,5 +17,6 @@ export function allMigrations(dialect: DialectName): Record<string, Migration> {
     '0004-datasets': datasets,
     '0005-pipeline-runs': pipelineRuns(dialect),
     '0006-deployments': deployments,
+    '0007-rollouts': rollouts,
   };
 }

@@ -1,0 +1,92 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { ChangeSignal } from './change-signal.js';
+import type { DeploymentRepository } from './deployment-repository.js';
+import type { DesiredStateService } from './desired-state.js';
+import { advanceRollout, type NodeReport } from './rollout.js';
+
+/** Without a change or a node report, rollouts are looked at this often (soak timers, nodes coming and going). */
+const TICK_MS = 1000;
+
+/**
+ * Drives every deployment's rollout: on each tick, works out the next step of each one from
+ * its selector, placement and node reports (see advanceRollout) and stores real changes.
+ * Writes are optimistic (by rollout revision), so several control-plane replicas can run one
+ * each; a lost race is simply retried on the next tick.
+ */
+export class RolloutController {
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private pokedWhileTicking = false;
+
+  constructor(
+    private readonly deployments: DeploymentRepository,
+    private readonly desiredState: DesiredStateService,
+    private readonly changes: ChangeSignal,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private log: FastifyBaseLogger | undefined;
+
+  start(log?: FastifyBaseLogger): void {
+    this.log = log;
+    this.running ??= this.loop();
+  }
+
+  /** Looks again soon: a node reported a state change. */
+  poke(): void {
+    this.pokedWhileTicking = true;
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.running;
+  }
+
+  /** One pass over every deployment; true when some rollout moved on. */
+  async tick(): Promise<boolean> {
+    const inputs = await this.desiredState.rolloutInputs();
+    if (inputs.length === 0) return false;
+    const statuses = await this.deployments.allStatuses();
+    let changed = false;
+    for (const { deployment, resolvedVersion, placedNodes } of inputs) {
+      const reports = new Map<string, NodeReport>(
+        (statuses.get(deployment.name) ?? []).map((s) => [
+          s.nodeId,
+          { version: s.version, state: s.state, reason: s.reason, requests: s.requests, errors: s.errors, updatedAt: s.updatedAt },
+        ]),
+      );
+      const next = advanceRollout(deployment.rollout, deployment, { now: this.now(), resolvedVersion, placedNodes, reports });
+      if (next === deployment.rollout || JSON.stringify(next) === JSON.stringify(deployment.rollout)) continue;
+      if (await this.deployments.saveRollout(deployment, next)) {
+        changed = true;
+        const event = next.history.at(-1);
+        if (event && event !== deployment.rollout.history.at(-1))
+          this.log?.info({ deployment: deployment.name, ...event }, `rollout: ${event.message}`);
+      }
+    }
+    // Wakes the nodes' long polls (and this loop: a rollout that moved may move again at once).
+    if (changed) this.changes.notify();
+    return changed;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped && !this.changes.closed) {
+      this.pokedWhileTicking = false;
+      try {
+        await this.tick();
+      } catch (error) {
+        // The store may be briefly away (a database restart): try again on the next tick.
+        this.log?.warn(`rollout tick failed: ${(error as Error).message}`);
+      }
+      if (this.stopped || this.pokedWhileTicking) continue;
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        void this.changes.next(TICK_MS).then(resolve);
+      });
+      this.wake = undefined;
+    }
+  }
+}
