@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 // bench/serve: Open Inference Protocol serving throughput and latency of the default forecaster
-// architecture (600-point window, seed 002's request size) beside a bare in-process predict loop
-// on the same machine, measured in one run. Today it measures the control plane's /v2 endpoint;
-// agents mount the same V2 routes (src/inference/v2-routes.ts).
+// architecture (600-point window, seed 002's request size) on an AGENT beside a bare in-process
+// predict loop on the same machine, measured in one run. The agent is a real `fogline agent`
+// process (started from bin/, with --max-batch-size as given) enrolled in a real control plane;
+// the model is trained there, deployed to the agent, and this process posts to the agent's
+// /v2/models/energy/infer over keep-alive HTTP. The control plane's /v2 is measured too, for
+// comparison (--cloud no to skip).
 //
-//   npm run build && node bench/serve/run.js [--duration 10] [--epochs 3] [--concurrency 1,4]
+//   npm run build && node bench/serve/run.js [--duration 10] [--epochs 3] [--concurrency 1,4,8] [--max-batch-size 8]
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
 import { startServer } from '../fleet/lib/server.js';
 import { fmt, renderTable, summarizeLatencies } from '../fleet/lib/stats.js';
 
@@ -23,7 +27,10 @@ const { values: flags } = parseArgs({
     duration: { type: 'string', default: '10' },
     epochs: { type: 'string', default: '3' },
     window: { type: 'string', default: '600' },
-    concurrency: { type: 'string', default: '1,4' },
+    concurrency: { type: 'string', default: '1,4,8' },
+    'max-batch-size': { type: 'string', default: '8' },
+    'max-batch-delay-ms': { type: 'string', default: '0' },
+    cloud: { type: 'string', default: 'yes' },
   },
 });
 const DURATION_MS = Number(flags.duration) * 1000;
@@ -35,6 +42,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fogline-bench-serve-'));
 const server = await startServer({ dataDir, dbUrl: `sqlite:${path.join(dataDir, 'fogline.db')}`, intervalSeconds: 15 });
 const auth = { authorization: `Bearer ${server.adminToken}` };
+let agentProcess;
 const api = async (method, url, body, headers = {}) => {
   const response = await fetch(`${server.url}${url}`, { method, headers: { ...auth, ...headers }, body });
   if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${await response.text()}`);
@@ -82,22 +90,70 @@ try {
   const bare = await measure(1, async () => predictor.predict(inputs));
   predictor.dispose();
 
+  // A real agent process, enrolled with a join token, serving the model through a deployment.
+  const { token: joinToken } = await (
+    await api('POST', '/api/v1/tokens', JSON.stringify({ name: 'bench join', role: 'join', maxUses: 1 }), {
+      'content-type': 'application/json',
+    })
+  ).json();
+  const agentDir = path.join(dataDir, 'agent');
+  const agentArgs = ['agent', '--server', server.url, '--name', 'bench-agent', '--labels', 'bench=serve', '--data-dir', agentDir];
+  agentArgs.push('--port', '0', '--log-level', 'warn', '--join-token', joinToken);
+  agentArgs.push('--max-batch-size', flags['max-batch-size'], '--max-batch-delay-ms', flags['max-batch-delay-ms']);
+  agentProcess = spawn(process.execPath, [path.join(ROOT, 'bin/fogline.js'), ...agentArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const agentUrl = await new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`the agent did not start:\n${output}`)), 60_000);
+    const onData = (chunk) => {
+      output += chunk;
+      const match = output.match(/serving on (http:\/\/\S+)/);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    agentProcess.stdout.on('data', onData);
+    agentProcess.stderr.on('data', onData);
+  });
+  await api('POST', '/api/v1/deployments', JSON.stringify({ name: 'energy', model: 'energy@1', nodeSelector: { bench: 'serve' } }), {
+    'content-type': 'application/json',
+  });
+  for (let tries = 0; ; tries++) {
+    if (
+      await post(`${agentUrl}/v2/models/energy/infer`, body).then(
+        () => true,
+        () => false,
+      )
+    )
+      break;
+    if (tries > 600) throw new Error('the agent never served the deployment');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
   const rows = [row('in-process predict() loop', 1, bare, bare)];
   for (const concurrency of flags.concurrency.split(',').map(Number)) {
-    const endpoint = await measure(concurrency, () => post(`${server.url}/v2/models/energy/infer`, body));
-    rows.push(row('POST /v2/models/energy/infer', concurrency, endpoint, bare));
+    const endpoint = await measure(concurrency, () => post(`${agentUrl}/v2/models/energy/infer`, body));
+    rows.push(row(`agent POST /v2/…/infer (max batch ${flags['max-batch-size']})`, concurrency, endpoint, bare));
+  }
+  if (flags.cloud === 'yes') {
+    for (const concurrency of flags.concurrency.split(',').map(Number)) {
+      const endpoint = await measure(concurrency, () => post(`${server.url}/v2/models/energy/infer`, body));
+      rows.push(row('control plane POST /v2/…/infer', concurrency, endpoint, bare));
+    }
   }
   console.log(
     `\nOpen Inference Protocol serving, batch 1, ${WINDOW}-point window, ${DURATION_MS / 1000} s each; ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)}\n`,
   );
   console.log(renderTable(['path', 'concurrency', 'requests/s', 'p50 ms', 'p99 ms', 'errors', 'vs bare loop'], rows, (i) => i > 0));
-  const best = rows.slice(1).reduce((a, b) => (Number(b[2]) > Number(a[2]) ? b : a));
+  const agentRows = rows.filter((r) => r[0].startsWith('agent'));
+  const best = agentRows.reduce((a, b) => (Number(b[2]) > Number(a[2]) ? b : a));
   const p50 = Number(rows[1][3]);
   console.log(
-    `\nGoal: endpoint throughput >= 80% of the bare loop: ${best[6]} (${Number(best[2]) >= 0.8 * Number(rows[0][2]) ? 'met' : 'NOT met'})`,
+    `\nGoal: agent endpoint throughput >= 80% of the bare loop: best ${best[6]} at concurrency ${best[1]} (${Number(best[2]) >= 0.8 * Number(rows[0][2]) ? 'met' : 'NOT met'})`,
   );
   console.log(`Goal: p50 < 5 ms: ${p50} ms at concurrency 1 (${p50 < 5 ? 'met' : 'NOT met'})`);
 } finally {
+  agentProcess?.kill('SIGTERM');
   await server.stop();
   fs.rmSync(dataDir, { recursive: true, force: true });
 }
