@@ -1,0 +1,75 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DeploymentRepository } from '../../src/deployments/deployment-repository.js';
+import { advanceRollout } from '../../src/deployments/rollout.js';
+import { migrateToLatest, openStore, type Store } from '../../src/store/store.js';
+import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/databases.js';
+
+const POLICY = { strategy: 'canary' as const, canaryPercent: 25, soakMs: 30_000, maxErrorRate: 0.05 };
+
+// Rollout state and node counters as each database keeps them.
+describe.each(DIALECTS)('deployment repository on %s', (dialect) => {
+  let database: TestDatabase;
+  let store: Store;
+  let repository: DeploymentRepository;
+  let clock = Date.UTC(2026, 10, 23, 8, 0, 0);
+
+  beforeEach(async () => {
+    database = await createTestDatabase(dialect);
+    store = openStore(database.url);
+    await migrateToLatest(store);
+    repository = new DeploymentRepository(store.db, () => clock);
+  });
+
+  afterEach(async () => {
+    await store.close();
+    await database.drop();
+  });
+
+  it('keeps the policy and the first rollout step, and stores a step only against the revision it read', async () => {
+    const created = await repository.create({
+      name: 'energy',
+      modelSelector: 'energy@champion',
+      nodeSelector: { site: 'plant-a' },
+      policy: POLICY,
+      firstVersion: 4,
+      createdBy: null,
+    });
+    expect(created).toMatchObject({ ...POLICY, rolloutRevision: 0, rollout: { phase: 'updating', targetVersion: 4 } });
+    clock += 1000;
+    const next = advanceRollout(created.rollout, created, { now: clock, resolvedVersion: 4, placedNodes: [], reports: new Map() });
+    expect(next.phase).toBe('stable');
+    expect(await repository.saveRollout(created, next)).toBe(true);
+    // A second writer that read the same revision loses, and changes nothing.
+    expect(await repository.saveRollout(created, { ...next, phase: 'rolled-back' })).toBe(false);
+    const stored = await repository.get('energy');
+    expect(stored.rolloutRevision).toBe(1);
+    expect(stored.rollout).toEqual(next);
+    expect(stored.maxErrorRate).toBeCloseTo(0.05);
+  });
+
+  it('records node reports with their request counters, replacing the last one, and ignores unknown deployments', async () => {
+    await repository.create({
+      name: 'energy',
+      modelSelector: 'energy',
+      nodeSelector: {},
+      policy: POLICY,
+      firstVersion: 1,
+      createdBy: null,
+    });
+    await repository.recordStatus('node-a', {
+      deployments: [
+        { name: 'energy', version: 1, state: 'serving', servingVersion: 1, requests: 9_000_000_000, errors: 3 },
+        { name: 'gone', version: 1, state: 'serving' },
+      ],
+    });
+    await repository.recordStatus('node-b', { deployments: [{ name: 'energy', version: 1, state: 'loading' }] });
+    await repository.recordStatus('node-b', { deployments: [{ name: 'energy', version: 1, state: 'failed', reason: 'sha256 mismatch' }] });
+    const all = await repository.allStatuses();
+    expect([...all.keys()]).toEqual(['energy']);
+    const byNode = Object.fromEntries(all.get('energy')!.map((s) => [s.nodeId, s]));
+    expect(byNode['node-a']).toMatchObject({ version: 1, servingVersion: 1, state: 'serving', requests: 9_000_000_000, errors: 3 });
+    expect(byNode['node-b']).toMatchObject({ state: 'failed', reason: 'sha256 mismatch', requests: 0, errors: 0 });
+    await repository.delete('energy');
+    expect((await repository.allStatuses()).size).toBe(0);
+  });
+});
