@@ -9,6 +9,7 @@ import type { ResolvedOptions } from '../config/options.js';
 import type { AgentInfo, NodeResources } from '../contracts/nodes.js';
 import { v2Routes } from '../inference/v2-routes.js';
 import { v2StreamRoutes } from '../inference/v2-stream.js';
+import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { VERSION } from '../version.js';
 import { backoffDelay } from './backoff.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
@@ -35,6 +36,8 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   const http = Fastify({ logger: { level: config.logLevel } });
+  const metrics = new AgentMetrics({ dataDir: config.dataDir });
+  metrics.install(http);
   const log = http.log;
   // Routes must exist before listening; they read the parts that enrolment creates later.
   let identity: NodeIdentity | undefined;
@@ -51,6 +54,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   });
   // Deployed models on the Open Inference Protocol; open to callers, as a model server is.
   const models = new DeployedModels({
+    observer: metrics.serving,
     batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxBatchDelayMs },
     load: { onCrash: ({ reason, restarted }) => log.error({ reason, restarted }, 'a model worker stopped') },
   });
@@ -81,6 +85,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     resources: await readResources(config.dataDir, gpus),
     agent: agentInfo,
   });
+  const node = { nodeId: identity.nodeId, nodeName: identity.nodeName, role: config.role, version: VERSION };
+  metrics.setNode(node, async () => (await collect()).resources);
   heartbeats = new HeartbeatLoop(client, identity.nodeId, 15_000, collect, log);
   heartbeats.start();
   let deployments: DeploymentSync;
