@@ -3,7 +3,6 @@ import type { DesiredDeployment } from '../../contracts/deployments.js';
 import { ArtifactRefused } from '../artifacts/artifact-refused.js';
 import type { ArtifactCache } from '../artifacts/artifact-cache.js';
 import type { DeployedModels } from '../runtime/deployed-models.js';
-import { loadVersion } from '../runtime/load-version.js';
 import type { AgentStateFiles } from './agent-state-files.js';
 import type { StatusReporter } from './status-reporter.js';
 
@@ -93,7 +92,7 @@ export class Reconciler {
         this.status.set(name, version, 'downloading', undefined, current?.version ?? null),
       );
       this.status.set(name, version, 'loading', undefined, current?.version ?? null);
-      const loaded = await loadVersion(bytes, deployment);
+      const loaded = await this.models.load(bytes, deployment);
       if (this.abort.signal.aborted) {
         loaded.predictor.dispose();
         return;
