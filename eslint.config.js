@@ -18,6 +18,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard runs in the browser (its own tsconfig: dashboard/tsconfig.json).
+    files: ['dashboard/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['test/**/*.ts', '**/*.test.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },

@@ -16,11 +16,14 @@ import { installErrorHandlers } from '../http/error-handler.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { datasetRoutes } from './routes/dataset-routes.js';
 import { deploymentRoutes } from './routes/deployment-routes.js';
+import { eventRoutes } from './routes/event-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
 import { modelRoutes } from './routes/model-routes.js';
 import { nodeRoutes } from './routes/node-routes.js';
 import { runRoutes } from './routes/run-routes.js';
+import { seriesRoutes } from './routes/series-routes.js';
+import { uiRoutes } from './routes/ui-routes.js';
 import { v2Routes } from '../inference/v2-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 import type { Services } from './services.js';
@@ -118,6 +121,9 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   });
 
   await app.register(healthRoutes(services));
+  // Before the API routes: its onResponse hook feeds the dashboard's live events from theirs.
+  await app.register(eventRoutes(services));
+  await app.register(uiRoutes());
   await app.register(metricsRoutes(services));
   await app.register(tokenRoutes(services), { prefix: '/api/v1' });
   await app.register(nodeRoutes(services), { prefix: '/api/v1' });
@@ -126,6 +132,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   await app.register(datasetRoutes(services), { prefix: '/api/v1' });
   await app.register(runRoutes(services), { prefix: '/api/v1' });
   await app.register(deploymentRoutes(services), { prefix: '/api/v1' });
+  await app.register(seriesRoutes(services), { prefix: '/api/v1' });
   await app.register(v2Routes(services.inference, { minRole: 'viewer' }));
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
 

@@ -1,0 +1,193 @@
+/**
+ * The web dashboard in a real browser (Debian's Chromium, driven by playwright-core) against real
+ * processes: a control plane on SQLite and two `fogline agent`s. Log in, see the nodes, start a
+ * run from the UI and watch it finish, move an alias and watch the deployment roll to the new
+ * version, all without reloading the page. Screenshots go to test/browser/artifacts/.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeploymentView } from '../../src/contracts/deployments.js';
+import type { RunView } from '../../src/contracts/runs.js';
+import { eventually, type FoglineProcess, freePort, ProcessTracker, requestJson, tempDir } from '../support/processes.js';
+import { launchChromium, screenshot } from './browser.js';
+
+const PJME_TEXT = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
+
+describe('dashboard in Chromium (real control plane and agents)', { timeout: 240_000 }, () => {
+  const serverDir = tempDir('ui-server');
+  const processes = new ProcessTracker();
+  let serverUrl: string;
+  let adminToken: string;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  const api = <T>(method: string, route: string, body?: unknown) =>
+    requestJson<T>(`${serverUrl}${route}`, { method, token: adminToken, body, timeoutMs: 30_000 });
+
+  async function startAgent(name: string, site: string): Promise<FoglineProcess> {
+    const join = (await api<{ token: string }>('POST', '/api/v1/tokens', { name: `${name} join`, role: 'join', maxUses: 1 })).body.token;
+    const args = ['agent', '--server', serverUrl, '--name', name, '--labels', `site=${site}`, '--data-dir', tempDir(`ui-${name}`)];
+    args.push('--port', '0', '--log-level', 'warn', '--join-token', join);
+    const proc = processes.start(args);
+    await proc.waitForOutput(/serving on (http:\/\/\S+)/, 30_000);
+    return proc;
+  }
+
+  async function trainByApi(epochs: number): Promise<number> {
+    const started = await api<RunView>('POST', '/api/v1/runs', {
+      pipeline: 'forecast',
+      dataset: 'pjme',
+      model: 'energy',
+      gate: 'none',
+      params: { epochs, hidden: [16] },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    const run = await eventually(async () => {
+      const view = (await api<RunView>('GET', `/api/v1/runs/${started.body.id}`)).body;
+      return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
+    }, 150_000);
+    expect(run.error).toBeNull();
+    return run.registeredVersion as number;
+  }
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    const port = await freePort();
+    serverUrl = `http://127.0.0.1:${port}`;
+    const server = processes.start([
+      'server',
+      '--data-dir',
+      serverDir,
+      '--port',
+      String(port),
+      '--heartbeat-interval',
+      '1',
+      '--log-level',
+      'warn',
+    ]);
+    await server.waitForOutput(/listening on (http:\/\/\S+)/, 30_000);
+    adminToken = fs.readFileSync(path.join(serverDir, 'admin.token'), 'utf8').trim();
+    const upload = await fetch(`${serverUrl}/api/v1/datasets/pjme/versions?timeColumn=Datetime&valueColumn=PJME_MW`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'text/csv' },
+      body: PJME_TEXT,
+    });
+    expect(upload.status).toBe(201);
+    await startAgent('edge-a', 'plant-a');
+    await startAgent('edge-b', 'plant-b');
+    page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await processes.stopAll();
+    fs.rmSync(serverDir, { recursive: true, force: true });
+  });
+
+  it('redirects / to the dashboard, refuses a wrong token with a clear message, and logs in', async () => {
+    await page.goto(serverUrl);
+    expect(new URL(page.url()).pathname).toBe('/ui/');
+    const tokenField = page.getByLabel('Access token');
+    await tokenField.fill('fgl.nosuchtoken.secret');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/did not accept this token/);
+    await tokenField.fill(adminToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('navigation', { name: 'Pages' }).waitFor();
+    await expect.poll(() => page.getByTestId('nodes-online').textContent(), { timeout: 15_000 }).toBe('2');
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Live' }).count()).toBe(1);
+    expect(
+      await page.evaluate(() =>
+        (globalThis as unknown as { sessionStorage: { getItem(key: string): string | null } }).sessionStorage.getItem('fogline.token'),
+      ),
+    ).toBe(adminToken);
+    await screenshot(page, '01-overview');
+  });
+
+  it('lists the nodes and charts one node’s CPU and memory from its heartbeats', async () => {
+    await page.getByRole('link', { name: 'Nodes', exact: true }).click();
+    const table = page.getByTestId('node-table');
+    await expect.poll(() => table.locator('tbody tr').count()).toBe(2);
+    expect(await table.textContent()).toMatch(/edge-a.*online.*site=plant-a/s);
+    await page.getByRole('link', { name: 'edge-a' }).click();
+    await page.getByRole('heading', { name: /edge-a/ }).waitFor();
+    // Samples come from the control plane's history, then live from the event stream.
+    await expect
+      .poll(() => page.getByRole('img', { name: /CPU load/ }).getAttribute('aria-label'), { timeout: 20_000 })
+      .toMatch(/now [\d.]+ on \d+ CPUs/);
+    await expect.poll(() => page.getByRole('img', { name: /Memory used/ }).getAttribute('aria-label')).toMatch(/now .+ of .+/);
+    await screenshot(page, '02-nodes');
+  });
+
+  it('starts a run from the UI and shows its steps and loss curve live until it finishes', async () => {
+    await page.getByRole('link', { name: 'Runs', exact: true }).click();
+    const form = page.getByRole('form', { name: 'Start a run' });
+    await form.getByLabel('Pipeline').selectOption('forecast');
+    await expect.poll(() => form.getByLabel('Dataset').inputValue()).toBe('pjme');
+    await form.getByLabel('Model name').fill('energy');
+    await form.getByLabel('Epochs').fill('2');
+    await form.getByLabel('Register').selectOption('none');
+    await form.getByRole('button', { name: 'Start run' }).click();
+    await page.waitForURL(/#\/runs\/[\w-]+$/);
+    const detail = page.getByTestId('run-detail');
+    // Each state shows up by itself: the page is never reloaded.
+    await expect.poll(() => detail.getByRole('heading').textContent(), { timeout: 60_000 }).toMatch(/running|succeeded/);
+    await expect.poll(() => detail.getByRole('heading').textContent(), { timeout: 180_000, interval: 500 }).toMatch(/succeeded/);
+    await expect.poll(() => detail.getByRole('img', { name: /Loss per epoch/ }).getAttribute('aria-label')).toMatch(/2 epochs/);
+    expect(await detail.getByRole('list', { name: 'Steps' }).textContent()).toMatch(
+      /prepare.*(succeeded|cached).*train.*succeeded.*evaluate.*succeeded.*register.*succeeded/s,
+    );
+    expect(await detail.textContent()).toMatch(/registered v1/);
+    await screenshot(page, '03-run');
+  });
+
+  it('moves an alias from the models page and watches the deployment roll to the new version', async () => {
+    expect(await trainByApi(1)).toBe(2);
+    expect((await api('PUT', '/api/v1/models/energy/aliases/champion', { version: 1 })).status).toBe(200);
+    expect((await api('POST', '/api/v1/deployments', { name: 'energy', model: 'energy@champion' })).status).toBe(201);
+    const servingEverywhere = async (version: number) =>
+      eventually(async () => {
+        const view = (await api<DeploymentView>('GET', '/api/v1/deployments/energy')).body;
+        return view.nodes.length === 2 && view.nodes.every((n) => n.state === 'serving' && n.servingVersion === version) ? true : undefined;
+      }, 60_000);
+    await servingEverywhere(1);
+
+    await page.getByRole('link', { name: 'Models', exact: true }).click();
+    await expect.poll(() => page.getByTestId('aliases').textContent()).toMatch(/champion → v1/);
+    const form = page.getByRole('form', { name: 'Move an alias' });
+    await form.getByLabel('Alias').fill('champion');
+    await form.getByLabel('Version').selectOption('2');
+    await form.getByRole('button', { name: 'Move alias' }).click();
+    await expect.poll(() => form.getByRole('status').textContent()).toMatch(/champion now points at v2/);
+    await expect.poll(() => page.getByTestId('aliases').textContent()).toMatch(/champion → v2/);
+
+    await page.getByRole('link', { name: 'Deployments', exact: true }).click();
+    const deployment = page.getByTestId('deployment-energy');
+    await expect.poll(() => deployment.getByTestId('target-version').textContent()).toBe('v2');
+    for (const node of ['edge-a', 'edge-b']) {
+      await expect
+        .poll(() => deployment.getByTestId(`deployment-node-${node}`).textContent(), { timeout: 60_000, interval: 250 })
+        .toMatch(/serving.*v2.*v2/);
+    }
+    expect(await deployment.textContent()).toMatch(/2\/2 nodes serve v2/);
+    expect(await deployment.getByRole('heading').textContent()).toMatch(/healthy/);
+    await screenshot(page, '04-deployment-rolled');
+    await servingEverywhere(2);
+  });
+
+  it('draws forecasts beside actuals for the deployment', async () => {
+    await page.getByRole('link', { name: 'Predictions', exact: true }).click();
+    await expect
+      .poll(() => page.getByRole('img', { name: /actual and forecast/ }).getAttribute('aria-label'), { timeout: 30_000 })
+      .toMatch(/[2-7] of 7 days forecast, mean MAPE [\d.]+%/);
+    await screenshot(page, '05-predictions');
+    await page.getByRole('link', { name: 'Overview', exact: true }).click();
+    await screenshot(page, '06-overview-after');
+    expect(pageErrors).toEqual([]);
+  });
+});
