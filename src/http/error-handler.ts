@@ -11,7 +11,16 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'FOGLINE_ERR_REQUEST_INVALID',
 };
 
-const DB_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', 'PROTOCOL_CONNECTION_LOST']);
+const DB_DOWN_CODES = new Set([
+  ...['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'],
+  // PostgreSQL: admin shutdown, crash shutdown, cannot connect now (starting up or shutting down).
+  ...['57P01', '57P02', '57P03'],
+  // MariaDB / MySQL: connection lost, server gone or shutting down.
+  ...['PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR'],
+]);
+/** node-postgres reports a connection cut mid-query (a killed server) without a code. */
+const DB_DOWN_MESSAGES =
+  /^(Connection terminated|Client has encountered a connection error|Connection terminated due to connection timeout)/;
 
 /** Turns every failure into `{code, message, details?}` with the status from the error registry. */
 export function toErrorBody(error: FastifyError | Error): { status: number; body: ErrorBody } {
@@ -26,7 +35,7 @@ export function toErrorBody(error: FastifyError | Error): { status: number; body
   const mapped = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
   if (mapped) return coded(mapped, `${ERROR_CODES[mapped].message}: ${fastifyError.message}`);
   if (error instanceof SyntaxError) return coded('FOGLINE_ERR_REQUEST_MALFORMED_JSON', error.message);
-  if (fastifyError.code && DB_DOWN_CODES.has(fastifyError.code)) {
+  if ((fastifyError.code && DB_DOWN_CODES.has(fastifyError.code)) || DB_DOWN_MESSAGES.test(error.message)) {
     return coded('FOGLINE_ERR_DB_UNAVAILABLE', 'The database is not reachable; retry shortly');
   }
   if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
