@@ -8,19 +8,13 @@
 // comparison (--cloud no to skip).
 //
 //   npm run build && node bench/serve/run.js [--duration 10] [--epochs 3] [--concurrency 1,4,8] [--max-batch-size 8]
-import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { spawn } from 'node:child_process';
-import { startServer } from '../fleet/lib/server.js';
+import { forecastRequest, post as postBody, ROOT, startCluster, trainForecaster, uploadPjme } from '../lib/cluster.js';
 import { fmt, renderTable, summarizeLatencies } from '../fleet/lib/stats.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const { loadBundle } = await import(path.join(ROOT, 'dist/ml/bundle/load-bundle.js'));
-const { parseTimeSeriesCsv } = await import(path.join(ROOT, 'dist/ml/timeseries/ingest.js'));
 
 const { values: flags } = parseArgs({
   options: {
@@ -35,54 +29,16 @@ const { values: flags } = parseArgs({
 });
 const DURATION_MS = Number(flags.duration) * 1000;
 const WINDOW = Number(flags.window);
-const CSV = path.join(ROOT, 'data/energy/PJME_hourly_trimmed.csv');
 
-/** A plain keep-alive HTTP client: Node's fetch costs about a millisecond per call by itself. */
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fogline-bench-serve-'));
-const server = await startServer({ dataDir, dbUrl: `sqlite:${path.join(dataDir, 'fogline.db')}`, intervalSeconds: 15 });
-const auth = { authorization: `Bearer ${server.adminToken}` };
-let agentProcess;
-const api = async (method, url, body, headers = {}) => {
-  const response = await fetch(`${server.url}${url}`, { method, headers: { ...auth, ...headers }, body });
-  if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${await response.text()}`);
-  return response;
-};
+const cluster = await startCluster({ tag: 'serve', intervalSeconds: 15 });
+const { server, api, apiJson, auth } = cluster;
+const post = (url, body) => postBody(url, body, { headers: auth });
 
 try {
   console.log(`[serve] training the forecaster (window ${WINDOW}, default layers, ${flags.epochs} epochs) on PJM East …`);
-  await api('POST', '/api/v1/datasets/pjme/versions?timeColumn=Datetime&valueColumn=PJME_MW', fs.readFileSync(CSV), {
-    'content-type': 'text/csv',
-  });
-  const run = await (
-    await api(
-      'POST',
-      '/api/v1/runs',
-      JSON.stringify({
-        pipeline: 'forecast',
-        dataset: 'pjme',
-        model: 'energy',
-        gate: 'none',
-        params: { window: WINDOW, epochs: Number(flags.epochs) },
-      }),
-      { 'content-type': 'application/json' },
-    )
-  ).json();
-  let view;
-  do {
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    view = await (await api('GET', `/api/v1/runs/${run.id}`)).json();
-  } while (view.status === 'queued' || view.status === 'running');
-  if (view.status !== 'succeeded') throw new Error(`training failed: ${view.error}`);
-
-  const series = parseTimeSeriesCsv(fs.readFileSync(CSV, 'utf8'), { timeColumn: 'Datetime', valueColumn: 'PJME_MW' });
-  const history = Array.from(series.values.subarray(series.values.length - WINDOW));
-  const startTime = series.start + series.values.length * series.intervalSeconds;
-  const inputs = [
-    { name: 'history', shape: [1, WINDOW], datatype: 'FP32', data: history },
-    { name: 'start_time', shape: [1], datatype: 'INT64', data: [startTime] },
-  ];
-  const body = JSON.stringify({ inputs });
+  await uploadPjme(api);
+  await trainForecaster(apiJson, { params: { window: WINDOW, epochs: Number(flags.epochs) } });
+  const { inputs, body } = await forecastRequest(WINDOW);
 
   // The bare loop: the same bundle, loaded in this process, predict() called back to back.
   const bundle = Buffer.from(await (await api('GET', '/api/v1/models/energy/versions/1/artifact')).arrayBuffer());
@@ -91,33 +47,13 @@ try {
   predictor.dispose();
 
   // A real agent process, enrolled with a join token, serving the model through a deployment.
-  const { token: joinToken } = await (
-    await api('POST', '/api/v1/tokens', JSON.stringify({ name: 'bench join', role: 'join', maxUses: 1 }), {
-      'content-type': 'application/json',
-    })
-  ).json();
-  const agentDir = path.join(dataDir, 'agent');
-  const agentArgs = ['agent', '--server', server.url, '--name', 'bench-agent', '--labels', 'bench=serve', '--data-dir', agentDir];
-  agentArgs.push('--port', '0', '--log-level', 'warn', '--join-token', joinToken);
-  agentArgs.push('--max-batch-size', flags['max-batch-size'], '--max-batch-delay-ms', flags['max-batch-delay-ms']);
-  agentProcess = spawn(process.execPath, [path.join(ROOT, 'bin/fogline.js'), ...agentArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const agentUrl = await new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`the agent did not start:\n${output}`)), 60_000);
-    const onData = (chunk) => {
-      output += chunk;
-      const match = output.match(/serving on (http:\/\/\S+)/);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    };
-    agentProcess.stdout.on('data', onData);
-    agentProcess.stderr.on('data', onData);
+  const { url: agentUrl } = await cluster.startAgent({
+    name: 'bench-agent',
+    labels: 'bench=serve',
+    joinToken: await cluster.joinToken(1),
+    extraArgs: ['--max-batch-size', flags['max-batch-size'], '--max-batch-delay-ms', flags['max-batch-delay-ms']],
   });
-  await api('POST', '/api/v1/deployments', JSON.stringify({ name: 'energy', model: 'energy@1', nodeSelector: { bench: 'serve' } }), {
-    'content-type': 'application/json',
-  });
+  await api('POST', '/api/v1/deployments', { name: 'energy', model: 'energy@1', nodeSelector: { bench: 'serve' } });
   for (let tries = 0; ; tries++) {
     if (
       await post(`${agentUrl}/v2/models/energy/infer`, body).then(
@@ -153,24 +89,7 @@ try {
   );
   console.log(`Goal: p50 < 5 ms: ${p50} ms at concurrency 1 (${p50 < 5 ? 'met' : 'NOT met'})`);
 } finally {
-  agentProcess?.kill('SIGTERM');
-  await server.stop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
-}
-
-function post(url, body) {
-  return new Promise((resolve, reject) => {
-    const request = http.request(
-      url,
-      { method: 'POST', agent, headers: { ...auth, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-      (response) => {
-        response.resume();
-        response.on('end', () => (response.statusCode === 200 ? resolve() : reject(new Error(`infer answered ${response.statusCode}`))));
-      },
-    );
-    request.on('error', reject);
-    request.end(body);
-  });
+  await cluster.cleanup();
 }
 
 /** Calls `call` from `concurrency` loops for DURATION_MS (after a short warm-up); latencies in ms. */
