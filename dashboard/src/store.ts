@@ -10,6 +10,7 @@ import type { NodeList, NodeView } from '../../src/contracts/nodes.js';
 import type { RunList, RunView } from '../../src/contracts/runs.js';
 import { api, describeError } from './api.js';
 import { type ConnectionState, followEvents } from './events.js';
+import { resetRates, trackRates } from './rates.js';
 
 export interface ClusterState {
   nodes: NodeView[] | null;
@@ -72,7 +73,12 @@ async function load<K extends 'nodes' | 'deployments' | 'runs' | 'models'>(key: 
 
 export const refresh = {
   nodes: () => load('nodes', async () => (await api<NodeList>('GET', '/api/v1/nodes')).nodes),
-  deployments: () => load('deployments', async () => (await api<DeploymentList>('GET', '/api/v1/deployments')).deployments),
+  deployments: () =>
+    load('deployments', async () => {
+      const { deployments } = await api<DeploymentList>('GET', '/api/v1/deployments');
+      trackRates(deployments);
+      return deployments;
+    }),
   runs: () => load('runs', async () => (await api<RunList>('GET', '/api/v1/runs?limit=50')).runs),
   models: () => load('models', async () => (await api<ModelList>('GET', '/api/v1/models')).models),
   all: () => Promise.all([refresh.nodes(), refresh.deployments(), refresh.runs(), refresh.models()]),
@@ -158,6 +164,7 @@ export function stopLive(): void {
   stop?.();
   stop = null;
   clearInterval(statusTimer);
+  resetRates();
   state = { nodes: null, deployments: null, runs: null, models: null, connection: 'connecting', error: null, changeGeneration: 0 };
   for (const listener of listeners) listener();
 }

@@ -46,6 +46,8 @@ async function registerDemoDataset(client: ApiClient, write: (line: string) => v
 
 export interface EmbeddedCluster {
   serverUrl: string;
+  /** The web dashboard, served by the control plane (sign in with the admin token). */
+  dashboardUrl: string;
   agentUrls: string[];
   adminTokenFile: string;
   /** The admin's API client, for what `up` does after start (the demo). */
@@ -104,6 +106,9 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
     }
 
     await registerDemoDataset(client, write);
+    const dashboardUrl = `${serverUrl}/ui/`;
+    const tokenPath = path.relative(process.cwd(), adminTokenFile) || adminTokenFile;
+    write(`[up] dashboard: ${dashboardUrl}  (sign in with the token in ${tokenPath})`);
 
     const exited = Promise.race(
       children.map(
@@ -116,7 +121,7 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
           ),
       ),
     );
-    return { serverUrl, agentUrls, adminTokenFile, client, exited, stop };
+    return { serverUrl, dashboardUrl, agentUrls, adminTokenFile, client, exited, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -11,6 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentView } from '../../src/contracts/deployments.js';
 import type { RunView } from '../../src/contracts/runs.js';
+import { parseTimeSeriesCsv } from '../../src/ml/timeseries/ingest.js';
 import { eventually, type FoglineProcess, freePort, ProcessTracker, requestJson, tempDir } from '../support/processes.js';
 import { launchChromium, screenshot } from './browser.js';
 
@@ -28,12 +29,15 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
   const api = <T>(method: string, route: string, body?: unknown) =>
     requestJson<T>(`${serverUrl}${route}`, { method, token: adminToken, body, timeoutMs: 30_000 });
 
+  const agentUrls: string[] = [];
+
   async function startAgent(name: string, site: string): Promise<FoglineProcess> {
     const join = (await api<{ token: string }>('POST', '/api/v1/tokens', { name: `${name} join`, role: 'join', maxUses: 1 })).body.token;
     const args = ['agent', '--server', serverUrl, '--name', name, '--labels', `site=${site}`, '--data-dir', tempDir(`ui-${name}`)];
     args.push('--port', '0', '--log-level', 'warn', '--join-token', join);
     const proc = processes.start(args);
-    await proc.waitForOutput(/serving on (http:\/\/\S+)/, 30_000);
+    const [, url] = await proc.waitForOutput(/serving on (http:\/\/\S+)/, 30_000);
+    agentUrls.push(url!);
     return proc;
   }
 
@@ -180,14 +184,45 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
     await servingEverywhere(2);
   });
 
+  it('shows the request rate the nodes report while an agent serves requests', async () => {
+    const series = parseTimeSeriesCsv(PJME_TEXT, { timeColumn: 'Datetime', valueColumn: 'PJME_MW' });
+    const request = {
+      inputs: [
+        { name: 'history', shape: [1, 168], datatype: 'FP32', data: Array.from(series.values.subarray(series.values.length - 168)) },
+        { name: 'start_time', shape: [1], datatype: 'INT64', data: [series.start + series.values.length * series.intervalSeconds] },
+      ],
+    };
+    let stop = false;
+    let served = 0;
+    const load = (async () => {
+      while (!stop) {
+        const answer = await requestJson(`${agentUrls[0]}/v2/models/energy/infer`, { method: 'POST', body: request });
+        expect(answer.status).toBe(200);
+        served += 1;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    try {
+      const chart = page.getByTestId('deployment-energy').getByRole('img', { name: /Requests per second/ });
+      // Agents report their counters about every 10 s; a rate needs two reports.
+      await expect.poll(() => chart.getAttribute('aria-label'), { timeout: 45_000, interval: 500 }).toMatch(/now [1-9][\d.]* requests\/s/);
+      expect(await page.getByTestId('deployment-node-edge-a').textContent()).toMatch(/\d+(\.\d)?\/s/);
+      await screenshot(page, '05-deployment-rate');
+    } finally {
+      stop = true;
+      await load;
+    }
+    expect(served).toBeGreaterThan(10);
+  });
+
   it('draws forecasts beside actuals for the deployment', async () => {
     await page.getByRole('link', { name: 'Predictions', exact: true }).click();
     await expect
       .poll(() => page.getByRole('img', { name: /actual and forecast/ }).getAttribute('aria-label'), { timeout: 30_000 })
       .toMatch(/[2-7] of 7 days forecast, mean MAPE [\d.]+%/);
-    await screenshot(page, '05-predictions');
+    await screenshot(page, '06-predictions');
     await page.getByRole('link', { name: 'Overview', exact: true }).click();
-    await screenshot(page, '06-overview-after');
+    await screenshot(page, '07-overview-after');
     expect(pageErrors).toEqual([]);
   });
 });

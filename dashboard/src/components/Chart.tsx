@@ -32,9 +32,12 @@ export interface ChartProps {
 export function Chart({ title, data, series, height = 220, time = true, xLabel, yLabel, yRange, xRange, summary }: ChartProps) {
   const holder = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  const key = JSON.stringify([series, time, xLabel, yLabel, yRange, height]);
+  const key = JSON.stringify([series, time, xLabel, yLabel, height]);
+  // Ranges change with the data: read through refs, so that the chart is not rebuilt for them.
   const range = useRef(xRange);
   range.current = xRange;
+  const yRangeRef = useRef(yRange);
+  yRangeRef.current = yRange;
 
   useEffect(() => {
     const element = holder.current;
@@ -45,12 +48,18 @@ export function Chart({ title, data, series, height = 220, time = true, xLabel, 
       height,
       scales: {
         x: { time, range: (_u, min, max) => range.current ?? [min, max] },
-        y: yRange ? { range: yRange } : {},
+        y: { range: (_u, min, max) => yRangeRef.current ?? uPlot.rangeNum(min, max, 0.1, true) },
       },
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
       axes: [
-        { label: xLabel, stroke: '#333', grid: { stroke: '#e3e3e3' } },
+        // Epochs and other counts: whole-number ticks only.
+        {
+          label: xLabel,
+          stroke: '#333',
+          grid: { stroke: '#e3e3e3' },
+          ...(time ? {} : { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }),
+        },
         {
           label: yLabel,
           stroke: '#333',
@@ -85,7 +94,7 @@ export function Chart({ title, data, series, height = 220, time = true, xLabel, 
 
   useEffect(() => {
     plot.current?.setData(data as uPlot.AlignedData);
-  }, [data, xRange?.[0], xRange?.[1]]);
+  }, [data, xRange?.[0], xRange?.[1], yRange?.[0], yRange?.[1]]);
 
   return (
     <figure className="chart">

@@ -1,13 +1,13 @@
+import { useMemo } from 'react';
 import type { DeploymentView } from '../../../src/contracts/deployments.js';
+import { Chart } from '../components/Chart.js';
 import { Progress, Status } from '../components/Status.js';
-import { ago } from '../format.js';
+import { ago, num } from '../format.js';
 import { deploymentHealth, servingTarget } from '../health.js';
 import { useNow } from '../hooks.js';
+import { nodeRate, ratePoints } from '../rates.js';
 import { href } from '../router.js';
 import { useCluster } from '../store.js';
-
-/** Fields of DeploymentView this page shows itself; anything else the API adds is listed as-is. */
-const KNOWN = new Set(['name', 'model', 'nodeSelector', 'strategy', 'version', 'nodes', 'createdAt', 'updatedAt']);
 
 export function DeploymentsPage() {
   const { deployments } = useCluster();
@@ -29,13 +29,21 @@ export function DeploymentsPage() {
 
 function Deployment({ view }: { view: DeploymentView }) {
   const now = useNow();
-  const extra = Object.entries(view).filter(([key]) => !KNOWN.has(key));
   const [modelName] = view.model.split('@');
   const selector = Object.entries(view.nodeSelector);
+  const rollout = view.rollout;
+  const moving = rollout.phase !== 'stable' && rollout.phase !== 'rolled-back';
+  const points = useMemo(() => ratePoints(view.name, now), [view, now]);
+  const rates = useMemo(
+    () => [points.map((p) => p.t), points.map((p) => p.rps), points.map((p) => p.eps)] as [number[], number[], number[]],
+    [points],
+  );
+  const latest = points.at(-1);
+
   return (
     <section className="panel" aria-labelledby={`deployment-${view.name}`} data-testid={`deployment-${view.name}`}>
       <h2 id={`deployment-${view.name}`}>
-        {view.name} <Status value={deploymentHealth(view)} />
+        {view.name} <Status value={deploymentHealth(view)} /> {moving && <Status value={rollout.phase} />}
       </h2>
       <dl className="facts">
         <dt>Model</dt>
@@ -46,15 +54,32 @@ function Deployment({ view }: { view: DeploymentView }) {
         <dt>Nodes</dt>
         <dd>{selector.length ? selector.map(([k, v]) => `${k}=${v}`).join(', ') : 'every node'}</dd>
         <dt>Strategy</dt>
-        <dd>{view.strategy}</dd>
+        <dd>
+          {view.strategy}
+          {view.strategy === 'canary' &&
+            ` (${view.canaryPercent}% of nodes first, ${view.soakSeconds} s soak, rolls back above ${num(view.maxErrorRate * 100, 1)}% errors)`}
+        </dd>
         <dt>Rollout</dt>
         <dd>
           <Progress value={servingTarget(view)} max={view.nodes.length} label={`Nodes serving v${view.version ?? '?'}`} /> nodes serve v
-          {view.version ?? '–'}
+          {view.version ?? '–'} · phase <strong>{rollout.phase}</strong> since {ago(rollout.phaseSince, now)}
+          {rollout.stableVersion !== null && <> · last good v{rollout.stableVersion}</>}
+          {rollout.blockedVersions.length > 0 && <> · rolled back: {rollout.blockedVersions.map((v) => `v${v}`).join(', ')}</>}
         </dd>
-        {extra.map(([key, value]) => (
-          <FragmentFact key={key} name={key} value={value} />
-        ))}
+        {rollout.history.length > 0 && (
+          <>
+            <dt>History</dt>
+            <dd>
+              <ol className="history">
+                {rollout.history.slice(-5).map((event, index) => (
+                  <li key={index}>
+                    <span className="muted">{new Date(event.at).toLocaleTimeString()}</span> {event.message}
+                  </li>
+                ))}
+              </ol>
+            </dd>
+          </>
+        )}
       </dl>
       <table>
         <caption className="visually-hidden">Per-node state of {view.name}</caption>
@@ -64,77 +89,63 @@ function Deployment({ view }: { view: DeploymentView }) {
             <th scope="col">State</th>
             <th scope="col">Target version</th>
             <th scope="col">Serving version</th>
+            <th scope="col">Requests</th>
+            <th scope="col">Rate</th>
             <th scope="col">Reason</th>
             <th scope="col">Updated</th>
           </tr>
         </thead>
         <tbody>
-          {view.nodes.map((n) => (
-            <tr key={n.nodeId} data-testid={`deployment-node-${n.nodeName}`}>
-              <th scope="row">
-                <a href={href('nodes', n.nodeName)}>{n.nodeName}</a>
-              </th>
-              <td>
-                <Status value={n.state} />
-              </td>
-              <td>{n.version !== null ? `v${n.version}` : '–'}</td>
-              <td>{n.servingVersion !== null ? `v${n.servingVersion}` : '–'}</td>
-              <td className="muted">{n.reason ?? ''}</td>
-              <td>{ago(n.updatedAt, now)}</td>
-            </tr>
-          ))}
+          {view.nodes.map((n) => {
+            const rate = nodeRate(view.name, n.nodeId, now);
+            return (
+              <tr key={n.nodeId} data-testid={`deployment-node-${n.nodeName}`}>
+                <th scope="row">
+                  <a href={href('nodes', n.nodeName)}>{n.nodeName}</a>
+                </th>
+                <td>
+                  <Status value={n.state} />
+                </td>
+                <td>{n.version !== null ? `v${n.version}` : '–'}</td>
+                <td>{n.servingVersion !== null ? `v${n.servingVersion}` : '–'}</td>
+                <td>
+                  {n.requests}
+                  {n.errors > 0 && <span className="error"> ({n.errors} failed)</span>}
+                </td>
+                <td>{rate ? `${num(rate.rps, 1)}/s` : '–'}</td>
+                <td className="muted">{n.reason ?? ''}</td>
+                <td>{ago(n.updatedAt, now)}</td>
+              </tr>
+            );
+          })}
         </tbody>
       </table>
-      {/* METRICS-SLOT: live request rate and latency per node. The control plane's deployment API
-          does not report them yet (Prometheus metrics are being added on the agents); when it
-          does, draw them here from the deployment view or a metrics route. */}
-      <div className="placeholder" data-testid="rates-placeholder">
-        <strong>Request rate and latency</strong>
+      <Chart
+        title="Requests per second (all nodes)"
+        data={rates}
+        height={160}
+        series={[
+          { label: 'requests/s', color: '#1f5fbf', format: (v) => v.toFixed(1) },
+          { label: 'errors/s', color: '#b91c1c', dash: [6, 4], format: (v) => v.toFixed(2) },
+        ]}
+        yLabel="req/s"
+        xRange={latest ? [latest.t - 600, latest.t] : undefined}
+        summary={
+          latest
+            ? `now ${num(latest.rps, 1)} requests/s, ${num(latest.eps, 2)} errors/s (from the counters nodes report every ~10 s)`
+            : 'waiting for two reports from a serving node (about 10 s apart)'
+        }
+      />
+      {/* METRICS-SLOT: latency per node and version. Agents export latency histograms on /metrics
+          (Prometheus); the deployments API does not carry them. When the control plane serves
+          them (a query route or fields on the node status), chart them here beside the rate. */}
+      <div className="placeholder" data-testid="latency-placeholder">
+        <strong>Latency</strong>
         <p className="muted">
-          Not reported by the deployments API yet. Each agent will expose them on <code>/metrics</code> (Prometheus); this panel will chart
-          them per node when the control plane serves them.
+          Not in the deployments API yet: each agent exports latency histograms on <code>/metrics</code> for Prometheus and Grafana. This
+          panel will chart them when the control plane serves them.
         </p>
       </div>
     </section>
-  );
-}
-
-function FragmentFact({ name, value }: { name: string; value: unknown }) {
-  return (
-    <>
-      <dt>{name}</dt>
-      <dd>
-        <Value value={value} />
-      </dd>
-    </>
-  );
-}
-
-/** Shows a field the deployments API added beyond what this page knows (rollout state, canary settings…) readably. */
-function Value({ value }: { value: unknown }) {
-  if (value === null || typeof value !== 'object') return <span>{String(value)}</span>;
-  if (Array.isArray(value)) {
-    if (value.length === 0) return <span className="muted">none</span>;
-    if (value.every((item) => item && typeof item === 'object' && 'message' in item)) {
-      return (
-        <ol className="history">
-          {value.slice(-6).map((item: { at?: string; message?: string }, index) => (
-            <li key={index}>
-              {item.at && <span className="muted">{new Date(item.at).toLocaleTimeString()} </span>}
-              {item.message}
-            </li>
-          ))}
-        </ol>
-      );
-    }
-    return <span>{value.map((item) => (typeof item === 'object' ? JSON.stringify(item) : String(item))).join(', ')}</span>;
-  }
-  const entries = Object.entries(value as Record<string, unknown>);
-  return (
-    <dl className="facts nested">
-      {entries.map(([key, inner]) => (
-        <FragmentFact key={key} name={key} value={inner} />
-      ))}
-    </dl>
   );
 }

@@ -172,6 +172,7 @@ function NodeDetail({ node }: { node: NodeView }) {
           ]}
           yLabel="load"
           xRange={xRange}
+          yRange={[0, Math.max(1, ...samples.map((s) => Math.max(s.load1, s.cpuCount))) * 1.1]}
           summary={last ? `now ${last.load1.toFixed(2)} on ${last.cpuCount} CPUs; ${count} in the last hour` : 'no heartbeats seen yet'}
         />
         <Chart
