@@ -73,14 +73,14 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   app.decorateRequest('principal', null);
 
   let closing = false;
+  app.addHook('onReady', async () => services.rollouts.start(app.log));
   app.addHook('preClose', async () => {
     closing = true;
     services.changes.close();
-  app.addHook('onReady', async () => services.rollouts.start(app.log));
+    await services.rollouts.stop();
   });
 
   // Authentication runs before the body is read or validated: a caller without the right token
-    await services.rollouts.stop();
   // learns nothing about what the route expects.
   app.addHook('onRequest', async (request, reply) => {
     if (closing) {
