@@ -52,7 +52,7 @@ export function pipelineView(definition: PipelineDefinition): PipelineView {
     params: Object.entries(definition.params).map(([name, spec]) => ({
       name,
       type: spec.type,
-      default: spec.default,
+      default: spec.default ?? null,
       description: spec.description,
       ...('min' in spec ? { min: spec.min, max: spec.max } : {}),
       ...('values' in spec ? { values: [...spec.values] } : {}),

@@ -7,6 +7,7 @@ import {
   DatasetVersionParams,
   DatasetVersionView,
 } from '../../contracts/datasets.js';
+import { FoglineError } from '../../errors/fogline-error.js';
 import type { Services } from '../services.js';
 import { ERROR_RESPONSES } from './errors.js';
 
@@ -31,6 +32,14 @@ export function datasetRoutes({ datasets }: Services): FastifyPluginAsyncTypebox
         },
       },
       async (request, reply) => {
+        // Other types (JSON) are parsed by their own parsers: the upload must be the CSV itself.
+        const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (!CSV_TYPES.includes(type)) {
+          throw new FoglineError(
+            'FOGLINE_ERR_REQUEST_UNSUPPORTED_MEDIA',
+            `Send the dataset as the request body with content-type text/csv (got ${type || 'no content type'})`,
+          );
+        }
         const { kind = 'timeseries', filename, ...read } = request.query;
         const view = await datasets.push({
           name: request.params.name,
