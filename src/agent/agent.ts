@@ -56,7 +56,10 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const models = new DeployedModels({
     observer: metrics.serving,
     batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxBatchDelayMs },
-    load: { onCrash: ({ reason, restarted }) => log.error({ reason, restarted }, 'a model worker stopped') },
+    load: {
+      isolation: config.predictorIsolation,
+      onCrash: ({ reason, restarted }) => log.error({ reason, restarted }, 'a model worker stopped'),
+    },
   });
   await http.withTypeProvider<TypeBoxTypeProvider>().register(v2Routes(models, 'public'));
   await http.withTypeProvider<TypeBoxTypeProvider>().register(v2StreamRoutes(models, 'public'));

@@ -31,6 +31,7 @@ const SAMPLES: Record<string, string> = {
   '--token': 'fgl.y',
   '--max-batch-size': '4',
   '--max-batch-delay-ms': '2',
+  '--predictor-isolation': 'worker',
 };
 
 describe.each([

@@ -118,6 +118,15 @@ export const AGENT_OPTIONS = {
     defaultValue: () => 8,
     parse: parseBatchSize,
   }),
+  predictorIsolation: option({
+    flag: '--predictor-isolation <mode>',
+    env: 'FOGLINE_AGENT_PREDICTOR_ISOLATION',
+    description:
+      'in-process: predictors run on the agent thread (measured fastest for small models); worker: each model version in its own worker thread (a crash or a stuck predict cannot take the agent down)',
+    defaultText: 'in-process',
+    defaultValue: () => 'in-process' as const,
+    parse: parseChoice(['in-process', 'worker'] as const),
+  }),
   maxBatchDelayMs: option({
     flag: '--max-batch-delay-ms <ms>',
     env: 'FOGLINE_AGENT_MAX_BATCH_DELAY_MS',
