@@ -1,5 +1,5 @@
 import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
-import type { NodeList } from '../../src/contracts/nodes.js';
+import type { RunList } from '../../src/contracts/runs.js';
 import { ApiError, api, clearToken, getToken, setToken, setUnauthorizedHandler } from './api.js';
 import { DeploymentsPage } from './pages/Deployments.js';
 import { ModelsPage } from './pages/Models.js';
@@ -70,7 +70,8 @@ function Login({ notice, onLogin }: { notice: string | null; onLogin: (token: st
     setBusy(true);
     setError(null);
     try {
-      await api<NodeList>('GET', '/api/v1/nodes', undefined, token);
+      // Any viewer route tells whether the token is good; this one answers in a few bytes.
+      await api<RunList>('GET', '/api/v1/runs?limit=1', undefined, token);
       onLogin(token);
     } catch (caught) {
       if (caught instanceof ApiError && caught.status === 401) setError(`The control plane did not accept this token: ${caught.message}`);

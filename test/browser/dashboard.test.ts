@@ -110,6 +110,11 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
         (globalThis as unknown as { sessionStorage: { getItem(key: string): string | null } }).sessionStorage.getItem('fogline.token'),
       ),
     ).toBe(adminToken);
+    // Keyboard: the first Tab reaches the skip link, which moves focus to the page's content.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => (globalThis as any).document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe('main');
     await screenshot(page, '01-overview');
   });
 
