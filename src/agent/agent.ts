@@ -12,6 +12,7 @@ import { v2StreamRoutes } from '../inference/v2-stream.js';
 import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { VERSION } from '../version.js';
 import { backoffDelay } from './backoff.js';
+import { startFederatedClient } from './federated/federated-client.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
 import { loadNodeIdentity, type NodeIdentity, saveNodeIdentity } from './node-identity.js';
 import { detectGpus, readResources } from './resources.js';
@@ -110,6 +111,10 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     await http.close();
     throw error;
   }
+  // Federated learning: only on nodes given their own data (--fl-data); it never leaves the node.
+  const federated = config.flData
+    ? startFederatedClient({ server, nodeId: identity.nodeId, credential: identity.credential, dataPath: config.flData }, log)
+    : undefined;
   log.info({ nodeId: identity.nodeId, name: identity.nodeName, server, url }, 'agent started');
 
   const running = heartbeats;
@@ -121,6 +126,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     models,
     deployments,
     async stop() {
+      await federated?.stop();
       await deployments.stop();
       await running.stop();
       await http.close();

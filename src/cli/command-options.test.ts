@@ -32,6 +32,7 @@ const SAMPLES: Record<string, string> = {
   '--max-batch-size': '4',
   '--max-batch-delay-ms': '2',
   '--predictor-isolation': 'worker',
+  '--fl-data': '/tmp/site-a.csv',
 };
 
 describe.each([

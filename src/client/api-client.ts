@@ -2,6 +2,14 @@ import type { AuditList, AuditQuery } from '../contracts/audit.js';
 import type { ErrorBody } from '../contracts/common.js';
 import type { DatasetList, DatasetUploadQuery, DatasetVersionList, DatasetVersionView } from '../contracts/datasets.js';
 import type { CreateDeploymentRequest, DeploymentList, DeploymentView } from '../contracts/deployments.js';
+import type {
+  FederatedJobList,
+  FederatedJobListQuery,
+  FederatedJobView,
+  FederatedTaskList,
+  FederatedUpdateReceipt,
+  StartFederatedJobRequest,
+} from '../contracts/federated.js';
 import type { ModelList, ModelVersionList, ModelVersionView, ModelView, RegistryPublicKey } from '../contracts/models.js';
 import type {
   EnrollRequest,
@@ -166,6 +174,49 @@ export class ApiClient {
 
   deleteDeployment(name: string): Promise<void> {
     return this.request('DELETE', `/api/v1/deployments/${encodeURIComponent(name)}`);
+  }
+
+  startFederatedJob(body: StartFederatedJobRequest): Promise<FederatedJobView> {
+    return this.request('POST', '/api/v1/federated/jobs', { body });
+  }
+
+  listFederatedJobs(query: FederatedJobListQuery = {}): Promise<FederatedJobList> {
+    return this.request('GET', `/api/v1/federated/jobs${queryString(query)}`);
+  }
+
+  getFederatedJob(id: string): Promise<FederatedJobView> {
+    return this.request('GET', `/api/v1/federated/jobs/${encodeURIComponent(id)}`);
+  }
+
+  cancelFederatedJob(id: string): Promise<FederatedJobView> {
+    return this.request('POST', `/api/v1/federated/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /** A node's federated tasks; the server holds the request up to `waitSeconds` until one comes. */
+  async federatedTasks(nodeId: string, waitSeconds = 0): Promise<FederatedTaskList> {
+    const response = await this.send(
+      'GET',
+      `/api/v1/federated/nodes/${encodeURIComponent(nodeId)}/tasks?wait=${waitSeconds}`,
+      {},
+      (waitSeconds + 10) * 1000,
+    );
+    if (!response.ok) await this.fail(response);
+    return (await response.json()) as FederatedTaskList;
+  }
+
+  /** A round's global weights (an update frame); `path` is the task's weightsPath. */
+  async federatedWeights(path: string): Promise<Uint8Array> {
+    const response = await this.send('GET', path, {}, 120_000);
+    if (!response.ok) await this.fail(response);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  /** Sends an encoded update frame; `path` is the task's updatePath. */
+  async sendFederatedUpdate(path: string, frame: Uint8Array): Promise<FederatedUpdateReceipt> {
+    const body = new Blob([frame]).stream() as ReadableStream<Uint8Array>;
+    const response = await this.send('POST', path, { raw: body, contentType: 'application/octet-stream' }, 120_000);
+    if (!response.ok) await this.fail(response);
+    return (await response.json()) as FederatedUpdateReceipt;
   }
 
   registryPublicKey(): Promise<RegistryPublicKey> {

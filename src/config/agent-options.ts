@@ -136,5 +136,14 @@ export const AGENT_OPTIONS = {
     defaultValue: () => 0,
     parse: parseDelayMs,
   }),
+  flData: option({
+    flag: '--fl-data <path>',
+    env: 'FOGLINE_FL_DATA',
+    description:
+      "This node's own data for federated learning (a digits CSV: 64 pixels + label per row; or a load series CSV: time, value). It never leaves the node; without it the agent takes no federated tasks",
+    defaultText: '(none: no federated learning)',
+    defaultValue: () => undefined as string | undefined,
+    parse: (raw) => path.resolve(raw),
+  }),
   logLevel: logLevelOption,
 };

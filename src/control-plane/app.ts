@@ -17,6 +17,7 @@ import { auditRoutes } from './routes/audit-routes.js';
 import { datasetRoutes } from './routes/dataset-routes.js';
 import { deploymentRoutes } from './routes/deployment-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
+import { federatedRoutes } from './routes/federated-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { metricsRoutes } from './routes/metrics-routes.js';
 import { modelRoutes } from './routes/model-routes.js';
@@ -132,6 +133,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   await app.register(datasetRoutes(services), { prefix: '/api/v1' });
   await app.register(runRoutes(services), { prefix: '/api/v1' });
   await app.register(deploymentRoutes(services), { prefix: '/api/v1' });
+  await app.register(federatedRoutes(services), { prefix: '/api/v1' });
   await app.register(seriesRoutes(services), { prefix: '/api/v1' });
   await app.register(v2Routes(services.inference, { minRole: 'viewer' }));
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());

@@ -6,6 +6,7 @@ import { DatasetCatalog } from '../datasets/dataset-catalog.js';
 import { ChangeSignal } from '../deployments/change-signal.js';
 import { DeploymentRepository } from '../deployments/deployment-repository.js';
 import { DesiredStateService } from '../deployments/desired-state.js';
+import { FederatedService } from '../federated/federated-service.js';
 import { RolloutController } from '../deployments/rollout-controller.js';
 import { Enrolment } from '../nodes/enrolment.js';
 import { CloudInference } from '../inference/cloud-inference.js';
@@ -53,6 +54,8 @@ export interface Services {
   changes: ChangeSignal;
   /** Prometheus metrics (GET /metrics); also fed by the run repository. */
   metrics: ControlPlaneMetrics;
+  /** Federated jobs: the aggregator and its round coordinator (started with the app). */
+  federated: FederatedService;
 }
 
 export function createServices(store: Store, settings: ServiceSettings): Services {
@@ -86,6 +89,11 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     desiredState,
     rollouts: new RolloutController(deployments, desiredState, changes),
     runEvents: runRepository,
+    federated: new FederatedService(store.db, models, nodes, {
+      dataDir: settings.dataDir,
+      codeVersion: VERSION,
+      onRegistered: () => changes.notify(),
+    }),
     runs: new RunEngine({
       runs: runRepository,
       datasets,

@@ -158,6 +158,56 @@ export interface DeploymentNodeStatusTable {
   updated_at: number;
 }
 
+export interface FlJobsTable {
+  id: string;
+  model_name: string;
+  dataset_kind: string;
+  /** FederatedJobConfig as JSON. */
+  config: string;
+  /** The ML library's FederatedModelSpec as JSON. */
+  model_spec: string;
+  status: string;
+  rounds_completed: number;
+  /** Global weights after the last completed round (a file in the federated store). */
+  weights_sha256: string;
+  /** FedAdam's moments, when the strategy has them. */
+  optimizer_sha256: string | null;
+  error: string | null;
+  registered_version: number | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+  created_by: string | null;
+}
+
+export interface FlRoundsTable {
+  job_id: string;
+  round: number;
+  attempt: number;
+  status: string;
+  sampled: string;
+  metrics: string | null;
+  reason: string | null;
+  started_at: number;
+  deadline_at: number;
+  finished_at: number | null;
+}
+
+export interface FlUpdatesTable {
+  job_id: string;
+  round: number;
+  attempt: number;
+  node_id: string;
+  node_name: string;
+  status: string;
+  reason: string | null;
+  examples: number;
+  bytes: number;
+  metrics: string;
+  update_sha256: string | null;
+  received_at: number;
+}
+
 export interface Database {
   tokens: TokensTable;
   nodes: NodesTable;
@@ -171,4 +221,7 @@ export interface Database {
   run_events: RunEventsTable;
   deployments: DeploymentsTable;
   deployment_node_status: DeploymentNodeStatusTable;
+  fl_jobs: FlJobsTable;
+  fl_rounds: FlRoundsTable;
+  fl_updates: FlUpdatesTable;
 }

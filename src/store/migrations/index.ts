@@ -7,6 +7,7 @@ import * as datasets from './0004-datasets.js';
 import { pipelineRuns } from './0005-pipeline-runs.js';
 import * as deployments from './0006-deployments.js';
 import * as rollouts from './0007-rollouts.js';
+import * as federated from './0008-federated.js';
 
 /** Every schema change, in order. Names sort in the order they run; never rename one. */
 export function allMigrations(dialect: DialectName): Record<string, Migration> {
@@ -18,5 +19,6 @@ export function allMigrations(dialect: DialectName): Record<string, Migration> {
     '0005-pipeline-runs': pipelineRuns(dialect),
     '0006-deployments': deployments,
     '0007-rollouts': rollouts,
+    '0008-federated': federated,
   };
 }
