@@ -358,6 +358,7 @@ export class FederatedService {
 
   /** Runs a pass over the running jobs now (or right after the one in progress). */
   poke(): void {
+    if (!this.timer) return; // not started (tests drive tick() themselves)
     if (this.ticking) {
       this.again = true;
       return;
@@ -390,7 +391,7 @@ export class FederatedService {
     return (await this.nodes.list({ selector }))
       .filter((n) => {
         const seen = this.seen.get(n.id);
-        return !n.cordoned && seen !== undefined && now - seen <= liveness && seen > (this.dropped.get(n.id) ?? Number.NEGATIVE_INFINITY);
+        return !n.cordoned && seen !== undefined && now - seen <= liveness && seen >= (this.dropped.get(n.id) ?? Number.NEGATIVE_INFINITY);
       })
       .map((n) => ({ nodeId: n.id, nodeName: n.name }));
   }

@@ -36,7 +36,10 @@ export async function packageFederatedModel(
       backend,
       epochsRun: record.rounds.length,
       bestEpoch: record.rounds.length,
-      history: record.rounds.map((r) => ({ epoch: r.round, loss: r.loss ?? Number.NaN, valLoss: r.loss ?? Number.NaN })),
+      // Per round: the clients' loss of the global model on their held-out data (rounds without reports are left out).
+      history: record.rounds
+        .filter((r) => r.loss !== null && Number.isFinite(r.loss))
+        .map((r) => ({ epoch: r.round, loss: r.loss!, valLoss: r.loss! })),
     };
     const weightsBytes = new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
     const data = { sha256: `federated:${record.jobId}:${crc32(weightsBytes).toString(16)}`, points: record.examples };
