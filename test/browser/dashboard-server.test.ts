@@ -111,6 +111,8 @@ describe('dashboard files under /ui/', () => {
   it('refuses paths outside the build and files that are not there', async () => {
     expect((await fetch(`${cp.url}/ui/%2e%2e/%2e%2e/package.json`)).status).toBe(404);
     expect((await fetch(`${cp.url}/ui/..%2f..%2fpackage.json`)).status).toBe(404);
+    expect((await fetch(`${cp.url}/ui/%252e%252e/%252e%252e/package.json`)).status).toBe(404);
+    expect([400, 404]).toContain((await fetch(`${cp.url}/ui/%E0%A4%A`)).status);
     expect((await fetch(`${cp.url}/ui/assets/nothing.js`)).status).toBe(404);
   });
 

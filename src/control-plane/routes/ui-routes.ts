@@ -85,7 +85,8 @@ export function uiRoutes(options: { dashboardDir?: string } = {}): FastifyPlugin
     app.get('/ui', common, async (_request, reply) => reply.redirect('/ui/', 301));
 
     app.get('/ui/*', common, async (request, reply) => {
-      const wanted = decodeURIComponent((request.params as { '*': string })['*'] ?? '');
+      // Already percent-decoded by the router; the check below keeps it inside the build folder.
+      const wanted = (request.params as { '*': string })['*'] ?? '';
       let file = path.resolve(root, wanted === '' ? 'index.html' : wanted);
       if (file !== root && !file.startsWith(root + path.sep)) {
         return reply.status(404).type('text/plain; charset=utf-8').send('Not found');
