@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import { ensureWritableDir } from '../files/writable-dir.js';
 import os from 'node:os';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -35,7 +35,7 @@ export interface RunningAgent {
 
 /** Starts an agent: its own HTTP server, enrolment (first start only) and the heartbeat loop. */
 export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  ensureWritableDir(config.dataDir, '--data-dir (FOGLINE_AGENT_DATA_DIR)');
   const http = Fastify({ logger: { level: config.logLevel } });
   const metrics = new AgentMetrics({ dataDir: config.dataDir });
   metrics.install(http);

@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import { ensureWritableDir } from '../files/writable-dir.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { SERVER_OPTIONS } from '../config/server-options.js';
 import { redactPassword } from '../store/database-url.js';
@@ -21,7 +21,7 @@ export interface RunningControlPlane {
 
 /** Opens and migrates the database, bootstraps the admin token and listens. */
 export async function startControlPlane(config: ServerConfig): Promise<RunningControlPlane> {
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  ensureWritableDir(config.dataDir, '--data-dir (FOGLINE_DATA_DIR)');
   const store = openStore(config.db);
   try {
     await migrateToLatest(store);

@@ -17,6 +17,15 @@ describe('toErrorBody', () => {
     for (const error of lost) expect(toErrorBody(error)).toMatchObject({ status: 503, body: { code: 'FOGLINE_ERR_DB_UNAVAILABLE' } });
   });
 
+  it('says the disk is full when a write runs out of space, file or database', () => {
+    for (const error of [
+      withCode('ENOSPC: no space left on device, write', 'ENOSPC'),
+      withCode('database or disk is full', 'SQLITE_FULL'),
+    ]) {
+      expect(toErrorBody(error)).toMatchObject({ status: 507, body: { code: 'FOGLINE_ERR_STORAGE_FULL' } });
+    }
+  });
+
   it("keeps a client's mistakes 4xx and hides internal details of everything else", () => {
     expect(toErrorBody(new FoglineError('FOGLINE_ERR_DEPLOYMENT_NOT_FOUND', 'No deployment "x"')).status).toBe(404);
     expect(toErrorBody(new SyntaxError('Unexpected token } in JSON')).status).toBe(400);

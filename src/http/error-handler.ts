@@ -18,6 +18,7 @@ const DB_DOWN_CODES = new Set([
   // MariaDB / MySQL: connection lost, server gone or shutting down.
   ...['PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR'],
 ]);
+const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
 /** node-postgres reports a connection cut mid-query (a killed server) without a code. */
 const DB_DOWN_MESSAGES =
   /^(Connection terminated|Client has encountered a connection error|Connection terminated due to connection timeout)/;
@@ -35,6 +36,12 @@ export function toErrorBody(error: FastifyError | Error): { status: number; body
   const mapped = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
   if (mapped) return coded(mapped, `${ERROR_CODES[mapped].message}: ${fastifyError.message}`);
   if (error instanceof SyntaxError) return coded('FOGLINE_ERR_REQUEST_MALFORMED_JSON', error.message);
+  if (fastifyError.code && DISK_FULL_CODES.has(fastifyError.code)) {
+    return coded(
+      'FOGLINE_ERR_STORAGE_FULL',
+      "The control plane's disk is full: the write was abandoned; free space in its data folder and retry",
+    );
+  }
   if ((fastifyError.code && DB_DOWN_CODES.has(fastifyError.code)) || DB_DOWN_MESSAGES.test(error.message)) {
     return coded('FOGLINE_ERR_DB_UNAVAILABLE', 'The database is not reachable; retry shortly');
   }
