@@ -32,6 +32,8 @@ const SAMPLES: Record<string, string> = {
   '--max-batch-size': '4',
   '--max-batch-delay-ms': '2',
   '--predictor-isolation': 'worker',
+  '--enrol-rate-limit': '100',
+  '--auth-failure-limit': '10',
   '--fl-data': '/tmp/site-a.csv',
 };
 

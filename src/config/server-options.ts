@@ -1,5 +1,12 @@
 import path from 'node:path';
-import { option, parseChoice, parsePort, parsePositiveNumber, parseString } from './options.js';
+import { ConfigError, option, parseChoice, parsePort, parsePositiveNumber, parseString } from './options.js';
+
+function parseCount(raw: string, name: string): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(value) || value < 0)
+    throw new ConfigError(`${name} must be a whole number (0 or more), got "${raw}"`);
+  return value;
+}
 
 export const METRICS_ACCESS = ['viewer', 'public'] as const;
 
@@ -90,6 +97,22 @@ export const SERVER_OPTIONS = {
     defaultText: '1',
     defaultValue: () => 1,
     parse: parsePositiveNumber,
+  }),
+  enrolRateLimit: option({
+    flag: '--enrol-rate-limit <per-minute>',
+    env: 'FOGLINE_ENROL_RATE_LIMIT',
+    description: 'Enrolment attempts one client address may make per minute (0: no limit; raise it to enrol a large fleet behind one NAT)',
+    defaultText: '600',
+    defaultValue: () => 600,
+    parse: parseCount,
+  }),
+  authFailureLimit: option({
+    flag: '--auth-failure-limit <per-minute>',
+    env: 'FOGLINE_AUTH_FAILURE_LIMIT',
+    description: 'Failed token checks one client address may cause per minute before it gets 429 until the minute ends (0: no limit)',
+    defaultText: '30',
+    defaultValue: () => 30,
+    parse: parseCount,
   }),
   metricsAccess: option({
     flag: '--metrics-access <who>',

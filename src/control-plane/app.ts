@@ -13,6 +13,7 @@ import { FoglineError } from '../errors/fogline-error.js';
 import { VERSION } from '../version.js';
 import { type Access, authorize } from '../http/access.js';
 import { installErrorHandlers } from '../http/error-handler.js';
+import { RateLimiter } from '../http/rate-limit.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { datasetRoutes } from './routes/dataset-routes.js';
 import { deploymentRoutes } from './routes/deployment-routes.js';
@@ -73,6 +74,8 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   services.metrics.http.install(app);
   app.decorateRequest('principal', null);
 
+  const authFailures = new RateLimiter(services.settings.authFailureLimit ?? 30);
+  const enrolments = new RateLimiter(services.settings.enrolRateLimit ?? 600);
   let closing = false;
   app.addHook('onReady', async () => services.rollouts.start(app.log));
   app.addHook('preClose', async () => {
@@ -91,8 +94,22 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
     if (request.is404) return;
     // Routes that declare nothing are admin-only, so that a forgotten declaration fails closed.
     const access: Access = request.routeOptions.config.access ?? { minRole: 'admin' };
-    if (access === 'public' || access === 'join') return;
-    const principal = await services.authenticator.authenticate(request.headers.authorization);
+    if (access === 'public') return;
+    // Guessing tokens (or join tokens) costs a client its access for the rest of the minute.
+    if (authFailures.exceeded(request.ip) || (access === 'join' && enrolments.count(request.ip))) {
+      const limiter = authFailures.exceeded(request.ip) ? authFailures : enrolments;
+      reply.header('retry-after', String(limiter.retryAfterSeconds(request.ip)));
+      throw new FoglineError('FOGLINE_ERR_RATE_LIMITED', `Too many attempts from ${request.ip}: wait a minute and retry`);
+    }
+    if (access === 'join') return;
+    const principal = await services.authenticator.authenticate(request.headers.authorization).catch((error: unknown) => {
+      // A wrong token counts; a missing one is not a guess.
+      if (request.headers.authorization && authFailures.count(request.ip)) {
+        reply.header('retry-after', String(authFailures.retryAfterSeconds(request.ip)));
+        throw new FoglineError('FOGLINE_ERR_RATE_LIMITED', `Too many attempts from ${request.ip}: wait a minute and retry`);
+      }
+      throw error;
+    });
     request.principal = principal;
     authorize(request, principal, access);
   });

@@ -29,6 +29,9 @@ export interface ServiceSettings {
   heartbeatIntervalSeconds: number;
   /** Who may read GET /metrics: a viewer token or stronger (default), or anyone. */
   metricsAccess?: 'viewer' | 'public';
+  /** Per client address and minute; 0 turns a limit off. */
+  enrolRateLimit?: number;
+  authFailureLimit?: number;
 }
 
 /** The domain services the control plane's routes call, wired over one store. */

@@ -59,6 +59,13 @@ const MATRIX: Record<string, Expected> = {
   'POST /api/v1/nodes/{id}/deployment-status': 'node',
   'GET /api/v1/nodes/{id}/artifacts/{model}/{version}': 'node',
   // Liveness and readiness, as KServe and Triton serve them: for load balancers, without a token.
+  'POST /api/v1/federated/jobs': 'operator',
+  'GET /api/v1/federated/jobs': 'viewer',
+  'GET /api/v1/federated/jobs/{id}': 'viewer',
+  'POST /api/v1/federated/jobs/{id}/cancel': 'operator',
+  'GET /api/v1/federated/nodes/{id}/tasks': 'node',
+  'GET /api/v1/federated/nodes/{id}/jobs/{jobId}/weights': 'node',
+  'POST /api/v1/federated/nodes/{id}/jobs/{jobId}/update': 'node',
   'GET /v2/health/live': 'public',
   'GET /v2/health/ready': 'public',
   'GET /v2/models/{name}': 'viewer',
@@ -112,7 +119,8 @@ describe('access matrix: every route, every caller', () => {
   let ownNode: string;
 
   beforeAll(async () => {
-    cp = await startTestControlPlane();
+    // Every caller × every route makes far more failed token checks than a real client would.
+    cp = await startTestControlPlane({ authFailureLimit: '0' });
     tokens.viewer = (await cp.admin.createToken({ name: 'viewer', role: 'viewer' })).token;
     tokens.operator = (await cp.admin.createToken({ name: 'operator', role: 'operator' })).token;
     tokens.admin = cp.adminToken;
@@ -157,7 +165,8 @@ describe('access matrix: every route, every caller', () => {
           .replace('{name}', 'no-such-model')
           .replace('{model}', 'no-such-model')
           .replace('{version}', '1')
-          .replace('{alias}', 'champion');
+          .replace('{alias}', 'champion')
+          .replace('{jobId}', 'no-such-job');
         // Enrolment reads its join token after the body: send a valid one, so the token decides.
         const body = route === 'POST /api/v1/nodes/enroll' ? { name: `matrix-${caller}`, role: 'edge' } : undefined;
         const { status, code } = await call(cp.url, method, path, tokens[caller], body);
