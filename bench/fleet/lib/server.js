@@ -107,6 +107,9 @@ export async function startServer({ dataDir, dbUrl, intervalSeconds, nodeArgs = 
     String(intervalSeconds * 3),
     '--log-level',
     'warn',
+    // The whole simulated fleet enrols from one address.
+    '--enrol-rate-limit',
+    '0',
   ];
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   // Keep the last few KiB of output for error messages; never let the pipes fill up.
