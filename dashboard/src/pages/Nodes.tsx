@@ -49,6 +49,16 @@ export function NodesPage({ selected }: { selected?: string }) {
         {shown.length > 0 && (
           <div className="table-scroll">
             <table className="nodes" data-testid="node-table">
+              <colgroup>
+                <col style={{ width: '13%' }} />
+                <col style={{ width: '6%' }} />
+                <col style={{ width: '10%' }} />
+                <col style={{ width: '9%' }} />
+                <col style={{ width: '12%' }} />
+                <col style={{ width: '15%' }} />
+                <col style={{ width: '19%' }} />
+                <col style={{ width: '16%' }} />
+              </colgroup>
               <thead>
                 <tr>
                   <th scope="col">Name</th>
@@ -98,7 +108,9 @@ const NodeRow = memo(function NodeRow({ node, now, selected }: { node: NodeView;
           </span>
         ))}
       </td>
-      <td className="muted">{node.agent ? `${node.agent.version} ${node.agent.os}/${node.agent.arch}` : '–'}</td>
+      <td className="muted" title={node.agent ? `${node.agent.hostname}, ${node.agent.inferenceUrl}` : undefined}>
+        {node.agent ? `${node.agent.version} ${node.agent.os}/${node.agent.arch}` : '–'}
+      </td>
     </tr>
   );
 });
