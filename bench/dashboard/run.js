@@ -78,7 +78,9 @@ function fail(message) {
 }
 
 async function startServer(dataDir) {
-  const child = spawn(process.execPath, [BIN, 'server', '--data-dir', dataDir, '--port', '0', '--log-level', 'warn'], {
+  // The whole simulated fleet enrols from one address: no enrolment rate limit.
+  const args = ['server', '--data-dir', dataDir, '--port', '0', '--log-level', 'warn', '--enrol-rate-limit', '0'];
+  const child = spawn(process.execPath, [BIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
