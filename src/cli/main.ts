@@ -7,6 +7,7 @@ import { agentCommand } from './commands/agent.js';
 import { auditCommand } from './commands/audit.js';
 import { datasetsCommand } from './commands/datasets.js';
 import { deployCommand } from './commands/deploy.js';
+import { flCommand } from './commands/fl.js';
 import { modelsCommand } from './commands/models.js';
 import { nodesCommand } from './commands/nodes.js';
 import { predictCommand } from './commands/predict.js';
@@ -41,6 +42,7 @@ or the data folder (--data-dir, FOGLINE_DATA_DIR, default ./.fogline).`,
     .addCommand(runsCommand())
     .addCommand(modelsCommand())
     .addCommand(deployCommand())
+    .addCommand(flCommand())
     .addCommand(predictCommand())
     .addCommand(auditCommand());
 }
