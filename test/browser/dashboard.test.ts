@@ -59,6 +59,8 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
   }
 
   beforeAll(async () => {
+    const built = fileURLToPath(new URL('../../dist/dashboard/index.html', import.meta.url));
+    if (!fs.existsSync(built)) throw new Error(`${built} is missing: run npm run build (npm test does) before the browser tests`);
     browser = await launchChromium();
     const port = await freePort();
     serverUrl = `http://127.0.0.1:${port}`;
