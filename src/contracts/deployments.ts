@@ -8,6 +8,24 @@ export const ROLLOUT_PHASES = ['stable', 'updating', 'rolling', 'canary', 'soaki
 export type RolloutPhase = (typeof ROLLOUT_PHASES)[number];
 export const NODE_DEPLOYMENT_STATES = ['pending', 'downloading', 'loading', 'serving', 'failed'] as const;
 export type NodeDeploymentState = (typeof NODE_DEPLOYMENT_STATES)[number];
+/** Where a deployment's requests run: always on the node, always in the cloud (the node's own model when the cloud is away), or decided per request. */
+export const OFFLOAD_POLICIES = ['edge-only', 'cloud-only', 'auto'] as const;
+export type OffloadPolicy = (typeof OFFLOAD_POLICIES)[number];
+export const DEFAULT_LATENCY_TARGET_MS = 50;
+const OffloadPolicySchema = Type.Union(
+  OFFLOAD_POLICIES.map((p) => Type.Literal(p)),
+  {
+    default: 'edge-only',
+    description:
+      'edge-only: every request runs on the node; cloud-only: on the control plane, on the node when the cloud cannot be reached; auto: the node decides per request from its queue, CPU, memory and predictor health against latencyTargetMs',
+  },
+);
+const LatencyTargetMs = Type.Integer({
+  minimum: 1,
+  maximum: 600_000,
+  default: DEFAULT_LATENCY_TARGET_MS,
+  description: 'auto: a request whose expected wait on the node exceeds this goes to the cloud',
+});
 
 export const CreateDeploymentRequest = Type.Object(
   {
@@ -44,6 +62,8 @@ export const CreateDeploymentRequest = Type.Object(
         description: 'canary: highest error rate (0–1) during the soak before it rolls back',
       }),
     ),
+    offload: Type.Optional(OffloadPolicySchema),
+    latencyTargetMs: Type.Optional(LatencyTargetMs),
   },
   { additionalProperties: false },
 );
@@ -93,6 +113,8 @@ export const DeploymentView = Type.Object({
   canaryPercent: Type.Integer(),
   soakSeconds: Type.Integer(),
   maxErrorRate: Type.Number(),
+  offload: Type.Union(OFFLOAD_POLICIES.map((p) => Type.Literal(p))),
+  latencyTargetMs: Type.Integer(),
   /** The version the model selector resolves to now (moving an alias changes it). */
   version: Nullable(Type.Integer()),
   rollout: RolloutView,
@@ -116,6 +138,15 @@ export const DesiredDeployment = Type.Object({
   sizeBytes: Type.Integer(),
   downloadPath: Type.String({ description: 'GET with the node credential' }),
   ioSignature: IoSignature,
+  offload: Type.Optional(
+    Type.Object({
+      policy: Type.Union(OFFLOAD_POLICIES.map((p) => Type.Literal(p))),
+      latencyTargetMs: Type.Integer(),
+      inferPath: Type.String({
+        description: "The control plane's V2 infer path for this very version, relative to the server URL the agent knows",
+      }),
+    }),
+  ),
 });
 export type DesiredDeployment = Static<typeof DesiredDeployment>;
 

@@ -1,5 +1,12 @@
 import type { Kysely } from 'kysely';
-import type { DeploymentStatusReport, DeploymentStrategy, NodeDeploymentState } from '../contracts/deployments.js';
+import {
+  DEFAULT_LATENCY_TARGET_MS,
+  type DeploymentStatusReport,
+  type DeploymentStrategy,
+  type NodeDeploymentState,
+  OFFLOAD_POLICIES,
+  type OffloadPolicy,
+} from '../contracts/deployments.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import type { LabelMap } from '../nodes/labels.js';
 import type { Database } from '../store/schema.js';
@@ -13,6 +20,10 @@ export interface DeploymentRecord extends RolloutPolicy {
   rollout: RolloutState;
   /** The rollout's write revision: `saveRollout` succeeds only against the revision it read. */
   rolloutRevision: number;
+  /** Where its requests run (edge-only, cloud-only, auto); agents decide per request. */
+  offload: OffloadPolicy;
+  /** auto: the expected latency on the node past which a request goes to the cloud. */
+  latencyTargetMs: number;
   createdAt: number;
   updatedAt: number;
   createdBy: string | null;
@@ -41,6 +52,8 @@ export class DeploymentRepository {
     modelSelector: string;
     nodeSelector: LabelMap;
     policy: RolloutPolicy;
+    /** Offload policy; edge-only with a 50 ms target when not given. */
+    offload?: { policy: OffloadPolicy; latencyTargetMs: number };
     /** The first version the selector resolves to: it goes out at once, without waiting for the rollout controller. */
     firstVersion: number;
     createdBy: string | null;
@@ -66,6 +79,8 @@ export class DeploymentRepository {
             }),
           ),
           rollout_revision: 0,
+          offload_policy: input.offload?.policy ?? 'edge-only',
+          latency_target_ms: input.offload?.latencyTargetMs ?? DEFAULT_LATENCY_TARGET_MS,
           created_at: now,
           updated_at: now,
           created_by: input.createdBy,
@@ -181,6 +196,8 @@ function toRecord(row: Database['deployments']): DeploymentRecord {
     maxErrorRate: Number(row.max_error_rate),
     rollout: row.rollout === null ? initialRollout(Number(row.created_at)) : (JSON.parse(row.rollout) as RolloutState),
     rolloutRevision: row.rollout_revision,
+    offload: (OFFLOAD_POLICIES as readonly string[]).includes(row.offload_policy) ? (row.offload_policy as OffloadPolicy) : 'edge-only',
+    latencyTargetMs: Number(row.latency_target_ms),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
     createdBy: row.created_by,

@@ -69,6 +69,12 @@ export class DesiredStateService {
         sizeBytes: version.artifact.sizeBytes,
         downloadPath: `/api/v1/nodes/${nodeId}/artifacts/${version.model}/${version.version}`,
         ioSignature: version.ioSignature,
+        offload: {
+          policy: deployment.offload,
+          latencyTargetMs: deployment.latencyTargetMs,
+          // The control plane's V2 endpoint serves every registered version: the same one as the node's.
+          inferPath: `/v2/models/${encodeURIComponent(version.model)}/versions/${version.version}/infer`,
+        },
       });
     }
     const revision = createHash('sha256').update(JSON.stringify(deployments)).digest('hex').slice(0, 16);
@@ -120,6 +126,8 @@ export class DesiredStateService {
       canaryPercent: deployment.canaryPercent,
       soakSeconds: Math.round(deployment.soakMs / 1000),
       maxErrorRate: deployment.maxErrorRate,
+      offload: deployment.offload,
+      latencyTargetMs: deployment.latencyTargetMs,
       version: placed.resolved?.version ?? null,
       rollout: {
         phase: rollout.phase,

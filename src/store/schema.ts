@@ -141,6 +141,10 @@ export interface DeploymentsTable {
   rollout: string | null;
   /** Bumped on every rollout write: writers that read an older revision retry (optimistic locking). */
   rollout_revision: number;
+  /** edge-only, cloud-only or auto (OffloadPolicy). */
+  offload_policy: string;
+  /** What `auto` keeps a request's expected latency under before it offloads. */
+  latency_target_ms: number;
   created_at: number;
   updated_at: number;
   created_by: string | null;

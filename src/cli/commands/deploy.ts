@@ -1,10 +1,17 @@
 import { Command, Option } from 'commander';
-import { DEPLOYMENT_STRATEGIES, type DeploymentStrategy, type DeploymentView } from '../../contracts/deployments.js';
+import {
+  DEFAULT_LATENCY_TARGET_MS,
+  DEPLOYMENT_STRATEGIES,
+  type DeploymentStrategy,
+  type DeploymentView,
+  OFFLOAD_POLICIES,
+  type OffloadPolicy,
+} from '../../contracts/deployments.js';
 import type { ApiClient } from '../../client/api-client.js';
 import { formatLabels, parseLabelList } from '../../nodes/labels.js';
 import { clientFor, withClientOptions } from '../client-context.js';
 import { formatTable, printJson, printRows } from '../output.js';
-import { parseDuration, parsePercent, parseRate } from '../parse-arguments.js';
+import { parseCount, parseDuration, parsePercent, parseRate } from '../parse-arguments.js';
 import { formatDuration, ProgressBar } from '../progress-bar.js';
 
 interface CreateOptions {
@@ -15,6 +22,8 @@ interface CreateOptions {
   canaryPercent: number;
   soak: number;
   maxErrorRate: number;
+  offload: OffloadPolicy;
+  latencyTargetMs: number;
   wait: boolean;
   timeout: number;
 }
@@ -52,6 +61,20 @@ export function deployCommand(): Command {
         (v) => parseRate(v, '--max-error-rate'),
         0.01,
       )
+      .addOption(
+        new Option(
+          '--offload <policy>',
+          'Where requests run: edge-only (always on the node), cloud-only (on the control plane; on the node when the cloud is away) or auto (the node decides per request from its queue, CPU, memory and model health)',
+        )
+          .choices([...OFFLOAD_POLICIES])
+          .default('edge-only'),
+      )
+      .option(
+        '--latency-target-ms <ms>',
+        'auto: a request whose expected wait on the node is longer than this goes to the cloud',
+        (v) => parseCount(v, '--latency-target-ms'),
+        DEFAULT_LATENCY_TARGET_MS,
+      )
       .option('--wait', 'Follow the first rollout with a progress bar until every node serves it', false)
       .option('--timeout <duration>', 'With --wait: give up after this long (e.g. 5m)', (v) => parseDuration(v, '--timeout'), 300),
   ).action(async (options: CreateOptions, self: Command) => {
@@ -64,6 +87,8 @@ export function deployCommand(): Command {
       canaryPercent: options.canaryPercent,
       soakSeconds: options.soak,
       maxErrorRate: options.maxErrorRate,
+      offload: options.offload,
+      latencyTargetMs: options.latencyTargetMs,
     });
     if (options.wait) view = await followRollout(client, view.name, options.timeout * 1000);
     if (json) return printJson(view);
@@ -185,6 +210,7 @@ function describeDeployment(view: DeploymentView): string {
     `Model:       ${view.model} (now version ${view.version ?? '-'})`,
     `Nodes:       ${formatLabels(view.nodeSelector) || '(all)'}`,
     `Strategy:    ${strategy}`,
+    `Offload:     ${view.offload === 'auto' ? `auto (latency target ${view.latencyTargetMs} ms)` : view.offload}`,
     `Rollout:     ${describePhase(view)}`,
   ];
   if (view.nodes.length === 0) lines.push('', 'No node fits yet (online, not cordoned, labels matching, enough memory).');

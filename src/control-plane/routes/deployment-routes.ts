@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import { IdParams } from '../../contracts/common.js';
 import {
   CreateDeploymentRequest,
+  DEFAULT_LATENCY_TARGET_MS,
   DeploymentList,
   DeploymentParams,
   DeploymentStatusReport,
@@ -46,6 +47,8 @@ export function deploymentRoutes({ deployments, desiredState, models, rollouts }
           canaryPercent = 20,
           soakSeconds = 60,
           maxErrorRate = 0.01,
+          offload = 'edge-only',
+          latencyTargetMs = DEFAULT_LATENCY_TARGET_MS,
         } = request.body;
         assertValidLabels(nodeSelector);
         const first = await models.resolve(model);
@@ -55,6 +58,7 @@ export function deploymentRoutes({ deployments, desiredState, models, rollouts }
           modelSelector: model,
           nodeSelector,
           policy: { strategy, canaryPercent, soakMs: soakSeconds * 1000, maxErrorRate },
+          offload: { policy: offload, latencyTargetMs },
           createdBy: request.principal?.tokenId ?? null,
         });
         return reply.status(201).send(await desiredState.view(record));

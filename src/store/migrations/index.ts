@@ -8,6 +8,7 @@ import { pipelineRuns } from './0005-pipeline-runs.js';
 import * as deployments from './0006-deployments.js';
 import * as rollouts from './0007-rollouts.js';
 import * as federated from './0008-federated.js';
+import * as offload from './0009-offload.js';
 
 /** Every schema change, in order. Names sort in the order they run; never rename one. */
 export function allMigrations(dialect: DialectName): Record<string, Migration> {
@@ -20,5 +21,6 @@ export function allMigrations(dialect: DialectName): Record<string, Migration> {
     '0006-deployments': deployments,
     '0007-rollouts': rollouts,
     '0008-federated': federated,
+    '0009-offload': offload,
   };
 }
