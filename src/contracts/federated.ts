@@ -51,7 +51,7 @@ export const StartFederatedJobRequest = Type.Object(
       Type.Number({ minimum: 0, maximum: 100, description: "FedProx's μ (default 0.01 with fedprox, 0 otherwise)" }),
     ),
     serverLearningRate: Type.Optional(
-      Type.Number({ exclusiveMinimum: 0, maximum: 10, description: 'Server step: 1 for fedavg/fedprox, 0.01 for fedadam by default' }),
+      Type.Number({ exclusiveMinimum: 0, maximum: 10, description: 'Server step: 1 for fedavg/fedprox, 0.03 for fedadam by default' }),
     ),
     encoding: Type.Optional(literals(UPDATE_ENCODING_NAMES)),
     maxUpdateNorm: Type.Optional(

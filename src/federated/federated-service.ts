@@ -60,7 +60,7 @@ export function resolveJobConfig(request: StartFederatedJobRequest): FederatedJo
     batchSize: request.batchSize ?? 16,
     learningRate: request.learningRate ?? 0.1,
     proximalMu: request.proximalMu ?? (strategy === 'fedprox' ? 0.01 : 0),
-    serverLearningRate: request.serverLearningRate ?? (strategy === 'fedadam' ? 0.01 : 1),
+    serverLearningRate: request.serverLearningRate ?? (strategy === 'fedadam' ? 0.03 : 1),
     encoding: request.encoding ?? 'float32',
     maxUpdateNorm: request.maxUpdateNorm ?? 1000,
     clipNorm: request.clipNorm ?? null,

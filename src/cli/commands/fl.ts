@@ -84,7 +84,7 @@ export function flCommand(): Command {
         "FedProx's proximal weight (default 0.01 with fedprox)",
         number('--mu', (n) => n >= 0, 'a number ≥ 0'),
       )
-      .option('--server-lr <lr>', 'Server learning rate (default 1; 0.01 with fedadam)', positive('--server-lr'))
+      .option('--server-lr <lr>', 'Server learning rate (default 1; 0.03 with fedadam)', positive('--server-lr'))
       .addOption(new Option('--encoding <encoding>', 'How clients send updates (default float32)').choices([...UPDATE_ENCODING_NAMES]))
       .option('--max-update-norm <norm>', 'Reject updates with a larger L2 norm (default 1000)', positive('--max-update-norm'))
       .option('--clip-norm <norm>', 'Scale accepted updates down to this L2 norm', positive('--clip-norm'))

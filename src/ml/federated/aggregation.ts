@@ -67,7 +67,7 @@ export type ServerStrategy = 'fedavg' | 'fedprox' | 'fedadam';
 export const SERVER_STRATEGIES: readonly ServerStrategy[] = ['fedavg', 'fedprox', 'fedadam'];
 
 export interface ServerOptimizerSettings {
-  /** Server learning rate: 1 for FedAvg/FedProx (the mean delta is applied as is); FedAdam's η (default 0.01). */
+  /** Server learning rate: 1 for FedAvg/FedProx (the mean delta is applied as is); FedAdam's η (default 0.03, measured best of 0.01–0.05 in bench/fl). */
   serverLearningRate?: number;
   beta1?: number;
   beta2?: number;
@@ -108,7 +108,7 @@ export function aggregate(
     const lr = settings.serverLearningRate ?? 1;
     return { weights: Float32Array.from(global, (w, i) => w + lr * meanDelta[i]!), state: null, meanDelta };
   }
-  const lr = settings.serverLearningRate ?? 0.01;
+  const lr = settings.serverLearningRate ?? 0.03;
   const b1 = settings.beta1 ?? 0.9;
   const b2 = settings.beta2 ?? 0.99;
   const tau = settings.tau ?? 1e-3;
