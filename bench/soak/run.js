@@ -67,8 +67,8 @@ try {
     await waitFor(async () => (await inferVersion(url, body)) === String(versions[0]), { what: `${url} to serve version ${versions[0]}` });
   }
   const processes = [
-    { name: 'control plane', pid: server.pid, handle: server },
-    ...agents.map((a) => ({ name: a.name, pid: a.pid, handle: a })),
+    { name: 'control plane', pid: server.pid, handle: server, metrics: `${server.url}/metrics` },
+    ...agents.map((a) => ({ name: a.name, pid: a.pid, handle: a, metrics: `${a.url}/metrics` })),
   ];
   log(
     `${AGENTS} agents serve energy@${versions[0]}; ${RATE} requests/s per agent (at most ${MAX_IN_FLIGHT} in flight) for ${flags.minutes} min, ` +
@@ -97,7 +97,7 @@ try {
       next += 1000 / RATE;
       const wait = next - performance.now();
       if (wait > 0) await sleep(wait);
-      if (stop) break;
+      if (stop || performance.now() >= t0 + DURATION_MS) break;
       if (inFlight >= MAX_IN_FLIGHT) {
         skipped += 1;
         bucket(elapsed()).skipped += 1;
@@ -131,17 +131,29 @@ try {
 
   // RSS samples, and a check that every process is still there.
   const samples = [];
-  const sample = () => {
-    const row = { t: round(elapsed() / 60_000, 3), rssMiB: {} };
+  // Beside RSS, V8's used heap from each process's Prometheus /metrics (prom-client's default
+  // nodejs_heap_size_used_bytes): RSS moves in steps when V8 gives pages back; the heap shows
+  // whether live JS objects pile up.
+  const sample = async () => {
+    const row = { t: round(elapsed() / 60_000, 3), rssMiB: {}, heapUsedMiB: {} };
     for (const p of processes) {
       const rss = processRssBytes(p.pid);
       row.rssMiB[p.name] = rss === undefined ? null : round(rss / MiB, 1);
+    }
+    for (const p of processes) {
+      try {
+        const response = await fetch(p.metrics, { headers: cluster.auth, signal: AbortSignal.timeout(5000) });
+        const match = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)/m.exec(await response.text());
+        row.heapUsedMiB[p.name] = match ? round(Number(match[1]) / MiB, 1) : null;
+      } catch {
+        row.heapUsedMiB[p.name] = null;
+      }
     }
     samples.push(row);
     const gone = processes.map((p) => p.handle.unexpectedExit()).filter(Boolean);
     if (gone.length) throw new Error(gone.join('; '));
   };
-  sample();
+  await sample();
   const end = t0 + DURATION_MS;
   let nextSample = t0 + SAMPLE_EVERY_MS;
   let nextMove = t0 + MOVE_EVERY_MS;
@@ -164,7 +176,7 @@ try {
     }
     if (now >= nextSample) {
       nextSample += SAMPLE_EVERY_MS;
-      sample();
+      await sample();
       const last = samples[samples.length - 1];
       const seconds = Math.round(last.t * 60);
       log(
@@ -177,7 +189,7 @@ try {
     }
     await sleep(Math.max(1, Math.min(nextMove, nextSample, end) - performance.now()));
   }
-  sample();
+  await sample();
   if (move) moves.push(finishMove(move));
   stop = true;
   await Promise.all(background);
@@ -189,6 +201,8 @@ try {
     const xs = points.map((s) => s.t);
     const ys = points.map((s) => s.rssMiB[p.name]);
     const late = points.filter((s) => s.t >= 1);
+    const heap = samples.filter((s) => s.heapUsedMiB[p.name] !== null);
+    const heapLate = heap.filter((s) => s.t >= 1);
     return {
       process: p.name,
       pid: p.pid,
@@ -200,6 +214,15 @@ try {
         slope(
           late.map((s) => s.t),
           late.map((s) => s.rssMiB[p.name]),
+        ),
+        2,
+      ),
+      heapUsedFirstMiB: heap[0]?.heapUsedMiB[p.name] ?? null,
+      heapUsedLastMiB: heap[heap.length - 1]?.heapUsedMiB[p.name] ?? null,
+      heapUsedSlopeAfterFirstMinuteMiBPerMin: round(
+        slope(
+          heapLate.map((s) => s.t),
+          heapLate.map((s) => s.heapUsedMiB[p.name]),
         ),
         2,
       ),
@@ -229,7 +252,16 @@ try {
   );
   console.log(
     renderTable(
-      ['process', 'first MiB', 'last MiB', 'max MiB', 'slope MiB/min', 'slope after 1st min'],
+      [
+        'process',
+        'RSS first MiB',
+        'last MiB',
+        'max MiB',
+        'slope MiB/min',
+        'after 1st min',
+        'heap used first/last MiB',
+        'heap slope after 1st min',
+      ],
       memory.map((m) => [
         m.process,
         fmt(m.firstMiB, 1),
@@ -237,6 +269,8 @@ try {
         fmt(m.maxMiB, 1),
         fmt(m.slopeMiBPerMin, 2),
         fmt(m.slopeAfterFirstMinuteMiBPerMin, 2),
+        `${fmt(m.heapUsedFirstMiB, 1)} / ${fmt(m.heapUsedLastMiB, 1)}`,
+        fmt(m.heapUsedSlopeAfterFirstMinuteMiBPerMin, 2),
       ]),
       (i) => i > 0,
     ),

@@ -54,6 +54,8 @@ try {
       await trainForecaster(apiJson, { params: { window: WINDOW, epochs: Number(flags.epochs), hidden: [Number(flags.hidden)], seed } }),
     );
   }
+  const artifactBytes = [];
+  for (const v of versions) artifactBytes.push((await apiJson('GET', `/api/v1/models/energy/versions/${v}`)).artifact.sizeBytes);
   await api('PUT', '/api/v1/models/energy/aliases/champion', { version: versions[0] });
 
   const joinToken = await cluster.joinToken(AGENTS);
@@ -162,7 +164,8 @@ try {
   const timedOutSwitches = switches.filter((s) => s.allServingMs === null || s.firstAnswerMs.includes(null)).length;
 
   console.log(
-    `\nHot swap under load: ${AGENTS} agents, ${CONCURRENCY} loop(s) each, ${WINDOW}-point window, ${SWITCHES} alias moves; ` +
+    `\nHot swap under load: ${AGENTS} agents, ${CONCURRENCY} loop(s) each, ${WINDOW}-point window, ${SWITCHES} alias moves, ` +
+      `bundles of ${artifactBytes.map((b) => fmt(b / 1024, 0)).join('/')} KiB; ` +
       `${os.cpus().length} CPUs, load average ${loadBefore[0].toFixed(2)} before / ${loadAfter[0].toFixed(2)} after\n`,
   );
   console.log(
@@ -203,7 +206,7 @@ try {
     `Goal: p99 alias move -> all nodes serving < 2 s: ${fmt(converge.p99, 0)} ms (${converge.p99 < 2000 && !timedOutSwitches ? 'met' : 'NOT met'}); ` +
       `p99 to first answer: ${fmt(firstAnswers.p99, 0)} ms (${firstAnswers.p99 < 2000 && !timedOutSwitches ? 'met' : 'NOT met'})`,
   );
-  console.log(`(with ${SWITCHES} switches the p99 is the worst switch: nearest rank)`);
+  if (SWITCHES < 100) console.log(`(nearest rank: with ${SWITCHES} switches, under 100, the p99 is the worst switch)`);
 
   const summary = (s) => ({ count: s.count, p50: round(s.p50, 2), p99: round(s.p99, 2), max: round(s.max, 2), mean: round(s.mean, 2) });
   const result = {
@@ -228,6 +231,7 @@ try {
       hidden: [Number(flags.hidden)],
       strategy: 'all',
       versions,
+      artifactBytes,
     },
     requests: {
       total: requests.length,
