@@ -1,3 +1,4 @@
+import { httpsOptions, pinCertificateAuthority } from '../http/tls.js';
 import { ensureWritableDir } from '../files/writable-dir.js';
 import os from 'node:os';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -36,7 +37,9 @@ export interface RunningAgent {
 /** Starts an agent: its own HTTP server, enrolment (first start only) and the heartbeat loop. */
 export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   ensureWritableDir(config.dataDir, '--data-dir (FOGLINE_AGENT_DATA_DIR)');
-  const http = Fastify({ logger: { level: config.logLevel } });
+  const https = httpsOptions(config);
+  pinCertificateAuthority(config.ca);
+  const http = Fastify({ logger: { level: config.logLevel }, ...(https ? { https } : {}) });
   const metrics = new AgentMetrics({ dataDir: config.dataDir });
   metrics.install(http);
   const log = http.log;
@@ -67,7 +70,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   await http.listen({ host: config.host, port: config.port });
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = config.advertiseUrl ?? defaultAdvertiseUrl(config.host, port);
+  const url = config.advertiseUrl ?? defaultAdvertiseUrl(config.host, port, https ? 'https' : 'http');
 
   try {
     identity = await ensureEnrolled(config, log);
@@ -177,7 +180,7 @@ async function ensureEnrolled(config: AgentConfig, log: FastifyBaseLogger): Prom
 }
 
 /** A wildcard listen address is no use to others: advertise the host name instead. */
-export function defaultAdvertiseUrl(host: string, port: number): string {
+export function defaultAdvertiseUrl(host: string, port: number, scheme: 'http' | 'https' = 'http'): string {
   const reachable = host === '0.0.0.0' || host === '::' ? os.hostname() : host;
-  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+  return `${scheme}://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
 }

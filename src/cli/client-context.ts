@@ -1,3 +1,4 @@
+import { pinCertificateAuthority } from '../http/tls.js';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ApiClient } from '../client/api-client.js';
@@ -19,6 +20,7 @@ export function withClientOptions(command: Command): Command {
  */
 export function clientFor(command: Command): { client: ApiClient; json: boolean } {
   const options = readOptions(CLIENT_OPTIONS, command);
+  pinCertificateAuthority(options.ca);
   const server = options.server ?? readServerUrl(options.dataDir) ?? DEFAULT_SERVER;
   const token = options.token ?? readAdminToken(options.dataDir);
   if (!token) {

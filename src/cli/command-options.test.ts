@@ -33,6 +33,9 @@ const SAMPLES: Record<string, string> = {
   '--max-batch-delay-ms': '2',
   '--predictor-isolation': 'worker',
   '--enrol-rate-limit': '100',
+  '--tls-cert': '/etc/fogline/cert.pem',
+  '--tls-key': '/etc/fogline/key.pem',
+  '--ca': '/etc/fogline/ca.pem',
   '--auth-failure-limit': '10',
   '--fl-data': '/tmp/site-a.csv',
 };

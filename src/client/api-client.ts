@@ -272,10 +272,14 @@ export class ApiClient {
       } as RequestInit);
     } catch (error) {
       const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+      // A certificate the client does not trust is not a server that is down: say what to change.
+      const untrusted = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(reason);
       throw new ApiError(
         0,
         'FOGLINE_ERR_UNREACHABLE',
-        `Cannot reach the control plane at ${this.server} (${reason}): is \`fogline server\` running? Set --server or FOGLINE_SERVER`,
+        untrusted
+          ? `The control plane at ${this.server} presents a certificate this client does not trust (${reason}): pass its CA with --ca (FOGLINE_CA)`
+          : `Cannot reach the control plane at ${this.server} (${reason}): is \`fogline server\` running? Set --server or FOGLINE_SERVER`,
       );
     }
   }

@@ -4,7 +4,7 @@ import { NODE_ROLES } from '../contracts/nodes.js';
 import type { LabelMap } from '../nodes/labels.js';
 import { parseLabelList } from '../nodes/labels.js';
 import { ConfigError, option, parseChoice, parsePort, parsePositiveNumber, parseString } from './options.js';
-import { logLevelOption } from './server-options.js';
+import { caOption, logLevelOption, tlsOptions } from './server-options.js';
 
 function parseBatchSize(raw: string, name: string): number {
   const value = Number(raw);
@@ -118,6 +118,8 @@ export const AGENT_OPTIONS = {
     defaultValue: () => 8,
     parse: parseBatchSize,
   }),
+  ...tlsOptions('FOGLINE_AGENT'),
+  ca: caOption,
   predictorIsolation: option({
     flag: '--predictor-isolation <mode>',
     env: 'FOGLINE_AGENT_PREDICTOR_ISOLATION',

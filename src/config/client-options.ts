@@ -1,5 +1,5 @@
 import { option, parseString } from './options.js';
-import { dataDirOption } from './server-options.js';
+import { caOption, dataDirOption } from './server-options.js';
 
 /** Options every API-calling CLI command shares; defined once, registered on each command. */
 export const CLIENT_OPTIONS = {
@@ -19,6 +19,7 @@ export const CLIENT_OPTIONS = {
     defaultValue: () => undefined as string | undefined,
     parse: parseString,
   }),
+  ca: caOption,
   dataDir: {
     ...dataDirOption,
     description: 'Data folder of a local `fogline up` or `fogline server`, where server.json and admin.token are found',

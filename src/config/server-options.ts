@@ -31,6 +31,38 @@ export const logLevelOption = option({
   parse: parseChoice(LOG_LEVELS),
 });
 
+/** HTTPS for the process's own server: a certificate and its key (PEM); without them, plain HTTP. */
+export function tlsOptions(prefix: string) {
+  return {
+    tlsCert: option({
+      flag: '--tls-cert <file>',
+      env: `${prefix}_TLS_CERT`,
+      description: 'Certificate (PEM, with its chain) to serve HTTPS with; needs --tls-key',
+      defaultText: '(none: plain HTTP)',
+      defaultValue: () => undefined as string | undefined,
+      parse: parseString,
+    }),
+    tlsKey: option({
+      flag: '--tls-key <file>',
+      env: `${prefix}_TLS_KEY`,
+      description: 'Private key (PEM) of --tls-cert',
+      defaultText: '(none)',
+      defaultValue: () => undefined as string | undefined,
+      parse: parseString,
+    }),
+  };
+}
+
+/** Outgoing HTTPS to the control plane: trust only this CA (pinning). */
+export const caOption = option({
+  flag: '--ca <file>',
+  env: 'FOGLINE_CA',
+  description: "CA certificate (PEM) the control plane's HTTPS certificate must chain to; only it is trusted (pinning)",
+  defaultText: '(none: the system CAs)',
+  defaultValue: () => undefined as string | undefined,
+  parse: parseString,
+});
+
 /** `fogline server`: the control plane. */
 export const SERVER_OPTIONS = {
   dataDir: dataDirOption,
@@ -114,6 +146,7 @@ export const SERVER_OPTIONS = {
     defaultValue: () => 30,
     parse: parseCount,
   }),
+  ...tlsOptions('FOGLINE'),
   metricsAccess: option({
     flag: '--metrics-access <who>',
     env: 'FOGLINE_METRICS_ACCESS',

@@ -40,6 +40,8 @@ export type ControlPlaneApp = FastifyInstance<
 
 export interface AppOptions {
   bodyLimitBytes: number;
+  /** Serve HTTPS with this certificate and key; plain HTTP without. */
+  https?: { cert: Buffer; key: Buffer } | undefined;
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -48,6 +50,7 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Builds the control plane's HTTP app over the given services. Listening is the caller's job. */
 export async function buildControlPlaneApp(services: Services, options: AppOptions): Promise<ControlPlaneApp> {
   const app = Fastify({
+    ...(options.https ? { https: options.https } : {}),
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes,
     // Requests that arrive while draining get our own coded 503 (below), not Fastify's body.

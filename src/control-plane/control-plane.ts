@@ -1,3 +1,4 @@
+import { httpsOptions } from '../http/tls.js';
 import { ensureWritableDir } from '../files/writable-dir.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { SERVER_OPTIONS } from '../config/server-options.js';
@@ -29,10 +30,12 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     await store.close();
     throw new Error(`Could not prepare the database ${redactPassword(config.db)}: ${(error as Error).message}`, { cause: error });
   }
+  const https = httpsOptions(config);
   const services = createServices(store, config);
   const adminToken = await bootstrapAdminToken(services.tokens, config.dataDir);
   const app = await buildControlPlaneApp(services, {
     bodyLimitBytes: config.bodyLimitBytes,
+    https,
     logger: { level: config.logLevel },
   });
   // Runs stop before the database closes, so that none is left marked running.
@@ -46,7 +49,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   // Lets the CLI on this machine find the server without flags.
   writeServerInfo(config.dataDir, url);
   return {
