@@ -17,6 +17,7 @@ import { startFederatedClient } from './federated/federated-client.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
 import { loadNodeIdentity, type NodeIdentity, saveNodeIdentity } from './node-identity.js';
 import { detectGpus, readResources } from './resources.js';
+import { OffloadingModels } from './offload/offloading-models.js';
 import { DeployedModels } from './runtime/deployed-models.js';
 import { type DeploymentSync, startDeploymentSync } from './sync/deployment-sync.js';
 
@@ -30,6 +31,8 @@ export interface RunningAgent {
   http: FastifyInstance;
   heartbeats: HeartbeatLoop;
   models: DeployedModels;
+  /** The V2 source the agent serves: its models, with requests offloaded per each deployment's policy. */
+  offloading: OffloadingModels;
   deployments: DeploymentSync;
   stop(): Promise<void>;
 }
@@ -65,8 +68,10 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       onCrash: ({ reason, restarted }) => log.error({ reason, restarted }, 'a model worker stopped'),
     },
   });
-  await http.withTypeProvider<TypeBoxTypeProvider>().register(v2Routes(models, 'public'));
-  await http.withTypeProvider<TypeBoxTypeProvider>().register(v2StreamRoutes(models, 'public'));
+  const offloading = new OffloadingModels(models, { observer: metrics.offload });
+  metrics.watchOffload(() => offloading.breakerState());
+  await http.withTypeProvider<TypeBoxTypeProvider>().register(v2Routes(offloading, 'public'));
+  await http.withTypeProvider<TypeBoxTypeProvider>().register(v2StreamRoutes(offloading, 'public'));
   await http.listen({ host: config.host, port: config.port });
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -80,6 +85,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   }
   const server = config.server ?? identity.server;
   const client = new ApiClient({ server, token: identity.credential });
+  // Offloaded requests go to the control plane's /v2 with this node's credential.
+  offloading.connect({ server, credential: identity.credential, nodeName: identity.nodeName });
   const gpus = await detectGpus();
   const agentInfo: AgentInfo = {
     version: VERSION,
@@ -127,6 +134,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     http,
     heartbeats,
     models,
+    offloading,
     deployments,
     async stop() {
       await federated?.stop();

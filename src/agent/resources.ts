@@ -21,7 +21,7 @@ export async function readResources(dataDir: string, gpus: NodeResources['gpus']
 }
 
 /** MemAvailable (what a new process can get) where Linux reports it; free memory elsewhere. */
-function availableMemory(): number {
+export function availableMemory(): number {
   try {
     const match = /^MemAvailable:\s+(\d+) kB$/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));
     if (match) return Number(match[1]) * 1024;

@@ -155,7 +155,8 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   await app.register(deploymentRoutes(services), { prefix: '/api/v1' });
   await app.register(federatedRoutes(services), { prefix: '/api/v1' });
   await app.register(seriesRoutes(services), { prefix: '/api/v1' });
-  await app.register(v2Routes(services.inference, { minRole: 'viewer' }));
+  // Agents offload inference here with their node credential (any node's; they act as no node).
+  await app.register(v2Routes(services.inference, { minRole: 'viewer', anyNode: true }));
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
 
   return app;

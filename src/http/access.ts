@@ -7,10 +7,11 @@ import { FoglineError } from '../errors/fogline-error.js';
  * Who may call a route, declared in the route's `config.access`:
  * - `public`: anyone (health, OpenAPI);
  * - `join`: the handler checks a join token itself (enrolment);
- * - `{ minRole, nodeSelf }`: a user token of at least `minRole`, and/or (with `nodeSelf`) the
- *   credential of the node named by the `:id` parameter.
+ * - `{ minRole, nodeSelf, anyNode }`: a user token of at least `minRole`, and/or (with `nodeSelf`) the
+ *   credential of the node named by the `:id` parameter, or (with `anyNode`) any node's credential
+ *   (the control plane's /v2 routes, where agents offload inference).
  */
-export type Access = 'public' | 'join' | { minRole?: UserRole; nodeSelf?: boolean };
+export type Access = 'public' | 'join' | { minRole?: UserRole; nodeSelf?: boolean; anyNode?: boolean };
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -25,6 +26,7 @@ declare module 'fastify' {
 
 export function authorize(request: FastifyRequest, principal: Principal, access: Exclude<Access, 'public' | 'join'>): void {
   if (access.minRole && roleAllows(principal.role, access.minRole)) return;
+  if (access.anyNode && principal.role === 'node') return;
   if (access.nodeSelf && principal.role === 'node') {
     const id = (request.params as { id?: string }).id;
     if (id !== undefined && id === principal.nodeId) return;

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyError } from 'fastify';
+import type { FastifyError, FastifyReply } from 'fastify';
 import { V2Error, V2InferRequest, V2InferResponse, V2ModelMetadata } from '../contracts/open-inference.js';
 import type { Access } from '../http/access.js';
 import { toErrorBody } from '../http/error-handler.js';
@@ -82,13 +82,20 @@ export function v2Routes(source: V2ModelSource, access: Access): FastifyPluginAs
         response: { 200: V2InferResponse, ...V2_ERRORS },
       },
     };
-    app.post('/v2/models/:name/infer', { ...infer, schema: { ...infer.schema, params: NameParams } }, async (request) =>
-      source.infer(request.params.name, undefined, request.body),
+    app.post('/v2/models/:name/infer', { ...infer, schema: { ...infer.schema, params: NameParams } }, async (request, reply) =>
+      withRanOnHeader(reply, await source.infer(request.params.name, undefined, request.body)),
     );
     app.post(
       '/v2/models/:name/versions/:version/infer',
       { ...infer, schema: { ...infer.schema, params: VersionParams } },
-      async (request) => source.infer(request.params.name, request.params.version, request.body),
+      async (request, reply) => withRanOnHeader(reply, await source.infer(request.params.name, request.params.version, request.body)),
     );
   };
+}
+
+/** Where an agent's answer ran (its `fogline.ran_on` parameter: edge or cloud), also as the `x-fogline-ran-on` header. */
+function withRanOnHeader(reply: FastifyReply, response: V2InferResponse): V2InferResponse {
+  const ranOn = response.parameters?.['fogline.ran_on'];
+  if (typeof ranOn === 'string') reply.header('x-fogline-ran-on', ranOn);
+  return response;
 }

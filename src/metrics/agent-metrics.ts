@@ -3,6 +3,8 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ARTIFACT_DOWNLOAD_CHANNEL, type ArtifactDownloadEvent } from '../agent/artifacts/download-artifact.js';
+import type { BreakerState } from '../agent/offload/circuit-breaker.js';
+import type { OffloadEvent, OffloadObserver } from '../agent/offload/offloading-models.js';
 import type { NodeResources } from '../contracts/nodes.js';
 import { DOWNLOAD_SECONDS } from './buckets.js';
 import { HttpMetrics } from './http-metrics.js';
@@ -49,6 +51,10 @@ export class AgentMetrics {
   private readonly scrapes: ScrapeQueue;
   private readResources: (() => Promise<NodeResources>) | null = null;
   private readonly onDownload = (message: unknown) => this.downloaded(message as ArtifactDownloadEvent);
+  private readonly offloadRequests: Counter<'deployment' | 'outcome' | 'reason'>;
+  private offloadBreaker: (() => BreakerState) | null = null;
+  /** The OffloadObserver given to OffloadingModels: requests by where they ran and why. */
+  readonly offload: OffloadObserver = { routed: (event: OffloadEvent) => this.routed(event) };
 
   constructor(options: AgentMetricsOptions) {
     const registers = [this.registry];
@@ -81,6 +87,22 @@ export class AgentMetrics {
       buckets: DOWNLOAD_SECONDS,
       registers,
     });
+    this.offloadRequests = new Counter({
+      name: 'fogline_offload_requests_total',
+      help: 'Inference requests by where they ran: local (on this node as decided), offloaded (the cloud answered) or fallback (meant for the cloud, answered here because the cloud failed or was held off), with the reason of the decision',
+      labelNames: ['deployment', 'outcome', 'reason'],
+      registers,
+    });
+    const breaker = () => this.offloadBreaker?.();
+    new Gauge({
+      name: 'fogline_offload_circuit_open',
+      help: '1 while the circuit breaker keeps offloaded requests away from a failing cloud (0.5: half-open, one trial request may go); 0 when it is closed',
+      registers,
+      collect() {
+        const state = breaker();
+        this.set(state === 'open' ? 1 : state === 'half-open' ? 0.5 : 0);
+      },
+    });
     this.artifactsDir = path.resolve(options.dataDir, 'artifacts') + path.sep;
     diagnosticsChannel.subscribe(ARTIFACT_DOWNLOAD_CHANNEL, this.onDownload);
     this.scrapes = new ScrapeQueue(this.registry, () => this.refresh());
@@ -103,6 +125,11 @@ export class AgentMetrics {
     this.readResources = readResources;
   }
 
+  /** How to read the offload circuit breaker's state at scrape time. */
+  watchOffload(state: () => BreakerState): void {
+    this.offloadBreaker = state;
+  }
+
   /** The Prometheus text of everything above, resources read now. */
   render(): Promise<string> {
     return this.scrapes.render();
@@ -120,6 +147,10 @@ export class AgentMetrics {
     } catch {
       // A failed reading (data dir gone) leaves the last values; the scrape still answers.
     }
+  }
+
+  private routed(event: OffloadEvent): void {
+    this.offloadRequests.inc({ deployment: event.deployment, outcome: event.outcome, reason: event.reason });
   }
 
   private downloaded(event: ArtifactDownloadEvent): void {

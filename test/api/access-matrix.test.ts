@@ -7,8 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/client/api-client.js';
 import { startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
 
-/** public: anyone; join: a join token; a role: that role or stronger; node: the node's own credential; role+node: either. */
-type Expected = 'public' | 'join' | 'viewer' | 'operator' | 'admin' | 'node' | 'viewer+node';
+/**
+ * public: anyone; join: a join token; a role: that role or stronger; node: the node's own credential; role+node: either;
+ * viewer+any-node: a viewer token or stronger, or any node's credential (the cloud /v2 routes agents offload to).
+ */
+type Expected = 'public' | 'join' | 'viewer' | 'operator' | 'admin' | 'node' | 'viewer+node' | 'viewer+any-node';
 
 const MATRIX: Record<string, Expected> = {
   'GET /healthz': 'public',
@@ -68,11 +71,11 @@ const MATRIX: Record<string, Expected> = {
   'POST /api/v1/federated/nodes/{id}/jobs/{jobId}/update': 'node',
   'GET /v2/health/live': 'public',
   'GET /v2/health/ready': 'public',
-  'GET /v2/models/{name}': 'viewer',
-  'GET /v2/models/{name}/versions/{version}': 'viewer',
-  'GET /v2/models/{name}/ready': 'viewer',
-  'POST /v2/models/{name}/infer': 'viewer',
-  'POST /v2/models/{name}/versions/{version}/infer': 'viewer',
+  'GET /v2/models/{name}': 'viewer+any-node',
+  'GET /v2/models/{name}/versions/{version}': 'viewer+any-node',
+  'GET /v2/models/{name}/ready': 'viewer+any-node',
+  'POST /v2/models/{name}/infer': 'viewer+any-node',
+  'POST /v2/models/{name}/versions/{version}/infer': 'viewer+any-node',
 };
 
 type Caller = 'anonymous' | 'wrong-token' | 'viewer' | 'operator' | 'admin' | 'join' | 'own-node' | 'other-node';
@@ -85,7 +88,8 @@ function allowed(expected: Expected, caller: Caller): boolean {
   if (expected === 'join') return caller === 'join';
   if (expected === 'node') return caller === 'own-node';
   if (expected === 'viewer+node' && caller === 'own-node') return true;
-  const needed = expected === 'viewer+node' ? 'viewer' : expected;
+  if (expected === 'viewer+any-node' && (caller === 'own-node' || caller === 'other-node')) return true;
+  const needed = expected === 'viewer+node' || expected === 'viewer+any-node' ? 'viewer' : expected;
   return caller in ROLE_RANK && ROLE_RANK[caller as keyof typeof ROLE_RANK] >= ROLE_RANK[needed];
 }
 

@@ -6,7 +6,7 @@ import type { DesiredDeployment } from '../../contracts/deployments.js';
 import { isMlInputError } from '../../ml/errors.js';
 import { type LoadOptions, loadVersion } from './load-version.js';
 import { BatchItemError, type BatchOptions } from './micro-batcher.js';
-import { type LoadedVersion, ModelSlot, NO_BATCHING, type SlotUsage } from './model-slot.js';
+import { type LoadedVersion, ModelSlot, NO_BATCHING, type SlotQueue, type SlotUsage } from './model-slot.js';
 import { NO_SERVING_OBSERVER, type ServingObserver } from './serving-observer.js';
 
 export interface DeployedModelsOptions {
@@ -16,6 +16,14 @@ export interface DeployedModelsOptions {
   batching?: BatchOptions;
   /** How `load` loads a version (in a worker thread or not). */
   load?: LoadOptions;
+}
+
+/** A deployment's offload settings, with the control plane's V2 infer path for the version this node serves. */
+export interface DeploymentOffload {
+  policy: NonNullable<DesiredDeployment['offload']>['policy'];
+  latencyTargetMs: number;
+  /** The same version as the node's (the desired one while none serves yet), on the control plane's /v2. */
+  inferPath: string;
 }
 
 /** A failure on the server's side (predictor error, crashed worker), as opposed to a bad request. */
@@ -41,6 +49,8 @@ export class DeployedModels implements V2ModelSource {
   private readonly observer: ServingObserver;
   private readonly batching: BatchOptions;
   private readonly loadOptions: LoadOptions;
+  /** Offload settings per deployment name, from the desired entry whose version was loaded last. */
+  private readonly offloadSettings = new Map<string, NonNullable<DesiredDeployment['offload']>>();
 
   constructor(options: DeployedModelsOptions = {}) {
     this.observer = options.observer ?? NO_SERVING_OBSERVER;
@@ -54,6 +64,9 @@ export class DeployedModels implements V2ModelSource {
    */
   async load(bytes: Uint8Array, deployment: DesiredDeployment): Promise<LoadedVersion> {
     const started = performance.now();
+    // Known from the start of the load, so that a deployment still loading can already be offloaded.
+    if (deployment.offload) this.offloadSettings.set(deployment.name, deployment.offload);
+    else this.offloadSettings.delete(deployment.name);
     try {
       return await loadVersion(bytes, deployment, this.loadOptions);
     } catch (error) {
@@ -74,6 +87,23 @@ export class DeployedModels implements V2ModelSource {
 
   expect(names: readonly string[]): void {
     this.expected = new Set(names);
+    for (const name of this.offloadSettings.keys())
+      if (!this.expected.has(name) && !this.slots.has(name)) this.offloadSettings.delete(name);
+  }
+
+  /** How `name`'s requests may be offloaded; undefined when it has no settings (edge-only). */
+  offload(name: string): DeploymentOffload | undefined {
+    const settings = this.offloadSettings.get(name);
+    if (!settings) return undefined;
+    const slot = this.slots.get(name);
+    const inferPath = slot ? `/v2/models/${encodeURIComponent(slot.model ?? name)}/versions/${slot.version}/infer` : settings.inferPath;
+    return { policy: settings.policy, latencyTargetMs: settings.latencyTargetMs, inferPath };
+  }
+
+  /** The queue a request to `name` would join now; undefined when nothing serves it here. */
+  queue(name: string): (SlotQueue & { version: number }) | undefined {
+    const slot = this.slots.get(name);
+    return slot && { ...slot.queue(), version: slot.version };
   }
 
   names(): string[] {
@@ -113,6 +143,7 @@ export class DeployedModels implements V2ModelSource {
     const slot = this.slots.get(name);
     if (!slot) return;
     this.slots.delete(name);
+    this.offloadSettings.delete(name);
     const { version, model } = slot;
     await slot.close();
     this.observer.unloaded({ deployment: name, model: model ?? name, version });

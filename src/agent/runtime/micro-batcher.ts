@@ -51,6 +51,7 @@ export class MicroBatcher<I, O> {
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
+  private batchMsAverage: number | undefined;
 
   constructor(
     private readonly run: (items: I[]) => Promise<Settled<O>[]>,
@@ -63,6 +64,19 @@ export class MicroBatcher<I, O> {
   /** Requests waiting for a batch (not counting the batch running now). */
   get waiting(): number {
     return this.queue.length;
+  }
+
+  /** Whether a batch is running now (the next one waits for it). */
+  get busy(): boolean {
+    return this.running;
+  }
+
+  /**
+   * How long one batch has taken lately (moving average over about the last 10 batches, in ms);
+   * undefined before the first. With `waiting` it gives the wait a new request can expect.
+   */
+  get batchMs(): number | undefined {
+    return this.batchMsAverage;
   }
 
   submit(item: I): Promise<Batched<O>> {
@@ -99,6 +113,8 @@ export class MicroBatcher<I, O> {
     const started = performance.now();
     const finish = (settled: (i: number) => Settled<O>) => {
       const computeSeconds = (performance.now() - started) / 1000;
+      const ms = computeSeconds * 1000;
+      this.batchMsAverage = this.batchMsAverage === undefined ? ms : this.batchMsAverage + 0.2 * (ms - this.batchMsAverage);
       batch.forEach((queued, i) => {
         const queueSeconds = (started - queued.enqueuedAt) / 1000;
         const result = settled(i);

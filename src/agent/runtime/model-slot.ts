@@ -21,6 +21,15 @@ export interface SlotUsage {
   errors: number;
 }
 
+/** What a request arriving now would queue behind (see MicroBatcher). */
+export interface SlotQueue {
+  waiting: number;
+  busy: boolean;
+  /** Recent time per batch, ms; undefined before the first batch. */
+  batchMs: number | undefined;
+  maxBatchSize: number;
+}
+
 interface Active extends LoadedVersion {
   batcher: MicroBatcher<InferInput[], InferOutput[]>;
   inFlight: number;
@@ -63,6 +72,12 @@ export class ModelSlot {
 
   get predictor(): LoadedPredictor {
     return this.active.predictor;
+  }
+
+  /** The serving version's queue: requests waiting, whether a batch runs, the recent time per batch. */
+  queue(): SlotQueue {
+    const { batcher } = this.active;
+    return { waiting: batcher.waiting, busy: batcher.busy, batchMs: batcher.batchMs, maxBatchSize: this.batching.maxBatchSize };
   }
 
   usage(): SlotUsage {

@@ -1,0 +1,64 @@
+import type { V2InferRequest, V2InferResponse } from '../../contracts/open-inference.js';
+
+/** Why an offloaded request did not come back with an answer. */
+export class CloudInferError extends Error {
+  constructor(
+    message: string,
+    /** The cloud's HTTP status; undefined when it could not be reached or timed out. */
+    readonly status: number | undefined,
+    /** True when the failure says the cloud is in trouble (down, slow, 5xx, refusing our credential), not the request. */
+    readonly cloudFault: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export interface CloudClientOptions {
+  /** The control plane's URL: the offload target's V2 routes live under it. */
+  server: string;
+  /** The node credential: the control plane's V2 routes accept node credentials. */
+  credential: string;
+  /** How long an offloaded request may take before the node runs it itself, ms. */
+  timeoutMs: number;
+}
+
+/** Posts V2 infer requests to the control plane with the node credential. */
+export class CloudClient {
+  constructor(private readonly options: CloudClientOptions) {}
+
+  async infer(path: string, request: V2InferRequest): Promise<V2InferResponse> {
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, this.options.server), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.options.credential}`, 'content-type': 'application/json' },
+        body: JSON.stringify(request),
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+    } catch (error) {
+      const timedOut = (error as Error).name === 'TimeoutError';
+      throw new CloudInferError(
+        timedOut
+          ? `the cloud did not answer within ${this.options.timeoutMs} ms`
+          : `the cloud cannot be reached: ${(error as Error).message}`,
+        undefined,
+        true,
+      );
+    }
+    let body: unknown;
+    try {
+      body = await response.json();
+    } catch {
+      throw new CloudInferError(`the cloud answered ${response.status} without JSON`, response.status, true);
+    }
+    if (response.status !== 200) {
+      const message = (body as { error?: unknown } | null)?.error;
+      // A 400 or 413 is about this request (the node answers it with its own error); anything else is the cloud's trouble.
+      const requestFault = response.status === 400 || response.status === 413;
+      throw new CloudInferError(`the cloud answered ${response.status}: ${String(message ?? '')}`, response.status, !requestFault);
+    }
+    if (!body || typeof body !== 'object' || !Array.isArray((body as V2InferResponse).outputs))
+      throw new CloudInferError('the cloud answered 200 without V2 outputs', 200, true);
+    return body as V2InferResponse;
+  }
+}
