@@ -3,6 +3,7 @@ import type { ApiClient } from '../client/api-client.js';
 import { ApiError } from '../client/api-error.js';
 import type { AgentInfo, NodeResources } from '../contracts/nodes.js';
 import { backoffDelay, jittered } from './backoff.js';
+import { TelemetryBuffer } from './telemetry-buffer.js';
 
 export interface HeartbeatState {
   lastSuccessAt: number | null;
@@ -22,6 +23,8 @@ export class HeartbeatLoop {
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   private inFlight: Promise<void> | undefined;
+  /** Resource samples measured while the control plane was away (bounded; oldest dropped first). */
+  readonly backlog = new TelemetryBuffer();
 
   constructor(
     private readonly client: ApiClient,
@@ -51,8 +54,15 @@ export class HeartbeatLoop {
 
   /** One heartbeat; returns the delay before the next one. */
   private async beat(): Promise<number> {
+    let sample: { resources: NodeResources; agent: AgentInfo } | undefined;
     try {
-      const response = await this.client.heartbeat(this.nodeId, await this.collect());
+      sample = await this.collect();
+      const backlog = this.backlog.take();
+      const response = await this.client.heartbeat(this.nodeId, { ...sample, ...(backlog ? { backlog } : {}) });
+      if (backlog) {
+        this.backlog.delivered(backlog);
+        this.log.info({ samples: backlog.samples.length, dropped: backlog.dropped }, 'delivered the telemetry measured while away');
+      }
       if (this.state.consecutiveFailures > 0) {
         this.log.info({ after: this.state.consecutiveFailures }, 'heartbeats reach the control plane again');
       }
@@ -62,6 +72,8 @@ export class HeartbeatLoop {
       this.intervalMs = response.heartbeatIntervalSeconds * 1000;
       return jittered(this.intervalMs);
     } catch (error) {
+      // What was measured while away is delivered with the first heartbeat that gets through.
+      if (sample) this.backlog.push(Date.now(), sample.resources);
       this.state.consecutiveFailures += 1;
       this.state.lastError = (error as Error).message;
       const delay = backoffDelay(this.state.consecutiveFailures, RETRY_BASE_MS, Math.max(RETRY_MAX_MS, this.intervalMs));

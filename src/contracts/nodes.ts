@@ -72,7 +72,26 @@ export const AgentInfo = Type.Object(
 );
 export type AgentInfo = Static<typeof AgentInfo>;
 
-export const HeartbeatRequest = Type.Object({ resources: NodeResources, agent: AgentInfo }, { additionalProperties: false });
+/** Telemetry an agent measured while it could not reach the control plane, sent with its next heartbeat. */
+export const TelemetryBacklog = Type.Object(
+  {
+    samples: Type.Array(
+      Type.Object(
+        { at: Type.Integer({ minimum: 0, description: 'When it was measured, ms since the epoch' }), resources: NodeResources },
+        { additionalProperties: false },
+      ),
+      { maxItems: 720 },
+    ),
+    dropped: Type.Integer({ minimum: 0, description: 'Samples dropped, oldest first, because the buffer was full' }),
+  },
+  { additionalProperties: false },
+);
+export type TelemetryBacklog = Static<typeof TelemetryBacklog>;
+
+export const HeartbeatRequest = Type.Object(
+  { resources: NodeResources, agent: AgentInfo, backlog: Type.Optional(TelemetryBacklog) },
+  { additionalProperties: false },
+);
 export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
 
 export const HeartbeatResponse = Type.Object({ heartbeatIntervalSeconds: Type.Number(), serverTime: IsoTime }, {});

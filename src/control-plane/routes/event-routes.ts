@@ -216,7 +216,9 @@ export function eventRoutes(
       const route = request.routeOptions.url;
       if (route === HEARTBEAT_ROUTE) {
         const nodeId = request.principal?.nodeId ?? (request.params as { id: string }).id;
-        const { resources } = request.body as HeartbeatRequest;
+        const { resources, backlog } = request.body as HeartbeatRequest;
+        // Measured while the node could not reach us: into the history at the time it was measured.
+        for (const sample of backlog?.samples ?? []) history.record(nodeId, sample.resources, sample.at);
         history.record(nodeId, resources);
         live.heartbeat({
           nodeId,
