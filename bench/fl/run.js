@@ -16,6 +16,7 @@ if (!fs.existsSync(path.join(dist, 'federated/index.js'))) {
 const ml = await import(path.join(dist, 'index.js'));
 const fl = await import(path.join(dist, 'federated/index.js'));
 const { stratifiedSplit } = await import(path.join(dist, 'image/stratified-split.js'));
+const { runEnergyBench } = await import('./energy.js');
 
 const CLIENTS = Number(process.env.FL_CLIENTS ?? 8);
 const ROUNDS = Number(process.env.FL_ROUNDS ?? 60);
@@ -182,3 +183,5 @@ console.log(
     .map((a) => fmt(a * 100))
     .join(', ')} % (best ${fmt(Math.max(...locals) * 100)} %)`,
 );
+
+if (process.env.FL_ENERGY !== '0') await runEnergyBench({ ml, fl, root, fmt });
