@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { aggregate, checkUpdate, clipToNorm, exampleWeights, l2Norm, weightedMean } from './aggregation.js';
-import { clientMatrices, digitsModelSpec, initialWeights } from './federated-model.js';
-import { trainClientUpdate } from './client-update.js';
+import { clientMatrices, digitsModelSpec, forecastModelSpec, initialWeights } from './federated-model.js';
+import { evaluateWeights, trainClientUpdate } from './client-update.js';
 import { labelSkewPartition } from './partition.js';
 import { crc32, decodeUpdate, encodeUpdate, fromHalf, Q8_BLOCK, toHalf } from './update-codec.js';
 import { packageFederatedModel } from './package-federated.js';
@@ -224,5 +224,35 @@ describe('client training on digits', () => {
     } finally {
       predictor.dispose();
     }
+  });
+});
+
+describe('client training on a load series', () => {
+  // 60 days of an hourly daily cycle around 1,000 with a little noise.
+  const hours = 60 * 24;
+  const series = {
+    start: Date.UTC(2024, 0, 1) / 1000,
+    intervalSeconds: 3600,
+    values: Float64Array.from({ length: hours }, (_, i) => 1000 + 200 * Math.sin((2 * Math.PI * i) / 24) + ((i * 7919) % 13)),
+    filled: new Uint8Array(hours),
+  };
+  const spec = forecastModelSpec({ scaler: { mean: 1000, std: 150 }, hidden: [16] });
+
+  it('trains updates that lower the held-out error, and packs a forecaster bundle', async () => {
+    const data = clientMatrices(spec, series, 0.2, 1);
+    expect(data.loss).toBe('mae');
+    expect(data.train.x.cols).toBe(168 + 6);
+    let weights = await initialWeights(spec);
+    const first = await trainClientUpdate(spec, weights, data, { localEpochs: 2, learningRate: 0.05, batchSize: 32 });
+    for (let round = 0; round < 3; round++) {
+      const update = await trainClientUpdate(spec, weights, data, { localEpochs: 2, learningRate: 0.05, batchSize: 32, seed: round });
+      weights = weights.map((w, i) => w + update.delta[i]!);
+    }
+    const after = await evaluateWeights(spec, weights, data.validation.x, data.validation.y, 'mae');
+    expect(after.loss).toBeLessThan(first.globalEvaluation.loss);
+    const bundle = await packageFederatedModel(spec, weights, { jobId: 'fl_f', strategy: 'fedavg', rounds: [], params: {}, examples: 1 });
+    const predictor = await loadBundle(bundle);
+    expect(predictor.kind).toBe('forecaster');
+    predictor.dispose();
   });
 });
