@@ -17,6 +17,7 @@ import { startFederatedClient } from './federated/federated-client.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
 import { loadNodeIdentity, type NodeIdentity, saveNodeIdentity } from './node-identity.js';
 import { detectGpus, readResources } from './resources.js';
+import { DEFAULT_THRESHOLDS } from './offload/decide.js';
 import { OffloadingModels } from './offload/offloading-models.js';
 import { DeployedModels } from './runtime/deployed-models.js';
 import { type DeploymentSync, startDeploymentSync } from './sync/deployment-sync.js';
@@ -68,7 +69,11 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       onCrash: ({ reason, restarted }) => log.error({ reason, restarted }, 'a model worker stopped'),
     },
   });
-  const offloading = new OffloadingModels(models, { observer: metrics.offload });
+  const offloading = new OffloadingModels(models, {
+    observer: metrics.offload,
+    cloudTimeoutMs: config.offloadTimeoutMs,
+    thresholds: { ...DEFAULT_THRESHOLDS, cpuLoadPerCore: config.offloadCpuLoad > 0 ? config.offloadCpuLoad : Infinity },
+  });
   metrics.watchOffload(() => offloading.breakerState());
   await http.withTypeProvider<TypeBoxTypeProvider>().register(v2Routes(offloading, 'public'));
   await http.withTypeProvider<TypeBoxTypeProvider>().register(v2StreamRoutes(offloading, 'public'));

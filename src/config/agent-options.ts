@@ -138,6 +138,28 @@ export const AGENT_OPTIONS = {
     defaultValue: () => 0,
     parse: parseDelayMs,
   }),
+  offloadCpuLoad: option({
+    flag: '--offload-cpu-load <per-core>',
+    env: 'FOGLINE_AGENT_OFFLOAD_CPU_LOAD',
+    description:
+      'auto offloading: send requests to the cloud while the 1-minute load average per CPU is at least this (0: never for CPU; the queue, memory and model health still count)',
+    defaultText: '2',
+    defaultValue: () => 2,
+    parse: (raw, name) => {
+      const value = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(value) || value < 0)
+        throw new ConfigError(`${name} must be a number of at least 0, got "${raw}"`);
+      return value;
+    },
+  }),
+  offloadTimeoutMs: option({
+    flag: '--offload-timeout-ms <ms>',
+    env: 'FOGLINE_AGENT_OFFLOAD_TIMEOUT_MS',
+    description: 'How long an offloaded request may take in the cloud before the node answers it itself',
+    defaultText: '2000',
+    defaultValue: () => 2000,
+    parse: parsePositiveNumber,
+  }),
   flData: option({
     flag: '--fl-data <path>',
     env: 'FOGLINE_FL_DATA',
