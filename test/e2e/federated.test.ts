@@ -134,6 +134,15 @@ describe('federated learning (real processes)', { timeout: 180_000 }, () => {
     const report = view.rounds!.flatMap((r) => r.reports).find((r) => r.nodeId === fakeNode.nodeId);
     expect(report?.status).toBe('rejected');
     expect(report?.reason).toMatch(/non-finite/);
+
+    // A node credential acts only as its own node; bad settings are refused before anything starts.
+    const otherNode = view.rounds![0]!.sampled.find((c) => c.nodeId !== fakeNode.nodeId)!.nodeId;
+    const forbidden = await mallory.federatedTasks(otherNode, 0).catch((e) => e);
+    expect(forbidden.code).toBe('FOGLINE_ERR_AUTH_FORBIDDEN');
+    const invalid = await admin.startFederatedJob({ model: 'x', datasetKind: 'digits', strategy: 'sgd' as never }).catch((e) => e);
+    expect(invalid.status).toBe(400);
+    const noScaler = await admin.startFederatedJob({ model: 'x', datasetKind: 'forecast' }).catch((e) => e);
+    expect(noScaler.code).toBe('FOGLINE_ERR_FL_JOB_INVALID');
   });
 
   it('keeps going with quorum when an agent is killed mid-job, and resumes after a control-plane restart', async () => {

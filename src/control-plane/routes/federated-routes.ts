@@ -23,7 +23,8 @@ export function federatedRoutes({ federated }: Services): FastifyPluginAsyncType
   return async (app) => {
     // The coordinator moves rounds along while the server runs.
     app.addHook('onReady', async () => federated.start(app.log));
-    app.addHook('onClose', async () => federated.stop());
+    // preClose: long-polling agents are answered at once, so closing does not wait for their polls.
+    app.addHook('preClose', async () => federated.stop());
     // Updates travel as binary frames (src/ml/federated/update-codec.ts), not JSON.
     app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: UPDATE_LIMIT_BYTES }, (_request, body, done) =>
       done(null, body),
