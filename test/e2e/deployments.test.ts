@@ -5,58 +5,25 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentView } from '../../src/contracts/deployments.js';
 import type { ModelVersionView } from '../../src/contracts/models.js';
-import type { RunView } from '../../src/contracts/runs.js';
-import { parseTimeSeriesCsv } from '../../src/ml/timeseries/ingest.js';
+import { FORECAST_REQUEST as REQUEST, TestCluster } from '../support/cluster.js';
 import { findFile } from '../support/files.js';
-import { eventually, type FoglineProcess, freePort, requestJson, stopProcess, tempDir, ProcessTracker } from '../support/processes.js';
-
-const PJME_TEXT = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
-const series = parseTimeSeriesCsv(PJME_TEXT, { timeColumn: 'Datetime', valueColumn: 'PJME_MW' });
-const WINDOW = 168;
-/** The last week of the series and the hour after it: a real request. */
-const REQUEST = {
-  inputs: [
-    { name: 'history', shape: [1, WINDOW], datatype: 'FP32', data: Array.from(series.values.subarray(series.values.length - WINDOW)) },
-    { name: 'start_time', shape: [1], datatype: 'INT64', data: [series.start + series.values.length * series.intervalSeconds] },
-  ],
-};
+import { eventually, requestJson, stopProcess } from '../support/processes.js';
 
 describe('deployments (real processes)', { timeout: 120_000 }, () => {
-  const serverDir = tempDir('deploy-server');
-  const agentDir = tempDir('deploy-agent');
-  const processes = new ProcessTracker();
-  let port: number;
-  let serverUrl: string;
-  let adminToken: string;
-  let server: FoglineProcess;
-  let agent: FoglineProcess;
+  let cluster: TestCluster;
   let agentUrl: string;
-  let joinToken: string;
+  let agentDir: string;
 
-  const start = (args: string[]): FoglineProcess => processes.start(args);
-
-  async function startServer(): Promise<FoglineProcess> {
-    const proc = start(['server', '--data-dir', serverDir, '--port', String(port), '--heartbeat-interval', '1', '--log-level', 'warn']);
-    await proc.waitForOutput(/listening on (http:\/\/\S+)/, 30_000);
-    return proc;
-  }
-
-  async function startAgent(): Promise<FoglineProcess> {
-    const args = ['agent', '--server', serverUrl, '--name', 'edge-a', '--labels', 'site=plant-a', '--data-dir', agentDir];
-    args.push('--port', '0', '--log-level', 'warn');
-    if (joinToken) args.push('--join-token', joinToken);
-    const proc = start(args);
-    const [, url] = await proc.waitForOutput(/serving on (http:\/\/\S+)/, 30_000);
-    agentUrl = url!;
-    return proc;
-  }
-
-  const api = <T>(method: string, route: string, body?: unknown) =>
-    requestJson<T>(`${serverUrl}${route}`, { method, token: adminToken, body, timeoutMs: 30_000 });
+  const api = <T>(method: string, route: string, body?: unknown) => cluster.api<T>(method, route, body);
+  const startAgent = async (joinToken?: string) => {
+    const agent = await cluster.startAgent('edge-a', { labels: 'site=plant-a', ...(joinToken ? { joinToken } : {}) });
+    agentUrl = agent.url;
+    agentDir = agent.dataDir;
+    return agent.process;
+  };
 
   /** One V2 infer call on the agent; resolves with the version that answered, throws on any failure. */
   async function inferOnAgent(): Promise<string> {
@@ -69,51 +36,20 @@ describe('deployments (real processes)', { timeout: 120_000 }, () => {
     return body.model_version;
   }
 
-  async function trainVersion(seed: number): Promise<number> {
-    const started = await api<RunView>('POST', '/api/v1/runs', {
-      pipeline: 'forecast',
-      dataset: 'pjme',
-      model: 'energy',
-      gate: 'none',
-      params: { epochs: 2, hidden: [32], seed },
-    });
-    expect(started.status, JSON.stringify(started.body)).toBe(201);
-    const run = await eventually(async () => {
-      const view = (await api<RunView>('GET', `/api/v1/runs/${started.body.id}`)).body;
-      return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
-    }, 120_000);
-    expect(run.error).toBeNull();
-    return run.registeredVersion as number;
-  }
-
   async function nodeState(): Promise<DeploymentView['nodes'][number] | undefined> {
     return (await api<DeploymentView>('GET', '/api/v1/deployments/energy')).body.nodes[0];
   }
 
   beforeAll(async () => {
-    port = await freePort();
-    serverUrl = `http://127.0.0.1:${port}`;
-    server = await startServer();
-    adminToken = fs.readFileSync(path.join(serverDir, 'admin.token'), 'utf8').trim();
-    const upload = await fetch(`${serverUrl}/api/v1/datasets/pjme/versions?timeColumn=Datetime&valueColumn=PJME_MW`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'text/csv' },
-      body: PJME_TEXT,
-    });
-    expect(upload.status).toBe(201);
-    expect(await trainVersion(1)).toBe(1);
-    expect(await trainVersion(2)).toBe(2);
-    expect(await trainVersion(3)).toBe(3);
-    expect((await api('PUT', '/api/v1/models/energy/aliases/champion', { version: 1 })).status).toBe(200);
-    joinToken = (await api<{ token: string }>('POST', '/api/v1/tokens', { name: 'edge-a join', role: 'join', maxUses: 1 })).body.token;
-    agent = await startAgent();
-    joinToken = '';
+    cluster = await TestCluster.start('deploy');
+    await cluster.uploadPjme();
+    for (const seed of [1, 2, 3]) expect(await cluster.trainForecaster({ seed, epochs: 2, hidden: [32] })).toBe(seed);
+    await cluster.setAlias('energy', 'champion', 1);
+    await startAgent(await cluster.joinToken(1));
   }, 400_000);
 
   afterAll(async () => {
-    await processes.stopAll();
-    fs.rmSync(serverDir, { recursive: true, force: true });
-    fs.rmSync(agentDir, { recursive: true, force: true });
+    await cluster?.stop();
   });
 
   it('deploys energy@champion to site=plant-a and the agent serves it over V2', async () => {
@@ -168,7 +104,7 @@ describe('deployments (real processes)', { timeout: 120_000 }, () => {
 
   it('refuses a corrupt artifact, reports it failed with the reason, and keeps serving the old version', async () => {
     const v3 = (await api<ModelVersionView>('GET', '/api/v1/models/energy/versions/3')).body;
-    const stored = findFile(serverDir, v3.artifact.sha256);
+    const stored = findFile(cluster.serverDir, v3.artifact.sha256);
     const bytes = fs.readFileSync(stored);
     bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
     fs.writeFileSync(stored, bytes);
@@ -184,14 +120,14 @@ describe('deployments (real processes)', { timeout: 120_000 }, () => {
 
   it('restarted while the control plane is down, the agent serves its last good version from its cache', async () => {
     // The agent first: a server stopping while the agent's long poll is open waits for that poll.
-    await stopProcess(agent);
-    await stopProcess(server);
-    agent = await startAgent();
+    await stopProcess(cluster.agents.get('edge-a')!.process);
+    await stopProcess(cluster.server);
+    await startAgent();
     expect(await eventually(async () => inferOnAgent(), 20_000)).toBe('2');
   });
 
   it('when the link returns, resyncs without downloading again what it has cached', async () => {
-    server = await startServer();
+    await cluster.startServer();
     const { sha256 } = (await api<ModelVersionView>('GET', '/api/v1/models/energy/versions/2')).body.artifact;
     const cached = path.join(agentDir, 'artifacts', sha256);
     const inode = fs.statSync(cached).ino;

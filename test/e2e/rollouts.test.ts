@@ -7,40 +7,23 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentView } from '../../src/contracts/deployments.js';
 import type { ModelVersionView } from '../../src/contracts/models.js';
-import type { RunView } from '../../src/contracts/runs.js';
-import { parseTimeSeriesCsv } from '../../src/ml/timeseries/ingest.js';
+import { TestCluster } from '../support/cluster.js';
 import { findFile } from '../support/files.js';
-import { cleanFoglineEnv, eventually, freePort, ProcessTracker, requestJson, runFogline, tempDir } from '../support/processes.js';
+import { cleanFoglineEnv, eventually, runFogline } from '../support/processes.js';
 
-const PJME_TEXT = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
-const series = parseTimeSeriesCsv(PJME_TEXT, { timeColumn: 'Datetime', valueColumn: 'PJME_MW' });
-const WINDOW = 168;
-const REQUEST = {
-  inputs: [
-    { name: 'history', shape: [1, WINDOW], datatype: 'FP32', data: Array.from(series.values.subarray(series.values.length - WINDOW)) },
-    { name: 'start_time', shape: [1], datatype: 'INT64', data: [series.start + series.values.length * series.intervalSeconds] },
-  ],
-};
 const NODE_NAMES = ['edge-1', 'edge-2', 'edge-3'];
 
 describe('rollouts (real processes)', { timeout: 180_000 }, () => {
-  const serverDir = tempDir('rollout-server');
-  const agentDirs = NODE_NAMES.map((name) => tempDir(`rollout-${name}`));
-  const processes = new ProcessTracker();
-  let serverUrl: string;
-  let adminToken: string;
-  const agentUrls = new Map<string, string>();
+  let cluster: TestCluster;
 
-  const api = <T>(method: string, route: string, body?: unknown) =>
-    requestJson<T>(`${serverUrl}${route}`, { method, token: adminToken, body, timeoutMs: 30_000 });
+  const api = <T>(method: string, route: string, body?: unknown) => cluster.api<T>(method, route, body);
   const deployment = async (name: string) => (await api<DeploymentView>('GET', `/api/v1/deployments/${name}`)).body;
-  const setAlias = async (alias: string, version: number) =>
-    expect((await api('PUT', `/api/v1/models/energy/aliases/${alias}`, { version })).status).toBe(200);
-  const cli = (args: string[]) => runFogline(args, cleanFoglineEnv({ FOGLINE_SERVER: serverUrl, FOGLINE_TOKEN: adminToken }));
+  const setAlias = (alias: string, version: number) => cluster.setAlias('energy', alias, version);
+  const infer = (node: string, model: string) => cluster.infer(node, model);
+  const cli = (args: string[]) => runFogline(args, cleanFoglineEnv({ FOGLINE_SERVER: cluster.url, FOGLINE_TOKEN: cluster.adminToken }));
 
   /** Resolves once every node serves what the rollout assigns it and the rollout is not moving. */
   const settled = (name: string, phase: DeploymentView['rollout']['phase'], version: number) =>
@@ -53,80 +36,20 @@ describe('rollouts (real processes)', { timeout: 180_000 }, () => {
       return ok ? view : undefined;
     }, 60_000);
 
-  async function infer(node: string, model: string): Promise<string> {
-    const { status, body } = await requestJson<{ model_version: string }>(`${agentUrls.get(node)}/v2/models/${model}/infer`, {
-      method: 'POST',
-      body: REQUEST,
-      timeoutMs: 10_000,
-    });
-    if (status !== 200) throw new Error(`${node} answered ${status}: ${JSON.stringify(body)}`);
-    return body.model_version;
-  }
-
-  async function trainVersion(seed: number): Promise<number> {
-    const started = await api<RunView>('POST', '/api/v1/runs', {
-      pipeline: 'forecast',
-      dataset: 'pjme',
-      model: 'energy',
-      gate: 'none',
-      params: { epochs: 1, hidden: [16], seed },
-    });
-    expect(started.status, JSON.stringify(started.body)).toBe(201);
-    const run = await eventually(async () => {
-      const view = (await api<RunView>('GET', `/api/v1/runs/${started.body.id}`)).body;
-      return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
-    }, 120_000);
-    expect(run.error).toBeNull();
-    return run.registeredVersion as number;
-  }
-
   beforeAll(async () => {
-    const port = await freePort();
-    serverUrl = `http://127.0.0.1:${port}`;
-    const server = processes.start([
-      'server',
-      '--data-dir',
-      serverDir,
-      '--port',
-      String(port),
-      '--heartbeat-interval',
-      '1',
-      '--log-level',
-      'warn',
-    ]);
-    await server.waitForOutput(/listening on (http:\/\/\S+)/, 30_000);
-    adminToken = fs.readFileSync(path.join(serverDir, 'admin.token'), 'utf8').trim();
-    const upload = await fetch(`${serverUrl}/api/v1/datasets/pjme/versions?timeColumn=Datetime&valueColumn=PJME_MW`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'text/csv' },
-      body: PJME_TEXT,
-    });
-    expect(upload.status).toBe(201);
-    for (const seed of [1, 2, 3]) expect(await trainVersion(seed)).toBe(seed);
+    cluster = await TestCluster.start('rollout');
+    await cluster.uploadPjme();
+    for (const seed of [1, 2, 3]) expect(await cluster.trainForecaster({ seed })).toBe(seed);
     await setAlias('champion', 1);
     await setAlias('candidate', 1);
-    const join = (await api<{ token: string }>('POST', '/api/v1/tokens', { name: 'plant-a', role: 'join', maxUses: 3 })).body.token;
-    await Promise.all(
-      NODE_NAMES.map(async (name, i) => {
-        const agent = processes.start([
-          'agent',
-          ...['--server', serverUrl, '--name', name, '--labels', 'site=plant-a', '--data-dir', agentDirs[i]!],
-          ...['--port', '0', '--log-level', 'warn', '--join-token', join],
-        ]);
-        const [, url] = await agent.waitForOutput(/serving on (http:\/\/\S+)/, 30_000);
-        agentUrls.set(name, url!);
-      }),
-    );
+    const joinToken = await cluster.joinToken(3);
+    await Promise.all(NODE_NAMES.map((name) => cluster.startAgent(name, { labels: 'site=plant-a', joinToken })));
     // Placement needs each node's first heartbeat (its free memory).
-    await eventually(async () => {
-      const { body } = await api<{ nodes: { status: string }[] }>('GET', '/api/v1/nodes');
-      return body.nodes.filter((n) => n.status === 'online').length === 3 ? true : undefined;
-    });
+    await cluster.nodesOnline(3);
   }, 400_000);
 
   afterAll(async () => {
-    await processes.stopAll();
-    for (const dir of [serverDir, ...agentDirs]) fs.rmSync(dir, { recursive: true, force: true });
+    await cluster?.stop();
   });
 
   it('canary: one node first, promoted after a healthy soak, with no failed request on any node', async () => {
@@ -172,7 +95,7 @@ describe('rollouts (real processes)', { timeout: 180_000 }, () => {
 
   it('canary: a version the canary cannot load rolls back, and the other nodes never download it', async () => {
     const v3 = (await api<ModelVersionView>('GET', '/api/v1/models/energy/versions/3')).body;
-    const stored = findFile(serverDir, v3.artifact.sha256);
+    const stored = findFile(cluster.serverDir, v3.artifact.sha256);
     const original = fs.readFileSync(stored);
     const corrupt = Buffer.from(original);
     corrupt[Math.floor(corrupt.length / 2)]! ^= 0xff;
@@ -191,7 +114,7 @@ describe('rollouts (real processes)', { timeout: 180_000 }, () => {
       expect(others).toHaveLength(2);
       for (const node of others) {
         expect(node.version).toBe(2);
-        const artifacts = path.join(agentDirs[NODE_NAMES.indexOf(node.nodeName)]!, 'artifacts');
+        const artifacts = path.join(cluster.agents.get(node.nodeName)!.dataDir, 'artifacts');
         expect(fs.readdirSync(artifacts).filter((file) => file.startsWith(v3.artifact.sha256))).toEqual([]);
       }
       for (const node of NODE_NAMES) expect(await infer(node, 'energy')).toBe('2');
