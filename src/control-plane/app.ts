@@ -142,10 +142,10 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   });
 
   await app.register(healthRoutes(services));
+  await app.register(metricsRoutes(services));
   // Before the API routes: its onResponse hook feeds the dashboard's live events from theirs.
   await app.register(eventRoutes(services));
   await app.register(uiRoutes());
-  await app.register(metricsRoutes(services));
   await app.register(tokenRoutes(services), { prefix: '/api/v1' });
   await app.register(nodeRoutes(services), { prefix: '/api/v1' });
   await app.register(auditRoutes(services), { prefix: '/api/v1' });
