@@ -91,6 +91,26 @@ describe('cloud inference on the Open Inference Protocol', () => {
     expect(filtered.body.outputs.map((o: { name: string }) => o.name)).toEqual(['forecast']);
   });
 
+  it("accepts a request shaped as the spec's example: id, parameters at every level, output parameters", async () => {
+    // The Open Inference Protocol's example request (REST, "Inference Request JSON Object"), with
+    // this model's tensor names: an id echoed back, request/input/output parameters, a 2-D
+    // tensor given as nested rows, INT64 as JSON numbers.
+    const body = {
+      id: '42',
+      parameters: { binary_data_output: false, priority: 1 },
+      inputs: [
+        { name: 'history', shape: [1, WINDOW], datatype: 'FP32', parameters: { binary_data_size: 0 }, data: [history] },
+        { name: 'start_time', shape: [1], datatype: 'INT64', data: request().inputs[1]!.data },
+      ],
+      outputs: [{ name: 'forecast', parameters: { binary_data: false } }],
+    };
+    const answer = await infer(body);
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    expect(answer.body).toMatchObject({ id: '42', model_name: 'energy', model_version: '1' });
+    expect(answer.body.outputs).toEqual([expect.objectContaining({ name: 'forecast', datatype: 'FP32', shape: [1, 24] })]);
+    expect(answer.body.outputs[0].data).toEqual((await infer(request())).body.outputs[0].data);
+  });
+
   it.each([
     ['a wrong shape', request(history.slice(1)).inputs.map((i) => (i.name === 'history' ? { ...i, shape: [1, WINDOW - 1] } : i)), /shape/],
     ['a missing input', [request().inputs[0]], /start_time/],
