@@ -40,6 +40,20 @@ export {
 export { type FederatedTrainingRecord, packageFederatedModel } from './package-federated.js';
 export { labelSkewPartition } from './partition.js';
 export {
+  type AdvertisedKeys,
+  type EncryptedShares,
+  fromRing,
+  type MaskedInput,
+  prg,
+  SecAggClient,
+  type SecAggConfig,
+  shamirCombine,
+  shamirSplit,
+  toRing,
+  type UnmaskResponse,
+  unmaskSum,
+} from './secure-aggregation.js';
+export {
   crc32,
   decodeUpdate,
   type DecodedUpdate,
