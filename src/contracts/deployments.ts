@@ -82,6 +82,8 @@ export const NodeDeploymentStatus = Type.Object({
   reason: Nullable(Type.String()),
   requests: Type.Integer({ description: 'Requests the serving version answered on this node since it started serving' }),
   errors: Type.Integer({ description: 'Of those, the ones that failed on the server side' }),
+  latencyP50Ms: Nullable(Type.Number({ description: 'Median latency of the last requests on this node (queue + compute), ms' })),
+  latencyP99Ms: Nullable(Type.Number({ description: '99th percentile of the same, ms' })),
   updatedAt: Nullable(IsoTime),
 });
 export type NodeDeploymentStatus = Static<typeof NodeDeploymentStatus>;
@@ -184,6 +186,12 @@ export const DeploymentStatusReport = Type.Object(
             Type.Integer({ minimum: 0, description: 'Requests the serving version answered here since it started serving' }),
           ),
           errors: Type.Optional(Type.Integer({ minimum: 0, description: 'Of those, the ones that failed on the server side' })),
+          latencyP50Ms: Type.Optional(
+            Type.Number({ minimum: 0, maximum: 3_600_000, description: 'Median latency of the last requests, ms' }),
+          ),
+          latencyP99Ms: Type.Optional(
+            Type.Number({ minimum: 0, maximum: 3_600_000, description: '99th percentile latency of the last requests, ms' }),
+          ),
         },
         { additionalProperties: false },
       ),

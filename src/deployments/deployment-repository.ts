@@ -37,6 +37,8 @@ export interface NodeStatusRecord {
   reason: string | null;
   requests: number;
   errors: number;
+  latencyP50Ms: number | null;
+  latencyP99Ms: number | null;
   updatedAt: number;
 }
 
@@ -148,6 +150,8 @@ export class DeploymentRepository {
             reason: item.reason ?? null,
             requests: item.requests ?? 0,
             errors: item.errors ?? 0,
+            latency_p50_ms: item.latencyP50Ms ?? null,
+            latency_p99_ms: item.latencyP99Ms ?? null,
             updated_at: now,
           })
           .execute();
@@ -181,6 +185,8 @@ function toStatus(row: Database['deployment_node_status']): NodeStatusRecord {
     reason: row.reason,
     requests: Number(row.requests),
     errors: Number(row.errors),
+    latencyP50Ms: row.latency_p50_ms === null ? null : Number(row.latency_p50_ms),
+    latencyP99Ms: row.latency_p99_ms === null ? null : Number(row.latency_p99_ms),
     updatedAt: Number(row.updated_at),
   };
 }

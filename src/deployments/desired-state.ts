@@ -151,6 +151,8 @@ export class DesiredStateService {
           reason: status?.reason ?? null,
           requests: status?.requests ?? 0,
           errors: status?.errors ?? 0,
+          latencyP50Ms: status?.latencyP50Ms ?? null,
+          latencyP99Ms: status?.latencyP99Ms ?? null,
           updatedAt: status ? new Date(status.updatedAt).toISOString() : null,
         };
       }),

@@ -159,6 +159,8 @@ export interface DeploymentNodeStatusTable {
   reason: string | null;
   requests: number;
   errors: number;
+  latency_p50_ms: number | null;
+  latency_p99_ms: number | null;
   updated_at: number;
 }
 

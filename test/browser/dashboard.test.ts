@@ -191,7 +191,7 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
     await servingEverywhere(2);
   });
 
-  it('shows the request rate the nodes report while an agent serves requests', async () => {
+  it('shows the request rate and latency the nodes report while an agent serves requests', async () => {
     const series = parseTimeSeriesCsv(PJME_TEXT, { timeColumn: 'Datetime', valueColumn: 'PJME_MW' });
     const request = {
       inputs: [
@@ -214,6 +214,9 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
       // Agents report their counters about every 10 s; a rate needs two reports.
       await expect.poll(() => chart.getAttribute('aria-label'), { timeout: 45_000, interval: 500 }).toMatch(/now [1-9][\d.]* requests\/s/);
       expect(await page.getByTestId('deployment-node-edge-a').textContent()).toMatch(/\d+(\.\d)?\/s/);
+      // The node's latency over its last requests, as it reports it with the counters.
+      expect(await page.getByTestId('latency-edge-a').textContent()).toMatch(/^[\d.]+ \/ [\d.]+ ms$/);
+      expect(await page.getByTestId('latency-summary').textContent()).toMatch(/slowest node p99 [\d.]+ ms on edge-a/);
       await screenshot(page, '05-deployment-rate');
     } finally {
       stop = true;

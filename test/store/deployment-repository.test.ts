@@ -58,7 +58,16 @@ describe.each(DIALECTS)('deployment repository on %s', (dialect) => {
     });
     await repository.recordStatus('node-a', {
       deployments: [
-        { name: 'energy', version: 1, state: 'serving', servingVersion: 1, requests: 9_000_000_000, errors: 3 },
+        {
+          name: 'energy',
+          version: 1,
+          state: 'serving',
+          servingVersion: 1,
+          requests: 9_000_000_000,
+          errors: 3,
+          latencyP50Ms: 0.75,
+          latencyP99Ms: 12.5,
+        },
         { name: 'gone', version: 1, state: 'serving' },
       ],
     });
@@ -68,7 +77,8 @@ describe.each(DIALECTS)('deployment repository on %s', (dialect) => {
     expect([...all.keys()]).toEqual(['energy']);
     const byNode = Object.fromEntries(all.get('energy')!.map((s) => [s.nodeId, s]));
     expect(byNode['node-a']).toMatchObject({ version: 1, servingVersion: 1, state: 'serving', requests: 9_000_000_000, errors: 3 });
-    expect(byNode['node-b']).toMatchObject({ state: 'failed', reason: 'sha256 mismatch', requests: 0, errors: 0 });
+    expect(byNode['node-a']).toMatchObject({ latencyP50Ms: 0.75, latencyP99Ms: 12.5 });
+    expect(byNode['node-b']).toMatchObject({ state: 'failed', reason: 'sha256 mismatch', requests: 0, errors: 0, latencyP50Ms: null });
     await repository.delete('energy');
     expect((await repository.allStatuses()).size).toBe(0);
   });

@@ -39,6 +39,12 @@ function Deployment({ view }: { view: DeploymentView }) {
     [points],
   );
   const latest = points.at(-1);
+  const slowest = view.nodes
+    .filter((n) => n.latencyP99Ms !== null)
+    .reduce<DeploymentView['nodes'][number] | undefined>(
+      (worst, n) => (!worst || (n.latencyP99Ms ?? 0) > (worst.latencyP99Ms ?? 0) ? n : worst),
+      undefined,
+    );
 
   return (
     <section className="panel" aria-labelledby={`deployment-${view.name}`} data-testid={`deployment-${view.name}`}>
@@ -91,6 +97,7 @@ function Deployment({ view }: { view: DeploymentView }) {
             <th scope="col">Serving version</th>
             <th scope="col">Requests</th>
             <th scope="col">Rate</th>
+            <th scope="col">Latency p50 / p99</th>
             <th scope="col">Reason</th>
             <th scope="col">Updated</th>
           </tr>
@@ -113,6 +120,9 @@ function Deployment({ view }: { view: DeploymentView }) {
                   {n.errors > 0 && <span className="error"> ({n.errors} failed)</span>}
                 </td>
                 <td>{rate ? `${num(rate.rps, 1)}/s` : '–'}</td>
+                <td data-testid={`latency-${n.nodeName}`}>
+                  {n.latencyP50Ms !== null && n.latencyP99Ms !== null ? `${num(n.latencyP50Ms, 2)} / ${num(n.latencyP99Ms, 2)} ms` : '–'}
+                </td>
                 <td className="muted">{n.reason ?? ''}</td>
                 <td>{ago(n.updatedAt, now)}</td>
               </tr>
@@ -136,16 +146,11 @@ function Deployment({ view }: { view: DeploymentView }) {
             : 'waiting for two reports from a serving node (about 10 s apart)'
         }
       />
-      {/* METRICS-SLOT: latency per node and version. Agents export latency histograms on /metrics
-          (Prometheus); the deployments API does not carry them. When the control plane serves
-          them (a query route or fields on the node status), chart them here beside the rate. */}
-      <div className="placeholder" data-testid="latency-placeholder">
-        <strong>Latency</strong>
-        <p className="muted">
-          Not in the deployments API yet: each agent exports latency histograms on <code>/metrics</code> for Prometheus and Grafana. This
-          panel will chart them when the control plane serves them.
-        </p>
-      </div>
+      <p className="muted" data-testid="latency-summary">
+        {slowest
+          ? `Latency (queue + compute, last 512 requests per node, reported every ~10 s): slowest node p99 ${num(slowest.latencyP99Ms ?? 0, 2)} ms on ${slowest.nodeName}. Histograms over time: /metrics on each agent (Prometheus, Grafana).`
+          : 'Latency appears once a node has answered requests (reported every ~10 s).'}
+      </p>
     </section>
   );
 }

@@ -1,6 +1,7 @@
 import type { InferInput, InferOutput } from '../../ml/bundle/infer-tensors.js';
 import type { LoadedPredictor } from '../../ml/bundle/load-bundle.js';
 import { predictBatch } from './batch-tensors.js';
+import { LatencyWindow } from './latency-window.js';
 import { type Batched, type BatchOptions, MicroBatcher } from './micro-batcher.js';
 
 /** A version loaded into a slot, with the requests it is still answering. */
@@ -19,6 +20,9 @@ export interface SlotUsage {
   version: number;
   requests: number;
   errors: number;
+  /** Over the last requests answered (see LatencyWindow); absent before the first. */
+  latencyP50Ms?: number;
+  latencyP99Ms?: number;
 }
 
 /** What a request arriving now would queue behind (see MicroBatcher). */
@@ -35,6 +39,7 @@ interface Active extends LoadedVersion {
   inFlight: number;
   requests: number;
   errors: number;
+  latency: LatencyWindow;
   retired: boolean;
   drained: () => void;
 }
@@ -81,8 +86,9 @@ export class ModelSlot {
   }
 
   usage(): SlotUsage {
-    const { version, requests, errors } = this.active;
-    return { version, requests, errors };
+    const { version, requests, errors, latency } = this.active;
+    const quantiles = latency.quantiles();
+    return { version, requests, errors, ...(quantiles ? { latencyP50Ms: quantiles.p50, latencyP99Ms: quantiles.p99 } : {}) };
   }
 
   /** Runs `work` on the version serving now; a swap meanwhile waits for it before disposing. */
@@ -107,10 +113,14 @@ export class ModelSlot {
   ): { loaded: LoadedVersion; result: Promise<Batched<InferOutput[]>> } {
     const active = this.active;
     active.requests += 1;
+    const started = performance.now();
     const result = this.use(() => active.batcher.submit(inputs));
-    result.catch((error: unknown) => {
-      if (isServerError(error)) active.errors += 1;
-    });
+    result.then(
+      () => active.latency.push(performance.now() - started),
+      (error: unknown) => {
+        if (isServerError(error)) active.errors += 1;
+      },
+    );
     return { loaded: active, result };
   }
 
@@ -129,7 +139,16 @@ export class ModelSlot {
 
 function activate(loaded: LoadedVersion, batching: BatchOptions): Active {
   const batcher = new MicroBatcher<InferInput[], InferOutput[]>((items) => predictBatch(loaded.predictor, items), batching);
-  return { ...loaded, batcher, inFlight: 0, requests: 0, errors: 0, retired: false, drained: () => undefined };
+  return {
+    ...loaded,
+    batcher,
+    inFlight: 0,
+    requests: 0,
+    errors: 0,
+    latency: new LatencyWindow(),
+    retired: false,
+    drained: () => undefined,
+  };
 }
 
 async function retire(old: Active): Promise<void> {

@@ -76,7 +76,8 @@ export class StatusReporter {
   private withUsage(status: DeploymentStatus): DeploymentStatus {
     const usage = this.usage(status.name);
     if (!usage || usage.version !== status.servingVersion) return status;
-    return { ...status, requests: usage.requests, errors: usage.errors };
+    const { requests, errors, latencyP50Ms, latencyP99Ms } = usage;
+    return { ...status, requests, errors, ...(latencyP50Ms === undefined ? {} : { latencyP50Ms, latencyP99Ms }) };
   }
 
   private usageSnapshot(): string {

@@ -224,6 +224,10 @@ function describeDeployment(view: DeploymentView): string {
         { header: 'VERSION', value: (n) => (n.version === null ? '-' : String(n.version)) },
         { header: 'SERVING', value: (n) => (n.servingVersion === null ? '-' : String(n.servingVersion)) },
         { header: 'REQUESTS', value: (n) => `${n.requests}${n.errors > 0 ? ` (${n.errors} failed)` : ''}` },
+        {
+          header: 'P50/P99 MS',
+          value: (n) => (n.latencyP50Ms === null ? '-' : `${n.latencyP50Ms.toFixed(1)}/${(n.latencyP99Ms ?? 0).toFixed(1)}`),
+        },
         { header: 'REASON', value: (n) => n.reason ?? '' },
       ]),
     );

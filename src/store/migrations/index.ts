@@ -10,6 +10,7 @@ import * as rollouts from './0007-rollouts.js';
 import * as federated from './0008-federated.js';
 import * as offload from './0009-offload.js';
 
+import * as nodeLatency from './0011-node-latency.js';
 /** Every schema change, in order. Names sort in the order they run; never rename one. */
 export function allMigrations(dialect: DialectName): Record<string, Migration> {
   return {
@@ -22,5 +23,6 @@ export function allMigrations(dialect: DialectName): Record<string, Migration> {
     '0007-rollouts': rollouts,
     '0008-federated': federated,
     '0009-offload': offload,
+    '0011-node-latency': nodeLatency,
   };
 }
