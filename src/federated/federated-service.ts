@@ -8,22 +8,22 @@ import type {
   FederatedTask,
   FederatedUpdateReceipt,
   RoundClient,
-  RoundMetrics,
   StartFederatedJobRequest,
 } from '../contracts/federated.js';
 import { FoglineError } from '../errors/fogline-error.js';
-import { readBundleManifest } from '../ml/bundle/read-manifest.js';
 import { isMlInputError } from '../ml/errors.js';
 import { aggregate, checkUpdate, clipToNorm, l2Norm, type ServerOptimizerState, type ServerStrategy } from '../ml/federated/aggregation.js';
-import { digitsModelSpec, type FederatedModelSpec, forecastModelSpec, initialWeights } from '../ml/federated/federated-model.js';
-import { packageFederatedModel } from '../ml/federated/package-federated.js';
+import { initialWeights } from '../ml/federated/federated-model.js';
 import { decodeUpdate, encodeUpdate } from '../ml/federated/update-codec.js';
 import type { NodeRegistry } from '../nodes/node-registry.js';
 import { ArtifactStore } from '../registry/artifact-store.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
 import type { Database } from '../store/schema.js';
 import type { Kysely } from 'kysely';
+import { resolveJobConfig, specFor } from './job-config.js';
 import { FederatedJobRepository, jobView } from './job-repository.js';
+import { registerFinalModel } from './final-model.js';
+import { roundMetrics } from './round-metrics.js';
 import { type JobState, nextStep } from './round-policy.js';
 
 export interface FederatedSettings {
@@ -42,44 +42,6 @@ export interface FederatedSettings {
 interface Logger {
   info(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
-}
-
-/** Fills in every default of a start request. */
-export function resolveJobConfig(request: StartFederatedJobRequest): FederatedJobConfig {
-  const strategy = request.strategy ?? 'fedavg';
-  return {
-    rounds: request.rounds ?? 20,
-    strategy,
-    nodeSelector: request.nodeSelector ?? {},
-    fractionFit: request.fractionFit ?? 1,
-    minFitClients: request.minFitClients ?? 2,
-    quorum: request.quorum ?? 0.5,
-    roundTimeoutSeconds: request.roundTimeoutSeconds ?? 60,
-    maxRoundFailures: request.maxRoundFailures ?? 3,
-    localEpochs: request.localEpochs ?? 1,
-    batchSize: request.batchSize ?? 16,
-    learningRate: request.learningRate ?? 0.1,
-    proximalMu: request.proximalMu ?? (strategy === 'fedprox' ? 0.01 : 0),
-    serverLearningRate: request.serverLearningRate ?? (strategy === 'fedadam' ? 0.03 : 1),
-    encoding: request.encoding ?? 'float32',
-    maxUpdateNorm: request.maxUpdateNorm ?? 1000,
-    clipNorm: request.clipNorm ?? null,
-    hidden: request.hidden ?? (request.datasetKind === 'digits' ? [64] : [64, 64]),
-    seed: request.seed ?? 1,
-    scaleMean: request.scaleMean ?? null,
-    scaleStd: request.scaleStd ?? null,
-  };
-}
-
-function specFor(datasetKind: FederatedJobView['datasetKind'], config: FederatedJobConfig): FederatedModelSpec {
-  if (datasetKind === 'digits') return digitsModelSpec({ hidden: config.hidden, seed: config.seed });
-  if (config.scaleMean === null || config.scaleStd === null) {
-    throw new FoglineError(
-      'FOGLINE_ERR_FL_JOB_INVALID',
-      'A forecast job needs the shared scaler: scaleMean and scaleStd (e.g. the region’s typical load and its spread, in MW)',
-    );
-  }
-  return forecastModelSpec({ scaler: { mean: config.scaleMean, std: config.scaleStd }, hidden: config.hidden, seed: config.seed });
 }
 
 function seedOf(text: string): number {
@@ -501,53 +463,9 @@ export class FederatedService {
 
   private async finishJob(id: string): Promise<void> {
     const row = await this.repository.row(id);
-    const config = JSON.parse(row.config) as FederatedJobConfig;
-    const spec = JSON.parse(row.model_spec) as FederatedModelSpec;
     const [rounds, updates] = await Promise.all([this.repository.rounds(id), this.repository.updates(id)]);
-    const done = rounds.filter((r) => r.status === 'aggregated');
-    const record = done.map((r) => {
-      const m = JSON.parse(r.metrics ?? '{}') as RoundMetrics;
-      const accepted = updates.filter(
-        (u) => Number(u.round) === Number(r.round) && Number(u.attempt) === Number(r.attempt) && u.status === 'accepted',
-      );
-      return {
-        round: Number(r.round),
-        participants: accepted.map((u) => u.node_name),
-        examples: m.examples,
-        loss: m.evalLoss,
-        accuracy: m.evalAccuracy,
-      };
-    });
     const weights = decodeUpdate(this.files.read(row.weights_sha256)).values;
-    const bundle = await packageFederatedModel(spec, weights, {
-      jobId: id,
-      strategy: config.strategy,
-      rounds: record.map((r) => ({ round: r.round, participants: r.participants.length, loss: r.loss, accuracy: r.accuracy })),
-      params: { ...config },
-      examples: record.reduce((n, r) => n + r.examples, 0),
-    });
-    const manifest = readBundleManifest(bundle);
-    const last = record[record.length - 1];
-    const version = await this.models.register({
-      model: row.model_name,
-      bundle,
-      framework: 'tfjs',
-      kind: manifest.kind,
-      ioSignature: manifest.signature,
-      metrics: {
-        ...(last?.accuracy != null ? { federatedAccuracy: last.accuracy } : {}),
-        ...(last?.loss != null ? { federatedLoss: last.loss } : {}),
-        rounds: record.length,
-      },
-      lineage: {
-        runId: id,
-        dataset: null,
-        parameters: { federatedJob: id, datasetKind: row.dataset_kind, ...config, rounds: record },
-        codeVersion: this.settings.codeVersion,
-      },
-      description: `Federated ${config.strategy} over ${record.length} rounds (job ${id})`,
-      createdBy: row.created_by,
-    });
+    const version = await registerFinalModel(this.models, row, rounds, updates, weights, this.settings.codeVersion);
     await this.repository.finish(id, 'succeeded', { registeredVersion: version.version });
     this.log?.info({ job: id, model: row.model_name, version: version.version }, 'federated job finished; model registered');
     this.settings.onRegistered?.();
@@ -556,37 +474,4 @@ export class FederatedService {
   private wakeAll(): void {
     for (const wake of [...this.waiters]) wake();
   }
-}
-
-/** Federated evaluation of the round: the clients' metrics, weighted by how much data each measured on. */
-function roundMetrics(updates: { examples: number; metrics: string; node_id: string }[], updateNorm: number): RoundMetrics {
-  let evalCount = 0;
-  let evalLoss = 0;
-  let evalAccuracy = 0;
-  let accuracyCount = 0;
-  let trainLoss = 0;
-  let examples = 0;
-  for (const u of updates) {
-    const m = JSON.parse(u.metrics) as { evalLoss?: number; evalAccuracy?: number; evalCount?: number; trainLoss?: number };
-    const n = Number(u.examples);
-    examples += n;
-    if (typeof m.trainLoss === 'number' && Number.isFinite(m.trainLoss)) trainLoss += m.trainLoss * n;
-    const count = typeof m.evalCount === 'number' ? m.evalCount : 0;
-    if (count > 0 && typeof m.evalLoss === 'number' && Number.isFinite(m.evalLoss)) {
-      evalLoss += m.evalLoss * count;
-      evalCount += count;
-      if (typeof m.evalAccuracy === 'number') {
-        evalAccuracy += m.evalAccuracy * count;
-        accuracyCount += count;
-      }
-    }
-  }
-  return {
-    participants: updates.length,
-    examples,
-    evalLoss: evalCount ? evalLoss / evalCount : null,
-    evalAccuracy: accuracyCount ? evalAccuracy / accuracyCount : null,
-    trainLoss: examples ? trainLoss / examples : null,
-    updateNorm,
-  };
 }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { FederatedJobConfig } from '../contracts/federated.js';
-import { resolveJobConfig } from './federated-service.js';
+import { resolveJobConfig } from './job-config.js';
 import { type JobState, nextStep, quorumOf, sampleClients, sampleSize } from './round-policy.js';
 
 const config: FederatedJobConfig = { ...resolveJobConfig({ model: 'm', datasetKind: 'digits' }), rounds: 3, minFitClients: 2, quorum: 0.5 };
