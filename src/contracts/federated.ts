@@ -60,6 +60,14 @@ export const StartFederatedJobRequest = Type.Object(
     clipNorm: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Accepted updates are scaled down to this norm' })),
     hidden: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 1024 }), { minItems: 1, maxItems: 4 })),
     seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 1 })),
+    evaluationDataset: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 220,
+        description:
+          'A central test set (name or name@version; digits: an image-csv dataset, forecast: a timeseries one) the control plane scores the global model on after every round',
+      }),
+    ),
     scaleMean: Type.Optional(Type.Number({ description: 'forecast: the shared scaler mean (e.g. typical MW)' })),
     scaleStd: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'forecast: the shared scaler standard deviation' })),
   },
@@ -87,6 +95,7 @@ export const FederatedJobConfig = Type.Object({
   clipNorm: Nullable(Type.Number()),
   hidden: Type.Array(Type.Integer()),
   seed: Type.Integer(),
+  evaluationDataset: Type.Optional(Nullable(Type.Object({ name: Type.String(), version: Type.Integer() }))),
   scaleMean: Nullable(Type.Number()),
   scaleStd: Nullable(Type.Number()),
 });
@@ -115,6 +124,9 @@ export const RoundMetrics = Type.Object({
   evalAccuracy: Nullable(Type.Number()),
   trainLoss: Nullable(Type.Number()),
   updateNorm: Nullable(Type.Number()),
+  /** The round's new global model on the central test set (evaluationDataset), when the job has one. */
+  serverLoss: Type.Optional(Nullable(Type.Number())),
+  serverAccuracy: Type.Optional(Nullable(Type.Number())),
 });
 export type RoundMetrics = Static<typeof RoundMetrics>;
 

@@ -96,6 +96,7 @@ export function createServices(store: Store, settings: ServiceSettings): Service
       dataDir: settings.dataDir,
       codeVersion: VERSION,
       onRegistered: () => changes.notify(),
+      datasets,
     }),
     runs: new RunEngine({
       runs: runRepository,

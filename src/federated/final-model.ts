@@ -32,6 +32,8 @@ export async function registerFinalModel(
       examples: m.examples,
       loss: m.evalLoss,
       accuracy: m.evalAccuracy,
+      ...(m.serverAccuracy != null ? { serverAccuracy: m.serverAccuracy } : {}),
+      ...(m.serverLoss != null ? { serverLoss: m.serverLoss } : {}),
     };
   });
   const bundle = await packageFederatedModel(spec, weights, {
@@ -52,6 +54,9 @@ export async function registerFinalModel(
     metrics: {
       ...(last?.accuracy != null ? { federatedAccuracy: last.accuracy } : {}),
       ...(last?.loss != null ? { federatedLoss: last.loss } : {}),
+      // On the central test set, when the job had one: comparable with a centrally trained version's accuracy.
+      ...(last?.serverAccuracy != null ? { accuracy: last.serverAccuracy } : {}),
+      ...(last?.serverLoss != null ? { serverLoss: last.serverLoss } : {}),
       rounds: record.length,
     },
     lineage: {

@@ -24,6 +24,8 @@ export function resolveJobConfig(request: StartFederatedJobRequest): FederatedJo
     clipNorm: request.clipNorm ?? null,
     hidden: request.hidden ?? (request.datasetKind === 'digits' ? [64] : [64, 64]),
     seed: request.seed ?? 1,
+    // Resolved to a pinned version when the job is created.
+    evaluationDataset: null,
     scaleMean: request.scaleMean ?? null,
     scaleStd: request.scaleStd ?? null,
   };

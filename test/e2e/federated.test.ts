@@ -102,6 +102,9 @@ describe('federated learning (real processes)', { timeout: 180_000 }, () => {
   const job = () => admin.getFederatedJob(jobId);
 
   it('starts a job over the agents; a NaN update is rejected and recorded', async () => {
+    // The union test set as a central dataset: the control plane scores every round's model on it.
+    const testCsv = new Blob([csvOf(testRows)]).stream() as ReadableStream<Uint8Array>;
+    await admin.pushDataset('digits-test', testCsv, { kind: 'image-csv', imageHeight: 8, imageWidth: 8 });
     const mallory = new ApiClient({ server: serverUrl, token: fakeNode.credential });
     await mallory.federatedTasks(fakeNode.nodeId, 0); // seen: available for round 1
     const started = await admin.startFederatedJob({
@@ -114,6 +117,7 @@ describe('federated learning (real processes)', { timeout: 180_000 }, () => {
       fractionFit: 1,
       quorum: 0.5,
       roundTimeoutSeconds: 10,
+      evaluationDataset: 'digits-test',
       ...LOCAL,
     });
     jobId = started.id;
@@ -215,6 +219,9 @@ describe('federated learning (real processes)', { timeout: 180_000 }, () => {
       `union test set: federated ${(federatedAccuracy * 100).toFixed(1)}%, site-1 alone ${(local.accuracy! * 100).toFixed(1)}% (${testRows.length} images)`,
     );
     expect(federatedAccuracy).toBeGreaterThan(local.accuracy! + 0.2);
+    // The server-side evaluation of the last round is the registered model's accuracy on the same set.
+    expect(view.rounds!.filter((r) => r.status === 'aggregated').every((r) => typeof r.metrics!.serverAccuracy === 'number')).toBe(true);
+    expect(version.metrics.accuracy as number).toBeCloseTo(federatedAccuracy, 2);
 
     // Served by the control plane's Open Inference endpoint like any registered version.
     const response = await fetch(`${serverUrl}/v2/models/digits-fl/versions/${view.registeredVersion}/infer`, {

@@ -55,6 +55,7 @@ interface StartOptions {
   clipNorm?: number;
   scaleMean?: number;
   scaleStd?: number;
+  evalDataset?: string;
   wait: boolean;
 }
 
@@ -94,6 +95,10 @@ export function flCommand(): Command {
         number('--scale-mean', () => true, 'a number'),
       )
       .option('--scale-std <mw>', 'forecast: the shared scaler standard deviation', positive('--scale-std'))
+      .option(
+        '--eval-dataset <name[@version]>',
+        'A central test set the control plane scores every round on (digits: an image-csv dataset)',
+      )
       .option('--no-wait', 'Return as soon as the job is created'),
   ).action(async (options: StartOptions, self: Command) => {
     const { client, json } = clientFor(self);
@@ -117,6 +122,7 @@ export function flCommand(): Command {
       ...(options.clipNorm !== undefined ? { clipNorm: options.clipNorm } : {}),
       ...(options.scaleMean !== undefined ? { scaleMean: options.scaleMean } : {}),
       ...(options.scaleStd !== undefined ? { scaleStd: options.scaleStd } : {}),
+      ...(options.evalDataset ? { evaluationDataset: options.evalDataset } : {}),
     };
     const started = await client.startFederatedJob(body);
     if (!options.wait) {
@@ -215,7 +221,9 @@ function roundLine(round: NonNullable<FederatedJobView['rounds']>[number]): stri
   return [
     `round ${round.round}${round.attempt > 1 ? ` (attempt ${round.attempt})` : ''}: ${round.status}`,
     m
-      ? `${m.participants}/${round.sampled.length} clients, ${m.examples} examples, clients' accuracy ${pct(m.evalAccuracy)}`
+      ? `${m.participants}/${round.sampled.length} clients, ${m.examples} examples, clients' accuracy ${pct(m.evalAccuracy)}${
+          m.serverAccuracy != null ? `, test set ${pct(m.serverAccuracy)}` : ''
+        }`
       : (round.reason ?? ''),
     dropped.length ? `dropped ${dropped.join(',')}` : '',
     rejected.length ? `rejected ${rejected.join(',')}` : '',
@@ -246,11 +254,14 @@ export function describeJob(job: FederatedJobView): string {
         { header: 'EXAMPLES', value: (r) => String(r.metrics?.examples ?? '-') },
         { header: 'ACCURACY', value: (r) => pct(r.metrics?.evalAccuracy) },
         { header: 'LOSS', value: (r) => (r.metrics?.evalLoss == null ? '-' : r.metrics.evalLoss.toPrecision(4)) },
+        { header: 'TEST SET', value: (r) => pct(r.metrics?.serverAccuracy) },
         { header: 'KIB', value: (r) => (r.reports.reduce((n, x) => n + x.bytes, 0) / 1024).toFixed(1) },
         { header: 'DROPPED', value: (r) => r.dropped.map((c) => c.nodeName).join(',') || '-' },
       ]),
     );
-    lines.push("  (accuracy and loss: the round's starting global model on the clients' held-out data)");
+    lines.push(
+      "  (accuracy and loss: the round's starting global model on the clients' held-out data; test set: the round's new model on --eval-dataset)",
+    );
   }
   return lines.join('\n');
 }

@@ -191,3 +191,21 @@ export function clientMatrices(
   const trainOrigins = Int32Array.from([...split.train, ...split.validation]);
   return { train: matrices(trainOrigins), validation: matrices(split.test), loss: spec.loss };
 }
+
+/** All of a central data set as inputs and targets (every image; every complete window), for server-side evaluation. */
+export function evaluationMatrices(spec: FederatedModelSpec, data: ImageData | RegularSeries): { x: Matrix; y: Matrix; loss: LossName } {
+  if (spec.kind === 'image-classifier') {
+    const m = clientMatrices(spec, data, 1e-9, 1);
+    const rows = m.train.x.rows + m.validation.x.rows;
+    const join = (a: Matrix, b: Matrix): Matrix => {
+      const out = new Float32Array(rows * a.cols);
+      out.set(a.data);
+      out.set(b.data, a.data.length);
+      return { data: out, rows, cols: a.cols };
+    };
+    return { x: join(m.train.x, m.validation.x), y: join(m.train.y, m.validation.y), loss: m.loss };
+  }
+  // The last fifth of the series, chronologically: the same held-out share a client keeps.
+  const m = clientMatrices(spec, data, 0.2, 1);
+  return { ...m.validation, loss: m.loss };
+}

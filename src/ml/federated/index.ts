@@ -30,6 +30,7 @@ export {
   type ClientMatrices,
   clientMatrices,
   digitsModelSpec,
+  evaluationMatrices,
   type FederatedModelSpec,
   flatWeights,
   forecastModelSpec,
