@@ -17,6 +17,7 @@ import { RateLimiter } from '../http/rate-limit.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { datasetRoutes } from './routes/dataset-routes.js';
 import { deploymentRoutes } from './routes/deployment-routes.js';
+import { driftRoutes } from './routes/drift-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { federatedRoutes } from './routes/federated-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
@@ -155,6 +156,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   await app.register(deploymentRoutes(services), { prefix: '/api/v1' });
   await app.register(federatedRoutes(services), { prefix: '/api/v1' });
   await app.register(seriesRoutes(services), { prefix: '/api/v1' });
+  await app.register(driftRoutes(services), { prefix: '/api/v1' });
   // Agents offload inference here with their node credential (any node's; they act as no node).
   await app.register(v2Routes(services.inference, { minRole: 'viewer', anyNode: true }));
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());

@@ -6,6 +6,8 @@ import { DatasetCatalog } from '../datasets/dataset-catalog.js';
 import { ChangeSignal } from '../deployments/change-signal.js';
 import { DeploymentRepository } from '../deployments/deployment-repository.js';
 import { DesiredStateService } from '../deployments/desired-state.js';
+import { DriftRepository } from '../drift/drift-repository.js';
+import { DriftService } from '../drift/drift-service.js';
 import { FederatedService } from '../federated/federated-service.js';
 import { RolloutController } from '../deployments/rollout-controller.js';
 import { Enrolment } from '../nodes/enrolment.js';
@@ -59,6 +61,8 @@ export interface Services {
   metrics: ControlPlaneMetrics;
   /** Federated jobs: the aggregator and its round coordinator (started with the app). */
   federated: FederatedService;
+  /** Drift policies, node summaries, events and retraining rounds (started with the app). */
+  drift: DriftService;
 }
 
 export function createServices(store: Store, settings: ServiceSettings): Services {
@@ -74,6 +78,15 @@ export function createServices(store: Store, settings: ServiceSettings): Service
   const changes = new ChangeSignal();
   const desiredState = new DesiredStateService(deployments, models, nodes, changes);
   const datasets = new DatasetCatalog(store.db, new ArtifactStore(path.join(settings.dataDir, 'datasets')), settings.datasetLimitBytes);
+  const runs = new RunEngine({
+    runs: runRepository,
+    datasets,
+    models,
+    cacheDir: path.join(settings.dataDir, 'cache'),
+    concurrency: settings.runConcurrency,
+    codeVersion: VERSION,
+    onRegistered: () => changes.notify(),
+  });
   return {
     store,
     settings,
@@ -98,14 +111,7 @@ export function createServices(store: Store, settings: ServiceSettings): Service
       onRegistered: () => changes.notify(),
       datasets,
     }),
-    runs: new RunEngine({
-      runs: runRepository,
-      datasets,
-      models,
-      cacheDir: path.join(settings.dataDir, 'cache'),
-      concurrency: settings.runConcurrency,
-      codeVersion: VERSION,
-      onRegistered: () => changes.notify(),
-    }),
+    runs,
+    drift: new DriftService({ repository: new DriftRepository(store.db), deployments, models, artifacts, datasets, runs, changes }),
   };
 }

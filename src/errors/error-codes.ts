@@ -47,6 +47,9 @@ export const ERROR_CODES = {
   FOGLINE_ERR_STORAGE_FULL: { status: 507, message: "The control plane's disk is full" },
   FOGLINE_ERR_DB_UNAVAILABLE: { status: 503, message: 'The database is not reachable' },
   FOGLINE_ERR_SHUTTING_DOWN: { status: 503, message: 'The server is shutting down' },
+  FOGLINE_ERR_DRIFT_POLICY_NOT_FOUND: { status: 404, message: 'The deployment has no drift policy' },
+  FOGLINE_ERR_DRIFT_EVENT_NOT_FOUND: { status: 404, message: 'No such drift event' },
+  FOGLINE_ERR_DRIFT_RETRAIN_UNAVAILABLE: { status: 409, message: 'This deployment cannot be retrained automatically' },
   FOGLINE_ERR_INTERNAL: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

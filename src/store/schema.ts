@@ -214,6 +214,44 @@ export interface FlUpdatesTable {
   received_at: number;
 }
 
+export interface DriftPoliciesTable {
+  deployment_name: string;
+  /** The policy's settings as JSON (DriftPolicySettings). */
+  config: string;
+  created_at: number;
+  updated_at: number;
+  updated_by: string | null;
+}
+
+/** The newest drift summary of one node for one deployment (aggregates only). */
+export interface DriftReportsTable {
+  deployment_name: string;
+  node_id: string;
+  model: string;
+  version: number;
+  summary: string;
+  received_at: number;
+}
+
+export interface DriftEventsTable {
+  id: string;
+  deployment_name: string;
+  /** drift or manual. */
+  trigger_kind: string;
+  node_id: string | null;
+  model: string;
+  version: number;
+  findings: string;
+  action: string;
+  status: string;
+  run_id: string | null;
+  challenger_version: number | null;
+  evaluation: string | null;
+  timeline: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   tokens: TokensTable;
   nodes: NodesTable;
@@ -230,4 +268,7 @@ export interface Database {
   fl_jobs: FlJobsTable;
   fl_rounds: FlRoundsTable;
   fl_updates: FlUpdatesTable;
+  drift_policies: DriftPoliciesTable;
+  drift_reports: DriftReportsTable;
+  drift_events: DriftEventsTable;
 }

@@ -9,6 +9,7 @@ import * as deployments from './0006-deployments.js';
 import * as rollouts from './0007-rollouts.js';
 import * as federated from './0008-federated.js';
 import * as offload from './0009-offload.js';
+import * as drift from './0010-drift.js';
 
 import * as nodeLatency from './0011-node-latency.js';
 /** Every schema change, in order. Names sort in the order they run; never rename one. */
@@ -23,6 +24,7 @@ export function allMigrations(dialect: DialectName): Record<string, Migration> {
     '0007-rollouts': rollouts,
     '0008-federated': federated,
     '0009-offload': offload,
+    '0010-drift': drift,
     '0011-node-latency': nodeLatency,
   };
 }

@@ -1,0 +1,264 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { IsoTime, Nullable } from './common.js';
+import { ModelName } from './models.js';
+
+export const DRIFT_TESTS = ['auto', 'psi', 'wasserstein', 'ks', 'error'] as const;
+export type DriftTest = (typeof DRIFT_TESTS)[number];
+export const DRIFT_ACTIONS = ['alert', 'retrain', 'retrain-and-promote'] as const;
+export type DriftAction = (typeof DRIFT_ACTIONS)[number];
+export const DRIFT_EVENT_STATUSES = ['alerted', 'retraining', 'promoted', 'kept', 'failed'] as const;
+export type DriftEventStatus = (typeof DRIFT_EVENT_STATUSES)[number];
+
+const TestSchema = Type.Union([
+  Type.Literal('auto'),
+  Type.Literal('psi'),
+  Type.Literal('wasserstein'),
+  Type.Literal('ks'),
+  Type.Literal('error'),
+]);
+const ActionSchema = Type.Union([Type.Literal('alert'), Type.Literal('retrain'), Type.Literal('retrain-and-promote')], {
+  description:
+    'alert: record the event; retrain: also retrain and evaluate a challenger; retrain-and-promote: also promote it when it wins',
+});
+const StatusSchema = Type.Union([
+  Type.Literal('alerted'),
+  Type.Literal('retraining'),
+  Type.Literal('promoted'),
+  Type.Literal('kept'),
+  Type.Literal('failed'),
+]);
+
+export const DeploymentParams = Type.Object({ deployment: ModelName });
+
+/** The settings of a drift policy; every field has a default (the values here). */
+export const DRIFT_POLICY_DEFAULTS = {
+  tests: ['auto'] as DriftTest[],
+  psiThreshold: 0.1,
+  wassersteinThreshold: 0.1,
+  ksPValue: 0.05,
+  errorFactor: 2,
+  errorWindowHours: 72,
+  windowHours: 168,
+  minSamples: 100,
+  cooldownSeconds: 6 * 3600,
+  action: 'alert' as DriftAction,
+  promotionMargin: 0.05,
+  reportIntervalSeconds: 60,
+};
+
+export const SetDriftPolicyRequest = Type.Object(
+  {
+    tests: Type.Optional(
+      Type.Array(TestSchema, {
+        minItems: 1,
+        maxItems: 5,
+        uniqueItems: true,
+        description:
+          "auto: forecast error for forecasters, and for other models KS on inputs whose reference holds at most 1,000 values, normalised Wasserstein otherwise (Evidently's rule); or any of psi, wasserstein, ks (numeric inputs) and error (forecasters)",
+      }),
+    ),
+    psiThreshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100, description: 'PSI above this is drift (default 0.1)' })),
+    wassersteinThreshold: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 100,
+        description: 'Wasserstein distance / reference std above this is drift (default 0.1)',
+      }),
+    ),
+    ksPValue: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'KS p-value below this is drift (default 0.05)' })),
+    errorFactor: Type.Optional(
+      Type.Number({
+        minimum: 1,
+        maximum: 100,
+        description: 'error: rolling MAPE above this times the validation MAPE is drift (default 2)',
+      }),
+    ),
+    errorWindowHours: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 720, description: 'error: hours of data time in the rolling MAPE (default 72)' }),
+    ),
+    windowHours: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 720, description: 'Hours of data time in the input window (default 168)' }),
+    ),
+    minSamples: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 10_000_000,
+        description: 'Fewer values (or scored forecasts) than this: no verdict (default 100)',
+      }),
+    ),
+    cooldownSeconds: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 90 * 86_400, description: 'No new event for this long after one (default 6 h)' }),
+    ),
+    action: Type.Optional(ActionSchema),
+    promotionMargin: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 0.99,
+        description: "retrain-and-promote: the challenger's MAPE must be lower than the champion's by this share (default 0.05)",
+      }),
+    ),
+    reportIntervalSeconds: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 86_400, description: 'How often agents report (default 60)' }),
+    ),
+    dataset: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: "Dataset to retrain on (latest version); default: the champion's" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SetDriftPolicyRequest = Static<typeof SetDriftPolicyRequest>;
+
+export const DriftPolicyView = Type.Object({
+  deployment: Type.String(),
+  tests: Type.Array(Type.String()),
+  psiThreshold: Type.Number(),
+  wassersteinThreshold: Type.Number(),
+  ksPValue: Type.Number(),
+  errorFactor: Type.Number(),
+  errorWindowHours: Type.Integer(),
+  windowHours: Type.Integer(),
+  minSamples: Type.Integer(),
+  cooldownSeconds: Type.Integer(),
+  action: ActionSchema,
+  promotionMargin: Type.Number(),
+  reportIntervalSeconds: Type.Integer(),
+  dataset: Nullable(Type.String()),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+  updatedBy: Nullable(Type.String()),
+});
+export type DriftPolicyView = Static<typeof DriftPolicyView>;
+export const DriftPolicyList = Type.Object({ policies: Type.Array(DriftPolicyView) });
+
+/** One feature's window at the edge beside the training reference (aggregates only). */
+export const FeatureDrift = Type.Object({
+  name: Type.String({ maxLength: 200 }),
+  source: Type.Union([Type.Literal('input'), Type.Literal('output')]),
+  count: Type.Number({ minimum: 0 }),
+  mean: Type.Number(),
+  std: Type.Number(),
+  min: Type.Number(),
+  max: Type.Number(),
+  referenceCount: Type.Number({ minimum: 0 }),
+  psi: Nullable(Type.Number()),
+  wasserstein: Nullable(Type.Number()),
+  ksStatistic: Nullable(Type.Number()),
+  ksPValue: Nullable(Type.Number()),
+  counts: Type.Array(Type.Number({ minimum: 0 }), { maxItems: 1026 }),
+});
+
+export const DriftSummary = Type.Object({
+  kind: Type.String({ maxLength: 64 }),
+  hasReference: Type.Boolean(),
+  windowHours: Type.Integer({ minimum: 1 }),
+  from: Nullable(Type.String({ maxLength: 40 })),
+  to: Nullable(Type.String({ maxLength: 40 })),
+  rows: Type.Number({ minimum: 0 }),
+  features: Type.Array(FeatureDrift, { maxItems: 64 }),
+  error: Nullable(
+    Type.Object({
+      windowHours: Type.Integer({ minimum: 1 }),
+      count: Type.Number({ minimum: 0 }),
+      mape: Type.Number({ minimum: 0 }),
+      validationMape: Nullable(Type.Number()),
+      pending: Type.Number({ minimum: 0 }),
+      unmatched: Type.Number({ minimum: 0 }),
+    }),
+  ),
+});
+export type DriftSummary = Static<typeof DriftSummary>;
+
+export const DriftReport = Type.Object({
+  deployment: Type.String({ minLength: 1, maxLength: 200 }),
+  model: Type.String({ maxLength: 200 }),
+  version: Type.Integer({ minimum: 1 }),
+  sha256: Type.String({ maxLength: 64 }),
+  summary: DriftSummary,
+});
+export type DriftReport = Static<typeof DriftReport>;
+
+export const DriftReportBatch = Type.Object({ reports: Type.Array(DriftReport, { maxItems: 256 }) }, { additionalProperties: false });
+export type DriftReportBatch = Static<typeof DriftReportBatch>;
+
+/** The control plane's answer to a report: when to report next, and each deployment's windows. */
+export const DriftReportReceipt = Type.Object({
+  reportIntervalSeconds: Type.Integer(),
+  deployments: Type.Record(Type.String(), Type.Object({ windowHours: Type.Integer(), errorWindowHours: Type.Integer() })),
+});
+export type DriftReportReceipt = Static<typeof DriftReportReceipt>;
+
+export const DriftReportView = Type.Object({
+  deployment: Type.String(),
+  nodeId: Type.String(),
+  nodeName: Nullable(Type.String()),
+  model: Type.String(),
+  version: Type.Integer(),
+  receivedAt: IsoTime,
+  summary: DriftSummary,
+});
+export type DriftReportView = Static<typeof DriftReportView>;
+export const DriftReportList = Type.Object({ reports: Type.Array(DriftReportView) });
+export const DriftReportQuery = Type.Object(
+  { deployment: Type.Optional(Type.String({ maxLength: 200 })) },
+  { additionalProperties: false },
+);
+
+/** Why an event fired: a test, the feature it ran on, its value and the threshold it crossed. */
+export const DriftFinding = Type.Object({
+  test: Type.String(),
+  feature: Type.String(),
+  value: Type.Number(),
+  threshold: Type.Number(),
+  samples: Type.Number(),
+});
+export type DriftFinding = Static<typeof DriftFinding>;
+
+export const DriftEvaluation = Type.Object({
+  windows: Type.Integer(),
+  from: IsoTime,
+  to: IsoTime,
+  championVersion: Type.Integer(),
+  challengerVersion: Type.Integer(),
+  championMape: Type.Number(),
+  challengerMape: Type.Number(),
+  improvement: Type.Number(),
+  margin: Type.Number(),
+  wins: Type.Boolean(),
+});
+export type DriftEvaluation = Static<typeof DriftEvaluation>;
+
+export const DriftTimelineEntry = Type.Object({ at: IsoTime, status: Type.String(), message: Type.String() });
+export type DriftTimelineEntry = Static<typeof DriftTimelineEntry>;
+
+export const DriftEventView = Type.Object({
+  id: Type.String(),
+  deployment: Type.String(),
+  trigger: Type.Union([Type.Literal('drift'), Type.Literal('manual')]),
+  nodeId: Nullable(Type.String()),
+  nodeName: Nullable(Type.String()),
+  model: Type.String(),
+  version: Type.Integer(),
+  findings: Type.Array(DriftFinding),
+  action: ActionSchema,
+  status: StatusSchema,
+  runId: Nullable(Type.String()),
+  challengerVersion: Nullable(Type.Integer()),
+  evaluation: Nullable(DriftEvaluation),
+  timeline: Type.Array(DriftTimelineEntry),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+});
+export type DriftEventView = Static<typeof DriftEventView>;
+export const DriftEventList = Type.Object({ events: Type.Array(DriftEventView) });
+export const DriftEventQuery = Type.Object(
+  {
+    deployment: Type.Optional(Type.String({ maxLength: 200 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  },
+  { additionalProperties: false },
+);
+
+export const RetrainRequest = Type.Object(
+  { action: Type.Optional(ActionSchema) },
+  { additionalProperties: false, description: "Starts a retraining round now (trigger 'manual'); action defaults to the policy's" },
+);

@@ -1,0 +1,149 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { IdParams } from '../../contracts/common.js';
+import {
+  DeploymentParams,
+  DriftEventList,
+  DriftEventQuery,
+  DriftEventView,
+  DriftPolicyList,
+  DriftPolicyView,
+  DriftReportBatch,
+  DriftReportList,
+  DriftReportQuery,
+  DriftReportReceipt,
+  RetrainRequest,
+  SetDriftPolicyRequest,
+} from '../../contracts/drift.js';
+import type { Services } from '../services.js';
+import { ERROR_RESPONSES } from './errors.js';
+
+/** Drift policies and events for users; summaries from the agents (node credentials, their own node only). */
+export function driftRoutes({ drift }: Services): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    // Moves retraining rounds along while the server runs.
+    app.addHook('onReady', async () => drift.start(app.log));
+    app.addHook('preClose', async () => drift.stop());
+
+    app.put(
+      '/drift/policies/:deployment',
+      {
+        config: { access: { minRole: 'operator' } },
+        schema: {
+          summary: "Set a deployment's drift policy (fields left out keep their value, or the default)",
+          tags: ['drift'],
+          params: DeploymentParams,
+          body: SetDriftPolicyRequest,
+          response: { 200: DriftPolicyView, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => drift.setPolicy(request.params.deployment, request.body, request.principal?.tokenId ?? null),
+    );
+
+    app.get(
+      '/drift/policies',
+      {
+        config: { access: { minRole: 'viewer' } },
+        schema: { summary: 'List drift policies', tags: ['drift'], response: { 200: DriftPolicyList, ...ERROR_RESPONSES } },
+      },
+      async () => ({ policies: await drift.repository.listPolicies() }),
+    );
+
+    app.get(
+      '/drift/policies/:deployment',
+      {
+        config: { access: { minRole: 'viewer' } },
+        schema: {
+          summary: "A deployment's drift policy",
+          tags: ['drift'],
+          params: DeploymentParams,
+          response: { 200: DriftPolicyView, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => drift.repository.getPolicy(request.params.deployment),
+    );
+
+    app.delete(
+      '/drift/policies/:deployment',
+      {
+        config: { access: { minRole: 'operator' } },
+        schema: {
+          summary: "Remove a deployment's drift policy (reports are still kept; no event fires)",
+          tags: ['drift'],
+          params: DeploymentParams,
+          response: { 204: { type: 'null' }, ...ERROR_RESPONSES },
+        },
+      },
+      async (request, reply) => {
+        await drift.repository.deletePolicy(request.params.deployment);
+        return reply.status(204).send();
+      },
+    );
+
+    app.post(
+      '/drift/policies/:deployment/retrain',
+      {
+        config: { access: { minRole: 'operator' } },
+        schema: {
+          summary: 'Start a retraining round now: retrain, evaluate the challenger against the champion, promote per the action',
+          tags: ['drift'],
+          params: DeploymentParams,
+          body: RetrainRequest,
+          response: { 201: DriftEventView, ...ERROR_RESPONSES },
+        },
+      },
+      async (request, reply) => reply.status(201).send(await drift.retrainNow(request.params.deployment, request.body.action)),
+    );
+
+    app.get(
+      '/drift/events',
+      {
+        config: { access: { minRole: 'viewer' } },
+        schema: {
+          summary: 'Drift events, newest first, each with its retraining round and timeline',
+          tags: ['drift'],
+          querystring: DriftEventQuery,
+          response: { 200: DriftEventList, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => ({ events: await drift.repository.listEvents(request.query) }),
+    );
+
+    app.get(
+      '/drift/events/:id',
+      {
+        config: { access: { minRole: 'viewer' } },
+        schema: { summary: 'One drift event', tags: ['drift'], params: IdParams, response: { 200: DriftEventView, ...ERROR_RESPONSES } },
+      },
+      async (request) => drift.repository.getEvent(request.params.id),
+    );
+
+    app.get(
+      '/drift/reports',
+      {
+        config: { access: { minRole: 'viewer' } },
+        schema: {
+          summary: "Each node's newest drift summary per deployment (aggregates only)",
+          tags: ['drift'],
+          querystring: DriftReportQuery,
+          response: { 200: DriftReportList, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => ({ reports: await drift.repository.reports(request.query.deployment) }),
+    );
+
+    app.post(
+      '/drift/nodes/:id/reports',
+      {
+        config: { access: { nodeSelf: true }, audit: false },
+        schema: {
+          summary: "A node's drift summaries; the answer says when to report next and each deployment's windows",
+          tags: ['drift'],
+          params: IdParams,
+          body: DriftReportBatch,
+          response: { 200: DriftReportReceipt, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => drift.receive(request.params.id, request.body),
+    );
+  };
+}

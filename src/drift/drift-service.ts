@@ -1,0 +1,311 @@
+import fs from 'node:fs';
+import type { FastifyBaseLogger } from 'fastify';
+import {
+  DRIFT_POLICY_DEFAULTS,
+  type DriftAction,
+  type DriftEventView,
+  type DriftFinding,
+  type DriftPolicyView,
+  type DriftReportBatch,
+  type DriftReportReceipt,
+  type SetDriftPolicyRequest,
+} from '../contracts/drift.js';
+import type { DatasetCatalog } from '../datasets/dataset-catalog.js';
+import type { ChangeSignal } from '../deployments/change-signal.js';
+import type { DeploymentRepository } from '../deployments/deployment-repository.js';
+import { FoglineError } from '../errors/fogline-error.js';
+import { compareForecasters } from '../ml/drift/challenger.js';
+import { ingestTimeSeriesCsv } from '../ml/timeseries/ingest.js';
+import type { RunEngine } from '../pipelines/run-engine.js';
+import type { ArtifactStore } from '../registry/artifact-store.js';
+import type { ModelRegistry } from '../registry/model-registry.js';
+import { parseModelSelector } from '../registry/model-selector.js';
+import type { DriftRepository } from './drift-repository.js';
+import { evaluateDrift } from './evaluate-drift.js';
+
+export interface DriftServiceDeps {
+  repository: DriftRepository;
+  deployments: DeploymentRepository;
+  models: ModelRegistry;
+  artifacts: ArtifactStore;
+  datasets: DatasetCatalog;
+  runs: RunEngine;
+  changes: ChangeSignal;
+  /** How often retraining rounds are moved along (default 2000 ms). */
+  tickMs?: number;
+  now?: () => number;
+}
+
+/** The alias a challenger is registered under while it is evaluated. */
+export const CHALLENGER_ALIAS = 'challenger';
+
+/**
+ * Closes the loop: node summaries in, drift events out, and for `retrain` policies a pipeline run
+ * on the deployment's dataset whose model becomes the `challenger`, is scored beside the champion
+ * on the same held-out windows (the newest data) and, under `retrain-and-promote`, takes the
+ * deployment's alias only when it wins by the policy's margin. The deployment's rollout strategy
+ * (canary, rolling, all-at-once) then takes the new version to the nodes. Every step is a line in
+ * the event's timeline.
+ */
+export class DriftService {
+  private readonly perDeployment = new Map<string, Promise<unknown>>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private log: FastifyBaseLogger | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: DriftServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  get repository(): DriftRepository {
+    return this.deps.repository;
+  }
+
+  start(log?: FastifyBaseLogger): void {
+    this.log = log;
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.tick(), this.deps.tickMs ?? 2000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  async setPolicy(deployment: string, request: SetDriftPolicyRequest, by: string | null): Promise<DriftPolicyView> {
+    await this.deps.deployments.get(deployment);
+    return this.deps.repository.setPolicy(deployment, request, by);
+  }
+
+  /** Files each summary, runs the deployment's policy over it, and tells the node when to report next. */
+  async receive(nodeId: string, batch: DriftReportBatch): Promise<DriftReportReceipt> {
+    for (const report of batch.reports) {
+      await this.deps.repository.saveReport(nodeId, report);
+      const policy = await this.deps.repository.findPolicy(report.deployment);
+      if (!policy) continue;
+      const findings = evaluateDrift(policy, report.summary);
+      if (findings.length === 0) continue;
+      await this.serialised(report.deployment, () =>
+        this.fire(policy, { trigger: 'drift', nodeId, model: report.model, version: report.version, findings }),
+      );
+    }
+    const policies = await this.deps.repository.listPolicies();
+    return {
+      reportIntervalSeconds: Math.min(DRIFT_POLICY_DEFAULTS.reportIntervalSeconds, ...policies.map((p) => p.reportIntervalSeconds)),
+      deployments: Object.fromEntries(
+        policies.map((p) => [p.deployment, { windowHours: p.windowHours, errorWindowHours: p.errorWindowHours }]),
+      ),
+    };
+  }
+
+  /** A retraining round now, whatever the statistics say (trigger `manual`). */
+  async retrainNow(deployment: string, action?: DriftAction): Promise<DriftEventView> {
+    const policy = await this.deps.repository.getPolicy(deployment);
+    const effective = action ?? (policy.action === 'alert' ? 'retrain' : policy.action);
+    const champion = await this.deps.models.resolve((await this.deps.deployments.get(deployment)).modelSelector);
+    const event = await this.serialised(deployment, () =>
+      this.startRound(
+        { ...policy, action: effective },
+        { trigger: 'manual', nodeId: null, model: champion.model, version: champion.version, findings: [] },
+      ),
+    );
+    return event;
+  }
+
+  /** One event per deployment at a time: after the cooldown, and never while a round is retraining. */
+  private async fire(
+    policy: DriftPolicyView,
+    input: { trigger: 'drift'; nodeId: string; model: string; version: number; findings: DriftFinding[] },
+  ): Promise<DriftEventView | undefined> {
+    const last = await this.deps.repository.lastEvent(policy.deployment);
+    if (last && (last.status === 'retraining' || this.now() - Date.parse(last.createdAt) < policy.cooldownSeconds * 1000)) return undefined;
+    if (policy.action === 'alert') {
+      const event = await this.deps.repository.createEvent({
+        deployment: policy.deployment,
+        ...input,
+        action: 'alert',
+        status: 'alerted',
+        message: `drift on ${describe(input.findings)}; action alert: nothing else done`,
+      });
+      this.log?.warn({ deployment: policy.deployment, event: event.id, findings: input.findings }, 'drift detected');
+      return event;
+    }
+    return this.startRound(policy, input);
+  }
+
+  private async startRound(
+    policy: DriftPolicyView,
+    input: { trigger: 'drift' | 'manual'; nodeId: string | null; model: string; version: number; findings: DriftFinding[] },
+  ): Promise<DriftEventView> {
+    const detected = input.trigger === 'manual' ? 'retraining asked for by hand' : `drift on ${describe(input.findings)}`;
+    const base = { deployment: policy.deployment, ...input, action: policy.action };
+    let runId: string;
+    let message: string;
+    try {
+      const plan = await this.plan(policy);
+      const run = await this.deps.runs.start(
+        { pipeline: 'forecast', dataset: plan.dataset, model: plan.model, params: plan.params, gate: 'beat-baseline' },
+        null,
+      );
+      runId = run.id;
+      message = `${detected}; retraining ${plan.model} on ${plan.dataset} (run ${run.id})`;
+    } catch (error) {
+      return this.deps.repository.createEvent({
+        ...base,
+        status: 'failed',
+        message: `${detected}; retraining could not start: ${(error as Error).message}`,
+      });
+    }
+    const event = await this.deps.repository.createEvent({ ...base, status: 'retraining', message });
+    this.log?.warn({ deployment: policy.deployment, event: event.id, runId }, 'drift: retraining');
+    return this.deps.repository.updateEvent(event.id, { runId, message: `run ${runId} queued` });
+  }
+
+  /** What a retraining run trains: the champion's pipeline parameters on the latest version of its dataset. */
+  private async plan(policy: DriftPolicyView): Promise<{ model: string; dataset: string; params: Record<string, unknown> }> {
+    const deployment = await this.deps.deployments.get(policy.deployment);
+    const selector = parseModelSelector(deployment.modelSelector);
+    if (selector.kind !== 'alias') {
+      throw new FoglineError(
+        'FOGLINE_ERR_DRIFT_RETRAIN_UNAVAILABLE',
+        `deployment ${deployment.name} follows ${deployment.modelSelector}, not an alias: a retrained version would go out unevaluated; deploy ${selector.model}@champion`,
+      );
+    }
+    const champion = await this.deps.models.resolve(selector);
+    if (champion.kind !== 'forecaster') {
+      throw new FoglineError(
+        'FOGLINE_ERR_DRIFT_RETRAIN_UNAVAILABLE',
+        `${champion.model} is a ${champion.kind}; automatic retraining covers forecasters`,
+      );
+    }
+    const dataset = policy.dataset ?? champion.lineage.dataset?.name;
+    if (!dataset) {
+      throw new FoglineError(
+        'FOGLINE_ERR_DRIFT_RETRAIN_UNAVAILABLE',
+        `${champion.model} v${champion.version} has no dataset in its lineage: set one with fogline drift policy set ${deployment.name} --dataset <name>`,
+      );
+    }
+    await this.deps.datasets.get(dataset);
+    const params = Object.fromEntries(Object.entries(champion.lineage.parameters).filter(([, v]) => v !== undefined && v !== null));
+    return { model: selector.model, dataset, params };
+  }
+
+  /** Moves retraining rounds along: run finished → challenger → evaluation → promotion or not. */
+  async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      for (const event of await this.deps.repository.listEvents({ status: 'retraining', limit: 100 })) {
+        await this.serialised(event.deployment, () => this.advance(event)).catch((error: unknown) => {
+          this.log?.error({ err: error, event: event.id }, 'drift round failed');
+          return this.deps.repository.updateEvent(event.id, {
+            status: 'failed',
+            message: `evaluation failed: ${(error as Error).message}`,
+          });
+        });
+      }
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async advance(event: DriftEventView): Promise<void> {
+    if (!event.runId) return;
+    const run = await this.deps.runs.get(event.runId);
+    if (run.status === 'queued' || run.status === 'running') return;
+    if (run.status !== 'succeeded') {
+      await this.deps.repository.updateEvent(event.id, {
+        status: 'failed',
+        message: `run ${run.id} ${run.status}: ${run.error ?? ''}`.trim(),
+      });
+      return;
+    }
+    if (run.registeredVersion === null) {
+      await this.deps.repository.updateEvent(event.id, {
+        status: 'kept',
+        message: `run ${run.id} did not pass the registry gate (no better than the seasonal-naive baseline): the champion stays`,
+      });
+      return;
+    }
+    const challengerVersion = run.registeredVersion;
+    const { models } = this.deps;
+    await models.setAlias(run.model, CHALLENGER_ALIAS, challengerVersion);
+    await this.deps.repository.updateEvent(event.id, {
+      challengerVersion,
+      message: `${run.model} v${challengerVersion} registered as ${CHALLENGER_ALIAS}; scoring it beside v${event.version} on the same held-out windows`,
+    });
+    const policy = (await this.deps.repository.findPolicy(event.deployment)) ?? { promotionMargin: DRIFT_POLICY_DEFAULTS.promotionMargin };
+    const champion = await models.getVersion(event.model, event.version);
+    const challenger = await models.getVersion(run.model, challengerVersion);
+    const dataset = await this.deps.datasets.get(run.dataset.name, run.dataset.version);
+    const read = this.deps.datasets.readOptions(dataset);
+    const series = await ingestTimeSeriesCsv(fs.createReadStream(this.deps.datasets.filePath(dataset)), {
+      timeColumn: read.timeColumn,
+      valueColumn: read.valueColumn,
+    });
+    const comparison = await compareForecasters(
+      this.deps.artifacts.read(champion.artifact.sha256),
+      this.deps.artifacts.read(challenger.artifact.sha256),
+      series,
+    );
+    const margin = policy.promotionMargin;
+    const wins = comparison.improvement >= margin;
+    const evaluation = {
+      windows: comparison.windows,
+      from: new Date(comparison.from * 1000).toISOString(),
+      to: new Date(comparison.to * 1000).toISOString(),
+      championVersion: event.version,
+      challengerVersion,
+      championMape: comparison.championMape,
+      challengerMape: comparison.challengerMape,
+      improvement: comparison.improvement,
+      margin,
+      wins,
+    };
+    const scores = `MAPE ${comparison.challengerMape.toFixed(2)}% vs champion ${comparison.championMape.toFixed(2)}% on ${comparison.windows} windows of ${dataset.name}@${dataset.version} (${(comparison.improvement * 100).toFixed(1)}% lower; margin ${(margin * 100).toFixed(1)}%)`;
+    if (!wins || event.action !== 'retrain-and-promote') {
+      await this.deps.repository.updateEvent(event.id, {
+        status: 'kept',
+        evaluation,
+        message: `${wins ? 'challenger wins' : 'challenger loses'}: ${scores}; ${wins ? 'action retrain: not promoted (promote it with fogline models alias set)' : 'the champion stays'}`,
+      });
+      return;
+    }
+    const deployment = await this.deps.deployments.get(event.deployment);
+    const selector = parseModelSelector(deployment.modelSelector);
+    if (selector.kind !== 'alias' || selector.model !== run.model) {
+      await this.deps.repository.updateEvent(event.id, {
+        status: 'kept',
+        evaluation,
+        message: `challenger wins: ${scores}; not promoted: the deployment now follows ${deployment.modelSelector}`,
+      });
+      return;
+    }
+    await models.setAlias(selector.model, selector.alias, challengerVersion);
+    this.deps.changes.notify();
+    await this.deps.repository.updateEvent(event.id, {
+      status: 'promoted',
+      evaluation,
+      message: `challenger wins: ${scores}; ${selector.model}@${selector.alias} -> v${challengerVersion}, the deployment's rollout (strategy ${deployment.strategy}) takes it to the nodes`,
+    });
+  }
+
+  private serialised<T>(deployment: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.perDeployment.get(deployment) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    this.perDeployment.set(deployment, settled);
+    void settled.then(() => {
+      if (this.perDeployment.get(deployment) === settled) this.perDeployment.delete(deployment);
+    });
+    return next;
+  }
+}
+
+function describe(findings: DriftFinding[]): string {
+  return findings
+    .map((f) => `${f.feature} (${f.test} ${f.value.toPrecision(3)} vs ${f.threshold.toPrecision(3)}, ${f.samples} values)`)
+    .join(', ');
+}
