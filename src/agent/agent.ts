@@ -19,6 +19,10 @@ import { loadNodeIdentity, type NodeIdentity, saveNodeIdentity } from './node-id
 import { detectGpus, readResources } from './resources.js';
 import { DEFAULT_THRESHOLDS } from './offload/decide.js';
 import { OffloadingModels } from './offload/offloading-models.js';
+import { DriftMonitoredModels } from './drift/drift-models.js';
+import { DriftReporter } from './drift/drift-reporter.js';
+import { driftRoutes } from './drift/drift-routes.js';
+import path from 'node:path';
 import { DeployedModels } from './runtime/deployed-models.js';
 import { type DeploymentSync, startDeploymentSync } from './sync/deployment-sync.js';
 
@@ -75,8 +79,11 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     thresholds: { ...DEFAULT_THRESHOLDS, cpuLoadPerCore: config.offloadCpuLoad > 0 ? config.offloadCpuLoad : Infinity },
   });
   metrics.watchOffload(() => offloading.breakerState());
-  await http.withTypeProvider<TypeBoxTypeProvider>().register(v2Routes(offloading, 'public'));
-  await http.withTypeProvider<TypeBoxTypeProvider>().register(v2StreamRoutes(offloading, 'public'));
+  // Drift statistics of every answered request, per deployed version (src/agent/drift).
+  const drift = new DriftMonitoredModels(offloading, (name) => models.serving(name), path.join(config.dataDir, 'artifacts'));
+  await http.withTypeProvider<TypeBoxTypeProvider>().register(v2Routes(drift, 'public'));
+  await http.withTypeProvider<TypeBoxTypeProvider>().register(v2StreamRoutes(drift, 'public'));
+  await http.withTypeProvider<TypeBoxTypeProvider>().register(driftRoutes(drift));
   await http.listen({ host: config.host, port: config.port });
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -130,6 +137,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const federated = config.flData
     ? startFederatedClient({ server, nodeId: identity.nodeId, credential: identity.credential, dataPath: config.flData }, log)
     : undefined;
+  const driftReporter = new DriftReporter(drift, { server, nodeId: identity.nodeId, credential: identity.credential }, log);
+  driftReporter.start();
   log.info({ nodeId: identity.nodeId, name: identity.nodeName, server, url }, 'agent started');
 
   const running = heartbeats;
@@ -142,6 +151,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     offloading,
     deployments,
     async stop() {
+      await driftReporter.stop();
       await federated?.stop();
       await deployments.stop();
       await running.stop();

@@ -7,6 +7,7 @@ import { agentCommand } from './commands/agent.js';
 import { auditCommand } from './commands/audit.js';
 import { datasetsCommand } from './commands/datasets.js';
 import { deployCommand } from './commands/deploy.js';
+import { driftCommand } from './commands/drift.js';
 import { flCommand } from './commands/fl.js';
 import { modelsCommand } from './commands/models.js';
 import { nodesCommand } from './commands/nodes.js';
@@ -43,6 +44,7 @@ or the data folder (--data-dir, FOGLINE_DATA_DIR, default ./.fogline).`,
     .addCommand(modelsCommand())
     .addCommand(deployCommand())
     .addCommand(flCommand())
+    .addCommand(driftCommand())
     .addCommand(predictCommand())
     .addCommand(auditCommand());
 }

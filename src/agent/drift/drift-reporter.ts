@@ -1,0 +1,72 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { DriftReportReceipt } from '../../contracts/drift.js';
+import type { DriftMonitoredModels } from './drift-models.js';
+
+export interface DriftReporterOptions {
+  server: string;
+  nodeId: string;
+  credential: string;
+  /** Until the control plane says otherwise (default 60 s). */
+  intervalSeconds?: number;
+}
+
+/**
+ * Sends the node's drift summaries to the control plane on a schedule
+ * (`POST /api/v1/drift/nodes/{id}/reports`, node credential). The answer sets the next interval
+ * and each deployment's windows (from its drift policy). A failed send is simply tried again at the
+ * next tick: summaries are state, not a log, so nothing is lost by skipping one.
+ */
+export class DriftReporter {
+  private timer: NodeJS.Timeout | undefined;
+  private intervalSeconds: number;
+  private stopped = false;
+  private sending: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly models: DriftMonitoredModels,
+    private readonly options: DriftReporterOptions,
+    private readonly log?: FastifyBaseLogger,
+  ) {
+    this.intervalSeconds = options.intervalSeconds ?? 60;
+  }
+
+  start(): void {
+    this.schedule(1000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.sending;
+  }
+
+  /** Sends now; resolves when the answer is in (or the send failed). */
+  async sendNow(): Promise<void> {
+    const url = `${this.options.server.replace(/\/+$/, '')}/api/v1/drift/nodes/${encodeURIComponent(this.options.nodeId)}/reports`;
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.options.credential}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ reports: this.models.reports() }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (!response.ok) {
+        this.log?.warn({ status: response.status }, 'drift report refused');
+        return;
+      }
+      const receipt = (await response.json()) as DriftReportReceipt;
+      this.intervalSeconds = Math.max(1, receipt.reportIntervalSeconds);
+      this.models.windows = new Map(Object.entries(receipt.deployments));
+    } catch (error) {
+      this.log?.debug({ err: error }, 'drift report not sent; trying again at the next interval');
+    }
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.sending = this.sendNow().finally(() => this.schedule(this.intervalSeconds * 1000));
+    }, ms);
+    this.timer.unref();
+  }
+}
