@@ -14,17 +14,14 @@ import type { DatasetCatalog } from '../datasets/dataset-catalog.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import { isMlInputError } from '../ml/errors.js';
 import { aggregate, checkUpdate, clipToNorm, l2Norm, type ServerOptimizerState, type ServerStrategy } from '../ml/federated/aggregation.js';
-import { evaluateWeights } from '../ml/federated/client-update.js';
-import { evaluationMatrices, type FederatedModelSpec, initialWeights } from '../ml/federated/federated-model.js';
-import { parseImageCsv } from '../ml/image/image-csv.js';
-import type { Matrix, LossName } from '../ml/tf/train-loop.js';
-import { parseTimeSeriesCsv } from '../ml/timeseries/ingest.js';
+import { type FederatedModelSpec, initialWeights } from '../ml/federated/federated-model.js';
 import { decodeUpdate, encodeUpdate } from '../ml/federated/update-codec.js';
 import type { NodeRegistry } from '../nodes/node-registry.js';
 import { ArtifactStore } from '../registry/artifact-store.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
 import type { Database } from '../store/schema.js';
 import type { Kysely } from 'kysely';
+import { CentralEvaluation } from './central-evaluation.js';
 import { resolveJobConfig, specFor } from './job-config.js';
 import { FederatedJobRepository, jobView } from './job-repository.js';
 import { registerFinalModel } from './final-model.js';
@@ -72,7 +69,7 @@ export class FederatedService {
   private readonly waiters = new Set<() => void>();
   private readonly phases = new Map<string, string>();
   private readonly weightCounts = new Map<string, number>();
-  private readonly evaluationSets = new Map<string, { x: Matrix; y: Matrix; loss: LossName }>();
+  private readonly central: CentralEvaluation;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -88,6 +85,7 @@ export class FederatedService {
     this.now = settings.now ?? Date.now;
     this.repository = new FederatedJobRepository(db, this.now);
     this.files = new ArtifactStore(path.join(settings.dataDir, 'federated'));
+    this.central = new CentralEvaluation(settings.datasets);
   }
 
   start(log?: Logger): void {
@@ -108,7 +106,7 @@ export class FederatedService {
   async create(request: StartFederatedJobRequest, createdBy: string | null): Promise<FederatedJobView> {
     const config = resolveJobConfig(request);
     const spec = specFor(request.datasetKind, config);
-    if (request.evaluationDataset) config.evaluationDataset = await this.pinDataset(request.evaluationDataset, request.datasetKind);
+    if (request.evaluationDataset) config.evaluationDataset = await this.central.pin(request.evaluationDataset, request.datasetKind);
     let weights: Float32Array;
     try {
       weights = await initialWeights(spec);
@@ -129,39 +127,6 @@ export class FederatedService {
     });
     this.poke();
     return this.get(id);
-  }
-
-  private async pinDataset(reference: string, kind: FederatedJobView['datasetKind']): Promise<{ name: string; version: number }> {
-    const [name = '', versionText] = reference.split('@');
-    const version = versionText === undefined ? undefined : Number(versionText);
-    if (!this.settings.datasets || (version !== undefined && !Number.isInteger(version))) {
-      throw new FoglineError('FOGLINE_ERR_FL_JOB_INVALID', `"${reference}" is not a dataset reference: use name or name@version`);
-    }
-    const dataset = await this.settings.datasets.get(name, version);
-    const wanted = kind === 'digits' ? 'image-csv' : 'timeseries';
-    if (dataset.kind !== wanted) {
-      throw new FoglineError(
-        'FOGLINE_ERR_FL_JOB_INVALID',
-        `A ${kind} job is evaluated on a ${wanted} dataset; ${dataset.name}@${dataset.version} is ${dataset.kind}`,
-      );
-    }
-    return { name: dataset.name, version: dataset.version };
-  }
-
-  /** The central test set of a job, parsed once per control-plane process. */
-  private async evaluationSet(jobId: string, spec: FederatedModelSpec, ref: { name: string; version: number }) {
-    let set = this.evaluationSets.get(jobId);
-    if (!set) {
-      const datasets = this.settings.datasets!;
-      const text = fs.readFileSync(datasets.filePath(await datasets.get(ref.name, ref.version)), 'utf8');
-      const parsed =
-        spec.kind === 'image-classifier'
-          ? parseImageCsv(text, { height: spec.recipe.height, width: spec.recipe.width, channels: spec.recipe.channels })
-          : parseTimeSeriesCsv(text);
-      set = evaluationMatrices(spec, parsed);
-      this.evaluationSets.set(jobId, set);
-    }
-    return set;
   }
 
   async list(query: FederatedJobListQuery = {}): Promise<FederatedJobView[]> {
@@ -495,14 +460,13 @@ export class FederatedService {
       optimizerSha = (await this.files.putBytes(encodeUpdate(both, 'float32', { step: result.state.step }))).sha256;
     }
     const metrics = roundMetrics(updates, l2Norm(result.meanDelta));
-    if (config.evaluationDataset && this.settings.datasets) {
-      // Server-side evaluation: the new global model on the job's central test set (scored here, so keep it small).
+    if (config.evaluationDataset) {
+      // Server-side evaluation: the new global model on the job's central test set.
       try {
-        const spec = JSON.parse(row.model_spec) as FederatedModelSpec;
-        const set = await this.evaluationSet(id, spec, config.evaluationDataset);
-        const scored = await evaluateWeights(spec, result.weights, set.x, set.y, set.loss);
-        metrics.serverLoss = scored.loss;
-        metrics.serverAccuracy = scored.accuracy ?? null;
+        Object.assign(
+          metrics,
+          await this.central.score(id, JSON.parse(row.model_spec) as FederatedModelSpec, config.evaluationDataset, result.weights),
+        );
       } catch (error) {
         this.log?.error({ err: error, job: id }, 'server-side evaluation failed; the round goes on without it');
       }
