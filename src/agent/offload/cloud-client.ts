@@ -1,3 +1,4 @@
+import { request as undiciRequest } from 'undici';
 import type { V2InferRequest, V2InferResponse } from '../../contracts/open-inference.js';
 
 /** Why an offloaded request did not come back with an answer. */
@@ -22,40 +23,49 @@ export interface CloudClientOptions {
   timeoutMs: number;
 }
 
-/** Posts V2 infer requests to the control plane with the node credential. */
+/**
+ * Posts V2 infer requests to the control plane with the node credential, through undici's
+ * `request` on the global dispatcher (keep-alive, and the CA pinned with --ca; about a third of
+ * `fetch`'s cost per call, which matters on a node short of CPU).
+ */
 export class CloudClient {
   constructor(private readonly options: CloudClientOptions) {}
 
   async infer(path: string, request: V2InferRequest): Promise<V2InferResponse> {
-    let response: Response;
+    const { timeoutMs } = this.options;
+    let status: number;
+    let text: string;
     try {
-      response = await fetch(new URL(path, this.options.server), {
+      const response = await undiciRequest(new URL(path, this.options.server), {
         method: 'POST',
         headers: { authorization: `Bearer ${this.options.credential}`, 'content-type': 'application/json' },
         body: JSON.stringify(request),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
+      status = response.statusCode;
+      text = await response.body.text();
     } catch (error) {
-      const timedOut = (error as Error).name === 'TimeoutError';
+      const name = (error as Error).name;
+      const timedOut = name === 'TimeoutError' || name === 'AbortError' || /Timeout/.test(name);
       throw new CloudInferError(
-        timedOut
-          ? `the cloud did not answer within ${this.options.timeoutMs} ms`
-          : `the cloud cannot be reached: ${(error as Error).message}`,
+        timedOut ? `the cloud did not answer within ${timeoutMs} ms` : `the cloud cannot be reached: ${(error as Error).message}`,
         undefined,
         true,
       );
     }
     let body: unknown;
     try {
-      body = await response.json();
+      body = JSON.parse(text);
     } catch {
-      throw new CloudInferError(`the cloud answered ${response.status} without JSON`, response.status, true);
+      throw new CloudInferError(`the cloud answered ${status} without JSON`, status, true);
     }
-    if (response.status !== 200) {
+    if (status !== 200) {
       const message = (body as { error?: unknown } | null)?.error;
       // A 400 or 413 is about this request (the node answers it with its own error); anything else is the cloud's trouble.
-      const requestFault = response.status === 400 || response.status === 413;
-      throw new CloudInferError(`the cloud answered ${response.status}: ${String(message ?? '')}`, response.status, !requestFault);
+      const requestFault = status === 400 || status === 413;
+      throw new CloudInferError(`the cloud answered ${status}: ${String(message ?? '')}`, status, !requestFault);
     }
     if (!body || typeof body !== 'object' || !Array.isArray((body as V2InferResponse).outputs))
       throw new CloudInferError('the cloud answered 200 without V2 outputs', 200, true);

@@ -15,6 +15,7 @@ const anyInputs = fc.record<OffloadInputs>({
   batchMs: fc.option(fc.double({ min: 0, max: 5000, noNaN: true }), { nil: undefined }),
   maxBatchSize: fc.integer({ min: 1, max: 256 }),
   cpuLoadPerCore: fc.double({ min: 0, max: 64, noNaN: true }),
+  eventLoopUtilization: fc.double({ min: 0, max: 1, noNaN: true }),
   memoryFreeBytes: fc.integer({ min: 0, max: 64 * GiB }),
   memoryTotalBytes: fc.integer({ min: 0, max: 64 * GiB }),
   predictorHealthy: fc.boolean(),
@@ -31,6 +32,7 @@ const calmAuto = (overrides: Partial<OffloadInputs>): OffloadInputs => ({
   batchMs: 1,
   maxBatchSize: 1,
   cpuLoadPerCore: 0.1,
+  eventLoopUtilization: 0.2,
   memoryFreeBytes: 8 * GiB,
   memoryTotalBytes: 16 * GiB,
   predictorHealthy: true,
@@ -95,13 +97,14 @@ describe('decideOffload', () => {
     expect(decideOffload({ ...inputs, cloudLatencyMs: 20 })).toMatchObject({ target: 'cloud', reason: 'queue' });
   });
 
-  it('auto offloads from an unhealthy predictor, a node short of memory, or an oversubscribed CPU', () => {
+  it('auto offloads from an unhealthy predictor, a node short of memory, an oversubscribed CPU or a saturated event loop', () => {
     expect(decideOffload(calmAuto({ predictorHealthy: false }))).toMatchObject({ target: 'cloud', reason: 'unhealthy' });
     expect(decideOffload(calmAuto({ memoryFreeBytes: 0.01 * GiB, memoryTotalBytes: 1 * GiB }))).toMatchObject({
       target: 'cloud',
       reason: 'memory',
     });
     expect(decideOffload(calmAuto({ cpuLoadPerCore: 3 }))).toMatchObject({ target: 'cloud', reason: 'cpu' });
+    expect(decideOffload(calmAuto({ eventLoopUtilization: 0.95 }))).toMatchObject({ target: 'cloud', reason: 'busy' });
     expect(decideOffload(calmAuto({ cpuLoadPerCore: 3, cloudAvailable: false }))).toMatchObject({
       target: 'edge',
       reason: 'cpu',

@@ -15,6 +15,8 @@ export type OffloadReason =
   | 'queue'
   /** auto: the node's CPU is oversubscribed. */
   | 'cpu'
+  /** auto: the node's event loop is saturated (requests queue before they reach the model). */
+  | 'busy'
   /** auto: the node is short of memory. */
   | 'memory'
   /** auto: the predictor is not loaded or failed lately (crashed worker). */
@@ -35,6 +37,11 @@ export interface OffloadInputs {
   maxBatchSize: number;
   /** 1-minute load average divided by the CPU count. */
   cpuLoadPerCore: number;
+  /**
+   * Share of the last moments the agent's event loop was busy (0–1). Near 1, requests wait in the
+   * socket buffers before they are even parsed, where the micro-batcher's queue cannot see them.
+   */
+  eventLoopUtilization: number;
   /** Memory a new process can get (MemAvailable), bytes. */
   memoryFreeBytes: number;
   memoryTotalBytes: number;
@@ -51,9 +58,11 @@ export interface OffloadThresholds {
   cpuLoadPerCore: number;
   /** auto offloads when the free share of memory is under this (default 0.05). */
   memoryFreeShare: number;
+  /** auto offloads while the event loop is busy at least this share of the time (default 0.9). */
+  eventLoopUtilization: number;
 }
 
-export const DEFAULT_THRESHOLDS: OffloadThresholds = { cpuLoadPerCore: 2, memoryFreeShare: 0.05 };
+export const DEFAULT_THRESHOLDS: OffloadThresholds = { cpuLoadPerCore: 2, memoryFreeShare: 0.05, eventLoopUtilization: 0.9 };
 
 export interface OffloadDecision {
   target: RanOn;
@@ -80,7 +89,8 @@ export function expectedLocalMs(inputs: Pick<OffloadInputs, 'waiting' | 'busy' |
  *
  * - edge-only: always the node.
  * - cloud-only: the cloud.
- * - auto: the cloud when the predictor is unhealthy, memory or CPU are short, or the expected wait
+ * - auto: the cloud when the predictor is unhealthy, memory or CPU are short, the agent's event
+ *   loop is saturated (its backlog is in the sockets, unparsed), or the expected wait
  *   in the queue is past the latency target and the cloud has not been slower than that lately;
  *   otherwise the node.
  *
@@ -113,6 +123,7 @@ function wantedTarget(inputs: OffloadInputs, thresholds: OffloadThresholds): Off
   if (inputs.memoryTotalBytes > 0 && inputs.memoryFreeBytes / inputs.memoryTotalBytes < thresholds.memoryFreeShare)
     return cloud('memory', expected);
   if (inputs.cpuLoadPerCore >= thresholds.cpuLoadPerCore) return cloud('cpu', expected);
+  if (inputs.eventLoopUtilization >= thresholds.eventLoopUtilization) return cloud('busy', expected);
   // Past the target, the cloud is worth it unless it has lately been slower than waiting here.
   if (expected > inputs.latencyTargetMs && (inputs.cloudLatencyMs === undefined || inputs.cloudLatencyMs < expected))
     return cloud('queue', expected);
