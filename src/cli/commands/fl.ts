@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ApiClient } from '../../client/api-client.js';
 import {
@@ -8,6 +10,8 @@ import {
   type StartFederatedJobRequest,
   UPDATE_ENCODING_NAMES,
 } from '../../contracts/federated.js';
+import { labelSkewPartition } from '../../ml/federated/partition.js';
+import { parseImageCsv } from '../../ml/image/image-csv.js';
 import { parseLabelList } from '../../nodes/labels.js';
 import { clientFor, withClientOptions } from '../client-context.js';
 import { formatTable, printJson, printRows } from '../output.js';
@@ -167,6 +171,48 @@ export function flCommand(): Command {
       console.log(`Federated job ${job.id} canceled after ${job.roundsCompleted} of ${job.config.rounds} rounds.`);
     },
   );
+
+  fl.command('split')
+    .description(
+      'Split a digits CSV into one file per site (label-skewed like real sites, or at random) to try federated learning with local agents',
+    )
+    .argument('<csv>', 'Image CSV: 64 pixel columns and the label per row, e.g. data/optdigits/optdigits.csv')
+    .option('--sites <n>', 'How many files', integer('--sites', 2), 3)
+    .addOption(
+      new Option('--split <how>', 'label-skew: each site holds a few classes; iid: rows at random')
+        .choices(['label-skew', 'iid'])
+        .default('label-skew'),
+    )
+    .option('--out <dir>', 'Folder for site-1.csv, site-2.csv, …', 'fl-sites')
+    .action((file: string, options: { sites: number; split: 'label-skew' | 'iid'; out: string }) => {
+      const lines = fs
+        .readFileSync(file, 'utf8')
+        .split(/\r?\n/)
+        .filter((l) => l.trim() !== '');
+      const images = parseImageCsv(lines.join('\n'), { height: 8, width: 8 });
+      const rows = lines.slice(images.report.headerSkipped ? 1 : 0);
+      if (rows.length !== images.labels.length) throw new InvalidArgumentError(`${file} has rows that are not 64 pixels and a label`);
+      const parts =
+        options.split === 'iid'
+          ? Array.from({ length: options.sites }, (_, k) => Int32Array.from(rows.keys()).filter((i) => i % options.sites === k))
+          : labelSkewPartition(images.labels, options.sites, 2, 1);
+      fs.mkdirSync(options.out, { recursive: true });
+      parts.forEach((part, k) => {
+        const target = path.join(options.out, `site-${k + 1}.csv`);
+        fs.writeFileSync(target, `${Array.from(part, (i) => rows[i]).join('\n')}\n`);
+        const classes = [...new Set(Array.from(part, (i) => images.labels[i]!))]
+          .sort((a, b) => a - b)
+          .map((c) => images.classNames[c])
+          .join(',');
+        console.log(`${target}: ${part.length} images, classes ${classes}`);
+      });
+      console.log(
+        `\nStart one agent per file, e.g.:\n  fogline agent --join-token <token> --name site-1 --labels fl=demo --data-dir ./agent-1 --port 0 --fl-data ${path.join(
+          options.out,
+          'site-1.csv',
+        )}\nthen: fogline fl start --model digits-fl --nodes fl=demo --min-fit-clients 2`,
+      );
+    });
 
   return fl;
 }
