@@ -19,7 +19,7 @@ import { encodeUpdate } from '../../src/ml/federated/update-codec.js';
 import { parseImageCsv } from '../../src/ml/image/image-csv.js';
 import { stratifiedSplit } from '../../src/ml/image/stratified-split.js';
 import { readDataFile } from '../../src/ml/test-support/data-files.js';
-import { eventually, type FoglineProcess, freePort, ProcessTracker, tempDir } from '../support/processes.js';
+import { cleanFoglineEnv, eventually, type FoglineProcess, freePort, ProcessTracker, runFogline, tempDir } from '../support/processes.js';
 
 const AGENTS = 4;
 const ROUNDS = 8;
@@ -189,6 +189,13 @@ describe('federated learning (real processes)', { timeout: 180_000 }, () => {
     expect(version.lineage.runId).toBe(jobId);
     expect(version.lineage.parameters.federatedJob).toBe(jobId);
     expect(version.kind).toBe('image-classifier');
+
+    // The CLI shows the rounds (one process, as a user runs it).
+    const cli = await runFogline(['fl', 'get', jobId, '--server', serverUrl, '--token', readAdminToken(serverDir)!], cleanFoglineEnv());
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toMatch(new RegExp(`Federated job ${jobId}: succeeded`));
+    expect(cli.stdout).toMatch(/ROUND\s+STATUS\s+CLIENTS/);
+    expect(cli.stdout).toContain(`digits-fl@${view.registeredVersion}`);
 
     const { bytes } = await admin.downloadArtifact('digits-fl', view.registeredVersion!);
     const predictor = await loadBundle(bytes);
