@@ -193,10 +193,10 @@ export class ApiClient {
   }
 
   /** A node's federated tasks; the server holds the request up to `waitSeconds` until one comes. */
-  async federatedTasks(nodeId: string, waitSeconds = 0): Promise<FederatedTaskList> {
+  async federatedTasks(nodeId: string, waitSeconds = 0, kinds?: readonly string[]): Promise<FederatedTaskList> {
     const response = await this.send(
       'GET',
-      `/api/v1/federated/nodes/${encodeURIComponent(nodeId)}/tasks?wait=${waitSeconds}`,
+      `/api/v1/federated/nodes/${encodeURIComponent(nodeId)}/tasks?wait=${waitSeconds}${kinds?.length ? `&kinds=${kinds.join(',')}` : ''}`,
       {},
       (waitSeconds + 10) * 1000,
     );

@@ -207,6 +207,12 @@ export const FederatedTaskQuery = Type.Object(
     wait: Type.Optional(
       Type.Integer({ minimum: 0, maximum: 60, default: 0, description: 'Seconds to hold the request open until a task comes' }),
     ),
+    kinds: Type.Optional(
+      Type.String({
+        pattern: '^(digits|forecast)(,(digits|forecast))*$',
+        description: 'The data kinds this node holds (comma list): it is sampled only for jobs of those kinds',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

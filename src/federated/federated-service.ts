@@ -64,6 +64,8 @@ export class FederatedService {
   readonly repository: FederatedJobRepository;
   private readonly files: ArtifactStore;
   private readonly seen = new Map<string, number>();
+  /** The data kinds each node said it holds when it polled (absent: it did not say, so any). */
+  private readonly kinds = new Map<string, readonly string[]>();
   /** When a node was last dropped from a round (sampled, never answered): it is not sampled again until it polls after that. */
   private readonly dropped = new Map<string, number>();
   private readonly waiters = new Set<() => void>();
@@ -157,8 +159,10 @@ export class FederatedService {
   // ---- the clients' side ----------------------------------------------------------------------
 
   /** The tasks waiting for this node (it is sampled in an open round and has not answered); long-polls up to `waitSeconds`. */
-  async tasks(nodeId: string, waitSeconds = 0): Promise<FederatedTask[]> {
+  async tasks(nodeId: string, waitSeconds = 0, kinds?: readonly string[]): Promise<FederatedTask[]> {
     this.seen.set(nodeId, this.now());
+    if (kinds) this.kinds.set(nodeId, kinds);
+    else this.kinds.delete(nodeId);
     const deadline = Date.now() + waitSeconds * 1000;
     for (;;) {
       const tasks = await this.pendingTasks(nodeId);
@@ -354,13 +358,20 @@ export class FederatedService {
     }
   }
 
-  private async available(selector: Record<string, string>): Promise<RoundClient[]> {
+  private async available(selector: Record<string, string>, datasetKind: string): Promise<RoundClient[]> {
     const now = this.now();
     const liveness = this.settings.livenessMs ?? 30_000;
     return (await this.nodes.list({ selector }))
       .filter((n) => {
         const seen = this.seen.get(n.id);
-        return !n.cordoned && seen !== undefined && now - seen <= liveness && seen >= (this.dropped.get(n.id) ?? Number.NEGATIVE_INFINITY);
+        const kinds = this.kinds.get(n.id);
+        return (
+          !n.cordoned &&
+          seen !== undefined &&
+          now - seen <= liveness &&
+          seen >= (this.dropped.get(n.id) ?? Number.NEGATIVE_INFINITY) &&
+          (!kinds || kinds.includes(datasetKind))
+        );
       })
       .map((n) => ({ nodeId: n.id, nodeName: n.name }));
   }
@@ -390,7 +401,7 @@ export class FederatedService {
     } else {
       state = { config, roundsCompleted, open: null, failedAttempts: await this.repository.failedAttempts(id, roundsCompleted + 1) };
     }
-    const step = nextStep(id, state, open ? [] : await this.available(config.nodeSelector), this.now());
+    const step = nextStep(id, state, open ? [] : await this.available(config.nodeSelector, row.dataset_kind), this.now());
     if (state.open && (step.kind === 'aggregate' || step.kind === 'fail-round')) {
       const answered = new Set((await this.repository.updates(id, state.open.round, state.open.attempt)).map((u) => u.node_id));
       for (const client of state.open.sampled) if (!answered.has(client.nodeId)) this.dropped.set(client.nodeId, this.now());

@@ -135,6 +135,17 @@ describe.each(DIALECTS)('federated jobs on %s', (dialect) => {
     await expect(second.cancel(job.id)).rejects.toMatchObject({ code: 'FOGLINE_ERR_FL_JOB_FINISHED' });
   });
 
+  it("samples only nodes holding the job's kind of data, when they say", async () => {
+    const coordinator = service();
+    const job = await coordinator.create({ model: 'm', datasetKind: 'digits', nodeSelector: { fl: 'yes' }, minFitClients: 2 }, null);
+    await coordinator.tasks('n1', 0, ['digits']);
+    await coordinator.tasks('n2', 0); // says nothing: may take any kind
+    await coordinator.tasks('n3', 0, ['forecast']);
+    await coordinator.tick();
+    const [round] = (await coordinator.get(job.id)).rounds!;
+    expect(round!.sampled.map((c) => c.nodeId).sort()).toEqual(['n1', 'n2']);
+  });
+
   it('retries a round without a quorum and fails the job after maxRoundFailures; a running job can be canceled', async () => {
     const coordinator = service();
     const failing = await coordinator.create(

@@ -6,6 +6,7 @@ import { ApiClient } from '../../client/api-client.js';
 import { ApiError } from '../../client/api-error.js';
 import type { FederatedTask } from '../../contracts/federated.js';
 import { backoffDelay } from '../backoff.js';
+import { detectDataKind } from './data-kind.js';
 import type { TrainReply, TrainRequest } from './training-protocol.js';
 
 /** The compiled worker entry; tests that run the TypeScript sources use the build in dist/. */
@@ -97,11 +98,13 @@ export function startFederatedClient(options: FederatedClientOptions, log: Logge
     );
   };
 
+  const kind = detectDataKind(options.dataPath);
+  if (!kind) log.warn({ file: options.dataPath }, 'could not tell what kind of data --fl-data holds; taking tasks of any kind');
   const loop = (async () => {
     let failures = 0;
     while (!controller.signal.aborted) {
       try {
-        const { tasks } = await client.federatedTasks(options.nodeId, options.pollSeconds ?? 10);
+        const { tasks } = await client.federatedTasks(options.nodeId, options.pollSeconds ?? 10, kind ? [kind] : undefined);
         failures = 0;
         for (const task of tasks) {
           if (controller.signal.aborted) break;

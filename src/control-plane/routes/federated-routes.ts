@@ -98,7 +98,7 @@ export function federatedRoutes({ federated }: Services): FastifyPluginAsyncType
           response: { 200: FederatedTaskList, ...ERROR_RESPONSES },
         },
       },
-      async (request) => ({ tasks: await federated.tasks(request.params.id, request.query.wait ?? 0) }),
+      async (request) => ({ tasks: await federated.tasks(request.params.id, request.query.wait ?? 0, request.query.kinds?.split(',')) }),
     );
 
     app.get(
