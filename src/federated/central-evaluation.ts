@@ -36,6 +36,11 @@ export class CentralEvaluation {
     return { name: dataset.name, version: dataset.version };
   }
 
+  /** Drops the parsed sets of jobs that have ended. */
+  keepOnly(running: readonly string[]): void {
+    for (const id of this.sets.keys()) if (!running.includes(id)) this.sets.delete(id);
+  }
+
   /** The global weights on the job's central set (parsed once per process). */
   async score(
     jobId: string,

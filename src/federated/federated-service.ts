@@ -231,6 +231,10 @@ export class FederatedService {
         `This node is not a client of round ${round} (attempt ${attempt}) of ${jobId}: the round has closed or it was not sampled`,
       );
     }
+    // Past the deadline the round is over for its clients, even before the coordinator closes it.
+    if (this.now() > Number(open.deadline_at)) {
+      throw new FoglineError('FOGLINE_ERR_FL_NOT_SAMPLED', `Round ${round} of ${jobId} is past its deadline`);
+    }
     return sampled;
   }
 
@@ -255,7 +259,7 @@ export class FederatedService {
         nodeId,
         nodeName: sampled.nodeName,
         status: 'late',
-        reason: 'arrived after the round closed',
+        reason: 'arrived after the round closed or its deadline',
         examples: 0,
         bytes: bytes.length,
         metrics: {},
@@ -321,6 +325,7 @@ export class FederatedService {
   private async weightCount(sha256: string): Promise<number> {
     let count = this.weightCounts.get(sha256);
     if (count === undefined) {
+      if (this.weightCounts.size > 1000) this.weightCounts.clear(); // one entry per round's weights: keep it bounded
       count = decodeUpdate(this.files.read(sha256)).values.length;
       this.weightCounts.set(sha256, count);
     }
@@ -348,7 +353,9 @@ export class FederatedService {
 
   /** One pass: every running job takes at most one step. Exposed for tests. */
   async tick(): Promise<void> {
-    for (const id of await this.repository.runningIds()) {
+    const running = await this.repository.runningIds();
+    this.central.keepOnly(running);
+    for (const id of running) {
       try {
         await this.advance(id);
       } catch (error) {

@@ -120,6 +120,8 @@ describe.each(DIALECTS)('federated jobs on %s', (dialect) => {
     await second.tick();
     expect((await second.get(job.id)).roundsCompleted).toBe(1); // n1 has until the deadline
     clock += 11_000;
+    // Past the deadline an update counts as late even before the coordinator closes the round.
+    expect(await second.submit('n1', job.id, 2, 1, encodeUpdate(delta(0), 'float32', { examples: 1 }))).toMatchObject({ status: 'late' });
     await second.tick(); // deadline: 1 of 2 accepted meets the quorum (0.5 × 2)
     await second.tick(); // all rounds done: package and register
     view = await second.get(job.id);
@@ -129,9 +131,9 @@ describe.each(DIALECTS)('federated jobs on %s', (dialect) => {
     expect(version.kind).toBe('image-classifier');
     expect(version.lineage.runId).toBe(job.id);
     expect((version.lineage.parameters.rounds as unknown[]).length).toBe(2);
-    // A late update for a closed round is recorded as late, not counted.
+    // A closed round gives out no weights, and its late update was recorded, not counted.
     await expect(second.weights('n1', job.id, 2, 1)).rejects.toMatchObject({ code: 'FOGLINE_ERR_FL_NOT_SAMPLED' });
-    expect(await second.submit('n1', job.id, 2, 1, encodeUpdate(delta(0), 'float32', { examples: 1 }))).toMatchObject({ status: 'late' });
+    expect(view.rounds!.at(-1)!.reports.find((r) => r.nodeId === 'n1')?.status).toBe('late');
     await expect(second.cancel(job.id)).rejects.toMatchObject({ code: 'FOGLINE_ERR_FL_JOB_FINISHED' });
   });
 
