@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import type { DeploymentView } from '../../src/contracts/deployments.js';
 import type { V2InferResponse } from '../../src/contracts/open-inference.js';
 import type { RunView } from '../../src/contracts/runs.js';
@@ -180,6 +181,18 @@ describe('offloading (real processes)', { timeout: 180_000 }, () => {
     // Edge-only never leaves the node, even in a burst.
     const local = await burst('local', 50);
     expect(local.every((a) => a.status === 200 && a.ranOn === 'edge')).toBe(true);
+  });
+
+  it('the WebSocket stream offloads too: a cloud-only message is answered by the cloud', async () => {
+    const socket = new WebSocket(`${agentUrl.replace(/^http/, 'ws')}/v2/models/cloudy/stream`);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    const answer = new Promise<V2InferResponse>((resolve) => socket.once('message', (data) => resolve(JSON.parse(String(data)))));
+    socket.send(JSON.stringify({ ...REQUEST, id: 'stream-1' }));
+    expect(await answer).toMatchObject({ id: 'stream-1', model_name: 'cloudy', parameters: { 'fogline.ran_on': 'cloud' } });
+    socket.close();
   });
 
   it('auto under a burst offloads some requests and fails none; the agent counts where they ran', async () => {
