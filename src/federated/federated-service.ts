@@ -316,6 +316,8 @@ export class FederatedService {
       updateSha256: stored.sha256,
     });
     if (!recorded) {
+      // The stored copy of a refused duplicate must not linger.
+      if (!(await this.repository.isReferenced(stored.sha256))) fs.rmSync(this.files.pathOf(stored.sha256), { force: true });
       throw new FoglineError('FOGLINE_ERR_FL_UPDATE_DUPLICATE', `This node already sent its update for round ${round} of ${jobId}`);
     }
     this.poke();
@@ -492,8 +494,12 @@ export class FederatedService {
     if (await this.repository.completeRound(id, round, attempt, metrics, weights.sha256, optimizerSha)) {
       this.phases.set(id, `round ${round} aggregated (${updates.length} updates)`);
       this.log?.info({ job: id, round, updates: updates.length, accuracy: metrics.evalAccuracy }, 'round aggregated');
-      // The updates were folded into the global weights: their files are no longer needed.
-      for (const u of updates) fs.rmSync(this.files.pathOf(u.update_sha256!), { force: true });
+      // The updates were folded into the new global weights, which replace the old ones: files that
+      // nothing refers to any more go (content-addressed, so another job may share one: checked).
+      const stale = [...updates.map((u) => u.update_sha256!), row.weights_sha256, row.optimizer_sha256];
+      for (const sha of new Set(stale)) {
+        if (sha && !(await this.repository.isReferenced(sha))) fs.rmSync(this.files.pathOf(sha), { force: true });
+      }
     }
   }
 

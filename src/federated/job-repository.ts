@@ -120,6 +120,29 @@ export class FederatedJobRepository {
     return select.orderBy('round').orderBy('attempt').orderBy('received_at').orderBy('node_id').execute();
   }
 
+  /** Whether a stored file is still needed: a job's current weights or optimiser state, or an update of an open round. */
+  async isReferenced(sha256: string): Promise<boolean> {
+    const job = await this.db
+      .selectFrom('fl_jobs')
+      .select('id')
+      .where((eb) => eb.or([eb('weights_sha256', '=', sha256), eb('optimizer_sha256', '=', sha256)]))
+      .executeTakeFirst();
+    if (job) return true;
+    const update = await this.db
+      .selectFrom('fl_updates')
+      .innerJoin('fl_rounds', (join) =>
+        join
+          .onRef('fl_rounds.job_id', '=', 'fl_updates.job_id')
+          .onRef('fl_rounds.round', '=', 'fl_updates.round')
+          .onRef('fl_rounds.attempt', '=', 'fl_updates.attempt'),
+      )
+      .select('fl_updates.node_id')
+      .where('fl_updates.update_sha256', '=', sha256)
+      .where('fl_rounds.status', '=', 'open')
+      .executeTakeFirst();
+    return update !== undefined;
+  }
+
   /** Opens an attempt of a round; false when one is already open (another tick won the race). */
   async startRound(jobId: string, round: number, attempt: number, sampled: RoundClient[], deadlineAt: number): Promise<boolean> {
     try {

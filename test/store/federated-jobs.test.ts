@@ -1,8 +1,9 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TokenRepository } from '../../src/auth/token-repository.js';
 import { FederatedService } from '../../src/federated/federated-service.js';
-import { encodeUpdate } from '../../src/ml/federated/update-codec.js';
+import { decodeUpdate, encodeUpdate } from '../../src/ml/federated/update-codec.js';
 import { NodeRegistry } from '../../src/nodes/node-registry.js';
 import { ArtifactStore } from '../../src/registry/artifact-store.js';
 import { ModelRegistry } from '../../src/registry/model-registry.js';
@@ -135,6 +136,13 @@ describe.each(DIALECTS)('federated jobs on %s', (dialect) => {
     await expect(second.weights('n1', job.id, 2, 1)).rejects.toMatchObject({ code: 'FOGLINE_ERR_FL_NOT_SAMPLED' });
     expect(view.rounds!.at(-1)!.reports.find((r) => r.nodeId === 'n1')?.status).toBe('late');
     await expect(second.cancel(job.id)).rejects.toMatchObject({ code: 'FOGLINE_ERR_FL_JOB_FINISHED' });
+    // Only what the job still refers to is kept: its final weights and FedAdam's moments.
+    const stored = fs
+      .readdirSync(path.join(dataDir, 'federated'), { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile() && /^[0-9a-f]{64}$/.test(entry.name));
+    expect(
+      stored.map((e) => decodeUpdate(fs.readFileSync(path.join(e.parentPath, e.name))).meta).sort((a, b) => (a.step ? 1 : b.step ? -1 : 0)),
+    ).toEqual([{ round: 2 }, { step: 2 }]);
   });
 
   it("samples only nodes holding the job's kind of data, when they say", async () => {
