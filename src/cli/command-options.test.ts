@@ -32,6 +32,8 @@ const SAMPLES: Record<string, string> = {
   '--max-batch-size': '4',
   '--max-batch-delay-ms': '2',
   '--predictor-isolation': 'worker',
+  '--offload-cpu-load': '1.5',
+  '--offload-timeout-ms': '500',
   '--enrol-rate-limit': '100',
   '--tls-cert': '/etc/fogline/cert.pem',
   '--tls-key': '/etc/fogline/key.pem',
