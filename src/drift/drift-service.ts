@@ -11,6 +11,7 @@ import {
   type SetDriftPolicyRequest,
 } from '../contracts/drift.js';
 import type { DatasetCatalog } from '../datasets/dataset-catalog.js';
+import { isDatabaseUnavailable } from '../store/unavailable.js';
 import type { ChangeSignal } from '../deployments/change-signal.js';
 import type { DeploymentRepository } from '../deployments/deployment-repository.js';
 import { FoglineError } from '../errors/fogline-error.js';
@@ -65,7 +66,11 @@ export class DriftService {
   start(log?: FastifyBaseLogger): void {
     this.log = log;
     if (this.timer) return;
-    this.timer = setInterval(() => void this.tick(), this.deps.tickMs ?? 2000);
+    // A pass that fails (the database away for a moment) is logged; the next one tries again.
+    this.timer = setInterval(
+      () => void this.tick().catch((error: unknown) => this.log?.warn(`drift pass failed: ${(error as Error).message}`)),
+      this.deps.tickMs ?? 2000,
+    );
     this.timer.unref();
   }
 
@@ -199,6 +204,8 @@ export class DriftService {
     try {
       for (const event of await this.deps.repository.listEvents({ status: 'retraining', limit: 100 })) {
         await this.serialised(event.deployment, () => this.advance(event)).catch((error: unknown) => {
+          // The database away is not the round's fault: the next pass takes it up again.
+          if (isDatabaseUnavailable(error)) throw error;
           this.log?.error({ err: error, event: event.id }, 'drift round failed');
           return this.deps.repository.updateEvent(event.id, {
             status: 'failed',

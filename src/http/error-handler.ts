@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ErrorBody } from '../contracts/common.js';
 import { ERROR_CODES, type ErrorCode } from '../errors/error-codes.js';
 import { FoglineError } from '../errors/fogline-error.js';
+import { isDatabaseUnavailable } from '../store/unavailable.js';
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'FOGLINE_ERR_REQUEST_MALFORMED_JSON',
@@ -11,17 +12,8 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'FOGLINE_ERR_REQUEST_INVALID',
 };
 
-const DB_DOWN_CODES = new Set([
-  ...['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'],
-  // PostgreSQL: admin shutdown, crash shutdown, cannot connect now (starting up or shutting down).
-  ...['57P01', '57P02', '57P03'],
-  // MariaDB / MySQL: connection lost, server gone or shutting down.
-  ...['PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR'],
-]);
 const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
-/** node-postgres reports a connection cut mid-query (a killed server) without a code. */
-const DB_DOWN_MESSAGES =
-  /^(Connection terminated|Client has encountered a connection error|Connection terminated due to connection timeout)/;
+/^(Connection terminated|Client has encountered a connection error|Connection terminated due to connection timeout)/;
 
 /** Turns every failure into `{code, message, details?}` with the status from the error registry. */
 export function toErrorBody(error: FastifyError | Error): { status: number; body: ErrorBody } {
@@ -42,7 +34,7 @@ export function toErrorBody(error: FastifyError | Error): { status: number; body
       "The control plane's disk is full: the write was abandoned; free space in its data folder and retry",
     );
   }
-  if ((fastifyError.code && DB_DOWN_CODES.has(fastifyError.code)) || DB_DOWN_MESSAGES.test(error.message)) {
+  if (isDatabaseUnavailable(error)) {
     return coded('FOGLINE_ERR_DB_UNAVAILABLE', 'The database is not reachable; retry shortly');
   }
   if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {

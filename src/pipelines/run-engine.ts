@@ -160,7 +160,10 @@ export class RunEngine {
       const id = this.queue.shift() as string;
       this.launch(id).catch((error: unknown) => {
         this.options.log?.error({ err: error, runId: id }, 'could not start the run');
-        void this.finish(id, 'failed', (error as Error).message);
+        // With the database away this fails too; recovery at the next start settles the run.
+        this.finish(id, 'failed', (error as Error).message).catch((cause: unknown) =>
+          this.options.log?.error({ err: cause, runId: id }, 'could not record the failed start'),
+        );
       });
     }
   }

@@ -79,17 +79,23 @@ describe('MicroBatcher', () => {
 
   it('batches requests that arrive while a batch runs, and reports the wait and the batch', async () => {
     const sizes: number[] = [];
+    // The first batch runs until released, so the others surely arrive while it runs, however
+    // busy the machine is.
+    let release!: () => void;
+    const firstBatchHeld = new Promise<void>((resolve) => (release = resolve));
     const batcher = new MicroBatcher<number, number>(
       async (items) => {
         sizes.push(items.length);
-        await sleep(20);
+        await (sizes.length === 1 ? firstBatchHeld : sleep(20));
         return items.map((value) => ({ ok: true, value }));
       },
       { maxBatchSize: 3, maxDelayMs: 0 },
     );
     const first = batcher.submit(0);
-    await sleep(5);
+    while (sizes.length === 0) await sleep(1);
     const rest = [1, 2, 3, 4].map((i) => batcher.submit(i));
+    await sleep(20);
+    release();
     const results = await Promise.all([first, ...rest]);
     expect(results.map((r) => r.value)).toEqual([0, 1, 2, 3, 4]);
     expect(sizes).toEqual([1, 3, 1]);
