@@ -13,7 +13,6 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 };
 
 const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
-/^(Connection terminated|Client has encountered a connection error|Connection terminated due to connection timeout)/;
 
 /** Turns every failure into `{code, message, details?}` with the status from the error registry. */
 export function toErrorBody(error: FastifyError | Error): { status: number; body: ErrorBody } {
