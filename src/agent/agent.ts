@@ -19,6 +19,8 @@ import { loadNodeIdentity, type NodeIdentity, saveNodeIdentity } from './node-id
 import { detectGpus, readResources } from './resources.js';
 import { DEFAULT_THRESHOLDS } from './offload/decide.js';
 import { OffloadingModels } from './offload/offloading-models.js';
+import { RegistryKey } from './artifacts/registry-key.js';
+import { sessionGate } from '../sessions/session-gate.js';
 import { DriftMonitoredModels } from './drift/drift-models.js';
 import { DriftReporter } from './drift/drift-reporter.js';
 import { driftRoutes } from './drift/drift-routes.js';
@@ -82,7 +84,30 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   // Drift statistics of every answered request, per deployed version (src/agent/drift).
   const drift = new DriftMonitoredModels(offloading, (name) => models.serving(name), path.join(config.dataDir, 'artifacts'));
   await http.withTypeProvider<TypeBoxTypeProvider>().register(v2Routes(drift, 'public'));
-  await http.withTypeProvider<TypeBoxTypeProvider>().register(v2StreamRoutes(drift, 'public'));
+  // Sessions placed here by the control plane: tokens signed with the registry key this node pins.
+  const sessions = sessionGate({
+    required: config.streamSessions === 'required',
+    publicKey: () => new RegistryKey(config.dataDir, () => Promise.reject(new Error('offline'))).pinned(),
+    holder: () => identity?.nodeId,
+    modelClaim: (name) => name,
+    report: (id, event, reason) => {
+      if (!identity) return;
+      const server = config.server ?? identity.server;
+      const target = `${server}/api/v1/nodes/${encodeURIComponent(identity.nodeId)}/sessions/${encodeURIComponent(id)}/events`;
+      fetch(target, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${identity.credential}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ event, ...(reason ? { reason } : {}) }),
+        signal: AbortSignal.timeout(10_000),
+      })
+        .then(async (response) => {
+          await response.body?.cancel();
+          if (!response.ok) log.warn({ session: id, event, status: response.status }, 'the control plane refused a session report');
+        })
+        .catch((error: unknown) => log.warn({ err: error, session: id, event }, 'could not report a session event'));
+    },
+  });
+  await http.withTypeProvider<TypeBoxTypeProvider>().register(v2StreamRoutes(drift, 'public', sessions));
   await http.withTypeProvider<TypeBoxTypeProvider>().register(driftRoutes(drift));
   await http.listen({ host: config.host, port: config.port });
   const address = http.server.address();

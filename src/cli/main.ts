@@ -12,6 +12,7 @@ import { flCommand } from './commands/fl.js';
 import { modelsCommand } from './commands/models.js';
 import { nodesCommand } from './commands/nodes.js';
 import { predictCommand } from './commands/predict.js';
+import { sessionsCommand } from './commands/sessions.js';
 import { runsCommand } from './commands/runs.js';
 import { serverCommand } from './commands/server.js';
 import { tokenCommand } from './commands/token.js';
@@ -46,6 +47,7 @@ or the data folder (--data-dir, FOGLINE_DATA_DIR, default ./.fogline).`,
     .addCommand(flCommand())
     .addCommand(driftCommand())
     .addCommand(predictCommand())
+    .addCommand(sessionsCommand())
     .addCommand(auditCommand());
 }
 

@@ -129,6 +129,15 @@ export const AGENT_OPTIONS = {
     defaultValue: () => 'in-process' as const,
     parse: parseChoice(['in-process', 'worker'] as const),
   }),
+  streamSessions: option({
+    flag: '--stream-sessions <mode>',
+    env: 'FOGLINE_AGENT_STREAM_SESSIONS',
+    description:
+      'open: anyone may use the WebSocket stream (a ?session= token is still checked when given); required: only with a session token from POST /api/v1/sessions placed on this node',
+    defaultText: 'open',
+    defaultValue: () => 'open' as const,
+    parse: parseChoice(['open', 'required'] as const),
+  }),
   maxBatchDelayMs: option({
     flag: '--max-batch-delay-ms <ms>',
     env: 'FOGLINE_AGENT_MAX_BATCH_DELAY_MS',

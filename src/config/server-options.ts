@@ -146,6 +146,24 @@ export const SERVER_OPTIONS = {
     defaultValue: () => 30,
     parse: parseCount,
   }),
+  sessionsPerNode: option({
+    flag: '--sessions-per-node <count>',
+    env: 'FOGLINE_SESSIONS_PER_NODE',
+    description:
+      'Inference sessions (POST /api/v1/sessions) one node takes at once; past it, new sessions go to another node or the cloud (0: always the cloud)',
+    defaultText: '8',
+    defaultValue: () => 8,
+    parse: parseCount,
+  }),
+  sessionIdleSeconds: option({
+    flag: '--session-idle-timeout <seconds>',
+    env: 'FOGLINE_SESSION_IDLE_TIMEOUT',
+    description:
+      "A session's socket is closed after this long without a message (the node or the cloud closes it; carried in the session token)",
+    defaultText: '300',
+    defaultValue: () => 300,
+    parse: parsePositiveNumber,
+  }),
   ...tlsOptions('FOGLINE'),
   metricsAccess: option({
     flag: '--metrics-access <who>',

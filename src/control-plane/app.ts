@@ -28,6 +28,9 @@ import { runRoutes } from './routes/run-routes.js';
 import { seriesRoutes } from './routes/series-routes.js';
 import { uiRoutes } from './routes/ui-routes.js';
 import { v2Routes } from '../inference/v2-routes.js';
+import { v2StreamRoutes } from '../inference/v2-stream.js';
+import { sessionGate } from '../sessions/session-gate.js';
+import { sessionRoutes } from './routes/session-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 import type { Services } from './services.js';
 
@@ -81,9 +84,13 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   const authFailures = new RateLimiter(services.settings.authFailureLimit ?? 30);
   const enrolments = new RateLimiter(services.settings.enrolRateLimit ?? 600);
   let closing = false;
-  app.addHook('onReady', async () => services.rollouts.start(app.log));
+  app.addHook('onReady', async () => {
+    services.rollouts.start(app.log);
+    services.sessions.start();
+  });
   app.addHook('preClose', async () => {
     closing = true;
+    services.sessions.stop();
     services.changes.close();
     await services.rollouts.stop();
   });
@@ -157,8 +164,29 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   await app.register(federatedRoutes(services), { prefix: '/api/v1' });
   await app.register(seriesRoutes(services), { prefix: '/api/v1' });
   await app.register(driftRoutes(services), { prefix: '/api/v1' });
+  await app.register(sessionRoutes(services), { prefix: '/api/v1' });
   // Agents offload inference here with their node credential (any node's; they act as no node).
   await app.register(v2Routes(services.inference, { minRole: 'viewer', anyNode: true }));
+  // Cloud sessions: the session token is the credential (checked before the upgrade).
+  await app.register(
+    v2StreamRoutes(
+      services.inference,
+      'public',
+      sessionGate({
+        required: true,
+        publicKey: () => services.registryPublicKeyPem,
+        holder: () => 'cloud',
+        modelClaim: (name, version) => `${name}/${version ?? ''}`,
+        report: (id, event, reason) => {
+          try {
+            services.sessions.record(null, id, event, reason);
+          } catch (error) {
+            app.log.warn({ err: error, session: id }, 'session report');
+          }
+        },
+      }),
+    ),
+  );
   app.get('/api/v1/openapi.json', { schema: { hide: true }, config: { access: 'public' } }, async () => app.swagger());
 
   return app;

@@ -19,6 +19,7 @@ import type { RunRepository } from '../pipelines/run-repository.js';
 import { ArtifactStore } from '../registry/artifact-store.js';
 import { ModelRegistry } from '../registry/model-registry.js';
 import { SigningKey } from '../registry/signing-key.js';
+import { DEFAULT_SESSION_SETTINGS, SessionService } from '../sessions/session-service.js';
 import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 
@@ -34,6 +35,9 @@ export interface ServiceSettings {
   /** Per client address and minute; 0 turns a limit off. */
   enrolRateLimit?: number;
   authFailureLimit?: number;
+  /** Inference sessions: per node, and the idle timeout their sockets get. */
+  sessionsPerNode?: number;
+  sessionIdleSeconds?: number;
 }
 
 /** The domain services the control plane's routes call, wired over one store. */
@@ -63,6 +67,10 @@ export interface Services {
   federated: FederatedService;
   /** Drift policies, node summaries, events and retraining rounds (started with the app). */
   drift: DriftService;
+  /** 1:1 inference sessions (in memory; swept while the app runs). */
+  sessions: SessionService;
+  /** The registry's public key: also checks session tokens on the control plane's own stream. */
+  registryPublicKeyPem: string;
 }
 
 export function createServices(store: Store, settings: ServiceSettings): Services {
@@ -112,6 +120,15 @@ export function createServices(store: Store, settings: ServiceSettings): Service
       datasets,
     }),
     runs,
+    sessions: new SessionService(
+      { deployments, desiredState, nodes, models, signBytes: (message) => signingKey.signBytes(message) },
+      {
+        ...DEFAULT_SESSION_SETTINGS,
+        maxPerNode: settings.sessionsPerNode ?? DEFAULT_SESSION_SETTINGS.maxPerNode,
+        idleMs: (settings.sessionIdleSeconds ?? DEFAULT_SESSION_SETTINGS.idleMs / 1000) * 1000,
+      },
+    ),
+    registryPublicKeyPem: signingKey.publicKeyPem,
     drift: new DriftService({ repository: new DriftRepository(store.db), deployments, models, artifacts, datasets, runs, changes }),
   };
 }

@@ -32,6 +32,11 @@ export class SigningKey {
     return new SigningKey(privateKey, publicKeyPem);
   }
 
+  /** Signs arbitrary bytes (session tokens: src/sessions/session-token.ts); base64. */
+  signBytes(message: Buffer): string {
+    return sign(null, message, this.privateKey).toString('base64url');
+  }
+
   sign(model: string, version: number, sha256: string): string {
     return sign(null, signedMessage(model, version, sha256), this.privateKey).toString('base64');
   }

@@ -9,9 +9,10 @@ import { startTestControlPlane, type TestControlPlane } from '../support/control
 
 /**
  * public: anyone; join: a join token; a role: that role or stronger; node: the node's own credential; role+node: either;
- * viewer+any-node: a viewer token or stronger, or any node's credential (the cloud /v2 routes agents offload to).
+ * viewer+any-node: a viewer token or stronger, or any node's credential (the cloud /v2 routes agents offload to);
+ * session: no caller of this table (only a session token from POST /api/v1/sessions, tested in test/e2e/sessions.test.ts).
  */
-type Expected = 'public' | 'join' | 'viewer' | 'operator' | 'admin' | 'node' | 'viewer+node' | 'viewer+any-node';
+type Expected = 'public' | 'join' | 'session' | 'viewer' | 'operator' | 'admin' | 'node' | 'viewer+node' | 'viewer+any-node';
 
 const MATRIX: Record<string, Expected> = {
   'GET /healthz': 'public',
@@ -85,6 +86,14 @@ const MATRIX: Record<string, Expected> = {
   'GET /v2/models/{name}/ready': 'viewer+any-node',
   'POST /v2/models/{name}/infer': 'viewer+any-node',
   'POST /v2/models/{name}/versions/{version}/infer': 'viewer+any-node',
+  'POST /api/v1/sessions': 'viewer',
+  'GET /api/v1/sessions': 'viewer',
+  'DELETE /api/v1/sessions/{sessionId}': 'viewer',
+  'POST /api/v1/nodes/{id}/sessions/{sessionId}/events': 'node',
+  // Cloud sessions' WebSocket streams (not in the OpenAPI document): no API token gets in; only a
+  // session token (?session=) does.
+  'GET /v2/models/{name}/stream': 'session',
+  'GET /v2/models/{name}/versions/{version}/stream': 'session',
 };
 
 type Caller = 'anonymous' | 'wrong-token' | 'viewer' | 'operator' | 'admin' | 'join' | 'own-node' | 'other-node';
@@ -95,6 +104,7 @@ const ROLE_RANK = { viewer: 1, operator: 2, admin: 3 } as const;
 function allowed(expected: Expected, caller: Caller): boolean {
   if (expected === 'public') return true;
   if (expected === 'join') return caller === 'join';
+  if (expected === 'session') return false;
   if (expected === 'node') return caller === 'own-node';
   if (expected === 'viewer+node' && caller === 'own-node') return true;
   if (expected === 'viewer+any-node' && (caller === 'own-node' || caller === 'other-node')) return true;
@@ -161,7 +171,8 @@ describe('access matrix: every route, every caller', () => {
       'routes without an expected access: add them to MATRIX',
     ).toEqual([]);
     expect(
-      Object.keys(MATRIX).filter((route) => !documented.includes(route)),
+      // WebSocket routes are not in the OpenAPI document; they are still called below.
+      Object.keys(MATRIX).filter((route) => !documented.includes(route) && MATRIX[route] !== 'session'),
       'routes in MATRIX that no longer exist',
     ).toEqual([]);
   });
@@ -179,7 +190,8 @@ describe('access matrix: every route, every caller', () => {
           .replace('{model}', 'no-such-model')
           .replace('{version}', '1')
           .replace('{alias}', 'champion')
-          .replace('{jobId}', 'no-such-job');
+          .replace('{jobId}', 'no-such-job')
+          .replace('{sessionId}', 'no-such-session');
         // Enrolment reads its join token after the body: send a valid one, so the token decides.
         const body = route === 'POST /api/v1/nodes/enroll' ? { name: `matrix-${caller}`, role: 'edge' } : undefined;
         const { status, code } = await call(cp.url, method, path, tokens[caller], body);
