@@ -37,7 +37,8 @@ export const DRIFT_POLICY_DEFAULTS = {
   wassersteinThreshold: 0.1,
   ksPValue: 0.05,
   errorFactor: 2,
-  errorWindowHours: 72,
+  errorBaselineFactor: 1.5,
+  errorWindowHours: 48,
   windowHours: 168,
   minSamples: 100,
   cooldownSeconds: 6 * 3600,
@@ -73,8 +74,16 @@ export const SetDriftPolicyRequest = Type.Object(
         description: 'error: rolling MAPE above this times the validation MAPE is drift (default 2)',
       }),
     ),
+    errorBaselineFactor: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 100,
+        description:
+          'error: the rolling MAPE must also be above this times the seasonal-naive ("same time yesterday") MAPE on the same hours, so a hard week that fools every forecaster is not drift; 0 turns the condition off (default 1.5)',
+      }),
+    ),
     errorWindowHours: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 720, description: 'error: hours of data time in the rolling MAPE (default 72)' }),
+      Type.Integer({ minimum: 1, maximum: 720, description: 'error: hours of data time in the rolling MAPE (default 48)' }),
     ),
     windowHours: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 720, description: 'Hours of data time in the input window (default 168)' }),
@@ -115,6 +124,7 @@ export const DriftPolicyView = Type.Object({
   wassersteinThreshold: Type.Number(),
   ksPValue: Type.Number(),
   errorFactor: Type.Number(),
+  errorBaselineFactor: Type.Number(),
   errorWindowHours: Type.Integer(),
   windowHours: Type.Integer(),
   minSamples: Type.Integer(),
@@ -160,6 +170,8 @@ export const DriftSummary = Type.Object({
       windowHours: Type.Integer({ minimum: 1 }),
       count: Type.Number({ minimum: 0 }),
       mape: Type.Number({ minimum: 0 }),
+      /** Seasonal-naive ("same time yesterday") MAPE on the same hours; absent from agents before it. */
+      baselineMape: Type.Optional(Nullable(Type.Number({ minimum: 0 }))),
       validationMape: Nullable(Type.Number()),
       pending: Type.Number({ minimum: 0 }),
       unmatched: Type.Number({ minimum: 0 }),

@@ -92,6 +92,9 @@ export class DriftService {
       if (!policy) continue;
       const findings = evaluateDrift(policy, report.summary);
       if (findings.length === 0) continue;
+      // A node still serving a version the deployment has moved on from (a promotion on its way
+      // out) reports the drift that moved it: no new round for that.
+      if (!(await this.servesCurrent(report.deployment, report.version))) continue;
       await this.serialised(report.deployment, () =>
         this.fire(policy, { trigger: 'drift', nodeId, model: report.model, version: report.version, findings }),
       );
@@ -103,6 +106,15 @@ export class DriftService {
         policies.map((p) => [p.deployment, { windowHours: p.windowHours, errorWindowHours: p.errorWindowHours }]),
       ),
     };
+  }
+
+  private async servesCurrent(deployment: string, version: number): Promise<boolean> {
+    try {
+      const current = await this.deps.models.resolve((await this.deps.deployments.get(deployment)).modelSelector);
+      return current.version === version;
+    } catch {
+      return false;
+    }
   }
 
   /** A retraining round now, whatever the statistics say (trigger `manual`). */
@@ -271,7 +283,7 @@ export class DriftService {
       margin,
       wins,
     };
-    const scores = `MAPE ${comparison.challengerMape.toFixed(2)}% vs champion ${comparison.championMape.toFixed(2)}% on ${comparison.windows} windows of ${dataset.name}@${dataset.version} (${(comparison.improvement * 100).toFixed(1)}% lower; margin ${(margin * 100).toFixed(1)}%)`;
+    const scores = `MAPE ${comparison.challengerMape.toFixed(2)}% vs champion ${comparison.championMape.toFixed(2)}% on ${comparison.windows} windows of ${dataset.name}@${dataset.version} (${comparison.improvement >= 0 ? `${(comparison.improvement * 100).toFixed(1)}% lower` : `${(-comparison.improvement * 100).toFixed(1)}% higher`}; margin ${(margin * 100).toFixed(1)}%)`;
     if (!wins || event.action !== 'retrain-and-promote') {
       await this.deps.repository.updateEvent(event.id, {
         status: 'kept',

@@ -5,6 +5,9 @@
  * The agent's summaries fire a drift event; under `retrain-and-promote` the control plane retrains
  * on the dataset's new version (holding the shifted data), scores the challenger beside the
  * champion on the same held-out windows, moves `champion`, and the agent serves the new version.
+ * Then: a second round in a row promotes too (sedna#381: "the second round never deploys"); a
+ * worse challenger is not promoted; and a second deployment with the default policy sees a month
+ * of unshifted load without one drift event (the false-alarm test).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DriftEventView, DriftReportView } from '../../src/contracts/drift.js';
@@ -16,16 +19,28 @@ import { cleanFoglineEnv, eventually, requestJson, runFogline } from '../support
 const W = 168;
 const SHIFT_FROM = '2017-07-01';
 
-/** The vendored CSV with rows up to `until` (exclusive), and load × 1.2 from SHIFT_FROM on. */
-function csv(until: string, shift: boolean): string {
+/** The second round's data: another +20% from this day on (on top of the first). */
+const SECOND_SHIFT_FROM = '2016-07-01';
+/** The worse challenger's data: rows before this day (its training split) come from a faulty meter. */
+const FAULTY_UNTIL = '2017-06-10';
+
+/**
+ * The vendored CSV with rows up to `until` (exclusive); with `shift`, load × 1.2 from SHIFT_FROM
+ * on; with `second`, × 1.2 again from SECOND_SHIFT_FROM; with `faulty`, the rows before
+ * FAULTY_UNTIL oscillate ±30% (a meter fault in the history the next model trains on).
+ */
+function csv(until: string, shift: boolean, options: { second?: boolean; faulty?: boolean } = {}): string {
   const lines = PJME_TEXT.trim().split('\n');
   const rows = lines.slice(1).filter((line) => line < until);
   return [
     lines[0],
-    ...rows.map((line) => {
-      if (!shift || line < SHIFT_FROM) return line;
+    ...rows.map((line, i) => {
       const [time, value] = line.split(',');
-      return `${time},${(Number(value) * 1.2).toFixed(1)}`;
+      let factor = 1;
+      if (shift && line >= SHIFT_FROM) factor *= 1.2;
+      if (options.second && line >= SECOND_SHIFT_FROM) factor *= 1.2;
+      if (options.faulty && line < FAULTY_UNTIL) factor *= 1 + 0.3 * Math.sin(i / 5);
+      return factor === 1 ? line : `${time},${(Number(value) * factor).toFixed(1)}`;
     }),
   ].join('\n');
 }
@@ -65,26 +80,55 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
     ]);
     expect(policy.code, policy.stderr).toBe(0);
     expect(policy.stdout).toMatch(/Action:\s+retrain-and-promote \(margin 1\.0%\)/);
+    // The false-alarm test's deployment: a second forecaster from the same data, the default policy.
+    const calmRun = await api<RunView>('POST', '/api/v1/runs', {
+      pipeline: 'forecast',
+      dataset: 'pjme',
+      model: 'calm',
+      gate: 'none',
+      params: { epochs: 4, hidden: [32], seed: 1 },
+    });
+    expect(calmRun.status).toBe(201);
+    expect((await cluster.finishedRun(calmRun.body.id)).registeredVersion).toBe(1);
+    await cluster.setAlias('calm', 'champion', 1);
+    const calm = await cli(['deploy', 'create', '--name', 'calm', '--model', 'calm@champion', '--to', 'site=plant-a']);
+    expect(calm.code, calm.stderr).toBe(0);
+    // Defaults for every test setting; reports every second only so that the test is short.
+    const calmPolicy = await cli(['drift', 'policy', 'set', 'calm', '--report-interval', '1s']);
+    expect(calmPolicy.code, calmPolicy.stderr).toBe(0);
     // The data collected since (here: the whole series, shifted from SHIFT_FROM) is the dataset's next version.
     await upload(csv('2099-01-01', true));
     const joinToken = await cluster.joinToken(1);
     await cluster.startAgent('edge-1', { labels: 'site=plant-a', joinToken });
     await eventually(async () => ((await cluster.infer('edge-1', 'energy')) === '1' ? true : undefined), 60_000);
+    await eventually(async () => ((await cluster.infer('edge-1', 'calm')) === '1' ? true : undefined), 60_000);
   }, 200_000);
 
   afterAll(async () => {
     await cluster?.stop();
   });
 
-  it('replayed shifted load fires a drift event; the retrained challenger wins, is promoted and served', async () => {
-    const series = parseTimeSeriesCsv(csv('2099-01-01', true), { timeColumn: 'Datetime', valueColumn: 'PJME_MW' });
+  /**
+   * Replays `series` from `fromIso` hour by hour into `model` on edge-1 (infer, then the actual of
+   * the hour that just ended); every `every` hours, after `warmup`, waits for a report and asks
+   * `stop` whether to end. Returns the hours replayed.
+   */
+  const replay = async (
+    model: string,
+    text: string,
+    fromIso: string,
+    maxHours: number,
+    every: number,
+    warmup: number,
+    stop: () => Promise<boolean>,
+  ): Promise<number> => {
+    const series = parseTimeSeriesCsv(text, { timeColumn: 'Datetime', valueColumn: 'PJME_MW' });
     const agent = cluster.agents.get('edge-1')!.url;
-    const first = Math.round((Date.parse('2018-06-01T00:00:00Z') / 1000 - series.start) / series.intervalSeconds);
+    const first = Math.round((Date.parse(fromIso) / 1000 - series.start) / series.intervalSeconds);
     let hours = 0;
-    let fired: DriftEventView | undefined;
-    for (let o = first; o < first + 400 && !fired; o++) {
+    for (let o = first; o < first + maxHours; o++) {
       const startTime = series.start + o * series.intervalSeconds;
-      const answer = await requestJson(`${agent}/v2/models/energy/infer`, {
+      const answer = await requestJson(`${agent}/v2/models/${model}/infer`, {
         method: 'POST',
         body: {
           inputs: [
@@ -94,18 +138,38 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
         },
       });
       expect(answer.status).toBe(200);
-      const actual = await requestJson<{ scored: number }>(`${agent}/v2/models/energy/actuals`, {
+      const actual = await requestJson<{ scored: number }>(`${agent}/v2/models/${model}/actuals`, {
         method: 'POST',
         body: { start_time: startTime - series.intervalSeconds, values: [series.values[o - 1]] },
       });
       expect(actual.status).toBe(200);
       hours++;
-      if (hours >= 48 && hours % 12 === 0) {
+      if (hours >= warmup && hours % every === 0) {
         // Reports go out every second: give the next one time to land.
         await new Promise((resolve) => setTimeout(resolve, 1500));
-        fired = (await api<{ events: DriftEventView[] }>('GET', '/api/v1/drift/events?deployment=energy')).body.events[0];
+        if (await stop()) break;
       }
     }
+    return hours;
+  };
+  const events = async (deployment: string) =>
+    (await api<{ events: DriftEventView[] }>('GET', `/api/v1/drift/events?deployment=${deployment}`)).body.events;
+  const settled = (id: string) =>
+    eventually(
+      async () => {
+        const event = (await api<DriftEventView>('GET', `/api/v1/drift/events/${id}`)).body;
+        return event.status === 'retraining' ? undefined : event;
+      },
+      150_000,
+      500,
+    );
+
+  it('replayed shifted load fires a drift event; the retrained challenger wins, is promoted and served', async () => {
+    let fired: DriftEventView | undefined;
+    const hours = await replay('energy', csv('2099-01-01', true), '2018-06-01T00:00:00Z', 400, 12, 48, async () => {
+      fired = (await events('energy'))[0];
+      return fired !== undefined;
+    });
     expect(fired, 'no drift event after 400 replayed hours').toBeDefined();
     expect(fired!.findings.map((f) => f.test)).toContain('wasserstein');
     expect(fired!.nodeName).toBe('edge-1');
@@ -115,23 +179,77 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
     expect(reports[0]?.summary.features[0]?.count).toBeGreaterThanOrEqual(48);
     expect(reports[0]?.summary.error?.count).toBeGreaterThan(0);
 
-    const done = await eventually(
-      async () => {
-        const event = (await api<DriftEventView>('GET', `/api/v1/drift/events/${fired!.id}`)).body;
-        return event.status === 'retraining' ? undefined : event;
-      },
-      150_000,
-      500,
-    );
+    const done = await settled(fired!.id);
     console.log(done.timeline.map((t) => `${t.status}: ${t.message}`).join('\n'));
     expect(done.status).toBe('promoted');
     expect(done.evaluation).toMatchObject({ championVersion: 1, challengerVersion: 2, wins: true });
     expect(done.evaluation!.challengerMape).toBeLessThan(done.evaluation!.championMape * 0.99);
     await eventually(async () => ((await cluster.infer('edge-1', 'energy')) === '2' ? true : undefined), 60_000);
 
-    const events = await cli(['drift', 'events', '--deployment', 'energy', '--timeline']);
-    expect(events.code, events.stderr).toBe(0);
-    expect(events.stdout).toMatch(/promoted/);
-    expect(events.stdout).toMatch(/energy@champion -> v2/);
+    const timeline = await cli(['drift', 'events', '--deployment', 'energy', '--timeline']);
+    expect(timeline.code, timeline.stderr).toBe(0);
+    expect(timeline.stdout).toMatch(/promoted/);
+    expect(timeline.stdout).toMatch(/energy@champion -> v2/);
+  });
+
+  it('a second round in a row promotes too (sedna#381: "the second round never deploys")', async () => {
+    // Demand stepped up again; the samples since are the dataset's next version. The cooldown is
+    // shortened so that the next drift event can fire at once.
+    await upload(csv('2099-01-01', true, { second: true }));
+    const policy = await cli(['drift', 'policy', 'set', 'energy', '--cooldown', '1s']);
+    expect(policy.code, policy.stderr).toBe(0);
+    const before = (await events('energy')).length;
+    let fired: DriftEventView | undefined;
+    const hours = await replay('energy', csv('2099-01-01', true, { second: true }), '2018-06-01T00:00:00Z', 400, 12, 48, async () => {
+      const list = await events('energy');
+      fired = list.length > before ? list[0] : undefined;
+      return fired !== undefined;
+    });
+    // Back to a long cooldown: the worse-challenger test below starts its own round.
+    expect((await cli(['drift', 'policy', 'set', 'energy', '--cooldown', '1h'])).code).toBe(0);
+    expect(fired, 'no second drift event after 400 replayed hours').toBeDefined();
+    expect(fired!.version).toBe(2);
+    console.log(`second drift event after ${hours} replayed hours: ${fired!.timeline[0]?.message}`);
+    const done = await settled(fired!.id);
+    console.log(done.timeline.map((t) => `${t.status}: ${t.message}`).join('\n'));
+    expect(done.status).toBe('promoted');
+    expect(done.evaluation).toMatchObject({ championVersion: 2, challengerVersion: 3, wins: true });
+    await eventually(async () => ((await cluster.infer('edge-1', 'energy')) === '3' ? true : undefined), 60_000);
+  });
+
+  it('a worse challenger is not promoted: the event ends kept and says so; the champion keeps serving', async () => {
+    // The next version's history comes from a faulty meter (±30%); its newest rows are right.
+    await upload(csv('2099-01-01', true, { second: true, faulty: true }));
+    const started = await cli(['drift', 'retrain', 'energy']);
+    expect(started.code, started.stderr).toBe(0);
+    const event = (await events('energy'))[0]!;
+    expect(event.trigger).toBe('manual');
+    const done = await settled(event.id);
+    console.log(done.timeline.map((t) => `${t.status}: ${t.message}`).join('\n'));
+    expect(done.status).toBe('kept');
+    expect(done.evaluation).toMatchObject({ championVersion: 3, wins: false });
+    expect(done.evaluation!.challengerMape).toBeGreaterThan(done.evaluation!.championMape);
+    expect(done.timeline.at(-1)?.message).toMatch(/challenger loses: .*the champion stays/);
+    const champion = await api<{ aliases: Record<string, number> }>('GET', '/api/v1/models/energy');
+    expect(champion.body.aliases).toMatchObject({ champion: 3, challenger: done.evaluation!.challengerVersion });
+    expect((await events('energy')).filter((e) => e.status === 'promoted')).toHaveLength(2);
+    expect(await cluster.infer('edge-1', 'energy')).toBe('3');
+    const timeline = await cli(['drift', 'events', '--deployment', 'energy', '--timeline']);
+    expect(timeline.code, timeline.stderr).toBe(0);
+    expect(timeline.stdout).toMatch(/challenger loses/);
+  });
+
+  it('with no shift, the default policy fires no drift event over a replayed month (false-alarm test)', async () => {
+    const hours = await replay('calm', csv('2099-01-01', false), '2018-06-01T00:00:00Z', 720, 24, 24, async () => false);
+    expect(hours).toBe(720);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const report = (await api<{ reports: DriftReportView[] }>('GET', '/api/v1/drift/reports?deployment=calm')).body.reports[0]!;
+    // The error test had its say: enough scored forecasts, and the seasonal-naive MAPE beside them.
+    expect(report.summary.error!.count).toBeGreaterThanOrEqual(100);
+    expect(report.summary.error!.baselineMape).toBeGreaterThan(0);
+    console.log(
+      `calm month: error over ${report.summary.error!.windowHours} h ${report.summary.error!.mape.toFixed(2)}% (validation ${report.summary.error!.validationMape?.toFixed(2)}%, seasonal-naive ${report.summary.error!.baselineMape?.toFixed(2)}%)`,
+    );
+    expect(await events('calm')).toEqual([]);
   });
 });

@@ -23,7 +23,7 @@ export interface DriftWindows {
   errorWindowHours: number;
 }
 
-export const DEFAULT_WINDOWS: DriftWindows = { windowHours: 168, errorWindowHours: 72 };
+export const DEFAULT_WINDOWS: DriftWindows = { windowHours: 168, errorWindowHours: 48 };
 
 /** At most this many actual values in one POST …/actuals. */
 export const MAX_ACTUALS = 10_000;

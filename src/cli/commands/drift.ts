@@ -28,6 +28,12 @@ function parseTests(text: string): SetDriftPolicyRequest['tests'] {
   return [...new Set(tests)] as SetDriftPolicyRequest['tests'];
 }
 
+function parseFactor(text: string, name: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw new InvalidArgumentError(`${name} must be a number of at least 0, got ${text}`);
+  return value;
+}
+
 function parsePositive(text: string, name: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value <= 0) throw new InvalidArgumentError(`${name} must be a number above 0, got "${text}"`);
@@ -41,6 +47,7 @@ interface SetOptions {
   wassersteinThreshold?: number;
   ksPValue?: number;
   errorFactor?: number;
+  errorBaselineFactor?: number;
   errorWindow?: number;
   window?: number;
   minSamples?: number;
@@ -70,6 +77,11 @@ function policySetCommand(): Command {
       .option('--ks-p-value <p>', `KS p-value below this is drift (default ${d.ksPValue})`, (v) => parseRate(v, '--ks-p-value'))
       .option('--error-factor <k>', `Rolling MAPE above k x the validation MAPE is drift (default ${d.errorFactor})`, (v) =>
         parsePositive(v, '--error-factor'),
+      )
+      .option(
+        '--error-baseline-factor <k>',
+        `...and above k x the seasonal-naive (same time yesterday) MAPE on the same hours; 0: off (default ${d.errorBaselineFactor})`,
+        (v) => parseFactor(v, '--error-baseline-factor'),
       )
       .option('--error-window <duration>', `Data time in the rolling MAPE, e.g. 72h (default ${d.errorWindowHours}h)`, (v) =>
         Math.max(1, Math.round(parseDuration(v, '--error-window') / 3600)),
@@ -101,6 +113,7 @@ function policySetCommand(): Command {
       ...(options.wassersteinThreshold !== undefined ? { wassersteinThreshold: options.wassersteinThreshold } : {}),
       ...(options.ksPValue !== undefined ? { ksPValue: options.ksPValue } : {}),
       ...(options.errorFactor !== undefined ? { errorFactor: options.errorFactor } : {}),
+      ...(options.errorBaselineFactor !== undefined ? { errorBaselineFactor: options.errorBaselineFactor } : {}),
       ...(options.errorWindow !== undefined ? { errorWindowHours: options.errorWindow } : {}),
       ...(options.window !== undefined ? { windowHours: options.window } : {}),
       ...(options.minSamples !== undefined ? { minSamples: options.minSamples } : {}),
@@ -121,7 +134,7 @@ function printPolicy(p: DriftPolicyView): void {
     ['Tests', p.tests.join(', ')],
     [
       'Thresholds',
-      `PSI > ${p.psiThreshold}, Wasserstein > ${p.wassersteinThreshold}, KS p < ${p.ksPValue}, error MAPE > ${p.errorFactor}x validation`,
+      `PSI > ${p.psiThreshold}, Wasserstein > ${p.wassersteinThreshold}, KS p < ${p.ksPValue}, error MAPE > ${p.errorFactor}x validation${p.errorBaselineFactor > 0 ? ` and > ${p.errorBaselineFactor}x seasonal-naive` : ''}`,
     ],
     ['Windows', `inputs ${p.windowHours}h, error ${p.errorWindowHours}h (data time)`],
     ['Min samples', String(p.minSamples)],

@@ -35,6 +35,8 @@ export interface ErrorDrift {
   mape: number;
   /** The bundle's validation MAPE (null for bundles without one). */
   validationMape: number | null;
+  /** Seasonal-naive ("same time yesterday") MAPE on the same scored hours; null before a day of actuals. */
+  baselineMape?: number | null;
   pending: number;
   unmatched: number;
 }
@@ -233,6 +235,7 @@ export class DriftCollector {
         windowHours: errorWindowHours,
         count: e.count,
         mape: e.mape,
+        baselineMape: e.baselineMape,
         validationMape: this.forecast?.validationMape ?? null,
         pending: this.errors.pendingCount(),
         unmatched: this.errors.unmatched,

@@ -6,6 +6,8 @@ import { type BinnedDistribution, binnedQuantile, kolmogorovSmirnov, normalisedW
 import { DriftCollector } from './drift-collector.js';
 import { ForecastErrorTracker } from './forecast-error.js';
 import { SlidingHistogram } from './sliding-histogram.js';
+import { evaluateDrift } from '../../drift/evaluate-drift.js';
+import { DRIFT_POLICY_DEFAULTS, type DriftSummary } from '../../contracts/drift.js';
 
 const EDGES = [0, 1, 2, 3, 4, 5];
 const masses = fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 7, maxLength: 7 }).filter((m) => m.some((x) => x > 0));
@@ -116,6 +118,47 @@ describe('ForecastErrorTracker', () => {
     expect(t.recordActual(3600, 100)).toBe(2); // forecasts 100 and 110: APE 0 and 10%
     expect(t.recordActual(3600, 100)).toBe(0);
     expect(t.window(24)).toMatchObject({ count: 2, mape: 5 });
+  });
+
+  it('scores the seasonal-naive forecast (same time yesterday) on the same hours, with bounded memory', () => {
+    const t = new ForecastErrorTracker({ intervalSeconds: 3600, horizon: 1 });
+    expect(t.recordActual(0, 100)).toBe(0); // yesterday's value for hour 24, no forecast for it
+    t.recordForecast(86_400, [100]);
+    expect(t.recordActual(86_400, 125)).toBe(1); // model APE 20%, naive (100) APE 20%
+    t.recordForecast(90_000, [100]);
+    expect(t.recordActual(90_000, 100)).toBe(1); // no actual yesterday at this hour: model only
+    expect(t.window(48)).toMatchObject({ count: 2, mape: 10, baselineMape: 20 });
+    for (let i = 0; i < 10_000; i++) t.recordActual(200_000 + i * 3600, 1);
+    expect((t as unknown as { actuals: Map<number, number> }).actuals.size).toBeLessThanOrEqual(27);
+    for (let i = 0; i < 10_000; i++) t.recordActual(1e9 + i * 7, 1); // off the grid
+    expect((t as unknown as { actuals: Map<number, number> }).actuals.size).toBeLessThanOrEqual(4 * 27);
+  });
+
+  it('the error test needs both: above k x validation and above the naive factor x the naive MAPE', () => {
+    const summary = (mape: number, baselineMape: number | null | undefined): DriftSummary => ({
+      kind: 'forecaster',
+      hasReference: true,
+      windowHours: 168,
+      from: null,
+      to: null,
+      rows: 500,
+      features: [],
+      error: {
+        windowHours: 48,
+        count: 500,
+        mape,
+        ...(baselineMape !== undefined ? { baselineMape } : {}),
+        validationMape: 4,
+        pending: 0,
+        unmatched: 0,
+      },
+    });
+    const policy = { ...DRIFT_POLICY_DEFAULTS };
+    expect(evaluateDrift(policy, summary(9, 5))).toHaveLength(1); // 9 > 8 and 9 > 7.5
+    expect(evaluateDrift(policy, summary(9, 7))).toHaveLength(0); // a hard week: naive suffers too
+    expect(evaluateDrift(policy, summary(7, 1))).toHaveLength(0); // 7 < 2 x 4
+    expect(evaluateDrift(policy, summary(9, undefined))).toHaveLength(1); // an older agent: first condition only
+    expect(evaluateDrift({ ...policy, errorBaselineFactor: 0 }, summary(9, 7))).toHaveLength(1);
   });
 
   it('forgets the oldest forecasts past its bound', () => {

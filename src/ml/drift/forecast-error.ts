@@ -20,6 +20,11 @@ export interface ErrorWindow {
   count: number;
   /** Mean absolute percentage error in % (0 when count is 0). */
   mape: number;
+  /**
+   * MAPE in % of the seasonal-naive forecast "same time yesterday" on the same scored hours (each
+   * hour weighted as the model's), or null when no hour in the window had yesterday's actual.
+   */
+  baselineMape: number | null;
   from: number | null;
   to: number | null;
 }
@@ -28,9 +33,13 @@ interface ErrorSlot {
   index: number;
   sum: number;
   n: number;
+  /** Seasonal-naive ("same time yesterday") errors on this slot's scored forecasts. */
+  baselineSum: number;
+  baselineN: number;
 }
 
 const HOUR_MS = 3_600_000;
+const DAY_SECONDS = 86_400;
 
 export class ForecastErrorTracker {
   private readonly pending = new Map<number, number[]>();
@@ -38,6 +47,9 @@ export class ForecastErrorTracker {
   private readonly ring: Array<ErrorSlot | undefined>;
   private head = Number.NEGATIVE_INFINITY;
   private readonly maxPending: number;
+  /** Actual values of the last day and a bit, by time (Unix seconds): yesterday's value is the seasonal-naive forecast. */
+  private readonly actuals = new Map<number, number>();
+  private newestActual = Number.NEGATIVE_INFINITY;
   readonly intervalSeconds: number;
   readonly horizon: number;
   /** Actual values that matched no remembered forecast. */
@@ -80,6 +92,8 @@ export class ForecastErrorTracker {
 
   /** Scores the forecasts made for `time` (Unix seconds) against its actual value; returns how many were scored. */
   recordActual(time: number, actual: number): number {
+    const yesterday = this.actuals.get(time - DAY_SECONDS);
+    this.rememberActual(time, actual);
     const list = this.pending.get(time);
     if (!list) {
       this.unmatched += 1;
@@ -94,31 +108,61 @@ export class ForecastErrorTracker {
     const position = index % this.ring.length;
     let slot = this.ring[position];
     if (!slot || slot.index !== index) {
-      slot = { index, sum: 0, n: 0 };
+      slot = { index, sum: 0, n: 0, baselineSum: 0, baselineN: 0 };
       this.ring[position] = slot;
     }
     for (const forecast of list) {
       slot.sum += Math.abs(actual - forecast) / Math.abs(actual);
       slot.n += 1;
     }
+    if (yesterday !== undefined && Number.isFinite(yesterday)) {
+      slot.baselineSum += (list.length * Math.abs(actual - yesterday)) / Math.abs(actual);
+      slot.baselineN += list.length;
+    }
     return list.length;
+  }
+
+  /** Keeps actuals for a day and an hour behind the newest (bounded by the interval: 25 h of values). */
+  private rememberActual(time: number, actual: number): void {
+    if (!Number.isFinite(time)) return;
+    this.actuals.set(time, actual);
+    if (time > this.newestActual) this.newestActual = time;
+    const horizon = this.newestActual - DAY_SECONDS - 3600;
+    const limit = Math.ceil((DAY_SECONDS + 3600) / Math.max(1, this.intervalSeconds)) + 1;
+    if (this.actuals.size <= limit) return;
+    for (const at of [...this.actuals.keys()]) if (at < horizon) this.actuals.delete(at);
+    // Actuals off the interval's grid: forget the oldest posted first.
+    for (const at of this.actuals.keys()) {
+      if (this.actuals.size <= 4 * limit) break;
+      this.actuals.delete(at);
+    }
   }
 
   /** MAPE over the newest `hours` hours of scored errors. */
   window(hours: number): ErrorWindow {
     let sum = 0;
     let n = 0;
+    let baselineSum = 0;
+    let baselineN = 0;
     let from: number | null = null;
     let to: number | null = null;
     for (const slot of this.ring) {
       if (!slot || slot.index <= this.head - hours) continue;
       sum += slot.sum;
       n += slot.n;
+      baselineSum += slot.baselineSum;
+      baselineN += slot.baselineN;
       const start = slot.index * HOUR_MS;
       if (from === null || start < from) from = start;
       if (to === null || start > to) to = start;
     }
-    return { count: n, mape: n > 0 ? (sum / n) * 100 : 0, from, to };
+    return {
+      count: n,
+      mape: n > 0 ? (sum / n) * 100 : 0,
+      baselineMape: baselineN > 0 ? (baselineSum / baselineN) * 100 : null,
+      from,
+      to,
+    };
   }
 
   pendingCount(): number {
