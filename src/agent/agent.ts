@@ -149,6 +149,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         nodeId: identity.nodeId,
         credential: identity.credential,
         cacheLimitBytes: config.cacheLimitBytes,
+        ranWhere: (name) => offloading.ranWhere(name),
       },
       models,
       log,

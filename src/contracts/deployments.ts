@@ -84,6 +84,8 @@ export const NodeDeploymentStatus = Type.Object({
   errors: Type.Integer({ description: 'Of those, the ones that failed on the server side' }),
   latencyP50Ms: Nullable(Type.Number({ description: 'Median latency of the last requests on this node (queue + compute), ms' })),
   latencyP99Ms: Nullable(Type.Number({ description: '99th percentile of the same, ms' })),
+  localRequests: Type.Integer({ description: 'Requests this node answered itself (as decided, or as a fallback) since its agent started' }),
+  offloadedRequests: Type.Integer({ description: 'Requests this node sent to the cloud, which answered them, since its agent started' }),
   updatedAt: Nullable(IsoTime),
 });
 export type NodeDeploymentStatus = Static<typeof NodeDeploymentStatus>;
@@ -191,6 +193,12 @@ export const DeploymentStatusReport = Type.Object(
           ),
           latencyP99Ms: Type.Optional(
             Type.Number({ minimum: 0, maximum: 3_600_000, description: '99th percentile latency of the last requests, ms' }),
+          ),
+          localRequests: Type.Optional(
+            Type.Integer({ minimum: 0, description: 'Requests answered on this node since the agent started (all versions)' }),
+          ),
+          offloadedRequests: Type.Optional(
+            Type.Integer({ minimum: 0, description: 'Requests offloaded to the cloud and answered there since the agent started' }),
           ),
         },
         { additionalProperties: false },

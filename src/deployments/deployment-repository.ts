@@ -39,6 +39,9 @@ export interface NodeStatusRecord {
   errors: number;
   latencyP50Ms: number | null;
   latencyP99Ms: number | null;
+  /** Where the node's answered requests ran since its agent started: on the node, or in the cloud. */
+  localRequests: number;
+  offloadedRequests: number;
   updatedAt: number;
 }
 
@@ -152,6 +155,8 @@ export class DeploymentRepository {
             errors: item.errors ?? 0,
             latency_p50_ms: item.latencyP50Ms ?? null,
             latency_p99_ms: item.latencyP99Ms ?? null,
+            local_requests: item.localRequests ?? 0,
+            offloaded_requests: item.offloadedRequests ?? 0,
             updated_at: now,
           })
           .execute();
@@ -187,6 +192,8 @@ function toStatus(row: Database['deployment_node_status']): NodeStatusRecord {
     errors: Number(row.errors),
     latencyP50Ms: row.latency_p50_ms === null ? null : Number(row.latency_p50_ms),
     latencyP99Ms: row.latency_p99_ms === null ? null : Number(row.latency_p99_ms),
+    localRequests: Number(row.local_requests),
+    offloadedRequests: Number(row.offloaded_requests),
     updatedAt: Number(row.updated_at),
   };
 }

@@ -153,6 +153,8 @@ export class DesiredStateService {
           errors: status?.errors ?? 0,
           latencyP50Ms: status?.latencyP50Ms ?? null,
           latencyP99Ms: status?.latencyP99Ms ?? null,
+          localRequests: status?.localRequests ?? 0,
+          offloadedRequests: status?.offloadedRequests ?? 0,
           updatedAt: status ? new Date(status.updatedAt).toISOString() : null,
         };
       }),

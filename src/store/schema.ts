@@ -161,6 +161,8 @@ export interface DeploymentNodeStatusTable {
   errors: number;
   latency_p50_ms: number | null;
   latency_p99_ms: number | null;
+  local_requests: number;
+  offloaded_requests: number;
   updated_at: number;
 }
 

@@ -123,14 +123,23 @@ describe('deployments and desired state', () => {
       token: siteA.credential,
       body: {
         deployments: [
-          { name: 'energy', version, state: 'serving' },
+          { name: 'energy', version, state: 'serving', localRequests: 5, offloadedRequests: 2 },
           { name: 'gone', version: 1, state: 'serving' },
         ],
       },
     });
     expect(report.status).toBe(204);
     const view = (await cp.call('GET', '/api/v1/deployments/energy', { token: operator })).body;
-    expect(view.nodes).toEqual([expect.objectContaining({ nodeName: 'edge-a', version, servingVersion: version, state: 'serving' })]);
+    expect(view.nodes).toEqual([
+      expect.objectContaining({
+        nodeName: 'edge-a',
+        version,
+        servingVersion: version,
+        state: 'serving',
+        localRequests: 5,
+        offloadedRequests: 2,
+      }),
+    ]);
   });
 
   it('takes a deployment off cordoned nodes and everywhere when deleted', async () => {

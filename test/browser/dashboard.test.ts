@@ -217,6 +217,8 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
       // The node's latency over its last requests, as it reports it with the counters.
       expect(await page.getByTestId('latency-edge-a').textContent()).toMatch(/^[\d.]+ \/ [\d.]+ ms$/);
       expect(await page.getByTestId('latency-summary').textContent()).toMatch(/slowest node p99 [\d.]+ ms on edge-a/);
+      // Where the node's requests ran (an edge-only deployment: all on the node), as it reports it.
+      expect(await page.getByTestId('ran-edge-a').textContent()).toMatch(/^[1-9]\d* local \/ 0 offloaded$/);
       await screenshot(page, '05-deployment-rate');
     } finally {
       stop = true;

@@ -67,6 +67,8 @@ describe.each(DIALECTS)('deployment repository on %s', (dialect) => {
           errors: 3,
           latencyP50Ms: 0.75,
           latencyP99Ms: 12.5,
+          localRequests: 8_999_999_000,
+          offloadedRequests: 1_000,
         },
         { name: 'gone', version: 1, state: 'serving' },
       ],
@@ -78,6 +80,8 @@ describe.each(DIALECTS)('deployment repository on %s', (dialect) => {
     const byNode = Object.fromEntries(all.get('energy')!.map((s) => [s.nodeId, s]));
     expect(byNode['node-a']).toMatchObject({ version: 1, servingVersion: 1, state: 'serving', requests: 9_000_000_000, errors: 3 });
     expect(byNode['node-a']).toMatchObject({ latencyP50Ms: 0.75, latencyP99Ms: 12.5 });
+    expect(byNode['node-a']).toMatchObject({ localRequests: 8_999_999_000, offloadedRequests: 1_000 });
+    expect(byNode['node-b']).toMatchObject({ localRequests: 0, offloadedRequests: 0 });
     expect(byNode['node-b']).toMatchObject({ state: 'failed', reason: 'sha256 mismatch', requests: 0, errors: 0, latencyP50Ms: null });
     await repository.delete('energy');
     expect((await repository.allStatuses()).size).toBe(0);

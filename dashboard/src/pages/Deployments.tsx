@@ -98,6 +98,9 @@ function Deployment({ view }: { view: DeploymentView }) {
             <th scope="col">Requests</th>
             <th scope="col">Rate</th>
             <th scope="col">Latency p50 / p99</th>
+            <th scope="col" title="Answered requests since the node's agent started: run on the node, or offloaded to the cloud">
+              Ran local / offloaded
+            </th>
             <th scope="col">Reason</th>
             <th scope="col">Updated</th>
           </tr>
@@ -122,6 +125,9 @@ function Deployment({ view }: { view: DeploymentView }) {
                 <td>{rate ? `${num(rate.rps, 1)}/s` : '–'}</td>
                 <td data-testid={`latency-${n.nodeName}`}>
                   {n.latencyP50Ms !== null && n.latencyP99Ms !== null ? `${num(n.latencyP50Ms, 2)} / ${num(n.latencyP99Ms, 2)} ms` : '–'}
+                </td>
+                <td data-testid={`ran-${n.nodeName}`}>
+                  {n.localRequests} local / {n.offloadedRequests} offloaded
                 </td>
                 <td className="muted">{n.reason ?? ''}</td>
                 <td>{ago(n.updatedAt, now)}</td>

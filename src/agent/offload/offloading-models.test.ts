@@ -110,6 +110,8 @@ describe('OffloadingModels', () => {
     }
     expect(models.localCalls).toBe(6);
     expect(routed.breakerState()).toBe('open');
+    // Fallbacks ran on the node: the status report counts them as local.
+    expect(routed.ranWhere('energy')).toEqual({ local: 6, offloaded: 0 });
     expect(events.map((e) => `${e.outcome}:${e.reason}`)).toEqual([
       ...Array<string>(3).fill('fallback:cloud-error'),
       ...Array<string>(3).fill('fallback:cloud-only'),
@@ -151,6 +153,7 @@ describe('OffloadingModels', () => {
     const routed = offloader(models, cloud.url, events);
     expect((await routed.infer('energy', undefined, REQUEST)).parameters?.['fogline.ran_on']).toBe('cloud');
     expect((await routed.infer('energy', undefined, REQUEST)).parameters?.['fogline.ran_on']).toBe('cloud');
+    expect(routed.ranWhere('energy')?.offloaded).toBeGreaterThanOrEqual(2);
     expect(models.localCalls).toBe(1);
     expect(events.map((e) => `${e.outcome}:${e.reason}`)).toEqual(['offloaded:unhealthy', 'offloaded:unhealthy']);
   });

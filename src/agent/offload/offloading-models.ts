@@ -16,6 +16,12 @@ export const REASON_PARAMETER = 'fogline.offload_reason';
  * cloud, `fallback` should have run in the cloud but ran on the node (cloud unreachable, failing,
  * or held off by the circuit breaker).
  */
+/** Answered requests by where they ran: on this node (decided so, or as a fallback) or in the cloud. */
+export interface RanWhere {
+  local: number;
+  offloaded: number;
+}
+
 export interface OffloadEvent {
   deployment: string;
   outcome: 'local' | 'offloaded' | 'fallback';
@@ -68,6 +74,7 @@ export class OffloadingModels implements V2ModelSource {
   private readonly unhealthyMs: number;
   private readonly unhealthyUntil = new Map<string, number>();
   private readonly cloudLatencyMs = new Map<string, number>();
+  private readonly ran = new Map<string, RanWhere>();
 
   constructor(
     private readonly models: DeployedModels,
@@ -104,7 +111,21 @@ export class OffloadingModels implements V2ModelSource {
     return this.models.modelReady(name, version);
   }
 
+  /** Answered requests per deployment since the agent started, by where they ran (the status report carries them). */
+  ranWhere(name: string): RanWhere | undefined {
+    return this.ran.get(name);
+  }
+
   async infer(name: string, version: string | undefined, request: V2InferRequest): Promise<V2InferResponse> {
+    const response = await this.route(name, version, request);
+    const counts = this.ran.get(name) ?? { local: 0, offloaded: 0 };
+    if (response.parameters?.[RAN_ON_PARAMETER] === 'cloud') counts.offloaded += 1;
+    else counts.local += 1;
+    this.ran.set(name, counts);
+    return response;
+  }
+
+  private async route(name: string, version: string | undefined, request: V2InferRequest): Promise<V2InferResponse> {
     const offload = this.models.offload(name);
     const queue = this.models.queue(name);
     // A version in the path must be the one served here (else the node's 404): never offload around it.

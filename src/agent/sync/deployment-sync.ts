@@ -7,6 +7,7 @@ import { ControlPlaneLink } from './control-plane-link.js';
 import { DesiredStateWatcher } from './desired-state-watcher.js';
 import { Reconciler } from './reconciler.js';
 import { StatusReporter } from './status-reporter.js';
+import type { RanWhere } from '../offload/offloading-models.js';
 
 export interface DeploymentSyncConfig {
   dataDir: string;
@@ -14,6 +15,8 @@ export interface DeploymentSyncConfig {
   nodeId: string;
   credential: string;
   cacheLimitBytes: number;
+  /** Answered requests per deployment by where they ran (OffloadingModels.ranWhere), for the status report. */
+  ranWhere?: (name: string) => RanWhere | undefined;
 }
 
 export interface DeploymentSync {
@@ -40,6 +43,8 @@ export async function startDeploymentSync(
     (report) => link.reportStatus(report),
     log,
     (name) => models.usage(name),
+    undefined,
+    config.ranWhere,
   );
   const reconciler = new Reconciler(models, cache, files, status, log);
 

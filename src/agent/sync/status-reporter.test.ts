@@ -64,4 +64,30 @@ describe('StatusReporter', () => {
     await reporter.stop();
     expect(sent.at(-1)?.deployments[0]).toMatchObject({ name: 'energy', requests: 25, errors: 1 });
   });
+
+  it('adds where requests ran (local, offloaded), whatever version serves, and reports again when only they moved', async () => {
+    const sent: DeploymentStatusReport[] = [];
+    const ran = { local: 4, offloaded: 2 };
+    const reporter = new StatusReporter(
+      async (report) => {
+        sent.push(structuredClone(report));
+      },
+      log,
+      () => undefined,
+      20,
+      (name) => (name === 'energy' ? ran : undefined),
+    );
+    reporter.set('energy', 3, 'loading', undefined, null);
+    const until = async (check: () => boolean) => {
+      const deadline = Date.now() + 5000;
+      while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    await until(() => sent.length > 0);
+    expect(sent.at(-1)?.deployments[0]).toMatchObject({ name: 'energy', localRequests: 4, offloadedRequests: 2 });
+    const count = sent.length;
+    ran.offloaded = 7;
+    await until(() => sent.length > count);
+    await reporter.stop();
+    expect(sent.at(-1)?.deployments[0]).toMatchObject({ localRequests: 4, offloadedRequests: 7 });
+  });
 });

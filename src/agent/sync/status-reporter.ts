@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { DeploymentStatusReport, NodeDeploymentState } from '../../contracts/deployments.js';
 import { backoffDelay } from '../backoff.js';
 import type { SlotUsage } from '../runtime/model-slot.js';
+import type { RanWhere } from '../offload/offloading-models.js';
 
 export type DeploymentStatus = DeploymentStatusReport['deployments'][number];
 
@@ -28,6 +29,7 @@ export class StatusReporter {
     private readonly log: FastifyBaseLogger,
     private readonly usage: (name: string) => SlotUsage | undefined = () => undefined,
     usageIntervalMs = USAGE_REPORT_INTERVAL_MS,
+    private readonly ranWhere: (name: string) => RanWhere | undefined = () => undefined,
   ) {
     this.usageTimer = setInterval(() => {
       if (this.usageSnapshot() !== this.lastUsage) this.flush();
@@ -74,14 +76,16 @@ export class StatusReporter {
 
   /** The status with the request counters of the version it serves, when the runtime has them. */
   private withUsage(status: DeploymentStatus): DeploymentStatus {
+    const ran = this.ranWhere(status.name);
+    const withRan = ran ? { ...status, localRequests: ran.local, offloadedRequests: ran.offloaded } : status;
     const usage = this.usage(status.name);
-    if (!usage || usage.version !== status.servingVersion) return status;
+    if (!usage || usage.version !== status.servingVersion) return withRan;
     const { requests, errors, latencyP50Ms, latencyP99Ms } = usage;
-    return { ...status, requests, errors, ...(latencyP50Ms === undefined ? {} : { latencyP50Ms, latencyP99Ms }) };
+    return { ...withRan, requests, errors, ...(latencyP50Ms === undefined ? {} : { latencyP50Ms, latencyP99Ms }) };
   }
 
   private usageSnapshot(): string {
-    return JSON.stringify([...this.statuses.keys()].map((name) => this.usage(name) ?? null));
+    return JSON.stringify([...this.statuses.keys()].map((name) => [this.usage(name) ?? null, this.ranWhere(name) ?? null]));
   }
 
   private async drain(): Promise<void> {

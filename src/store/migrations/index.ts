@@ -12,6 +12,7 @@ import * as offload from './0009-offload.js';
 import * as drift from './0010-drift.js';
 
 import * as nodeLatency from './0011-node-latency.js';
+import * as offloadCounts from './0012-offload-counts.js';
 /** Every schema change, in order. Names sort in the order they run; never rename one. */
 export function allMigrations(dialect: DialectName): Record<string, Migration> {
   return {
@@ -26,5 +27,6 @@ export function allMigrations(dialect: DialectName): Record<string, Migration> {
     '0009-offload': offload,
     '0010-drift': drift,
     '0011-node-latency': nodeLatency,
+    '0012-offload-counts': offloadCounts,
   };
 }
