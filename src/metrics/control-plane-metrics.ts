@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { Registry } from 'prom-client';
 import type { NodeRegistry } from '../nodes/node-registry.js';
 import type { Database } from '../store/schema.js';
+import { DriftMetrics } from './drift-metrics.js';
 import { FleetMetrics } from './fleet-metrics.js';
 import { HttpMetrics } from './http-metrics.js';
 import { collectProcessMetrics } from './process-metrics.js';
@@ -15,7 +16,8 @@ export interface ControlPlaneMetricsOptions {
 
 /**
  * The control plane's metrics, in a registry of its own (tests run several control planes in one
- * process): HTTP, the fleet read from the database at scrape time, pipeline runs, the process.
+ * process): HTTP, the fleet and drift read from the database at scrape time, pipeline runs, the
+ * process.
  *
  * @example
  * const metrics = new ControlPlaneMetrics(store.db, nodes);
@@ -28,6 +30,7 @@ export class ControlPlaneMetrics {
   readonly http: HttpMetrics;
   readonly pipelines: PipelineMetrics;
   private readonly fleet: FleetMetrics;
+  private readonly drift: DriftMetrics;
   private readonly scrapes: ScrapeQueue;
 
   constructor(db: Kysely<Database>, nodes: NodeRegistry, options: ControlPlaneMetricsOptions = {}) {
@@ -35,7 +38,10 @@ export class ControlPlaneMetrics {
     this.http = new HttpMetrics(this.registry);
     this.pipelines = new PipelineMetrics(this.registry);
     this.fleet = new FleetMetrics(this.registry, db, nodes);
-    this.scrapes = new ScrapeQueue(this.registry, () => this.fleet.refresh());
+    this.drift = new DriftMetrics(this.registry, db);
+    this.scrapes = new ScrapeQueue(this.registry, async () => {
+      await Promise.all([this.fleet.refresh(), this.drift.refresh()]);
+    });
   }
 
   /** A run repository that feeds the pipeline metrics as the run engine writes. */

@@ -187,6 +187,7 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
     }
     expect(await deployment.textContent()).toMatch(/2\/2 nodes serve v2/);
     expect(await deployment.getByRole('heading').textContent()).toMatch(/healthy/);
+    await expect.poll(() => deployment.getByTestId('drift-energy').textContent()).toMatch(/No drift events/);
     await screenshot(page, '04-deployment-rolled');
     await servingEverywhere(2);
   });

@@ -237,6 +237,13 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
     const timeline = await cli(['drift', 'events', '--deployment', 'energy', '--timeline']);
     expect(timeline.code, timeline.stderr).toBe(0);
     expect(timeline.stdout).toMatch(/challenger loses/);
+
+    // Prometheus: the events by status and trigger.
+    const scrape = await fetch(`${cluster.url}/metrics`, { headers: { authorization: `Bearer ${cluster.adminToken}` } });
+    const text = await scrape.text();
+    expect(text).toMatch(/fogline_drift_events\{deployment="energy",status="promoted",trigger="drift",action="retrain-and-promote"\} 2/);
+    expect(text).toMatch(/fogline_drift_events\{deployment="energy",status="kept",trigger="manual",action="retrain-and-promote"\} 1/);
+    expect(text).toMatch(/fogline_drift_last_event_timestamp_seconds\{deployment="energy"\} \d+/);
   });
 
   it('with no shift, the default policy fires no drift event over a replayed month (false-alarm test)', async () => {
@@ -251,5 +258,14 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
       `calm month: error over ${report.summary.error!.windowHours} h ${report.summary.error!.mape.toFixed(2)}% (validation ${report.summary.error!.validationMape?.toFixed(2)}%, seasonal-naive ${report.summary.error!.baselineMape?.toFixed(2)}%)`,
     );
     expect(await events('calm')).toEqual([]);
+    // Prometheus: the node's forecast error beside its references.
+    const scrape = await fetch(`${cluster.url}/metrics`, { headers: { authorization: `Bearer ${cluster.adminToken}` } });
+    const text = await scrape.text();
+    for (const reference of ['edge', 'validation', 'seasonal_naive']) {
+      expect(text).toMatch(
+        new RegExp(`fogline_drift_forecast_error_mape\\{deployment="calm",node="edge-1",version="1",reference="${reference}"\\} [\\d.]+`),
+      );
+    }
+    expect(text).not.toMatch(/fogline_drift_events\{deployment="calm"/);
   });
 });

@@ -1,6 +1,7 @@
 import { useMemo } from 'react';
 import type { DeploymentView } from '../../../src/contracts/deployments.js';
 import { Chart } from '../components/Chart.js';
+import { DriftPanel } from '../components/DriftPanel.js';
 import { Progress, Status } from '../components/Status.js';
 import { ago, num } from '../format.js';
 import { deploymentHealth, servingTarget } from '../health.js';
@@ -157,6 +158,7 @@ function Deployment({ view }: { view: DeploymentView }) {
           ? `Latency (queue + compute, last 512 requests per node, reported every ~10 s): slowest node p99 ${num(slowest.latencyP99Ms ?? 0, 2)} ms on ${slowest.nodeName}. Histograms over time: /metrics on each agent (Prometheus, Grafana).`
           : 'Latency appears once a node has answered requests (reported every ~10 s).'}
       </p>
+      <DriftPanel deployment={view.name} />
     </section>
   );
 }
