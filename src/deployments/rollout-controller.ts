@@ -6,6 +6,8 @@ import { advanceRollout, type NodeReport } from './rollout.js';
 
 /** Without a change or a node report, rollouts are looked at this often (soak timers, nodes coming and going). */
 const TICK_MS = 1000;
+/** Node reports wake the controller at most this often. */
+const MIN_TICK_MS = 200;
 
 /**
  * Drives every deployment's rollout: on each tick, works out the next step of each one from
@@ -81,7 +83,13 @@ export class RolloutController {
         // The store may be briefly away (a database restart): try again on the next tick.
         this.log?.warn(`rollout tick failed: ${(error as Error).message}`);
       }
-      if (this.stopped || this.pokedWhileTicking) continue;
+      if (this.stopped) continue;
+      // Node reports arrive all the time in a large fleet: a poke waits out a short pause, so the
+      // rollouts are looked at a few times a second at most, not once per report.
+      if (this.pokedWhileTicking) {
+        await new Promise((resolve) => setTimeout(resolve, MIN_TICK_MS));
+        continue;
+      }
       await new Promise<void>((resolve) => {
         this.wake = resolve;
         void this.changes.next(TICK_MS).then(resolve);
