@@ -45,9 +45,22 @@ export {
   type ImageClassifierTrainingResult,
   type ImageData,
   type ImageEvaluation,
+  imageRows,
+  splitImages,
   trainImageClassifier,
 } from './image/train-image-classifier.js';
 export { evaluateImageClassifier } from './image/evaluate-image-classifier.js';
+export {
+  CONFIDENCE_RULE,
+  type EdgeOutput,
+  ENTROPY_RULE,
+  HARD_EXAMPLE_RULES,
+  type HardExampleRule,
+  INTERVAL_WIDTH_RULE,
+  type JointPoint,
+  jointCurve,
+  pointClosingGap,
+} from './joint/hard-example.js';
 
 export type { BundleManifest, ModelKind, ModelSignature, TensorDatatype, TensorSpec, TrainingSummary } from './bundle/bundle-manifest.js';
 export type { InferInput, InferOutput, Predictor } from './bundle/infer-tensors.js';
