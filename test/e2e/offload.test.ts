@@ -206,6 +206,13 @@ describe('offloading (real processes)', { timeout: 180_000 }, () => {
     const metrics = await (await fetch(`${agentUrl}/metrics`)).text();
     expect(metrics).toMatch(/fogline_offload_requests_total\{deployment="busy",outcome="offloaded",reason="queue"\} \d+/);
     expect(metrics).toMatch(/fogline_offload_requests_total\{deployment="cloudy",outcome="offloaded",reason="cloud-only"\} \d+/);
+    // The node reports the same counts with its deployment status (about every 10 s): the API and dashboard show them.
+    const node = await eventually(async () => {
+      const { body } = await api<DeploymentView>('GET', '/api/v1/deployments/busy');
+      const reported = body.nodes[0];
+      return reported && reported.offloadedRequests >= cloud && reported.localRequests >= edge ? reported : undefined;
+    }, 30_000);
+    expect(node.nodeName).toBe('edge-1');
   });
 
   it('with the control plane stopped, cloud-only and auto requests still succeed on the node', async () => {
