@@ -45,7 +45,11 @@ export const DRIFT_POLICY_DEFAULTS = {
   action: 'alert' as DriftAction,
   promotionMargin: 0.05,
   reportIntervalSeconds: 60,
+  sampleUpload: false,
 };
+
+/** At most this many samples in one upload, and kept per deployment on a node until uploaded. */
+export const MAX_DRIFT_SAMPLES = 5000;
 
 export const SetDriftPolicyRequest = Type.Object(
   {
@@ -112,6 +116,12 @@ export const SetDriftPolicyRequest = Type.Object(
     dataset: Type.Optional(
       Type.String({ minLength: 1, maxLength: 200, description: "Dataset to retrain on (latest version); default: the champion's" }),
     ),
+    sampleUpload: Type.Optional(
+      Type.Boolean({
+        description:
+          'Consent to sample collection: nodes keep the actual values posted to them and upload the ones newer than the dataset, which become its next version (default false: no raw value leaves a node)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -133,6 +143,7 @@ export const DriftPolicyView = Type.Object({
   promotionMargin: Type.Number(),
   reportIntervalSeconds: Type.Integer(),
   dataset: Nullable(Type.String()),
+  sampleUpload: Type.Boolean(),
   createdAt: IsoTime,
   updatedAt: IsoTime,
   updatedBy: Nullable(Type.String()),
@@ -195,9 +206,45 @@ export type DriftReportBatch = Static<typeof DriftReportBatch>;
 /** The control plane's answer to a report: when to report next, and each deployment's windows. */
 export const DriftReportReceipt = Type.Object({
   reportIntervalSeconds: Type.Integer(),
-  deployments: Type.Record(Type.String(), Type.Object({ windowHours: Type.Integer(), errorWindowHours: Type.Integer() })),
+  deployments: Type.Record(
+    Type.String(),
+    Type.Object({
+      windowHours: Type.Integer(),
+      errorWindowHours: Type.Integer(),
+      /** The policy consents to sample upload. */
+      sampleUpload: Type.Optional(Type.Boolean()),
+      /** Unix seconds of the newest row of the dataset samples go to: send only newer ones (null: all). */
+      samplesAfter: Type.Optional(Nullable(Type.Number())),
+    }),
+  ),
 });
 export type DriftReportReceipt = Static<typeof DriftReportReceipt>;
+
+/** Observed values a node uploads with the policy's consent: `time` in Unix seconds. */
+export const DriftSampleBatch = Type.Object(
+  {
+    deployment: Type.String({ minLength: 1, maxLength: 200 }),
+    samples: Type.Array(Type.Object({ time: Type.Integer(), value: Type.Number() }, { additionalProperties: false }), {
+      minItems: 1,
+      maxItems: MAX_DRIFT_SAMPLES,
+    }),
+  },
+  { additionalProperties: false },
+);
+export type DriftSampleBatch = Static<typeof DriftSampleBatch>;
+
+export const DriftSampleReceipt = Type.Object({
+  /** Samples newer than the dataset's last row, appended (duplicates by time counted once). */
+  accepted: Type.Integer(),
+  /** Samples not newer than the dataset's last row, or repeated in the batch. */
+  skipped: Type.Integer(),
+  dataset: Type.String(),
+  /** The version that holds them (the latest one when nothing was new). */
+  datasetVersion: Type.Integer(),
+  /** Unix seconds of the dataset's newest row now. */
+  samplesAfter: Nullable(Type.Number()),
+});
+export type DriftSampleReceipt = Static<typeof DriftSampleReceipt>;
 
 export const DriftReportView = Type.Object({
   deployment: Type.String(),

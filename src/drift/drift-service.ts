@@ -8,8 +8,11 @@ import {
   type DriftPolicyView,
   type DriftReportBatch,
   type DriftReportReceipt,
+  type DriftSampleBatch,
+  type DriftSampleReceipt,
   type SetDriftPolicyRequest,
 } from '../contracts/drift.js';
+import type { DatasetVersionView } from '../contracts/datasets.js';
 import type { DatasetCatalog } from '../datasets/dataset-catalog.js';
 import { isDatabaseUnavailable } from '../store/unavailable.js';
 import type { ChangeSignal } from '../deployments/change-signal.js';
@@ -100,12 +103,114 @@ export class DriftService {
       );
     }
     const policies = await this.deps.repository.listPolicies();
+    const deployments: DriftReportReceipt['deployments'] = {};
+    for (const p of policies) {
+      deployments[p.deployment] = { windowHours: p.windowHours, errorWindowHours: p.errorWindowHours };
+      if (!p.sampleUpload || !batch.reports.some((r) => r.deployment === p.deployment)) continue;
+      // Consent: the node keeps the actuals it is posted and sends those newer than the dataset.
+      const latest = await this.sampleDataset(p).catch(() => undefined);
+      if (latest) deployments[p.deployment] = { ...deployments[p.deployment]!, sampleUpload: true, samplesAfter: endOf(latest) };
+    }
     return {
       reportIntervalSeconds: Math.min(DRIFT_POLICY_DEFAULTS.reportIntervalSeconds, ...policies.map((p) => p.reportIntervalSeconds)),
-      deployments: Object.fromEntries(
-        policies.map((p) => [p.deployment, { windowHours: p.windowHours, errorWindowHours: p.errorWindowHours }]),
-      ),
+      deployments,
     };
+  }
+
+  /**
+   * Samples a node uploads with the policy's consent: those newer than the last row of the
+   * deployment's dataset (its latest version), once per time, are appended to a copy of that
+   * version, which becomes the next version with the node in its `source` (lineage). Older or
+   * repeated times are skipped, so an upload sent twice (a lost answer) adds nothing the second
+   * time. One upload per deployment at a time.
+   */
+  async receiveSamples(nodeId: string, batch: DriftSampleBatch): Promise<DriftSampleReceipt> {
+    const policy = await this.deps.repository.findPolicy(batch.deployment);
+    if (!policy?.sampleUpload) {
+      throw new FoglineError(
+        'FOGLINE_ERR_DRIFT_SAMPLES_REFUSED',
+        `The drift policy of ${batch.deployment} does not consent to sample upload (fogline drift policy set ${batch.deployment} --sample-upload on)`,
+      );
+    }
+    const reports = await this.deps.repository.reports(batch.deployment);
+    if (!reports.some((r) => r.nodeId === nodeId)) {
+      throw new FoglineError('FOGLINE_ERR_DRIFT_SAMPLES_REFUSED', `This node has not reported drift for ${batch.deployment}`);
+    }
+    const node = reports.find((r) => r.nodeId === nodeId)?.nodeName ?? null;
+    return this.serialised(`samples:${batch.deployment}`, async () => {
+      const latest = await this.sampleDataset(policy);
+      const after = endOf(latest);
+      const fresh = new Map<number, number>();
+      for (const { time, value } of batch.samples) {
+        if (Number.isFinite(value) && (after === null || time > after)) fresh.set(time, value);
+      }
+      const times = [...fresh.keys()].sort((a, b) => a - b);
+      const skipped = batch.samples.length - times.length;
+      if (times.length === 0) {
+        return { accepted: 0, skipped, dataset: latest.name, datasetVersion: latest.version, samplesAfter: after };
+      }
+      const read = this.deps.datasets.readOptions(latest);
+      const file = this.deps.datasets.filePath(latest);
+      const { header, lastLine, endsWithNewline } = await edges(file);
+      const columns = header.split(',').map((c) => c.trim().replace(/^"|"$/g, ''));
+      if (
+        columns.length !== 2 ||
+        !read.timeColumn ||
+        !read.valueColumn ||
+        !columns.includes(read.timeColumn) ||
+        !columns.includes(read.valueColumn)
+      ) {
+        throw new FoglineError(
+          'FOGLINE_ERR_DRIFT_SAMPLES_REFUSED',
+          `${latest.name}@${latest.version} is not a two-column time series (${read.timeColumn ?? '?'}, ${read.valueColumn ?? '?'}): samples cannot be appended`,
+        );
+      }
+      const formatTime = timeFormatLike(lastLine.split(',')[columns.indexOf(read.timeColumn)] ?? '');
+      const timeFirst = columns[0] === read.timeColumn;
+      const rows = times.map((t) => {
+        const time = formatTime(t);
+        const value = String(fresh.get(t));
+        return timeFirst ? `${time},${value}` : `${value},${time}`;
+      });
+      const appended = `${endsWithNewline ? '' : '\n'}${rows.join('\n')}\n`;
+      const view = await this.deps.datasets.push({
+        name: latest.name,
+        read,
+        body: (async function* () {
+          yield* fs.createReadStream(file);
+          yield Buffer.from(appended);
+        })(),
+        source: {
+          kind: 'edge-samples',
+          basedOn: `${latest.name}@${latest.version}`,
+          deployment: batch.deployment,
+          nodeId,
+          node,
+          samples: times.length,
+          from: new Date(times[0]! * 1000).toISOString(),
+          to: new Date(times.at(-1)! * 1000).toISOString(),
+        },
+        createdBy: null,
+      });
+      this.log?.info(
+        { deployment: batch.deployment, nodeId, dataset: `${view.name}@${view.version}`, samples: times.length },
+        'drift: samples appended',
+      );
+      return { accepted: times.length, skipped, dataset: view.name, datasetVersion: view.version, samplesAfter: endOf(view) };
+    });
+  }
+
+  /** The latest version of the dataset a policy retrains on (the policy's, else the champion's lineage). */
+  private async sampleDataset(policy: DriftPolicyView): Promise<DatasetVersionView> {
+    const deployment = await this.deps.deployments.get(policy.deployment);
+    const name = policy.dataset ?? (await this.deps.models.resolve(deployment.modelSelector)).lineage.dataset?.name;
+    if (!name) {
+      throw new FoglineError(
+        'FOGLINE_ERR_DRIFT_SAMPLES_REFUSED',
+        `${deployment.modelSelector} has no dataset in its lineage: set one with fogline drift policy set ${deployment.name} --dataset <name>`,
+      );
+    }
+    return this.deps.datasets.get(name);
   }
 
   private async servesCurrent(deployment: string, version: number): Promise<boolean> {
@@ -327,4 +432,38 @@ function describe(findings: DriftFinding[]): string {
   return findings
     .map((f) => `${f.feature} (${f.test} ${f.value.toPrecision(3)} vs ${f.threshold.toPrecision(3)}, ${f.samples} values)`)
     .join(', ');
+}
+
+/** Unix seconds of a dataset version's newest row (null when it has no time column). */
+function endOf(view: DatasetVersionView): number | null {
+  return view.timeEnd ? Math.round(Date.parse(view.timeEnd) / 1000) : null;
+}
+
+/** The header and the last line of a CSV, read from its two ends (it may be large). */
+async function edges(file: string): Promise<{ header: string; lastLine: string; endsWithNewline: boolean }> {
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const head = Buffer.alloc(Math.min(size, 65_536));
+    await handle.read(head, 0, head.length, 0);
+    const tail = Buffer.alloc(Math.min(size, 65_536));
+    await handle.read(tail, 0, tail.length, size - tail.length);
+    const tailText = tail.toString('utf8');
+    const lines = tailText.split(/\r?\n/).filter((l) => l.trim() !== '');
+    return {
+      header: head.toString('utf8').split(/\r?\n/)[0] ?? '',
+      lastLine: lines.at(-1) ?? '',
+      endsWithNewline: tailText.endsWith('\n'),
+    };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes Unix seconds the way the dataset writes its times: "2018-08-03 00:00:00", ISO 8601, or Unix seconds. */
+function timeFormatLike(example: string): (seconds: number) => string {
+  const text = example.trim().replace(/^"|"$/g, '');
+  if (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(text)) return (s) => new Date(s * 1000).toISOString().slice(0, 19).replace('T', ' ');
+  if (/^\d+(\.\d+)?$/.test(text)) return (s) => String(s);
+  return (s) => new Date(s * 1000).toISOString();
 }

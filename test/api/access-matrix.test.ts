@@ -72,6 +72,7 @@ const MATRIX: Record<string, Expected> = {
   'GET /api/v1/drift/events/{id}': 'viewer',
   'GET /api/v1/drift/reports': 'viewer',
   'POST /api/v1/drift/nodes/{id}/reports': 'node',
+  'POST /api/v1/drift/nodes/{id}/samples': 'node',
   'POST /api/v1/federated/jobs': 'operator',
   'GET /api/v1/federated/jobs': 'viewer',
   'GET /api/v1/federated/jobs/{id}': 'viewer',

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DriftReport } from '../../contracts/drift.js';
+import { type DriftReport, MAX_DRIFT_SAMPLES } from '../../contracts/drift.js';
 import type { V2InferRequest, V2InferResponse, V2ModelMetadata } from '../../contracts/open-inference.js';
 import { FoglineError } from '../../errors/fogline-error.js';
 import type { V2ModelSource } from '../../inference/v2-model-source.js';
@@ -21,6 +21,10 @@ interface Tracked {
 export interface DriftWindows {
   windowHours: number;
   errorWindowHours: number;
+  /** The policy consents to sample upload: actuals posted to the node are kept for it. */
+  sampleUpload?: boolean;
+  /** Unix seconds of the dataset's newest row: only newer samples are sent. */
+  samplesAfter?: number | null;
 }
 
 export const DEFAULT_WINDOWS: DriftWindows = { windowHours: 168, errorWindowHours: 48 };
@@ -38,6 +42,8 @@ export const MAX_ACTUALS = 10_000;
 export class DriftMonitoredModels implements V2ModelSource {
   private readonly tracked = new Map<string, Tracked>();
   private readonly loading = new Set<string>();
+  /** Actuals kept for upload, per deployment, by time (bounded; sent only with the policy's consent). */
+  private readonly samples = new Map<string, Map<number, number>>();
   windows = new Map<string, DriftWindows>();
 
   constructor(
@@ -82,7 +88,53 @@ export class DriftMonitoredModels implements V2ModelSource {
       throw new FoglineError('FOGLINE_ERR_REQUEST_INVALID', `"${name}" serves a ${tracked.collector.kind}: actuals are for forecasters`);
     }
     const scored = tracked.collector.recordActuals(startTime, values, intervalSeconds);
+    // Kept in memory either way (bounded); they leave the node only with the policy's consent.
+    this.keepSamples(name, startTime, values, intervalSeconds ?? tracked.collector.errors.intervalSeconds);
     return { scored, pending: tracked.collector.errors.pendingCount() };
+  }
+
+  /** Keeps observed values for upload: one per time (a repeat replaces it), the newest MAX_DRIFT_SAMPLES. */
+  private keepSamples(name: string, startTime: number, values: readonly number[], step: number): void {
+    let kept = this.samples.get(name);
+    if (!kept) {
+      kept = new Map();
+      this.samples.set(name, kept);
+    }
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i]!;
+      if (!Number.isFinite(value)) continue;
+      const time = startTime + i * step;
+      kept.delete(time);
+      kept.set(time, value);
+    }
+    for (const time of kept.keys()) {
+      if (kept.size <= MAX_DRIFT_SAMPLES) break;
+      kept.delete(time);
+    }
+  }
+
+  /**
+   * The kept samples of each consenting deployment newer than what the control plane has (its
+   * `samplesAfter`), oldest first, at most MAX_DRIFT_SAMPLES; the older ones are dropped (they are
+   * in the dataset). Deployments without consent send nothing; a deployment no longer served loses
+   * its samples.
+   */
+  samplesToUpload(): Array<{ deployment: string; samples: Array<{ time: number; value: number }> }> {
+    const out: Array<{ deployment: string; samples: Array<{ time: number; value: number }> }> = [];
+    for (const [deployment, kept] of this.samples) {
+      if (!this.serving(deployment)) {
+        this.samples.delete(deployment);
+        continue;
+      }
+      const windows = this.windows.get(deployment);
+      if (!windows?.sampleUpload) continue;
+      const after = windows.samplesAfter ?? Number.NEGATIVE_INFINITY;
+      for (const time of [...kept.keys()]) if (time <= after) kept.delete(time);
+      if (kept.size === 0) continue;
+      const samples = [...kept].sort((a, b) => a[0] - b[0]).map(([time, value]) => ({ time, value }));
+      out.push({ deployment, samples: samples.slice(0, MAX_DRIFT_SAMPLES) });
+    }
+    return out;
   }
 
   /** One summary per deployment served now (aggregates only). */

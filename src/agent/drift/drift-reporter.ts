@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { DriftReportReceipt } from '../../contracts/drift.js';
+import type { DriftReportReceipt, DriftSampleReceipt } from '../../contracts/drift.js';
 import type { DriftMonitoredModels } from './drift-models.js';
 
 export interface DriftReporterOptions {
@@ -15,6 +15,11 @@ export interface DriftReporterOptions {
  * (`POST /api/v1/drift/nodes/{id}/reports`, node credential). The answer sets the next interval
  * and each deployment's windows (from its drift policy). A failed send is simply tried again at the
  * next tick: summaries are state, not a log, so nothing is lost by skipping one.
+ *
+ * Where a deployment's policy consents to sample upload, the answer also says up to when the
+ * control plane has the data (`samplesAfter`); the reporter then sends the newer actuals it kept
+ * (`POST …/samples`). An upload that fails or whose answer is lost is sent again after the next
+ * report: the control plane skips times it already has, so that is resumable and never doubles a row.
  */
 export class DriftReporter {
   private timer: NodeJS.Timeout | undefined;
@@ -59,6 +64,32 @@ export class DriftReporter {
       this.models.windows = new Map(Object.entries(receipt.deployments));
     } catch (error) {
       this.log?.debug({ err: error }, 'drift report not sent; trying again at the next interval');
+      return;
+    }
+    await this.uploadSamples();
+  }
+
+  private async uploadSamples(): Promise<void> {
+    const url = `${this.options.server.replace(/\/+$/, '')}/api/v1/drift/nodes/${encodeURIComponent(this.options.nodeId)}/samples`;
+    for (const batch of this.models.samplesToUpload()) {
+      try {
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${this.options.credential}`, 'content-type': 'application/json' },
+          body: JSON.stringify(batch),
+          signal: AbortSignal.timeout(30_000),
+        });
+        if (!response.ok) {
+          this.log?.warn({ status: response.status, deployment: batch.deployment }, 'drift samples refused');
+          continue;
+        }
+        const receipt = (await response.json()) as DriftSampleReceipt;
+        const windows = this.models.windows.get(batch.deployment);
+        if (windows) windows.samplesAfter = receipt.samplesAfter;
+        this.log?.info({ deployment: batch.deployment, ...receipt }, 'drift samples uploaded');
+      } catch (error) {
+        this.log?.debug({ err: error, deployment: batch.deployment }, 'drift samples not sent; trying again after the next report');
+      }
     }
   }
 

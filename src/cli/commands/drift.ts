@@ -48,6 +48,7 @@ interface SetOptions {
   ksPValue?: number;
   errorFactor?: number;
   errorBaselineFactor?: number;
+  sampleUpload?: boolean;
   errorWindow?: number;
   window?: number;
   minSamples?: number;
@@ -103,7 +104,15 @@ function policySetCommand(): Command {
       .option('--report-interval <duration>', `How often agents report, e.g. 30s (default ${d.reportIntervalSeconds}s)`, (v) =>
         parseDuration(v, '--report-interval'),
       )
-      .option('--dataset <name>', "Dataset to retrain on, latest version (default: the champion's own)"),
+      .option('--dataset <name>', "Dataset to retrain on, latest version (default: the champion's own)")
+      .option(
+        '--sample-upload <on|off>',
+        'on: nodes upload the actual values posted to them (newer than the dataset) as its next version; off: no raw value leaves a node (default off)',
+        (v) => {
+          if (v === 'on' || v === 'off') return v === 'on';
+          throw new InvalidArgumentError(`--sample-upload must be on or off, got "${v}"`);
+        },
+      ),
   ).action(async (deployment: string, options: SetOptions, self: Command) => {
     const { client, json } = clientFor(self);
     const body: SetDriftPolicyRequest = {
@@ -121,6 +130,7 @@ function policySetCommand(): Command {
       ...(options.margin !== undefined ? { promotionMargin: options.margin } : {}),
       ...(options.reportInterval !== undefined ? { reportIntervalSeconds: options.reportInterval } : {}),
       ...(options.dataset !== undefined ? { dataset: options.dataset } : {}),
+      ...(options.sampleUpload !== undefined ? { sampleUpload: options.sampleUpload } : {}),
     };
     const policy = await client.request<DriftPolicyView>('PUT', `/api/v1/drift/policies/${encodeURIComponent(deployment)}`, { body });
     if (json) printJson(policy);
@@ -141,6 +151,7 @@ function printPolicy(p: DriftPolicyView): void {
     ['Cooldown', `${p.cooldownSeconds}s`],
     ['Action', p.action + (p.action === 'retrain-and-promote' ? ` (margin ${(p.promotionMargin * 100).toFixed(1)}%)` : '')],
     ['Retrain on', p.dataset ?? "the champion's dataset"],
+    ['Sample upload', p.sampleUpload ? 'on (nodes upload the actuals posted to them)' : 'off (no raw value leaves a node)'],
     ['Reports every', `${p.reportIntervalSeconds}s`],
     ['Updated', p.updatedAt],
   ];

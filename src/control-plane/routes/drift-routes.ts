@@ -11,6 +11,8 @@ import {
   DriftReportList,
   DriftReportQuery,
   DriftReportReceipt,
+  DriftSampleBatch,
+  DriftSampleReceipt,
   RetrainRequest,
   SetDriftPolicyRequest,
 } from '../../contracts/drift.js';
@@ -144,6 +146,22 @@ export function driftRoutes({ drift }: Services): FastifyPluginAsyncTypebox {
         },
       },
       async (request) => drift.receive(request.params.id, request.body),
+    );
+
+    app.post(
+      '/drift/nodes/:id/samples',
+      {
+        config: { access: { nodeSelf: true }, audit: false },
+        schema: {
+          summary:
+            "Observed values a node collected, with the drift policy's consent: those newer than the deployment's dataset become its next version (lineage: the node)",
+          tags: ['drift'],
+          params: IdParams,
+          body: DriftSampleBatch,
+          response: { 200: DriftSampleReceipt, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => drift.receiveSamples(request.params.id, request.body),
     );
   };
 }
