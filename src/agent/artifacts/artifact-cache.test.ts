@@ -41,6 +41,21 @@ describe('ArtifactCache', () => {
     expect(downloads).toBe(1);
   });
 
+  it('fetches the same bytes for two deployments at once with one download, and verifies each', async () => {
+    // Two models trained alike can have byte-identical bundles: one file in the cache, two signatures.
+    const bytes = randomBytes(300_000);
+    const calm = signedDeployment(key, bytes, 1, 'calm', 'calm');
+    const energy = signedDeployment(key, bytes, 4, 'energy', 'energy');
+    server.files.set(calm.downloadPath, { bytes });
+    server.files.set(energy.downloadPath, { bytes });
+    const { cache } = cacheIn();
+    const before = server.ranges.length;
+    const [a, b] = await Promise.all([cache.fetch(calm, signal), cache.fetch(energy, signal)]);
+    expect(Buffer.from(a).equals(bytes) && Buffer.from(b).equals(bytes)).toBe(true);
+    expect(server.ranges.length - before).toBe(1);
+    expect(fs.readdirSync(cache.dir).filter((name) => name.endsWith('.partial'))).toEqual([]);
+  });
+
   it('resumes an interrupted download with a Range request', async () => {
     const bytes = randomBytes(200_000);
     const deployment = signedDeployment(key, bytes, 2);

@@ -61,9 +61,32 @@ export class ArtifactCache {
       throw new ArtifactRefused(
         `the artifact of ${deployment.model} version ${deployment.version} is not cached and the control plane is out of reach`,
       );
-    onDownload();
+    // Deployments whose bundles are byte-identical share one file: one download, whoever asks first.
+    let download = this.downloads.get(deployment.sha256);
+    if (!download) {
+      onDownload();
+      download = this.download(this.link, deployment, file, publicKeyPem, signal).finally(() => this.downloads.delete(deployment.sha256));
+      this.downloads.set(deployment.sha256, download);
+    }
+    await download;
+    // Each deployment checks the bytes against its own signature (model and version differ).
+    const bytes = fs.readFileSync(file);
+    verifyArtifact(bytes, deployment, publicKeyPem);
+    return bytes;
+  }
+
+  private readonly downloads = new Map<string, Promise<void>>();
+
+  /** Downloads into `<sha256>.partial` (resuming what is there), checks it, and renames it into place. */
+  private async download(
+    link: ControlPlaneLink,
+    deployment: DesiredDeployment,
+    file: string,
+    publicKeyPem: string,
+    signal: AbortSignal,
+  ): Promise<void> {
     const partial = `${file}${PARTIAL_SUFFIX}`;
-    await downloadArtifact(this.link, deployment, partial, AbortSignal.any([signal, AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS)]));
+    await downloadArtifact(link, deployment, partial, AbortSignal.any([signal, AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS)]));
     const bytes = fs.readFileSync(partial);
     try {
       verifyArtifact(bytes, deployment, publicKeyPem);
@@ -73,7 +96,6 @@ export class ArtifactCache {
       throw error;
     }
     fs.renameSync(partial, file);
-    return bytes;
   }
 
   /** Sum of the cached bundles' sizes (partial downloads included). */
