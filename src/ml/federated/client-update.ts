@@ -1,7 +1,7 @@
 import { requireParameter } from '../errors.js';
 import { tf, useBackend } from '../tf/backend.js';
 import { seededRandom, shuffleInPlace } from '../tf/seeded-random.js';
-import type { LossName, Matrix } from '../tf/train-loop.js';
+import { type LossName, lossOf, type Matrix } from '../tf/train-loop.js';
 import { buildFederatedModel, type ClientMatrices, type FederatedModelSpec, flatWeights, setFlatWeights } from './federated-model.js';
 
 /** How a client trains in one round. */
@@ -36,19 +36,6 @@ export interface ClientUpdateResult {
   /** Mean training loss over the local steps. */
   trainLoss: number;
   trainingMs: number;
-}
-
-function lossOf(name: LossName, labels: tf.Tensor, predictions: tf.Tensor): tf.Scalar {
-  switch (name) {
-    case 'mse':
-      return tf.losses.meanSquaredError(labels, predictions);
-    case 'mae':
-      return tf.losses.absoluteDifference(labels, predictions);
-    case 'huber':
-      return tf.losses.huberLoss(labels, predictions);
-    case 'softmax-cross-entropy':
-      return tf.losses.softmaxCrossEntropy(labels, predictions);
-  }
 }
 
 /** Loss (and accuracy for one-hot targets) of a model on a whole matrix. */

@@ -49,7 +49,8 @@ export interface TrainLoopResult {
   trainingMs: number;
 }
 
-function lossOf(name: LossName, labels: tf.Tensor, predictions: tf.Tensor): tf.Scalar {
+/** The loss `name` of `predictions` against `labels` (shared by central and federated training). */
+export function lossOf(name: LossName, labels: tf.Tensor, predictions: tf.Tensor): tf.Scalar {
   switch (name) {
     case 'mse':
       return tf.losses.meanSquaredError(labels, predictions);
