@@ -6,7 +6,7 @@ import type { NodeView } from '../contracts/nodes.js';
 import type { NodeRegistry } from '../nodes/node-registry.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
 import type { ChangeSignal } from './change-signal.js';
-import type { DeploymentRecord, DeploymentRepository } from './deployment-repository.js';
+import type { DeploymentRecord, DeploymentRepository, NodeStatusRecord } from './deployment-repository.js';
 import { placeDeployment } from './placement.js';
 import { assignedVersion } from './rollout.js';
 import { parseModelSelector } from '../registry/model-selector.js';
@@ -112,12 +112,38 @@ export class DesiredStateService {
 
   /** A deployment as users see it: its resolved version, its rollout and each placed node's reported state. */
   async view(deployment: DeploymentRecord): Promise<DeploymentView> {
-    // Read fresh, not from the shared snapshot: a user who just changed something sees it.
+    return (await this.views([deployment]))[0]!;
+  }
+
+  /**
+   * Several deployments as users see them, reading the nodes and the node reports once for all
+   * (fresh, not from the shared snapshot: a user who just changed something sees it).
+   */
+  async views(records: readonly DeploymentRecord[]): Promise<DeploymentView[]> {
+    if (records.length === 0) return [];
     const nodes = await this.nodes.list();
-    const placed = placeOne(await this.resolveVersions(deployment), nodes);
+    const nodeNames = new Map(nodes.map((node) => [node.id, node.name]));
+    const statusesByName =
+      records.length === 1
+        ? new Map([[records[0]!.name, await this.deployments.statuses(records[0]!.name)]])
+        : await this.deployments.allStatuses();
+    return Promise.all(
+      records.map(async (record) =>
+        this.toView(record, placeOne(await this.resolveVersions(record), nodes), nodeNames, statusesByName.get(record.name) ?? []),
+      ),
+    );
+  }
+
+  private toView(
+    deployment: DeploymentRecord,
+    placed: Placement,
+    nodeNames: ReadonlyMap<string, string>,
+    statusList: readonly NodeStatusRecord[],
+  ): DeploymentView {
     const { rollout } = deployment;
-    const statuses = await this.deployments.statuses(deployment.name);
-    const nodeIds = new Set([...placed.nodeIds, ...statuses.map((s) => s.nodeId)]);
+    const statuses = new Map(statusList.map((status) => [status.nodeId, status]));
+    const placedIds = new Set(placed.nodeIds);
+    const nodeIds = new Set([...placed.nodeIds, ...statuses.keys()]);
     return {
       name: deployment.name,
       model: deployment.modelSelector,
@@ -140,13 +166,13 @@ export class DesiredStateService {
         history: rollout.history.map((event) => ({ ...event, at: new Date(event.at).toISOString() })),
       },
       nodes: [...nodeIds].map((nodeId) => {
-        const status = statuses.find((s) => s.nodeId === nodeId);
+        const status = statuses.get(nodeId);
         return {
           nodeId,
-          nodeName: nodes.find((n) => n.id === nodeId)?.name ?? nodeId,
+          nodeName: nodeNames.get(nodeId) ?? nodeId,
           version: status?.version ?? null,
           servingVersion: status?.servingVersion ?? null,
-          assignedVersion: placed.nodeIds.includes(nodeId) ? assignedVersion(rollout, nodeId) : null,
+          assignedVersion: placedIds.has(nodeId) ? assignedVersion(rollout, nodeId) : null,
           state: status?.state ?? 'pending',
           reason: status?.reason ?? null,
           requests: status?.requests ?? 0,

@@ -75,7 +75,7 @@ export function deploymentRoutes({ deployments, desiredState, models, rollouts }
           response: { 200: DeploymentList, ...ERROR_RESPONSES },
         },
       },
-      async () => ({ deployments: await Promise.all((await deployments.list()).map((d) => desiredState.view(d))) }),
+      async () => ({ deployments: await desiredState.views(await deployments.list()) }),
     );
 
     app.get(
