@@ -6,36 +6,12 @@
  * burst offloads some requests and fails none; with the control plane stopped, cloud-only and auto
  * requests still succeed on the node. Steps run in order and share one cluster.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { DeploymentView } from '../../src/contracts/deployments.js';
 import type { V2InferResponse } from '../../src/contracts/open-inference.js';
-import type { RunView } from '../../src/contracts/runs.js';
-import { parseTimeSeriesCsv } from '../../src/ml/timeseries/ingest.js';
-import {
-  cleanFoglineEnv,
-  ensureStopped,
-  eventually,
-  freePort,
-  type FoglineProcess,
-  ProcessTracker,
-  requestJson,
-  runFogline,
-  tempDir,
-} from '../support/processes.js';
-
-const PJME_TEXT = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
-const series = parseTimeSeriesCsv(PJME_TEXT, { timeColumn: 'Datetime', valueColumn: 'PJME_MW' });
-const WINDOW = 168;
-const REQUEST = {
-  inputs: [
-    { name: 'history', shape: [1, WINDOW], datatype: 'FP32', data: Array.from(series.values.subarray(series.values.length - WINDOW)) },
-    { name: 'start_time', shape: [1], datatype: 'INT64', data: [series.start + series.values.length * series.intervalSeconds] },
-  ],
-};
+import { FORECAST_REQUEST as REQUEST, TestCluster } from '../support/cluster.js';
+import { cleanFoglineEnv, ensureStopped, eventually, runFogline } from '../support/processes.js';
 
 interface Answer {
   status: number;
@@ -45,16 +21,10 @@ interface Answer {
 }
 
 describe('offloading (real processes)', { timeout: 180_000 }, () => {
-  const serverDir = tempDir('offload-server');
-  const agentDir = tempDir('offload-agent');
-  const processes = new ProcessTracker();
-  let server: FoglineProcess;
-  let serverUrl: string;
+  let cluster: TestCluster;
   let agentUrl: string;
-  let adminToken: string;
 
-  const api = <T>(method: string, route: string, body?: unknown) =>
-    requestJson<T>(`${serverUrl}${route}`, { method, token: adminToken, body, timeoutMs: 30_000 });
+  const api = <T>(method: string, route: string, body?: unknown) => cluster.api<T>(method, route, body);
 
   async function infer(model: string): Promise<Answer> {
     const response = await fetch(`${agentUrl}/v2/models/${model}/infer`, {
@@ -76,52 +46,16 @@ describe('offloading (real processes)', { timeout: 180_000 }, () => {
   const burst = (model: string, count: number) => Promise.all(Array.from({ length: count }, () => infer(model)));
 
   beforeAll(async () => {
-    const port = await freePort();
-    serverUrl = `http://127.0.0.1:${port}`;
-    server = processes.start([
-      'server',
-      '--data-dir',
-      serverDir,
-      '--port',
-      String(port),
-      '--heartbeat-interval',
-      '1',
-      '--log-level',
-      'warn',
-    ]);
-    await server.waitForOutput(/listening on (http:\/\/\S+)/, 30_000);
-    adminToken = fs.readFileSync(path.join(serverDir, 'admin.token'), 'utf8').trim();
-    const upload = await fetch(`${serverUrl}/api/v1/datasets/pjme/versions?timeColumn=Datetime&valueColumn=PJME_MW`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'text/csv' },
-      body: PJME_TEXT,
+    cluster = await TestCluster.start('offload');
+    await cluster.uploadPjme();
+    expect(await cluster.trainForecaster({ seed: 1 })).toBe(1);
+    const agent = await cluster.startAgent('edge-1', {
+      labels: 'site=plant-a',
+      joinToken: await cluster.joinToken(1),
+      args: ['--max-batch-size', '1', '--offload-cpu-load', '0'],
     });
-    expect(upload.status).toBe(201);
-    const started = await api<RunView>('POST', '/api/v1/runs', {
-      pipeline: 'forecast',
-      dataset: 'pjme',
-      model: 'energy',
-      gate: 'none',
-      params: { epochs: 1, hidden: [16], seed: 1 },
-    });
-    expect(started.status, JSON.stringify(started.body)).toBe(201);
-    const run = await eventually(async () => {
-      const view = (await api<RunView>('GET', `/api/v1/runs/${started.body.id}`)).body;
-      return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
-    }, 120_000);
-    expect(run.error).toBeNull();
-
-    const join = (await api<{ token: string }>('POST', '/api/v1/tokens', { name: 'edge', role: 'join', maxUses: 1 })).body.token;
-    const agent = processes.start([
-      'agent',
-      ...['--server', serverUrl, '--name', 'edge-1', '--labels', 'site=plant-a', '--data-dir', agentDir],
-      ...['--port', '0', '--log-level', 'warn', '--join-token', join, '--max-batch-size', '1', '--offload-cpu-load', '0'],
-    ]);
-    agentUrl = (await agent.waitForOutput(/serving on (http:\/\/\S+)/, 30_000))[1]!;
-    await eventually(async () => {
-      const { body } = await api<{ nodes: { status: string }[] }>('GET', '/api/v1/nodes');
-      return body.nodes.some((n) => n.status === 'online') ? true : undefined;
-    });
+    agentUrl = agent.url;
+    await cluster.nodesOnline(1);
 
     const cli = await runFogline(
       [
@@ -139,7 +73,7 @@ describe('offloading (real processes)', { timeout: 180_000 }, () => {
         '--timeout',
         '60s',
       ],
-      cleanFoglineEnv({ FOGLINE_SERVER: serverUrl, FOGLINE_TOKEN: adminToken }),
+      cleanFoglineEnv({ FOGLINE_SERVER: cluster.url, FOGLINE_TOKEN: cluster.adminToken }),
     );
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout).toMatch(/Offload:\s+cloud-only/);
@@ -162,8 +96,7 @@ describe('offloading (real processes)', { timeout: 180_000 }, () => {
   }, 300_000);
 
   afterAll(async () => {
-    await processes.stopAll();
-    for (const dir of [serverDir, agentDir]) fs.rmSync(dir, { recursive: true, force: true });
+    await cluster?.stop();
   });
 
   it('cloud-only: answers come from the control plane, with the same version and numbers as the node, and say so', async () => {
@@ -216,7 +149,7 @@ describe('offloading (real processes)', { timeout: 180_000 }, () => {
   });
 
   it('with the control plane stopped, cloud-only and auto requests still succeed on the node', async () => {
-    await ensureStopped(server);
+    await ensureStopped(cluster.server);
     const answers = [...(await burst('cloudy', 30)), ...(await burst('busy', 100)), ...(await burst('cloudy', 30))];
     expect(answers.filter((a) => a.status !== 200)).toEqual([]);
     expect(answers.every((a) => a.ranOn === 'edge')).toBe(true);
