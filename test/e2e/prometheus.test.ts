@@ -11,21 +11,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunView } from '../../src/contracts/runs.js';
-import { parseTimeSeriesCsv } from '../../src/ml/timeseries/ingest.js';
-import { eventually, freePort, ProcessTracker, requestJson, tempDir } from '../support/processes.js';
+import { FORECAST_REQUEST as REQUEST, TestCluster } from '../support/cluster.js';
+import { eventually, freePort, requestJson, tempDir } from '../support/processes.js';
 
 const CONFIG = fileURLToPath(new URL('../../deploy/prometheus/prometheus.yml', import.meta.url));
 const DASHBOARDS = fileURLToPath(new URL('../../deploy/grafana/dashboards/', import.meta.url));
-const PJME_TEXT = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
-const series = parseTimeSeriesCsv(PJME_TEXT, { timeColumn: 'Datetime', valueColumn: 'PJME_MW' });
-const WINDOW = 168;
-const REQUEST = {
-  inputs: [
-    { name: 'history', shape: [1, WINDOW], datatype: 'FP32', data: Array.from(series.values.subarray(series.values.length - WINDOW)) },
-    { name: 'start_time', shape: [1], datatype: 'INT64', data: [series.start + series.values.length * series.intervalSeconds] },
-  ],
-};
 
 /** The absolute path of `name` on PATH; throws (the test fails, never skips) when it is missing. */
 function requireBinary(name: string): string {
@@ -46,19 +36,17 @@ interface PromTarget {
 
 describe('Prometheus scrapes the control plane and the agents (real processes)', { timeout: 180_000 }, () => {
   const dir = tempDir('prometheus');
-  const processes = new ProcessTracker();
+  let cluster: TestCluster;
   let prometheusBin: string;
   let promtoolBin: string;
   let prometheus: ChildProcess | undefined;
   let prometheusLog = '';
   let serverUrl: string;
   let promUrl: string;
-  let adminToken: string;
   let viewerToken: string;
   const agentUrls: string[] = [];
 
-  const api = <T>(method: string, route: string, body?: unknown) =>
-    requestJson<T>(`${serverUrl}${route}`, { method, token: adminToken, body, timeoutMs: 30_000 });
+  const api = <T>(method: string, route: string, body?: unknown) => cluster.api<T>(method, route, body);
 
   async function query(promql: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
     const response = await requestJson<{ status: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] } }>(
@@ -91,49 +79,22 @@ describe('Prometheus scrapes the control plane and the agents (real processes)',
     prometheusBin = requireBinary('prometheus');
     promtoolBin = requireBinary('promtool');
 
-    const port = await freePort();
-    serverUrl = `http://127.0.0.1:${port}`;
-    const serverDir = path.join(dir, 'server');
-    const server = processes.start(['server', '--data-dir', serverDir, '--port', String(port), '--heartbeat-interval', '1']);
-    await server.waitForOutput(/listening on (http:\/\/\S+)/, 30_000);
-    adminToken = fs.readFileSync(path.join(serverDir, 'admin.token'), 'utf8').trim();
+    cluster = await TestCluster.start('prometheus');
+    serverUrl = cluster.url;
     viewerToken = (await api<{ token: string }>('POST', '/api/v1/tokens', { name: 'prometheus', role: 'viewer' })).body.token;
-    const joinToken = (await api<{ token: string }>('POST', '/api/v1/tokens', { name: 'agents', role: 'join', maxUses: 2 })).body.token;
+    const joinToken = await cluster.joinToken(2);
 
-    // A model to serve: one short training run (its epochs feed the pipeline metrics).
-    const upload = await fetch(`${serverUrl}/api/v1/datasets/pjme/versions?timeColumn=Datetime&valueColumn=PJME_MW`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'text/csv' },
-      body: PJME_TEXT,
-    });
-    expect(upload.status).toBe(201);
-    const started = await api<RunView>('POST', '/api/v1/runs', {
-      pipeline: 'forecast',
-      dataset: 'pjme',
-      model: 'energy',
-      gate: 'none',
-      params: { epochs: 2, hidden: [16], seed: 1 },
-    });
-    expect(started.status, JSON.stringify(started.body)).toBe(201);
-
+    // A model to serve: one short training run (its epochs feed the pipeline metrics), trained
+    // while the agents start.
+    await cluster.uploadPjme();
+    const run = cluster.startForecastRun({ seed: 1, epochs: 2 }).then((id) => cluster.finishedRun(id));
     for (const [name, site] of [
       ['edge-1', 'plant-a'],
       ['edge-2', 'plant-b'],
     ] as const) {
-      const agent = processes.start([
-        'agent',
-        ...['--server', serverUrl, '--join-token', joinToken, '--name', name, '--labels', `site=${site}`],
-        ...['--data-dir', path.join(dir, name), '--port', '0', '--log-level', 'warn'],
-      ]);
-      const [, url] = await agent.waitForOutput(/serving on (http:\/\/\S+)/, 30_000);
-      agentUrls.push(url!);
+      agentUrls.push((await cluster.startAgent(name, { labels: `site=${site}`, joinToken })).url);
     }
-
-    const run = await eventually(async () => {
-      const view = (await api<RunView>('GET', `/api/v1/runs/${started.body.id}`)).body;
-      return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
-    }, 150_000);
-    expect(run.error).toBeNull();
+    expect((await run).error).toBeNull();
     expect((await api('POST', '/api/v1/deployments', { name: 'energy', model: 'energy' })).status).toBe(201);
     for (const url of agentUrls) {
       await eventually(async () => {
@@ -148,7 +109,7 @@ describe('Prometheus scrapes the control plane and the agents (real processes)',
     fs.writeFileSync(path.join(promDir, 'fogline.token'), `${viewerToken}\n`, { mode: 0o600 });
     const config = fs
       .readFileSync(CONFIG, 'utf8')
-      .replaceAll('127.0.0.1:7070', `127.0.0.1:${port}`)
+      .replaceAll('127.0.0.1:7070', new URL(cluster.url).host)
       .replace('scrape_interval: 15s', 'scrape_interval: 1s')
       .replace('scrape_timeout: 10s', 'scrape_timeout: 1s')
       .replace('refresh_interval: 30s', 'refresh_interval: 1s');
@@ -183,7 +144,7 @@ describe('Prometheus scrapes the control plane and the agents (real processes)',
       await exited;
       clearTimeout(timer);
     }
-    await processes.stopAll();
+    await cluster?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
