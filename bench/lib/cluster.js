@@ -10,7 +10,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { startServer } from '../fleet/lib/server.js';
+import { startServer, trackChild } from '../fleet/lib/server.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const FOGLINE_BIN = path.join(ROOT, 'bin/fogline.js');
@@ -78,14 +78,7 @@ export async function startAgent({ serverUrl, joinToken, name, labels, dataDir, 
   args.push(...extraArgs);
   const child = spawn(process.execPath, [FOGLINE_BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  let exited = null;
-  let stopping = false;
-  const exitPromise = new Promise((resolve) =>
-    child.on('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve(exited);
-    }),
-  );
+  const lifetime = trackChild(child);
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`agent ${name} did not start:\n${redact(output)}`)), startTimeoutMs);
     const onData = (chunk) => {
@@ -103,18 +96,10 @@ export async function startAgent({ serverUrl, joinToken, name, labels, dataDir, 
       reject(new Error(`agent ${name} exited (code ${code}, signal ${signal}) before serving:\n${redact(output)}`));
     });
   });
-  const stop = async (graceMs = 10_000) => {
-    stopping = true;
-    if (exited) return exited;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    const result = await exitPromise;
-    clearTimeout(timer);
-    return result;
-  };
+  const stop = (graceMs = 10_000) => lifetime.stop(graceMs);
   const unexpectedExit = () =>
-    exited && !stopping
-      ? `agent ${name} (pid ${child.pid}) exited during the run (code ${exited.code}, signal ${exited.signal})`
+    lifetime.unexpectedExit()
+      ? `agent ${name} (pid ${child.pid}) exited during the run (code ${lifetime.exited.code}, signal ${lifetime.exited.signal})`
       : undefined;
   return { child, pid: child.pid, url, name, stop, unexpectedExit, output: () => redact(output) };
 }
@@ -220,4 +205,10 @@ export function slope(xs, ys) {
     den += (xs[i] - mx) ** 2;
   }
   return den === 0 ? Number.NaN : num / den;
+}
+
+/** What a results file says about the machine: CPUs, load before and after the run, Node version. */
+export function machineFacts(loadBefore, loadAfter = os.loadavg()) {
+  const one = (value) => Math.round(value * 100) / 100;
+  return { cpus: os.cpus().length, loadAverageBefore: one(loadBefore[0]), loadAverageAfter: one(loadAfter[0]), node: process.version };
 }

@@ -15,7 +15,17 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { processRssBytes } from '../fleet/lib/proc-stats.js';
 import { fmt, renderTable, round, summarizeLatencies } from '../fleet/lib/stats.js';
-import { forecastRequest, inferVersion, sleep, slope, startCluster, trainForecaster, uploadPjme, waitFor } from '../lib/cluster.js';
+import {
+  forecastRequest,
+  machineFacts,
+  inferVersion,
+  sleep,
+  slope,
+  startCluster,
+  trainForecaster,
+  uploadPjme,
+  waitFor,
+} from '../lib/cluster.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const { values: flags } = parseArgs({
@@ -303,12 +313,7 @@ try {
   const result = {
     bench: 'soak',
     at: new Date().toISOString(),
-    machine: {
-      cpus: os.cpus().length,
-      loadAverageBefore: round(loadBefore[0]),
-      loadAverageAfter: round(loadAfter[0]),
-      node: process.version,
-    },
+    machine: machineFacts(loadBefore, loadAfter),
     config: {
       minutes: Number(flags.minutes),
       agents: AGENTS,

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { forecastRequest, inferVersion, sleep, startCluster, trainForecaster, uploadPjme, waitFor } from '../lib/cluster.js';
+import { forecastRequest, machineFacts, inferVersion, sleep, startCluster, trainForecaster, uploadPjme, waitFor } from '../lib/cluster.js';
 import { fmt, renderTable, round, summarizeLatencies } from '../fleet/lib/stats.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -212,12 +212,7 @@ try {
   const result = {
     bench: 'swap',
     at: new Date().toISOString(),
-    machine: {
-      cpus: os.cpus().length,
-      loadAverageBefore: round(loadBefore[0]),
-      loadAverageAfter: round(loadAfter[0]),
-      node: process.version,
-    },
+    machine: machineFacts(loadBefore, loadAfter),
     config: {
       agents: AGENTS,
       concurrencyPerAgent: CONCURRENCY,

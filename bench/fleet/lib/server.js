@@ -119,20 +119,15 @@ export async function startServer({ dataDir, dbUrl, intervalSeconds, nodeArgs = 
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  let exited = null;
-  const exitPromise = new Promise((resolve) => {
-    child.on('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve(exited);
-    });
-  });
+  const lifetime = trackChild(child);
 
   const infoFile = path.join(dataDir, 'server.json');
   const tokenFile = path.join(dataDir, 'admin.token');
   const deadline = Date.now() + startTimeoutMs;
   let info;
   while (!info) {
-    if (exited) throw new Error(`The control plane exited (${JSON.stringify(exited)}) before listening:\n${redact(output)}`);
+    if (lifetime.exited)
+      throw new Error(`The control plane exited (${JSON.stringify(lifetime.exited)}) before listening:\n${redact(output)}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`The control plane did not start within ${startTimeoutMs} ms:\n${redact(output)}`);
@@ -147,21 +142,42 @@ export async function startServer({ dataDir, dbUrl, intervalSeconds, nodeArgs = 
   }
   const adminToken = fs.readFileSync(tokenFile, 'utf8').trim();
 
-  let stopping = false;
-  const stop = async (graceMs = 15_000) => {
-    stopping = true;
-    if (exited) return exited;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    const result = await exitPromise;
-    clearTimeout(timer);
-    return result;
-  };
+  const stop = (graceMs = 15_000) => lifetime.stop(graceMs);
   /** Set when the server went away without stop() (crashed, or something else signalled it). */
   const unexpectedExit = () =>
-    exited && !stopping
-      ? `the control plane (pid ${child.pid}) exited during the run (code ${exited.code}, signal ${exited.signal}); ` +
+    lifetime.unexpectedExit()
+      ? `the control plane (pid ${child.pid}) exited during the run (code ${lifetime.exited.code}, signal ${lifetime.exited.signal}); ` +
         `its last output: ${redact(output).trim().split('\n').slice(-3).join(' | ') || '(none)'}`
       : undefined;
   return { child, pid: child.pid, url: info.url, adminToken, stop, unexpectedExit, output: () => output };
+}
+
+/**
+ * Follows a child process's exit: `stop` sends SIGTERM, then SIGKILL after `graceMs`;
+ * `unexpectedExit` is true when it went away without `stop` (crashed, or signalled by someone else).
+ */
+export function trackChild(child) {
+  const state = { exited: null, stopping: false };
+  const exitPromise = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      state.exited = { code, signal };
+      resolve(state.exited);
+    });
+  });
+  return {
+    get exited() {
+      return state.exited;
+    },
+    exitPromise,
+    unexpectedExit: () => Boolean(state.exited && !state.stopping),
+    async stop(graceMs) {
+      state.stopping = true;
+      if (state.exited) return state.exited;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const result = await exitPromise;
+      clearTimeout(timer);
+      return result;
+    },
+  };
 }
