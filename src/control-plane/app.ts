@@ -106,20 +106,19 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
     // Routes that declare nothing are admin-only, so that a forgotten declaration fails closed.
     const access: Access = request.routeOptions.config.access ?? { minRole: 'admin' };
     if (access === 'public') return;
-    // Guessing tokens (or join tokens) costs a client its access for the rest of the minute.
-    if (authFailures.exceeded(request.ip) || (access === 'join' && enrolments.count(request.ip))) {
-      const limiter = authFailures.exceeded(request.ip) ? authFailures : enrolments;
+    const tooMany = (limiter: RateLimiter): FoglineError => {
       reply.header('retry-after', String(limiter.retryAfterSeconds(request.ip)));
-      throw new FoglineError('FOGLINE_ERR_RATE_LIMITED', `Too many attempts from ${request.ip}: wait a minute and retry`);
+      return new FoglineError('FOGLINE_ERR_RATE_LIMITED', `Too many attempts from ${request.ip}: wait a minute and retry`);
+    };
+    // Guessing tokens (or join tokens) costs a client its access for the rest of the minute.
+    if (authFailures.exceeded(request.ip)) throw tooMany(authFailures);
+    if (access === 'join') {
+      if (enrolments.count(request.ip)) throw tooMany(enrolments);
+      return;
     }
-    if (access === 'join') return;
     const principal = await services.authenticator.authenticate(request.headers.authorization).catch((error: unknown) => {
       // A wrong token counts; a missing one is not a guess.
-      if (request.headers.authorization && authFailures.count(request.ip)) {
-        reply.header('retry-after', String(authFailures.retryAfterSeconds(request.ip)));
-        throw new FoglineError('FOGLINE_ERR_RATE_LIMITED', `Too many attempts from ${request.ip}: wait a minute and retry`);
-      }
-      throw error;
+      throw request.headers.authorization && authFailures.count(request.ip) ? tooMany(authFailures) : error;
     });
     request.principal = principal;
     authorize(request, principal, access);
