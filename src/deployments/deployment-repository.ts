@@ -137,7 +137,11 @@ export class DeploymentRepository {
 
   /** Records a node's report; names that are not deployments (any more) are ignored. */
   async recordStatus(nodeId: string, report: DeploymentStatusReport): Promise<void> {
-    const known = new Set((await this.list()).map((d) => d.name));
+    const names = report.deployments.map((d) => d.name);
+    if (names.length === 0) return;
+    // Only the reported names, not every deployment with its rollout: reports come all the time.
+    const rows = await this.db.selectFrom('deployments').select('name').where('name', 'in', names).execute();
+    const known = new Set(rows.map((row) => row.name));
     const now = this.now();
     await this.db.transaction().execute(async (trx) => {
       for (const item of report.deployments.filter((d) => known.has(d.name))) {
