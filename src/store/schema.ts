@@ -254,6 +254,32 @@ export interface DriftEventsTable {
   updated_at: number;
 }
 
+export interface InferenceSessionsTable {
+  id: string;
+  deployment_name: string;
+  kind: string;
+  /** edge or cloud. */
+  placement: string;
+  node_id: string | null;
+  node_name: string | null;
+  /** pending, connected or closed. */
+  state: string;
+  reason: string;
+  created_at: number;
+  expires_at: number;
+  connected_at: number | null;
+  closed_at: number | null;
+  close_reason: string | null;
+}
+
+/** A node a deployment was loaded on for a session, outside its own node selector. */
+export interface OnDemandPlacementsTable {
+  deployment_name: string;
+  node_id: string;
+  created_at: number;
+  last_used_at: number;
+}
+
 export interface Database {
   tokens: TokensTable;
   nodes: NodesTable;
@@ -273,4 +299,6 @@ export interface Database {
   drift_policies: DriftPoliciesTable;
   drift_reports: DriftReportsTable;
   drift_events: DriftEventsTable;
+  inference_sessions: InferenceSessionsTable;
+  on_demand_placements: OnDemandPlacementsTable;
 }
