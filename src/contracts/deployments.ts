@@ -26,6 +26,46 @@ const LatencyTargetMs = Type.Integer({
   default: DEFAULT_LATENCY_TARGET_MS,
   description: 'auto: a request whose expected wait on the node exceeds this goes to the cloud',
 });
+/** Hard-example rules of joint inference (src/ml/joint/hard-example.ts). */
+export const JOINT_RULES = ['confidence', 'entropy', 'interval-width'] as const;
+export type JointRule = (typeof JOINT_RULES)[number];
+const JointRuleSchema = Type.Union(JOINT_RULES.map((r) => Type.Literal(r)));
+/**
+ * Joint inference: the node's (small) model answers every request first; the rows the rule finds
+ * hard go to a larger cloud model, whose answers replace the node's for those rows.
+ */
+export const JointSetting = Type.Object(
+  {
+    cloudModel: Type.String({
+      minLength: 1,
+      maxLength: 300,
+      description:
+        'The cloud model as a selector (digits-large, digits-large@3 or digits-large@champion): same inputs and outputs as the edge model',
+    }),
+    rule: JointRuleSchema,
+    threshold: Type.Number({
+      minimum: 0,
+      maximum: 1_000_000,
+      description:
+        'A row whose score is above this is hard. confidence (1 − top probability) and entropy (normalised, 0–1): 0–1; interval-width ((upper − lower) / |median|): ≥ 0',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type JointSetting = Static<typeof JointSetting>;
+/** Rows one node's joint inference scored since its agent started, and the labelled ones' correctness. */
+export const JointCounts = Type.Object(
+  {
+    easy: Type.Integer({ minimum: 0, description: 'Rows the edge model answered, judged easy' }),
+    hard: Type.Integer({ minimum: 0, description: 'Rows judged hard and answered by the cloud model' }),
+    fallback: Type.Integer({ minimum: 0, description: 'Rows judged hard that the edge model answered: the cloud failed or was held off' }),
+    labelled: Type.Integer({ minimum: 0, description: 'Rows that came with a true label (fogline.label)' }),
+    edgeCorrect: Type.Integer({ minimum: 0, description: "Of those, the ones the edge model's own answer got right" }),
+    finalCorrect: Type.Integer({ minimum: 0, description: 'Of those, the ones the final answer (edge or cloud) got right' }),
+  },
+  { additionalProperties: false },
+);
+export type JointCounts = Static<typeof JointCounts>;
 
 export const CreateDeploymentRequest = Type.Object(
   {
@@ -64,6 +104,7 @@ export const CreateDeploymentRequest = Type.Object(
     ),
     offload: Type.Optional(OffloadPolicySchema),
     latencyTargetMs: Type.Optional(LatencyTargetMs),
+    joint: Type.Optional(JointSetting),
   },
   { additionalProperties: false },
 );
@@ -86,6 +127,14 @@ export const NodeDeploymentStatus = Type.Object({
   latencyP99Ms: Nullable(Type.Number({ description: '99th percentile of the same, ms' })),
   localRequests: Type.Integer({ description: 'Requests this node answered itself (as decided, or as a fallback) since its agent started' }),
   offloadedRequests: Type.Integer({ description: 'Requests this node sent to the cloud, which answered them, since its agent started' }),
+  joint: Nullable(
+    Type.Object({
+      ...JointCounts.properties,
+      offloadRate: Type.Number({ description: 'hard / (easy + hard + fallback): the share of rows the cloud answered' }),
+      edgeAccuracy: Nullable(Type.Number({ description: 'edgeCorrect / labelled; null without labels' })),
+      finalAccuracy: Nullable(Type.Number({ description: 'finalCorrect / labelled; null without labels' })),
+    }),
+  ),
   updatedAt: Nullable(IsoTime),
 });
 export type NodeDeploymentStatus = Static<typeof NodeDeploymentStatus>;
@@ -119,6 +168,14 @@ export const DeploymentView = Type.Object({
   maxErrorRate: Type.Number(),
   offload: Type.Union(OFFLOAD_POLICIES.map((p) => Type.Literal(p))),
   latencyTargetMs: Type.Integer(),
+  joint: Nullable(
+    Type.Object({
+      cloudModel: Type.String(),
+      rule: JointRuleSchema,
+      threshold: Type.Number(),
+      cloudVersion: Nullable(Type.Integer({ description: 'The version cloudModel resolves to now' })),
+    }),
+  ),
   /** The version the model selector resolves to now (moving an alias changes it). */
   version: Nullable(Type.Integer()),
   rollout: RolloutView,
@@ -149,6 +206,15 @@ export const DesiredDeployment = Type.Object({
       inferPath: Type.String({
         description: "The control plane's V2 infer path for this very version, relative to the server URL the agent knows",
       }),
+    }),
+  ),
+  joint: Type.Optional(
+    Type.Object({
+      model: Type.String({ description: 'The cloud model' }),
+      version: Type.Integer({ description: 'The version its selector resolves to now' }),
+      rule: JointRuleSchema,
+      threshold: Type.Number(),
+      inferPath: Type.String({ description: "The control plane's V2 infer path for that version" }),
     }),
   ),
 });
@@ -200,6 +266,7 @@ export const DeploymentStatusReport = Type.Object(
           offloadedRequests: Type.Optional(
             Type.Integer({ minimum: 0, description: 'Requests offloaded to the cloud and answered there since the agent started' }),
           ),
+          joint: Type.Optional(JointCounts),
         },
         { additionalProperties: false },
       ),

@@ -3,6 +3,8 @@ import {
   DEFAULT_LATENCY_TARGET_MS,
   type DeploymentStatusReport,
   type DeploymentStrategy,
+  type JointCounts,
+  type JointSetting,
   type NodeDeploymentState,
   OFFLOAD_POLICIES,
   type OffloadPolicy,
@@ -24,6 +26,8 @@ export interface DeploymentRecord extends RolloutPolicy {
   offload: OffloadPolicy;
   /** auto: the expected latency on the node past which a request goes to the cloud. */
   latencyTargetMs: number;
+  /** Joint inference: the cloud model (a selector), the hard-example rule and its threshold; null without. */
+  joint: JointSetting | null;
   createdAt: number;
   updatedAt: number;
   createdBy: string | null;
@@ -42,6 +46,8 @@ export interface NodeStatusRecord {
   /** Where the node's answered requests ran since its agent started: on the node, or in the cloud. */
   localRequests: number;
   offloadedRequests: number;
+  /** The node's joint-inference counts since its agent started; null when it reported none. */
+  joint: JointCounts | null;
   updatedAt: number;
 }
 
@@ -59,6 +65,8 @@ export class DeploymentRepository {
     policy: RolloutPolicy;
     /** Offload policy; edge-only with a 50 ms target when not given. */
     offload?: { policy: OffloadPolicy; latencyTargetMs: number };
+    /** Joint inference (validated by the caller); none when not given. */
+    joint?: JointSetting;
     /** The first version the selector resolves to: it goes out at once, without waiting for the rollout controller. */
     firstVersion: number;
     createdBy: string | null;
@@ -86,6 +94,9 @@ export class DeploymentRepository {
           rollout_revision: 0,
           offload_policy: input.offload?.policy ?? 'edge-only',
           latency_target_ms: input.offload?.latencyTargetMs ?? DEFAULT_LATENCY_TARGET_MS,
+          joint: input.joint
+            ? JSON.stringify({ cloudModel: input.joint.cloudModel, rule: input.joint.rule, threshold: input.joint.threshold })
+            : null,
           created_at: now,
           updated_at: now,
           created_by: input.createdBy,
@@ -161,6 +172,7 @@ export class DeploymentRepository {
             latency_p99_ms: item.latencyP99Ms ?? null,
             local_requests: item.localRequests ?? 0,
             offloaded_requests: item.offloadedRequests ?? 0,
+            joint_counts: item.joint ? JSON.stringify(item.joint) : null,
             updated_at: now,
           })
           .execute();
@@ -198,6 +210,7 @@ function toStatus(row: Database['deployment_node_status']): NodeStatusRecord {
     latencyP99Ms: row.latency_p99_ms === null ? null : Number(row.latency_p99_ms),
     localRequests: Number(row.local_requests),
     offloadedRequests: Number(row.offloaded_requests),
+    joint: row.joint_counts ? (JSON.parse(row.joint_counts) as JointCounts) : null,
     updatedAt: Number(row.updated_at),
   };
 }
@@ -215,6 +228,7 @@ function toRecord(row: Database['deployments']): DeploymentRecord {
     rolloutRevision: row.rollout_revision,
     offload: (OFFLOAD_POLICIES as readonly string[]).includes(row.offload_policy) ? (row.offload_policy as OffloadPolicy) : 'edge-only',
     latencyTargetMs: Number(row.latency_target_ms),
+    joint: row.joint ? (JSON.parse(row.joint) as JointSetting) : null,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
     createdBy: row.created_by,

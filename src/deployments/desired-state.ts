@@ -10,6 +10,7 @@ import type { DeploymentRecord, DeploymentRepository, NodeStatusRecord } from '.
 import { placeDeployment } from './placement.js';
 import { assignedVersion } from './rollout.js';
 import { parseModelSelector } from '../registry/model-selector.js';
+import { desiredJoint, jointNodeView, jointView, resolveJointCloud } from './joint-setting.js';
 
 /** How often a waiting long poll re-checks without a signal (node status changes, other replicas). */
 const RECHECK_MS = 2000;
@@ -23,6 +24,8 @@ interface Snapshot {
     resolved: ModelVersionView | undefined;
     /** The versions the rollout hands out (stable and target), by number. */
     versions: Map<number, ModelVersionView>;
+    /** The version the joint cloud model resolves to now; undefined without joint inference. */
+    joint: ModelVersionView | undefined;
   }[];
   nodes: NodeView[];
 }
@@ -31,6 +34,7 @@ interface Placement {
   deployment: DeploymentRecord;
   resolved: ModelVersionView | undefined;
   versions: Map<number, ModelVersionView>;
+  joint: ModelVersionView | undefined;
   nodeIds: string[];
 }
 
@@ -54,11 +58,12 @@ export class DesiredStateService {
   /** What `nodeId` should serve now. The asking node is alive by definition, whatever its last heartbeat says. */
   async forNode(nodeId: string): Promise<DesiredState> {
     const deployments: DesiredDeployment[] = [];
-    for (const { deployment, versions, nodeIds } of await this.placements(nodeId)) {
+    for (const { deployment, versions, joint, nodeIds } of await this.placements(nodeId)) {
       if (!nodeIds.includes(nodeId)) continue;
       const assigned = assignedVersion(deployment.rollout, nodeId);
       const version = assigned === null ? undefined : versions.get(assigned);
       if (!version) continue;
+      const jointEntry = desiredJoint(deployment.joint, joint);
       deployments.push({
         name: deployment.name,
         model: version.model,
@@ -75,6 +80,7 @@ export class DesiredStateService {
           // The control plane's V2 endpoint serves every registered version: the same one as the node's.
           inferPath: `/v2/models/${encodeURIComponent(version.model)}/versions/${version.version}/infer`,
         },
+        ...(jointEntry ? { joint: jointEntry } : {}),
       });
     }
     const revision = createHash('sha256').update(JSON.stringify(deployments)).digest('hex').slice(0, 16);
@@ -154,6 +160,7 @@ export class DesiredStateService {
       maxErrorRate: deployment.maxErrorRate,
       offload: deployment.offload,
       latencyTargetMs: deployment.latencyTargetMs,
+      joint: jointView(deployment.joint, placed.joint),
       version: placed.resolved?.version ?? null,
       rollout: {
         phase: rollout.phase,
@@ -181,6 +188,7 @@ export class DesiredStateService {
           latencyP99Ms: status?.latencyP99Ms ?? null,
           localRequests: status?.localRequests ?? 0,
           offloadedRequests: status?.offloadedRequests ?? 0,
+          joint: jointNodeView(status?.joint ?? null),
           updatedAt: status ? new Date(status.updatedAt).toISOString() : null,
         };
       }),
@@ -224,7 +232,7 @@ export class DesiredStateService {
       const view = number === resolved?.version ? resolved : await this.models.getVersion(model, number).catch(() => undefined);
       if (view) versions.set(number, view);
     }
-    return { deployment, resolved, versions };
+    return { deployment, resolved, versions, joint: await resolveJointCloud(deployment.joint, this.models) };
   }
 }
 
@@ -233,5 +241,5 @@ function placeOne(entry: Snapshot['deployments'][number], nodes: readonly NodeVi
   // Size the fit by the largest version involved (stable, target, the selector's), so a node has room for a swap.
   const sizes = [...versions.values(), ...(resolved ? [resolved] : [])].map((v) => v.artifact.sizeBytes);
   const nodeIds = sizes.length === 0 ? [] : placeDeployment(deployment.nodeSelector, Math.max(...sizes), nodes).map((n) => n.id);
-  return { deployment, resolved, versions, nodeIds };
+  return { deployment, resolved, versions, joint: entry.joint, nodeIds };
 }

@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   FOGLINE_ERR_FL_UPDATE_DUPLICATE: { status: 409, message: 'This node already sent its update for this round' },
   FOGLINE_ERR_DEPLOYMENT_NOT_FOUND: { status: 404, message: 'No such deployment' },
   FOGLINE_ERR_DEPLOYMENT_NAME_TAKEN: { status: 409, message: 'A deployment with this name already exists' },
+  FOGLINE_ERR_JOINT_INVALID: { status: 400, message: "The deployment's joint inference setting cannot be used" },
   FOGLINE_ERR_SESSION_NOT_FOUND: { status: 404, message: 'No such inference session' },
   FOGLINE_ERR_SESSION_REFUSED: { status: 401, message: 'This stream needs a valid session token (?session=)' },
   FOGLINE_ERR_SESSION_KIND_MISMATCH: { status: 400, message: "The session's kind does not fit the deployment's model" },

@@ -145,6 +145,8 @@ export interface DeploymentsTable {
   offload_policy: string;
   /** What `auto` keeps a request's expected latency under before it offloads. */
   latency_target_ms: number;
+  /** Joint inference setting (JointSetting) as JSON; null without one. */
+  joint: string | null;
   created_at: number;
   updated_at: number;
   created_by: string | null;
@@ -163,6 +165,8 @@ export interface DeploymentNodeStatusTable {
   latency_p99_ms: number | null;
   local_requests: number;
   offloaded_requests: number;
+  /** The node's joint-inference counts (JointCounts) as JSON; null when it reported none. */
+  joint_counts: string | null;
   updated_at: number;
 }
 

@@ -14,6 +14,7 @@ import {
 } from '../../contracts/deployments.js';
 import { FoglineError } from '../../errors/fogline-error.js';
 import type { DeploymentRecord, DeploymentRepository } from '../../deployments/deployment-repository.js';
+import { validateJoint } from '../../deployments/joint-setting.js';
 import { NothingToRollBackTo, requestRollback } from '../../deployments/rollout.js';
 import { assertValidLabels } from '../../nodes/labels.js';
 import type { Services } from '../services.js';
@@ -49,9 +50,11 @@ export function deploymentRoutes({ deployments, desiredState, models, rollouts }
           maxErrorRate = 0.01,
           offload = 'edge-only',
           latencyTargetMs = DEFAULT_LATENCY_TARGET_MS,
+          joint,
         } = request.body;
         assertValidLabels(nodeSelector);
         const first = await models.resolve(model);
+        if (joint) await validateJoint(joint, first, offload, models);
         const record = await deployments.create({
           firstVersion: first.version,
           name,
@@ -59,6 +62,7 @@ export function deploymentRoutes({ deployments, desiredState, models, rollouts }
           nodeSelector,
           policy: { strategy, canaryPercent, soakMs: soakSeconds * 1000, maxErrorRate },
           offload: { policy: offload, latencyTargetMs },
+          ...(joint ? { joint } : {}),
           createdBy: request.principal?.tokenId ?? null,
         });
         return reply.status(201).send(await desiredState.view(record));

@@ -13,6 +13,7 @@ import * as drift from './0010-drift.js';
 
 import * as nodeLatency from './0011-node-latency.js';
 import * as offloadCounts from './0012-offload-counts.js';
+import * as jointInference from './0013-joint-inference.js';
 import * as sessions from './0014-sessions.js';
 /** Every schema change, in order. Names sort in the order they run; never rename one. */
 export function allMigrations(dialect: DialectName): Record<string, Migration> {
@@ -29,6 +30,7 @@ export function allMigrations(dialect: DialectName): Record<string, Migration> {
     '0010-drift': drift,
     '0011-node-latency': nodeLatency,
     '0012-offload-counts': offloadCounts,
+    '0013-joint-inference': jointInference,
     '0014-sessions': sessions,
   };
 }
