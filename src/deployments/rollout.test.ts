@@ -264,4 +264,73 @@ describe('rollouts', () => {
       { numRuns: 300 },
     );
   });
+  it('a preferred canary goes first to those nodes, whatever the strategy; a failing one rolls back with the preference cleared', () => {
+    for (const policy of [ALL, ROLLING, CANARY]) {
+      const fleet = deployedAt(1, policy);
+      fleet.state = { ...fleet.state, preferredCanary: { version: 2, nodes: ['n4'] } };
+      fleet.step(2);
+      expect(fleet.state).toMatchObject({ phase: 'canary', updatedNodes: ['n4'] });
+      expect(fleet.assignments()).toEqual([1, 1, 1, 2, 1]);
+      fleet.sync();
+      fleet.step(2);
+      expect(fleet.state.phase).toBe('soaking');
+      fleet.now += policy.soakMs;
+      expect(fleet.settle(2)).toMatchObject({ phase: 'stable', stableVersion: 2, preferredCanary: null });
+      // The next version, with n2 preferred, fails there: every node stays on 2.
+      fleet.state = { ...fleet.state, preferredCanary: { version: 3, nodes: ['n2'] } };
+      fleet.step(3);
+      expect(fleet.assignments()).toEqual([2, 3, 2, 2, 2]);
+      expect(fleet.settle(3, [3])).toMatchObject({ phase: 'rolled-back', stableVersion: 2, blockedVersions: [3], preferredCanary: null });
+      expect(fleet.assignments()).toEqual([2, 2, 2, 2, 2]);
+    }
+  });
+
+  it('with a preferred canary, no node outside it gets the new version before the preferred ones soaked healthy', () => {
+    const policyArb = fc.record({
+      strategy: fc.constantFrom('all' as const, 'rolling' as const, 'canary' as const),
+      canaryPercent: fc.integer({ min: 1, max: 100 }),
+      soakMs: fc.constantFrom(0, 1000, 60_000),
+      maxErrorRate: fc.constantFrom(0, 0.01, 0.5),
+    });
+    const actionArb = fc.oneof(
+      fc.record({ kind: fc.constant('sync' as const), failing: fc.subarray([2]) }),
+      fc.record({ kind: fc.constant('time' as const), ms: fc.integer({ min: 0, max: 90_000 }) }),
+      fc.record({ kind: fc.constant('traffic' as const), requests: fc.nat(50), errors: fc.nat(5) }),
+    );
+    fc.assert(
+      fc.property(
+        policyArb,
+        fc.subarray(NODES, { minLength: 1 }),
+        fc.array(actionArb, { maxLength: 30 }),
+        fc.boolean(),
+        (policy, preferred, actions, failing) => {
+          const fleet = deployedAt(1, policy);
+          fleet.state = { ...fleet.state, preferredCanary: { version: 2, nodes: preferred } };
+          let soakedHealthy = false;
+          for (const action of [...actions, { kind: 'sync' as const, failing: [] as number[] }]) {
+            if (action.kind === 'sync') fleet.sync(failing ? [2] : action.failing);
+            if (action.kind === 'time') fleet.now += action.ms;
+            if (action.kind === 'traffic') fleet.serveRequests(action.requests, Math.min(action.errors, action.requests));
+            fleet.step(2);
+            if (fleet.state.history.some((e) => e.version === 2 && e.event === 'promoted')) soakedHealthy = true;
+            if (!soakedHealthy) {
+              for (const node of NODES) {
+                if (!preferred.includes(node)) expect(assignedVersion(fleet.state, node)).toBe(1);
+              }
+            }
+          }
+          for (let i = 0; i < 20; i += 1) {
+            fleet.now += 120_000;
+            fleet.settle(2, failing ? [2] : []);
+          }
+          // It ends on the new version everywhere, or rolled back with every node on the champion.
+          if (failing) expect(fleet.state).toMatchObject({ phase: 'rolled-back', stableVersion: 1 });
+          if (fleet.state.phase === 'rolled-back') expect(fleet.assignments()).toEqual([1, 1, 1, 1, 1]);
+          else expect(fleet.state).toMatchObject({ phase: 'stable', stableVersion: 2 });
+          expect(fleet.state.preferredCanary).toBeNull();
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });

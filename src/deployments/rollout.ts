@@ -44,6 +44,13 @@ export interface RolloutState {
   /** Versions that completed a rollout, oldest first: where `rollback` returns to. */
   goodVersions: number[];
   history: RolloutEvent[];
+  /**
+   * When the selector moves to `version`, the rollout goes out as a canary to `nodes` first
+   * (those still placed), whatever the strategy, then to every node once they soaked healthy.
+   * A drift promotion sets it: the nodes that drifted get the challenger first. Cleared when
+   * that rollout completes or rolls back, or another version starts rolling out.
+   */
+  preferredCanary?: { version: number; nodes: string[] } | null;
 }
 
 export interface RolloutPolicy {
@@ -136,7 +143,7 @@ export function advanceRollout(state: RolloutState, policy: RolloutPolicy, input
       return state;
     case 'updating':
     case 'promoting':
-      if (policy.strategy !== 'all' && state.phase === 'promoting') {
+      if ((policy.strategy !== 'all' || state.preferredCanary) && state.phase === 'promoting') {
         const failure = failedNode(state, inputs, inputs.placedNodes);
         if (failure) return rollBack(state, now, failure);
       }
@@ -157,7 +164,7 @@ export function advanceRollout(state: RolloutState, policy: RolloutPolicy, input
       if (state.updatedNodes.length === 0) {
         // No node to try it on: like `all` and `rolling` with no nodes, there is nothing to wait for.
         if (inputs.placedNodes.length === 0) return complete(state, now);
-        return { ...state, updatedNodes: inputs.placedNodes.slice(0, canaryCount(inputs.placedNodes.length, policy.canaryPercent)) };
+        return { ...state, updatedNodes: canaryNodes(state, policy, inputs.placedNodes) };
       }
       const failure = failedNode(state, inputs, state.updatedNodes);
       if (failure) return rollBack(state, now, failure);
@@ -249,11 +256,35 @@ function startRollout(state: RolloutState, policy: RolloutPolicy, inputs: Rollou
   // The first version has nothing to fall back to: it goes everywhere at once, whatever the strategy.
   const phase: RolloutPhase =
     state.stableVersion === null || policy.strategy === 'all' ? 'updating' : policy.strategy === 'rolling' ? 'rolling' : 'canary';
-  const started = withEvent({ ...base, phase }, now, 'started', `rolling out version ${version} (${phase === 'updating' ? 'all' : phase})`);
+  const preferred = state.preferredCanary?.version === version && state.stableVersion !== null ? state.preferredCanary : null;
+  if (preferred) {
+    // A canary on the preferred nodes first, whatever the strategy (the soak and error budget are the deployment's).
+    const on = preferred.nodes.filter((node) => inputs.placedNodes.includes(node));
+    const started = withEvent(
+      { ...base, phase: 'canary', preferredCanary: preferred },
+      now,
+      'started',
+      `rolling out version ${version} (canary on ${on.length > 0 ? on.join(', ') : 'the first nodes'} first, as asked)`,
+    );
+    return advanceRollout(started, { ...policy, strategy: 'canary' }, inputs);
+  }
+  const started = withEvent(
+    { ...base, phase, preferredCanary: null },
+    now,
+    'started',
+    `rolling out version ${version} (${phase === 'updating' ? 'all' : phase})`,
+  );
   // Rolling and canary pick their first nodes at once, so the change reaches them on this tick.
   if (phase === 'rolling' && inputs.placedNodes.length > 0) return { ...started, updatedNodes: [inputs.placedNodes[0]!] };
   if (phase === 'canary') return advanceRollout(started, policy, inputs);
   return started;
+}
+
+/** The canary nodes among `placed`: the preferred ones still placed, else `canaryPercent` of them. */
+function canaryNodes(state: RolloutState, policy: RolloutPolicy, placed: readonly string[]): string[] {
+  const preferred = state.preferredCanary?.version === state.targetVersion ? state.preferredCanary.nodes : [];
+  const present = placed.filter((node) => preferred.includes(node));
+  return present.length > 0 ? present : placed.slice(0, canaryCount(placed.length, policy.canaryPercent));
 }
 
 function complete(state: RolloutState, now: number): RolloutState {
@@ -261,6 +292,7 @@ function complete(state: RolloutState, now: number): RolloutState {
   return withEvent(
     {
       ...state,
+      preferredCanary: null,
       phase: 'stable',
       stableVersion: version,
       updatedNodes: [],
@@ -279,6 +311,7 @@ function rollBack(state: RolloutState, now: number, reason: string, event: Rollo
   return withEvent(
     {
       ...state,
+      preferredCanary: null,
       phase: 'rolled-back',
       updatedNodes: [],
       phaseSince: now,
