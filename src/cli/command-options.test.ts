@@ -37,6 +37,8 @@ const SAMPLES: Record<string, string> = {
   '--stream-sessions': 'required',
   '--sessions-per-node': '2',
   '--session-idle-timeout': '30',
+  '--session-load-timeout': '10',
+  '--session-release-after': '60',
   '--enrol-rate-limit': '100',
   '--tls-cert': '/etc/fogline/cert.pem',
   '--tls-key': '/etc/fogline/key.pem',

@@ -164,6 +164,24 @@ export const SERVER_OPTIONS = {
     defaultValue: () => 300,
     parse: parsePositiveNumber,
   }),
+  sessionLoadTimeoutSeconds: option({
+    flag: '--session-load-timeout <seconds>',
+    env: 'FOGLINE_SESSION_LOAD_TIMEOUT',
+    description:
+      'When no node serving the deployment can take a session, a matching node loads it on demand; the session waits this long for it, then goes to the cloud (0: never load on demand)',
+    defaultText: '30',
+    defaultValue: () => 30,
+    parse: parseCount,
+  }),
+  sessionReleaseSeconds: option({
+    flag: '--session-release-after <seconds>',
+    env: 'FOGLINE_SESSION_RELEASE_AFTER',
+    description:
+      'A deployment loaded on a node on demand for sessions is unloaded once the node has had no open session of it for this long (unless its node selector targets the node)',
+    defaultText: '300',
+    defaultValue: () => 300,
+    parse: parsePositiveNumber,
+  }),
   ...tlsOptions('FOGLINE'),
   metricsAccess: option({
     flag: '--metrics-access <who>',

@@ -86,7 +86,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   let closing = false;
   app.addHook('onReady', async () => {
     services.rollouts.start(app.log);
-    services.sessions.start();
+    await services.sessions.start();
   });
   app.addHook('preClose', async () => {
     closing = true;
@@ -177,11 +177,9 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
         holder: () => 'cloud',
         modelClaim: (name, version) => `${name}/${version ?? ''}`,
         report: (id, event, reason) => {
-          try {
-            services.sessions.record(null, id, event, reason);
-          } catch (error) {
+          services.sessions.record(null, id, event, reason).catch((error: unknown) => {
             app.log.warn({ err: error, session: id }, 'session report');
-          }
+          });
         },
       }),
     ),

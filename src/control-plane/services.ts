@@ -6,6 +6,7 @@ import { DatasetCatalog } from '../datasets/dataset-catalog.js';
 import { ChangeSignal } from '../deployments/change-signal.js';
 import { DeploymentRepository } from '../deployments/deployment-repository.js';
 import { DesiredStateService } from '../deployments/desired-state.js';
+import { OnDemandPlacements } from '../deployments/on-demand-placements.js';
 import { DriftRepository } from '../drift/drift-repository.js';
 import { DriftService } from '../drift/drift-service.js';
 import { FederatedService } from '../federated/federated-service.js';
@@ -38,6 +39,9 @@ export interface ServiceSettings {
   /** Inference sessions: per node, and the idle timeout their sockets get. */
   sessionsPerNode?: number;
   sessionIdleSeconds?: number;
+  /** On-demand model loads for sessions: how long a session waits for one, and when an unused one is released. */
+  sessionLoadTimeoutSeconds?: number;
+  sessionReleaseSeconds?: number;
 }
 
 /** The domain services the control plane's routes call, wired over one store. */
@@ -67,7 +71,7 @@ export interface Services {
   federated: FederatedService;
   /** Drift policies, node summaries, events and retraining rounds (started with the app). */
   drift: DriftService;
-  /** 1:1 inference sessions (in memory; swept while the app runs). */
+  /** 1:1 inference sessions (kept in the store; swept while the app runs). */
   sessions: SessionService;
   /** The registry's public key: also checks session tokens on the control plane's own stream. */
   registryPublicKeyPem: string;
@@ -84,7 +88,8 @@ export function createServices(store: Store, settings: ServiceSettings): Service
   const runRepository = metrics.runRepository(store.db);
   const deployments = new DeploymentRepository(store.db);
   const changes = new ChangeSignal();
-  const desiredState = new DesiredStateService(deployments, models, nodes, changes);
+  const onDemand = new OnDemandPlacements(store.db);
+  const desiredState = new DesiredStateService(deployments, models, nodes, changes, onDemand);
   const datasets = new DatasetCatalog(store.db, new ArtifactStore(path.join(settings.dataDir, 'datasets')), settings.datasetLimitBytes);
   const runs = new RunEngine({
     runs: runRepository,
@@ -121,11 +126,13 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     }),
     runs,
     sessions: new SessionService(
-      { deployments, desiredState, nodes, models, signBytes: (message) => signingKey.signBytes(message) },
+      { db: store.db, deployments, desiredState, nodes, models, onDemand, changes, signBytes: (message) => signingKey.signBytes(message) },
       {
         ...DEFAULT_SESSION_SETTINGS,
         maxPerNode: settings.sessionsPerNode ?? DEFAULT_SESSION_SETTINGS.maxPerNode,
         idleMs: (settings.sessionIdleSeconds ?? DEFAULT_SESSION_SETTINGS.idleMs / 1000) * 1000,
+        loadTimeoutMs: (settings.sessionLoadTimeoutSeconds ?? DEFAULT_SESSION_SETTINGS.loadTimeoutMs / 1000) * 1000,
+        releaseAfterMs: (settings.sessionReleaseSeconds ?? DEFAULT_SESSION_SETTINGS.releaseAfterMs / 1000) * 1000,
       },
     ),
     registryPublicKeyPem: signingKey.publicKeyPem,

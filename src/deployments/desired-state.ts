@@ -7,6 +7,7 @@ import type { NodeRegistry } from '../nodes/node-registry.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
 import type { ChangeSignal } from './change-signal.js';
 import type { DeploymentRecord, DeploymentRepository, NodeStatusRecord } from './deployment-repository.js';
+import type { OnDemandPlacements } from './on-demand-placements.js';
 import { placeDeployment } from './placement.js';
 import { assignedVersion } from './rollout.js';
 import { parseModelSelector } from '../registry/model-selector.js';
@@ -28,6 +29,8 @@ interface Snapshot {
     joint: ModelVersionView | undefined;
   }[];
   nodes: NodeView[];
+  /** Nodes each deployment was loaded on on demand (sessions), by deployment name. */
+  onDemand: Map<string, string[]>;
 }
 
 interface Placement {
@@ -53,6 +56,8 @@ export class DesiredStateService {
     private readonly models: ModelRegistry,
     private readonly nodes: NodeRegistry,
     private readonly changes: ChangeSignal,
+    /** Where deployments were loaded on demand for sessions; placed like the selector's nodes. */
+    private readonly onDemand?: OnDemandPlacements,
   ) {}
 
   /** What `nodeId` should serve now. The asking node is alive by definition, whatever its last heartbeat says. */
@@ -128,6 +133,7 @@ export class DesiredStateService {
   async views(records: readonly DeploymentRecord[]): Promise<DeploymentView[]> {
     if (records.length === 0) return [];
     const nodes = await this.nodes.list();
+    const onDemand = (await this.onDemand?.byDeployment()) ?? new Map<string, string[]>();
     const nodeNames = new Map(nodes.map((node) => [node.id, node.name]));
     const statusesByName =
       records.length === 1
@@ -135,7 +141,12 @@ export class DesiredStateService {
         : await this.deployments.allStatuses();
     return Promise.all(
       records.map(async (record) =>
-        this.toView(record, placeOne(await this.resolveVersions(record), nodes), nodeNames, statusesByName.get(record.name) ?? []),
+        this.toView(
+          record,
+          placeOne(await this.resolveVersions(record), nodes, onDemand),
+          nodeNames,
+          statusesByName.get(record.name) ?? [],
+        ),
       ),
     );
   }
@@ -198,9 +209,9 @@ export class DesiredStateService {
   }
 
   private async placements(aliveNodeId?: string): Promise<Placement[]> {
-    const { deployments, nodes: allNodes } = await this.currentSnapshot();
+    const { deployments, nodes: allNodes, onDemand } = await this.currentSnapshot();
     const nodes = allNodes.map((node) => (node.id === aliveNodeId ? { ...node, status: 'online' as const } : node));
-    return deployments.map((entry) => placeOne(entry, nodes));
+    return deployments.map((entry) => placeOne(entry, nodes, onDemand));
   }
 
   private currentSnapshot(): Promise<Snapshot> {
@@ -212,7 +223,9 @@ export class DesiredStateService {
     const snapshot = (async (): Promise<Snapshot> => {
       const deployments = await this.deployments.list();
       const resolved = await Promise.all(deployments.map((deployment) => this.resolveVersions(deployment)));
-      return { deployments: resolved, nodes: deployments.length === 0 ? [] : await this.nodes.list() };
+      if (deployments.length === 0) return { deployments: resolved, nodes: [], onDemand: new Map() };
+      const [nodes, onDemand] = await Promise.all([this.nodes.list(), this.onDemand?.byDeployment() ?? new Map<string, string[]>()]);
+      return { deployments: resolved, nodes, onDemand };
     })();
     this.snapshot = snapshot;
     snapshot.catch(() => {
@@ -236,10 +249,13 @@ export class DesiredStateService {
   }
 }
 
-function placeOne(entry: Snapshot['deployments'][number], nodes: readonly NodeView[]): Placement {
+function placeOne(entry: Snapshot['deployments'][number], nodes: readonly NodeView[], onDemand: ReadonlyMap<string, string[]>): Placement {
   const { deployment, resolved, versions } = entry;
   // Size the fit by the largest version involved (stable, target, the selector's), so a node has room for a swap.
   const sizes = [...versions.values(), ...(resolved ? [resolved] : [])].map((v) => v.artifact.sizeBytes);
-  const nodeIds = sizes.length === 0 ? [] : placeDeployment(deployment.nodeSelector, Math.max(...sizes), nodes).map((n) => n.id);
+  const nodeIds =
+    sizes.length === 0
+      ? []
+      : placeDeployment(deployment.nodeSelector, Math.max(...sizes), nodes, onDemand.get(deployment.name)).map((n) => n.id);
   return { deployment, resolved, versions, joint: entry.joint, nodeIds };
 }

@@ -8,13 +8,19 @@ import { type LabelMap, matchesSelector } from '../nodes/labels.js';
 export const MEMORY_PER_BUNDLE_BYTE = 4;
 
 /**
- * The nodes a deployment goes to: its selector's labels, online, not cordoned, and with room for
- * the bundle. Nodes whose memory is not known yet (no heartbeat) are not chosen.
+ * The nodes a deployment goes to: its selector's labels (or one of `extraNodeIds`, where it was
+ * loaded on demand for an inference session), online, not cordoned, and with room for the bundle.
+ * Nodes whose memory is not known yet (no heartbeat) are not chosen.
  */
-export function placeDeployment(nodeSelector: LabelMap, bundleBytes: number, nodes: readonly NodeView[]): NodeView[] {
+export function placeDeployment(
+  nodeSelector: LabelMap,
+  bundleBytes: number,
+  nodes: readonly NodeView[],
+  extraNodeIds: readonly string[] = [],
+): NodeView[] {
   return nodes.filter(
     (node) =>
-      matchesSelector(node.labels, nodeSelector) &&
+      (matchesSelector(node.labels, nodeSelector) || extraNodeIds.includes(node.id)) &&
       node.status === 'online' &&
       !node.cordoned &&
       node.resources !== null &&

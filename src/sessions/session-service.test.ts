@@ -1,10 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { DeploymentView } from '../contracts/deployments.js';
 import type { NodeView } from '../contracts/nodes.js';
+import { ChangeSignal } from '../deployments/change-signal.js';
 import type { DeploymentRepository } from '../deployments/deployment-repository.js';
 import type { DesiredStateService } from '../deployments/desired-state.js';
+import { OnDemandPlacements } from '../deployments/on-demand-placements.js';
 import type { NodeRegistry } from '../nodes/node-registry.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
+import { migrateToLatest, openStore, type Store } from '../store/store.js';
 import { DEFAULT_SESSION_SETTINGS, SessionService } from './session-service.js';
 
 const GiB = 1024 ** 3;
@@ -36,16 +39,29 @@ function node(
   } as NodeView;
 }
 
-function service(nodes: NodeView[], kind = 'forecaster', maxPerNode = 2) {
+const stores: Store[] = [];
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.close();
+});
+
+async function service(nodes: NodeView[], kind = 'forecaster', maxPerNode = 2) {
   const view = {
-    nodes: nodes.map((n) => ({ nodeId: n.id, nodeName: n.name, state: 'serving', servingVersion: 3 })),
+    nodes: nodes.map((n) => ({ nodeId: n.id, nodeName: n.name, state: 'serving', servingVersion: 3, assignedVersion: 3 })),
   } as unknown as DeploymentView;
+  const store = openStore('sqlite::memory:');
+  stores.push(store);
+  await migrateToLatest(store);
   return new SessionService(
     {
-      deployments: { get: async (name: string) => ({ name, modelSelector: 'energy@champion' }) } as unknown as DeploymentRepository,
+      db: store.db,
+      deployments: {
+        get: async (name: string) => ({ name, modelSelector: 'energy@champion', nodeSelector: {} }),
+      } as unknown as DeploymentRepository,
       desiredState: { view: async () => view } as unknown as DesiredStateService,
       nodes: { list: async () => nodes } as unknown as NodeRegistry,
-      models: { resolve: async () => ({ model: 'energy', version: 3, kind }) } as unknown as ModelRegistry,
+      models: { resolve: async () => ({ model: 'energy', version: 3, kind, artifact: { sizeBytes: 1000 } }) } as unknown as ModelRegistry,
+      onDemand: new OnDemandPlacements(store.db),
+      changes: new ChangeSignal(),
       signBytes: () => 'sig',
     },
     { ...DEFAULT_SESSION_SETTINGS, maxPerNode },
@@ -54,18 +70,18 @@ function service(nodes: NodeView[], kind = 'forecaster', maxPerNode = 2) {
 
 describe('session placement', () => {
   it('prefers the node with the fewest sessions and least load, and goes to the cloud when all are full', async () => {
-    const sessions = service([node('busy', { load: 3 }), node('calm', { load: 0.1 })]);
+    const sessions = await service([node('busy', { load: 3 }), node('calm', { load: 0.1 })]);
     const opened = [];
     for (let i = 0; i < 5; i++) opened.push((await sessions.open({ model: 'energy', kind: 'scalar' }, 'http://cp:7070')).session);
     expect(opened.map((s) => s.nodeName)).toEqual(['calm', 'busy', 'calm', 'busy', null]);
     expect(opened[4]).toMatchObject({ placement: 'cloud', reason: expect.stringMatching(/busy full \(2 sessions\), calm full/) });
     // A closed session frees its place.
-    sessions.record('id-calm', opened[0]!.id, 'closed');
+    await sessions.record('id-calm', opened[0]!.id, 'closed');
     expect((await sessions.open({ model: 'energy', kind: 'scalar' }, 'http://cp:7070')).session.nodeName).toBe('calm');
   });
 
   it('skips nodes short of memory, overloaded, offline or outside the selector; the cloud URL names the version', async () => {
-    const sessions = service([
+    const sessions = await service([
       node('low-memory', { free: 0.01 }),
       node('overloaded', { load: 9 }),
       node('away', { status: 'offline' }),
@@ -77,19 +93,19 @@ describe('session placement', () => {
     const any = await sessions.open({ model: 'energy', kind: 'scalar' }, 'http://cp:7070');
     expect(any.session).toMatchObject({ nodeName: 'elsewhere' });
     expect(any.url).toMatch(/^ws:\/\/elsewhere:7071\/v2\/models\/energy\/stream\?session=/);
-    const none = service([node('low-memory', { free: 0.01 }), node('overloaded', { load: 9 }), node('away', { status: 'offline' })]);
+    const none = await service([node('low-memory', { free: 0.01 }), node('overloaded', { load: 9 }), node('away', { status: 'offline' })]);
     expect((await none.open({ model: 'energy', kind: 'scalar' }, 'http://cp')).session.reason).toBe(
       'no node can take it: low-memory short of resources, overloaded short of resources, away offline',
     );
   });
 
   it('refuses a kind that does not fit the model, and a report from another node', async () => {
-    await expect(service([], 'image-classifier').open({ model: 'digits', kind: 'scalar' }, 'http://cp')).rejects.toMatchObject({
+    await expect((await service([], 'image-classifier')).open({ model: 'digits', kind: 'scalar' }, 'http://cp')).rejects.toMatchObject({
       code: 'FOGLINE_ERR_SESSION_KIND_MISMATCH',
     });
-    const sessions = service([node('a')]);
+    const sessions = await service([node('a')]);
     const { session } = await sessions.open({ model: 'energy', kind: 'scalar' }, 'http://cp');
-    expect(() => sessions.record('id-b', session.id, 'connected')).toThrow(/No session/);
-    expect(sessions.record('id-a', session.id, 'connected').state).toBe('connected');
+    await expect(sessions.record('id-b', session.id, 'connected')).rejects.toThrow(/No session/);
+    expect((await sessions.record('id-a', session.id, 'connected')).state).toBe('connected');
   });
 });

@@ -1,11 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import type { OpenSessionRequest, OpenSessionResponse, SessionKind, SessionView } from '../contracts/sessions.js';
-import type { DeploymentRepository } from '../deployments/deployment-repository.js';
+import type { Kysely } from 'kysely';
+import type { ModelVersionView } from '../contracts/models.js';
+import type { NodeView } from '../contracts/nodes.js';
+import type { OpenSessionRequest, OpenSessionResponse, SessionView } from '../contracts/sessions.js';
+import type { ChangeSignal } from '../deployments/change-signal.js';
+import type { DeploymentRecord, DeploymentRepository } from '../deployments/deployment-repository.js';
 import type { DesiredStateService } from '../deployments/desired-state.js';
+import type { OnDemandPlacements } from '../deployments/on-demand-placements.js';
+import { MEMORY_PER_BUNDLE_BYTE } from '../deployments/placement.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import { matchesSelector } from '../nodes/labels.js';
 import type { NodeRegistry } from '../nodes/node-registry.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
+import type { Database } from '../store/schema.js';
+import { type SessionPatch, type SessionRecord, SessionRepository, toSessionView } from './session-repository.js';
 import { encodeSessionToken, type SessionClaims } from './session-token.js';
 
 export interface SessionSettings {
@@ -18,6 +26,10 @@ export interface SessionSettings {
   /** A node busier than this (1-minute load per CPU) or with less free memory gets no new session. */
   maxLoadPerCpu: number;
   minFreeMemoryFraction: number;
+  /** How long a session waits for a node to load the model on demand before it goes to the cloud (0: never load on demand). */
+  loadTimeoutMs: number;
+  /** An on-demand placement is released once its node has had no open session of the deployment for this long. */
+  releaseAfterMs: number;
 }
 
 export const DEFAULT_SESSION_SETTINGS: SessionSettings = {
@@ -26,55 +38,68 @@ export const DEFAULT_SESSION_SETTINGS: SessionSettings = {
   idleMs: 300_000,
   maxLoadPerCpu: 4,
   minFreeMemoryFraction: 0.05,
+  loadTimeoutMs: 30_000,
+  releaseAfterMs: 300_000,
 };
 
 /** Closed sessions stay listed (GET /api/v1/sessions?all=true) this long. */
 const KEEP_CLOSED_MS = 10 * 60_000;
 const SWEEP_MS = 5_000;
+/** How often a session waiting for an on-demand load looks at the node's report. */
+const LOAD_POLL_MS = 250;
 
-interface Session {
-  id: string;
-  model: string;
-  kind: SessionKind;
-  placement: 'edge' | 'cloud';
-  nodeId: string | null;
-  nodeName: string | null;
-  state: 'pending' | 'connected' | 'closed';
-  reason: string;
-  createdAt: number;
-  expiresAt: number;
-  connectedAt: number | null;
-  closedAt: number | null;
-  closeReason: string | null;
+interface Candidate {
+  node: NodeView;
+  url: string;
+  count: number;
+  score: number;
 }
 
 /**
  * 1:1 inference sessions (issue 7, seed 003): places a session on a node that serves the
- * deployment and has room (fewest sessions, then lowest load; locality through a nodeSelector),
- * or on the control plane's own /v2 stream when no node can take it. Hands back a WebSocket URL
- * and a token signed with the registry key, which the socket holder checks; the holder reports
- * `connected` and `closed` (disconnect or idle timeout). Sessions live in this process's memory:
- * a restarted control plane forgets them, and their sockets run on until they close.
+ * deployment and has room (fewest sessions, then lowest load; locality through a nodeSelector).
+ * When none can take it but a node matching the request could, the deployment is loaded there on
+ * demand (an on-demand placement: desired state sends it the version the rollout assigns) and the
+ * session waits, up to `loadTimeoutMs`, for the node to report it serving; otherwise, or when the
+ * load does not finish in time, the session goes to the control plane's own /v2 stream. Hands back
+ * a WebSocket URL and a token signed with the registry key, which the socket holder checks; the
+ * holder reports `connected` and `closed` (disconnect or idle timeout). Sessions are kept in the
+ * store: a restarted control plane lists them and keeps to the per-node limit.
  */
 export class SessionService {
-  private readonly sessions = new Map<string, Session>();
   private timer: NodeJS.Timeout | undefined;
+  /** Placement decisions (count, choose, reserve) run one at a time, so two opens cannot overfill a node. */
+  private placing: Promise<unknown> = Promise.resolve();
+  private readonly repository: SessionRepository;
 
   constructor(
     private readonly deps: {
+      db: Kysely<Database>;
       deployments: DeploymentRepository;
       desiredState: DesiredStateService;
       nodes: NodeRegistry;
       models: ModelRegistry;
+      onDemand: OnDemandPlacements;
+      /** Wakes the nodes' desired-state long polls after an on-demand placement changes. */
+      changes: ChangeSignal;
       signBytes: (message: Buffer) => string;
     },
     readonly settings: SessionSettings = DEFAULT_SESSION_SETTINGS,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.repository = new SessionRepository(deps.db);
+  }
 
-  start(): void {
-    this.timer ??= setInterval(() => void this.sweep().catch(() => undefined), SWEEP_MS);
+  /**
+   * Starts the sweep. Cloud sessions left open by a previous control-plane process are closed
+   * first: their sockets ended with that process.
+   */
+  async start(): Promise<void> {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.sweep().catch(() => undefined), SWEEP_MS);
     this.timer.unref();
+    const cloud = (await this.repository.list()).filter((s) => s.placement === 'cloud').map((s) => s.id);
+    await this.repository.close(cloud, 'control plane restarted', this.now());
   }
 
   stop(): void {
@@ -99,17 +124,118 @@ export class SessionService {
         `Deployment ${deployment.name} serves a ${resolved.kind} model: open a ${isImage ? 'image' : 'scalar'} session`,
       );
     }
+    const placed = await this.serialized(() => this.place(deployment, resolved, request));
+    let session = placed.session;
+    if (placed.loading) {
+      const outcome = await this.waitServing(deployment, placed.loading, session.id);
+      const now = this.now();
+      const patch: SessionPatch = outcome.served
+        ? {
+            reason: `${placed.loading.node.name} loaded ${deployment.name} on demand in ${((now - session.createdAt) / 1000).toFixed(1)} s (${placed.reason})`,
+            expiresAt: now + this.settings.connectMs,
+          }
+        : {
+            placement: 'cloud',
+            nodeId: null,
+            nodeName: null,
+            reason: `loading ${deployment.name} on ${placed.loading.node.name} ${outcome.why}: the cloud (${placed.reason})`,
+            expiresAt: now + this.settings.connectMs,
+          };
+      if (!(await this.repository.updatePending(session.id, patch))) {
+        // Closed while it waited (closed through the API, or the node went offline).
+        const current = await this.repository.get(session.id);
+        throw new FoglineError(
+          'FOGLINE_ERR_SESSION_NOT_FOUND',
+          `Session ${session.id} was closed while its model loaded: ${current.closeReason ?? ''}`,
+        );
+      }
+      session = { ...session, ...patch };
+    }
+    return this.connection(session, deployment.name, resolved, placed.loading?.url ?? placed.url, serverUrl);
+  }
+
+  async list(all = false): Promise<SessionView[]> {
+    return (await this.repository.list(all)).map(toSessionView);
+  }
+
+  async get(id: string): Promise<SessionView> {
+    return toSessionView(await this.repository.get(id));
+  }
+
+  /** The socket holder's report: `nodeId` null for the control plane's own stream. */
+  async record(nodeId: string | null, id: string, event: 'connected' | 'closed', reason?: string): Promise<SessionView> {
+    const session = await this.repository.find(id);
+    if (!session || session.nodeId !== nodeId) throw new FoglineError('FOGLINE_ERR_SESSION_NOT_FOUND', `No session ${id} on this node`);
+    if (event === 'connected') await this.repository.markConnected(id, this.now());
+    else await this.repository.close([id], reason ?? 'disconnected', this.now());
+    return this.get(id);
+  }
+
+  /** Closes a session from the API side: the holder is not told, so its socket runs on until it closes or idles out. */
+  async end(id: string): Promise<SessionView> {
+    await this.repository.get(id);
+    await this.repository.close([id], 'closed through the API', this.now());
+    return this.get(id);
+  }
+
+  /**
+   * Drops unused tokens' sessions, closes those whose node went offline, forgets old closed ones,
+   * and releases on-demand placements whose node has had no open session for `releaseAfterMs`.
+   */
+  async sweep(): Promise<void> {
+    const now = this.now();
+    await this.repository.expirePending(now);
+    const open = await this.repository.list();
+    const onDemand = await this.deps.onDemand.list();
+    if (open.some((s) => s.nodeId !== null)) {
+      const online = new Set((await this.deps.nodes.list()).filter((n) => n.status === 'online').map((n) => n.id));
+      const gone = open.filter((s) => s.nodeId !== null && !online.has(s.nodeId));
+      await this.repository.close(
+        gone.map((s) => s.id),
+        'node offline',
+        now,
+      );
+    }
+    await this.repository.forgetClosed(now - KEEP_CLOSED_MS);
+    const inUse = new Set(open.filter((s) => s.nodeId !== null).map((s) => `${s.model}\u0000${s.nodeId}`));
+    let released = false;
+    for (const placement of onDemand) {
+      if (inUse.has(`${placement.deployment}\u0000${placement.nodeId}`))
+        await this.deps.onDemand.touch(placement.deployment, placement.nodeId);
+      else if (now - placement.lastUsedAt >= this.settings.releaseAfterMs)
+        released = (await this.deps.onDemand.remove(placement.deployment, placement.nodeId)) || released;
+    }
+    if (released) this.deps.changes.notify();
+  }
+
+  private serialized<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.placing.then(task, task);
+    this.placing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Chooses where the session goes and stores it (pending); `loading` when it waits for an on-demand load. */
+  private async place(
+    deployment: DeploymentRecord,
+    resolved: ModelVersionView,
+    request: OpenSessionRequest,
+  ): Promise<{ session: SessionRecord; url?: string; loading?: Candidate; reason: string }> {
     const view = await this.deps.desiredState.view(deployment);
-    const serving = new Map(view.nodes.filter((n) => n.state === 'serving' && n.servingVersion !== null).map((n) => [n.nodeId, n]));
+    const reports = new Map(view.nodes.map((n) => [n.nodeId, n]));
     const selector = request.nodeSelector ?? {};
-    const open = this.openPerNode();
-    const candidates: { id: string; name: string; url: string; score: number }[] = [];
+    const open = await this.repository.openPerNode();
+    const serving: Candidate[] = [];
+    const loadable: Candidate[] = [];
     const skipped: string[] = [];
     for (const node of await this.deps.nodes.list()) {
-      if (!serving.has(node.id)) continue;
       if (!matchesSelector(node.labels, selector)) continue;
+      const report = reports.get(node.id);
+      // Only where the deployment is placed now: a node it was released from may still show its last report.
+      const placedHere = report !== undefined && report.assignedVersion !== null;
+      const serves = placedHere && report.state === 'serving' && report.servingVersion !== null;
+      const failed = placedHere && report.state === 'failed' && report.version === report.assignedVersion;
       if (node.status !== 'online' || !node.agent) {
-        skipped.push(`${node.name} offline`);
+        if (serves) skipped.push(`${node.name} offline`);
         continue;
       }
       const count = open.get(node.id) ?? 0;
@@ -124,132 +250,127 @@ export class SessionService {
         skipped.push(`${node.name} short of resources`);
         continue;
       }
-      candidates.push({
-        id: node.id,
-        name: node.name,
+      const candidate = {
+        node,
         url: node.agent.inferenceUrl,
+        count,
         score: count / this.settings.maxPerNode + loadPerCpu / this.settings.maxLoadPerCpu + (1 - freeMemory),
-      });
+      };
+      if (serves) serving.push(candidate);
+      else if (failed) skipped.push(`${node.name} failed to load it (${report.reason ?? 'no reason given'})`);
+      else if (
+        !node.cordoned &&
+        r !== null &&
+        r.memoryFreeBytes >= resolved.artifact.sizeBytes * MEMORY_PER_BUNDLE_BYTE &&
+        this.settings.loadTimeoutMs > 0
+      )
+        loadable.push(candidate);
+      else skipped.push(`${node.name} cannot load it${node.cordoned ? ' (cordoned)' : ''}`);
     }
-    candidates.sort((a, b) => a.score - b.score || a.name.localeCompare(b.name));
-    const chosen = candidates[0];
+    const best = (list: Candidate[]) => list.sort((a, b) => a.score - b.score || a.node.name.localeCompare(b.node.name))[0];
+    const chosen = best(serving);
     const now = this.now();
-    const id = `ses_${randomBytes(12).toString('base64url')}`;
-    const session: Session = {
-      id,
+    const base = {
+      id: `ses_${randomBytes(12).toString('base64url')}`,
       model: deployment.name,
       kind: request.kind,
-      placement: chosen ? 'edge' : 'cloud',
-      nodeId: chosen?.id ?? null,
-      nodeName: chosen?.name ?? null,
-      state: 'pending',
-      reason: chosen
-        ? `${chosen.name} serves ${deployment.name} with room (${open.get(chosen.id) ?? 0} of ${this.settings.maxPerNode} sessions)`
-        : `no node can take it${skipped.length > 0 ? `: ${skipped.join(', ')}` : ` (no node${request.nodeSelector ? ' matching the selector' : ''} serves ${deployment.name})`}`,
+      state: 'pending' as const,
       createdAt: now,
-      expiresAt: now + this.settings.connectMs,
       connectedAt: null,
       closedAt: null,
       closeReason: null,
     };
+    const why = `no node serving it can take the session${skipped.length > 0 ? `: ${skipped.join(', ')}` : ` (no node${request.nodeSelector ? ' matching the selector' : ''} serves ${deployment.name})`}`;
+    if (chosen) {
+      const session: SessionRecord = {
+        ...base,
+        placement: 'edge',
+        nodeId: chosen.node.id,
+        nodeName: chosen.node.name,
+        reason: `${chosen.node.name} serves ${deployment.name} with room (${chosen.count} of ${this.settings.maxPerNode} sessions)`,
+        expiresAt: now + this.settings.connectMs,
+      };
+      await this.repository.insert(session);
+      return { session, url: chosen.url, reason: session.reason };
+    }
+    const loading = best(loadable);
+    if (loading) {
+      // Reserve the node (the session counts against its limit while the model loads) and place the deployment there.
+      const session: SessionRecord = {
+        ...base,
+        placement: 'edge',
+        nodeId: loading.node.id,
+        nodeName: loading.node.name,
+        reason: `loading ${deployment.name} on ${loading.node.name} on demand (${why})`,
+        expiresAt: now + this.settings.loadTimeoutMs + this.settings.connectMs,
+      };
+      await this.repository.insert(session);
+      const selectorTargets = matchesSelector(loading.node.labels, deployment.nodeSelector);
+      if (!selectorTargets && (await this.deps.onDemand.add(deployment.name, loading.node.id))) this.deps.changes.notify();
+      return { session, loading, reason: why };
+    }
+    const session: SessionRecord = {
+      ...base,
+      placement: 'cloud',
+      nodeId: null,
+      nodeName: null,
+      reason: `no node can take it${skipped.length > 0 ? `: ${skipped.join(', ')}` : ` (no node${request.nodeSelector ? ' matching the selector' : ''} serves or can load ${deployment.name})`}`,
+      expiresAt: now + this.settings.connectMs,
+    };
+    await this.repository.insert(session);
+    return { session, reason: session.reason };
+  }
+
+  /** Waits (polling the node's reports, without holding anything up) until the node serves what it is assigned, fails, or time runs out. */
+  private async waitServing(
+    deployment: DeploymentRecord,
+    loading: Candidate,
+    sessionId: string,
+  ): Promise<{ served: true } | { served: false; why: string }> {
+    const deadline = this.now() + this.settings.loadTimeoutMs;
+    const startedAt = this.now();
+    for (;;) {
+      const view = await this.deps.desiredState.view(await this.deps.deployments.get(deployment.name));
+      const report = view.nodes.find((n) => n.nodeId === loading.node.id);
+      if (report && report.assignedVersion !== null) {
+        if (report.state === 'serving' && report.servingVersion === report.assignedVersion) return { served: true };
+        const failedAt = report.updatedAt === null ? 0 : Date.parse(report.updatedAt);
+        if (report.state === 'failed' && report.version === report.assignedVersion && failedAt >= startedAt - 1000)
+          return { served: false, why: `failed (${report.reason ?? 'no reason given'})` };
+      }
+      const session = await this.repository.find(sessionId);
+      if (!session || session.state !== 'pending') return { served: false, why: 'was interrupted (the session was closed)' };
+      if (this.now() >= deadline)
+        return { served: false, why: `did not finish within ${Math.round(this.settings.loadTimeoutMs / 1000)} s` };
+      await new Promise((resolve) => setTimeout(resolve, LOAD_POLL_MS));
+    }
+  }
+
+  private connection(
+    session: SessionRecord,
+    deploymentName: string,
+    resolved: ModelVersionView,
+    nodeUrl: string | undefined,
+    serverUrl: string,
+  ): OpenSessionResponse {
+    const edge = session.placement === 'edge' && session.nodeId !== null && nodeUrl !== undefined;
     const claims: SessionClaims = {
-      sid: id,
-      model: chosen ? deployment.name : `${resolved.model}/${resolved.version}`,
-      node: chosen?.id ?? 'cloud',
+      sid: session.id,
+      model: edge ? deploymentName : `${resolved.model}/${resolved.version}`,
+      node: edge ? (session.nodeId as string) : 'cloud',
       exp: session.expiresAt,
       idleMs: this.settings.idleMs,
     };
     const token = encodeSessionToken(claims, this.deps.signBytes);
-    const base = chosen
-      ? `${chosen.url.replace(/\/+$/, '')}/v2/models/${encodeURIComponent(deployment.name)}/stream`
+    const base = edge
+      ? `${nodeUrl.replace(/\/+$/, '')}/v2/models/${encodeURIComponent(deploymentName)}/stream`
       : `${serverUrl.replace(/\/+$/, '')}/v2/models/${encodeURIComponent(resolved.model)}/versions/${resolved.version}/stream`;
-    this.sessions.set(id, session);
     return {
-      session: toView(session),
+      session: toSessionView(session),
       url: `${base.replace(/^http/, 'ws')}?session=${encodeURIComponent(token)}`,
       token,
       connectSeconds: Math.round(this.settings.connectMs / 1000),
       idleSeconds: Math.round(this.settings.idleMs / 1000),
     };
   }
-
-  list(all = false): SessionView[] {
-    return [...this.sessions.values()].filter((s) => all || s.state !== 'closed').map(toView);
-  }
-
-  get(id: string): SessionView {
-    const session = this.sessions.get(id);
-    if (!session) throw new FoglineError('FOGLINE_ERR_SESSION_NOT_FOUND', `No session ${id}`);
-    return toView(session);
-  }
-
-  /** The socket holder's report: `nodeId` null for the control plane's own stream. */
-  record(nodeId: string | null, id: string, event: 'connected' | 'closed', reason?: string): SessionView {
-    const session = this.sessions.get(id);
-    if (!session || session.nodeId !== nodeId) throw new FoglineError('FOGLINE_ERR_SESSION_NOT_FOUND', `No session ${id} on this node`);
-    if (event === 'connected' && session.state === 'pending') {
-      session.state = 'connected';
-      session.connectedAt = this.now();
-    } else if (event === 'closed') {
-      this.close(session, reason ?? 'disconnected');
-    }
-    return toView(session);
-  }
-
-  /** Closes a session from the API side: the holder is not told, so its socket runs on until it closes or idles out. */
-  end(id: string): SessionView {
-    const session = this.sessions.get(id);
-    if (!session) throw new FoglineError('FOGLINE_ERR_SESSION_NOT_FOUND', `No session ${id}`);
-    this.close(session, 'closed through the API');
-    return toView(session);
-  }
-
-  /** Drops unused tokens' sessions, closes those whose node went offline, forgets old closed ones. */
-  async sweep(): Promise<void> {
-    const now = this.now();
-    const needsNodes = [...this.sessions.values()].some((s) => s.state !== 'closed' && s.nodeId !== null);
-    const online = needsNodes ? new Set((await this.deps.nodes.list()).filter((n) => n.status === 'online').map((n) => n.id)) : new Set();
-    for (const session of this.sessions.values()) {
-      if (session.state === 'closed') {
-        if (now - (session.closedAt ?? now) > KEEP_CLOSED_MS) this.sessions.delete(session.id);
-      } else if (session.state === 'pending' && now > session.expiresAt) {
-        this.close(session, 'never connected');
-      } else if (session.nodeId !== null && !online.has(session.nodeId)) {
-        this.close(session, 'node offline');
-      }
-    }
-  }
-
-  private close(session: Session, reason: string): void {
-    if (session.state === 'closed') return;
-    session.state = 'closed';
-    session.closedAt = this.now();
-    session.closeReason = reason;
-  }
-
-  private openPerNode(): Map<string, number> {
-    const counts = new Map<string, number>();
-    for (const s of this.sessions.values()) {
-      if (s.state !== 'closed' && s.nodeId !== null) counts.set(s.nodeId, (counts.get(s.nodeId) ?? 0) + 1);
-    }
-    return counts;
-  }
-}
-
-function toView(s: Session): SessionView {
-  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-  return {
-    id: s.id,
-    model: s.model,
-    kind: s.kind,
-    placement: s.placement,
-    nodeId: s.nodeId,
-    nodeName: s.nodeName,
-    state: s.state,
-    reason: s.reason,
-    createdAt: new Date(s.createdAt).toISOString(),
-    connectedAt: iso(s.connectedAt),
-    closedAt: iso(s.closedAt),
-    closeReason: s.closeReason,
-  };
 }

@@ -19,7 +19,8 @@ export function sessionRoutes({ sessions }: Services): FastifyPluginAsyncTypebox
       {
         config: { access: { minRole: 'viewer' } },
         schema: {
-          summary: 'Open a 1:1 inference session: a node serving the deployment with room, or the cloud; returns a WebSocket URL and token',
+          summary:
+            'Open a 1:1 inference session: a node serving the deployment with room, else one that loads it on demand, else the cloud; returns a WebSocket URL and token',
           tags: ['sessions'],
           body: OpenSessionRequest,
           response: { 201: OpenSessionResponse, ...ERROR_RESPONSES },
@@ -42,7 +43,7 @@ export function sessionRoutes({ sessions }: Services): FastifyPluginAsyncTypebox
           response: { 200: SessionList, ...ERROR_RESPONSES },
         },
       },
-      async (request) => ({ sessions: sessions.list(request.query.all ?? false) }),
+      async (request) => ({ sessions: await sessions.list(request.query.all ?? false) }),
     );
 
     app.delete(
