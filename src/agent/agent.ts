@@ -122,8 +122,9 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   }
   const server = config.server ?? identity.server;
   const client = new ApiClient({ server, token: identity.credential });
-  // Offloaded requests go to the control plane's /v2 with this node's credential.
-  offloading.connect({ server, credential: identity.credential, nodeName: identity.nodeName });
+  // Offloaded requests go to the control plane's /v2 with this node's credential. A cloud node is
+  // where offloaded work lands (the control plane balances across cloud nodes): it never offloads.
+  if (config.role !== 'cloud') offloading.connect({ server, credential: identity.credential, nodeName: identity.nodeName });
   const gpus = await detectGpus();
   const agentInfo: AgentInfo = {
     version: VERSION,

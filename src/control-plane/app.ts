@@ -87,10 +87,12 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   app.addHook('onReady', async () => {
     services.rollouts.start(app.log);
     await services.sessions.start();
+    services.cloudReplicas.start((error) => app.log.warn(`cloud replica check failed: ${error.message}`));
   });
   app.addHook('preClose', async () => {
     closing = true;
     services.sessions.stop();
+    services.cloudReplicas.stop();
     services.changes.close();
     await services.rollouts.stop();
   });
@@ -165,11 +167,12 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   await app.register(driftRoutes(services), { prefix: '/api/v1' });
   await app.register(sessionRoutes(services), { prefix: '/api/v1' });
   // Agents offload inference here with their node credential (any node's; they act as no node).
-  await app.register(v2Routes(services.inference, { minRole: 'viewer', anyNode: true }));
+  // Cloud nodes serving the version take the request first (src/inference/replica-balancer.ts).
+  await app.register(v2Routes(services.cloudReplicas, { minRole: 'viewer', anyNode: true }));
   // Cloud sessions: the session token is the credential (checked before the upgrade).
   await app.register(
     v2StreamRoutes(
-      services.inference,
+      services.cloudReplicas,
       'public',
       sessionGate({
         required: true,

@@ -13,6 +13,8 @@ import { FederatedService } from '../federated/federated-service.js';
 import { RolloutController } from '../deployments/rollout-controller.js';
 import { Enrolment } from '../nodes/enrolment.js';
 import { CloudInference } from '../inference/cloud-inference.js';
+import { findCloudReplicas } from '../inference/cloud-replicas.js';
+import { ReplicaBalancer } from '../inference/replica-balancer.js';
 import { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
 import { RunEngine } from '../pipelines/run-engine.js';
@@ -59,6 +61,8 @@ export interface Services {
   runs: RunEngine;
   runEvents: RunRepository;
   inference: CloudInference;
+  /** The /v2 endpoint: cloud nodes' replicas of a version first (least outstanding), else `inference`. */
+  cloudReplicas: ReplicaBalancer;
   deployments: DeploymentRepository;
   desiredState: DesiredStateService;
   /** Moves rollouts along (started with the app, stopped when it closes). */
@@ -90,6 +94,11 @@ export function createServices(store: Store, settings: ServiceSettings): Service
   const changes = new ChangeSignal();
   const onDemand = new OnDemandPlacements(store.db);
   const desiredState = new DesiredStateService(deployments, models, nodes, changes, onDemand);
+  const inference = new CloudInference(models, () => store.ping());
+  const cloudReplicas = new ReplicaBalancer(inference, () => findCloudReplicas({ deployments, desiredState, nodes }), {
+    observer: metrics.cloudReplicas,
+  });
+  metrics.cloudReplicas.watch(() => cloudReplicas.states());
   const datasets = new DatasetCatalog(store.db, new ArtifactStore(path.join(settings.dataDir, 'datasets')), settings.datasetLimitBytes);
   const runs = new RunEngine({
     runs: runRepository,
@@ -111,7 +120,8 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     artifacts,
     models,
     datasets,
-    inference: new CloudInference(models, () => store.ping()),
+    inference,
+    cloudReplicas,
     deployments,
     changes,
     metrics,

@@ -8,6 +8,7 @@ import { HttpMetrics } from './http-metrics.js';
 import { collectProcessMetrics } from './process-metrics.js';
 import { ScrapeQueue } from './metrics-endpoint.js';
 import { ObservedRunRepository, PipelineMetrics } from './pipeline-metrics.js';
+import { ReplicaMetrics } from './replica-metrics.js';
 
 export interface ControlPlaneMetricsOptions {
   /** Process metrics (CPU, memory, event loop, GC); on by default. */
@@ -29,6 +30,7 @@ export class ControlPlaneMetrics {
   readonly registry = new Registry();
   readonly http: HttpMetrics;
   readonly pipelines: PipelineMetrics;
+  readonly cloudReplicas: ReplicaMetrics;
   private readonly fleet: FleetMetrics;
   private readonly drift: DriftMetrics;
   private readonly scrapes: ScrapeQueue;
@@ -37,6 +39,7 @@ export class ControlPlaneMetrics {
     if (options.processMetrics !== false) collectProcessMetrics(this.registry);
     this.http = new HttpMetrics(this.registry);
     this.pipelines = new PipelineMetrics(this.registry);
+    this.cloudReplicas = new ReplicaMetrics(this.registry);
     this.fleet = new FleetMetrics(this.registry, db, nodes);
     this.drift = new DriftMetrics(this.registry, db);
     this.scrapes = new ScrapeQueue(this.registry, async () => {

@@ -15,16 +15,17 @@ export class CloudInferError extends Error {
 }
 
 export interface CloudClientOptions {
-  /** The control plane's URL: the offload target's V2 routes live under it. */
+  /** The control plane's URL (or a cloud replica's inference URL): the V2 routes live under it. */
   server: string;
-  /** The node credential: the control plane's V2 routes accept node credentials. */
-  credential: string;
+  /** The node credential: the control plane's V2 routes accept node credentials. Agents' own V2 routes need none. */
+  credential?: string;
   /** How long an offloaded request may take before the node runs it itself, ms. */
   timeoutMs: number;
 }
 
 /**
- * Posts V2 infer requests to the control plane with the node credential, through undici's
+ * Posts V2 infer requests to the control plane with the node credential (or, from the control
+ * plane, to a cloud replica's agent), through undici's
  * `request` on the global dispatcher (keep-alive, and the CA pinned with --ca; about a third of
  * `fetch`'s cost per call, which matters on a node short of CPU).
  */
@@ -38,7 +39,10 @@ export class CloudClient {
     try {
       const response = await undiciRequest(new URL(path, this.options.server), {
         method: 'POST',
-        headers: { authorization: `Bearer ${this.options.credential}`, 'content-type': 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          ...(this.options.credential ? { authorization: `Bearer ${this.options.credential}` } : {}),
+        },
         body: JSON.stringify(request),
         signal: AbortSignal.timeout(timeoutMs),
         headersTimeout: timeoutMs,
