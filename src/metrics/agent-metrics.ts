@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ARTIFACT_DOWNLOAD_CHANNEL, type ArtifactDownloadEvent } from '../agent/artifacts/download-artifact.js';
 import type { BreakerState } from '../agent/offload/circuit-breaker.js';
-import type { OffloadEvent, OffloadObserver } from '../agent/offload/offloading-models.js';
+import type { JointEvent, OffloadEvent, OffloadObserver } from '../agent/offload/offloading-models.js';
 import type { NodeResources } from '../contracts/nodes.js';
 import { DOWNLOAD_SECONDS } from './buckets.js';
 import { HttpMetrics } from './http-metrics.js';
@@ -53,8 +53,14 @@ export class AgentMetrics {
   private readonly onDownload = (message: unknown) => this.downloaded(message as ArtifactDownloadEvent);
   private readonly offloadRequests: Counter<'deployment' | 'outcome' | 'reason'>;
   private offloadBreaker: (() => BreakerState) | null = null;
-  /** The OffloadObserver given to OffloadingModels: requests by where they ran and why. */
-  readonly offload: OffloadObserver = { routed: (event: OffloadEvent) => this.routed(event) };
+  private readonly jointSamples: Counter<'deployment' | 'outcome'>;
+  private readonly jointLabelled: Counter<'deployment'>;
+  private readonly jointCorrect: Counter<'deployment' | 'answer'>;
+  /** The OffloadObserver given to OffloadingModels: requests by where they ran and why, and joint inference's rows. */
+  readonly offload: OffloadObserver = {
+    routed: (event: OffloadEvent) => this.routed(event),
+    joint: (event: JointEvent) => this.jointAnswered(event),
+  };
 
   constructor(options: AgentMetricsOptions) {
     const registers = [this.registry];
@@ -91,6 +97,24 @@ export class AgentMetrics {
       name: 'fogline_offload_requests_total',
       help: 'Inference requests by where they ran: local (on this node as decided), offloaded (the cloud answered) or fallback (meant for the cloud, answered here because the cloud failed or was held off), with the reason of the decision',
       labelNames: ['deployment', 'outcome', 'reason'],
+      registers,
+    });
+    this.jointSamples = new Counter({
+      name: 'fogline_joint_samples_total',
+      help: 'Joint inference: rows (samples) by outcome: easy (the edge model answered), hard (the hard-example rule sent it to the cloud model, which answered) or fallback (hard, but the cloud failed or was held off: the edge model answered)',
+      labelNames: ['deployment', 'outcome'],
+      registers,
+    });
+    this.jointLabelled = new Counter({
+      name: 'fogline_joint_labelled_samples_total',
+      help: 'Joint inference: rows that came with a true label (request parameter fogline.label)',
+      labelNames: ['deployment'],
+      registers,
+    });
+    this.jointCorrect = new Counter({
+      name: 'fogline_joint_correct_samples_total',
+      help: "Joint inference: labelled rows answered right, by answer: edge (the edge model's own answer) or final (the answer returned, edge or cloud); (final - edge) / labelled is the accuracy gained",
+      labelNames: ['deployment', 'answer'],
       registers,
     });
     const breaker = () => this.offloadBreaker?.();
@@ -151,6 +175,14 @@ export class AgentMetrics {
 
   private routed(event: OffloadEvent): void {
     this.offloadRequests.inc({ deployment: event.deployment, outcome: event.outcome, reason: event.reason });
+  }
+
+  private jointAnswered(event: JointEvent): void {
+    const { deployment } = event;
+    for (const outcome of ['easy', 'hard', 'fallback'] as const) this.jointSamples.inc({ deployment, outcome }, event[outcome]);
+    this.jointLabelled.inc({ deployment }, event.labelled);
+    this.jointCorrect.inc({ deployment, answer: 'edge' }, event.edgeCorrect);
+    this.jointCorrect.inc({ deployment, answer: 'final' }, event.finalCorrect);
   }
 
   private downloaded(event: ArtifactDownloadEvent): void {

@@ -22,7 +22,9 @@ export type OffloadReason =
   /** auto: the predictor is not loaded or failed lately (crashed worker). */
   | 'unhealthy'
   /** The cloud was tried and failed (unreachable, timed out, 5xx): run on the node. */
-  | 'cloud-error';
+  | 'cloud-error'
+  /** Joint inference: the node's model answered first, and rows its hard-example rule found hard went to the cloud model. */
+  | 'hard-example';
 
 /** What the node measures at the moment a request arrives. */
 export interface OffloadInputs {

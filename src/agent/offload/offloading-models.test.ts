@@ -19,6 +19,7 @@ function fakeModels(state: {
   const fake = {
     localCalls: 0,
     offload: () => state.offload,
+    joint: () => undefined,
     queue: () => state.queue,
     ready: async () => true,
     metadata: async () => ({ name: 'energy', platform: 'x', inputs: [], outputs: [] }),

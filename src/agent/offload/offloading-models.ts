@@ -1,15 +1,31 @@
+import type { JointCounts } from '../../contracts/deployments.js';
 import type { V2InferRequest, V2InferResponse, V2ModelMetadata } from '../../contracts/open-inference.js';
 import type { V2ModelSource } from '../../inference/v2-model-source.js';
-import { type DeployedModels, isServerError } from '../runtime/deployed-models.js';
+import { selectOutputs } from '../../inference/v2-tensors.js';
+import type { InferOutput } from '../../ml/bundle/infer-tensors.js';
+import { predictedClasses, scoreRows } from '../../ml/joint/edge-outputs.js';
+import { HARD_EXAMPLE_RULES } from '../../ml/joint/hard-example.js';
+import { type DeployedModels, type DeploymentJoint, isServerError } from '../runtime/deployed-models.js';
 import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { CloudClient, CloudInferError } from './cloud-client.js';
 import { decideOffload, DEFAULT_THRESHOLDS, type OffloadReason, type OffloadThresholds, type RanOn } from './decide.js';
+import { batchOf, type FlatOutput, flatOutputs, mergeRows, readLabels, sliceRows } from './joint-rows.js';
 import { type Pressure, PressureGauge } from './pressure.js';
 
 /** The response `parameters` that say where a request ran. */
 export const RAN_ON_PARAMETER = 'fogline.ran_on';
 export const NODE_PARAMETER = 'fogline.node';
 export const REASON_PARAMETER = 'fogline.offload_reason';
+/** Joint inference: easy (the node's model answered every row), hard (the cloud model answered the hard rows) or fallback. */
+export const JOINT_PARAMETER = 'fogline.joint';
+/** Joint inference: easy, hard or fallback for each row of the request, in order. */
+export const JOINT_ROWS_PARAMETER = 'fogline.joint_rows';
+/** Joint inference: the cloud model and version that answered the hard rows. */
+export const CLOUD_MODEL_PARAMETER = 'fogline.cloud_model';
+export const CLOUD_VERSION_PARAMETER = 'fogline.cloud_model_version';
+
+/** What joint inference made of one row: easy (edge answer), hard (cloud answer) or fallback (hard, but the cloud failed: edge answer). */
+export type JointOutcome = 'easy' | 'hard' | 'fallback';
 
 /**
  * One routed request, for metrics: `local` ran on the node as decided, `offloaded` ran in the
@@ -20,6 +36,13 @@ export const REASON_PARAMETER = 'fogline.offload_reason';
 export interface RanWhere {
   local: number;
   offloaded: number;
+  /** Joint inference: rows by outcome, and how the labelled ones fared; only for deployments with joint inference. */
+  joint?: JointCounts;
+}
+
+/** One request through joint inference: its rows by outcome, and its labelled rows' correctness. */
+export interface JointEvent extends JointCounts {
+  deployment: string;
 }
 
 export interface OffloadEvent {
@@ -31,6 +54,8 @@ export interface OffloadEvent {
 /** Told of every routed request (the agent's Prometheus metrics implement it). */
 export interface OffloadObserver {
   routed(event: OffloadEvent): void;
+  /** Told of every request answered by joint inference. */
+  joint?(event: JointEvent): void;
 }
 
 export const NO_OFFLOAD_OBSERVER: OffloadObserver = { routed() {} };
@@ -117,7 +142,13 @@ export class OffloadingModels implements V2ModelSource {
   }
 
   async infer(name: string, version: string | undefined, request: V2InferRequest): Promise<V2InferResponse> {
-    const response = await this.route(name, version, request);
+    const joint = this.models.joint(name);
+    const queue = this.models.queue(name);
+    // As with offloading, a version in the path must be the one served here (else the node's 404).
+    const response =
+      joint && (version === undefined || queue === undefined || String(queue.version) === version)
+        ? await this.runJoint(name, version, request, joint)
+        : await this.route(name, version, request);
     const counts = this.ran.get(name) ?? { local: 0, offloaded: 0 };
     if (response.parameters?.[RAN_ON_PARAMETER] === 'cloud') counts.offloaded += 1;
     else counts.local += 1;
@@ -168,6 +199,14 @@ export class OffloadingModels implements V2ModelSource {
 
   /** Sends a request to the cloud; undefined (the node answers it) when that fails. */
   private async tryCloud(name: string, path: string, request: V2InferRequest, reason: OffloadReason): Promise<V2InferResponse | undefined> {
+    const response = await this.callCloud(name, path, request);
+    if (!response) return undefined;
+    this.observer.routed({ deployment: name, outcome: 'offloaded', reason });
+    return this.stamp(name, response, 'cloud', reason);
+  }
+
+  /** One call to the cloud through the circuit breaker; undefined when it is held off or fails. */
+  private async callCloud(name: string, path: string, request: V2InferRequest): Promise<V2InferResponse | undefined> {
     const target = this.target;
     if (!target || !this.breaker.allow()) return undefined;
     const started = performance.now();
@@ -177,13 +216,112 @@ export class OffloadingModels implements V2ModelSource {
       const ms = performance.now() - started;
       const last = this.cloudLatencyMs.get(name);
       this.cloudLatencyMs.set(name, last === undefined ? ms : last + 0.2 * (ms - last));
-      this.observer.routed({ deployment: name, outcome: 'offloaded', reason });
-      return this.stamp(name, response, 'cloud', reason);
+      return response;
     } catch (error) {
       if (error instanceof CloudInferError && !error.cloudFault) this.breaker.success();
       else this.breaker.failure();
       return undefined;
     }
+  }
+
+  /**
+   * Joint inference: the node's model answers every row; the rows the rule finds hard go to the
+   * cloud model in one request, and its answers replace the node's for those rows. When the cloud
+   * fails (or is held off) the node's answer stands. A failure of the node's own model on the
+   * server side sends the whole request to the cloud model, as offloading does.
+   */
+  private async runJoint(
+    name: string,
+    version: string | undefined,
+    request: V2InferRequest,
+    joint: DeploymentJoint,
+  ): Promise<V2InferResponse> {
+    const batch = batchOf(request);
+    // Bad labels are the client's error, found before anything runs.
+    const labels = readLabels(request, batch);
+    let edge: V2InferResponse;
+    try {
+      // Every output: the rule reads some (probabilities) that the client may not have asked for.
+      edge = await this.models.infer(name, version, { ...request, outputs: undefined });
+    } catch (error) {
+      if (!isServerError(error)) throw error;
+      this.unhealthyUntil.set(name, Date.now() + this.unhealthyMs);
+      const answer = await this.tryCloud(
+        name,
+        joint.inferPath,
+        { ...sliceRows(request, [...Array(batch).keys()]), outputs: request.outputs },
+        'unhealthy',
+      );
+      if (answer) return { ...answer, parameters: { ...answer.parameters, [CLOUD_MODEL_PARAMETER]: joint.model } };
+      this.observer.routed({ deployment: name, outcome: 'fallback', reason: 'unhealthy' });
+      throw error;
+    }
+    const edgeOutputs = flatOutputs(edge);
+    // An output the client named that the model lacks is its error (400), found before the cloud is asked.
+    selectOutputs(edgeOutputs as unknown as InferOutput[], request.outputs);
+    const rule = HARD_EXAMPLE_RULES[joint.rule];
+    const hardRows = scoreRows(joint.rule, edgeOutputs, batch).flatMap((score, row) => (rule.isHard(score, joint.threshold) ? [row] : []));
+    let final: FlatOutput[] = edgeOutputs;
+    let cloud: V2InferResponse | undefined;
+    if (hardRows.length > 0) {
+      const answer = await this.callCloud(name, joint.inferPath, sliceRows(request, hardRows));
+      try {
+        if (answer) [final, cloud] = [mergeRows(edgeOutputs, flatOutputs(answer), hardRows, batch), answer];
+      } catch {
+        // The cloud's answer does not fit the node's (a model swapped under its selector): the node's stands.
+      }
+    }
+    const hard = new Set(hardRows);
+    const rows: JointOutcome[] = Array.from({ length: batch }, (_, r) => (!hard.has(r) ? 'easy' : cloud ? 'hard' : 'fallback'));
+    const counts = this.countJoint(name, rows, labels, edgeOutputs, final);
+    this.observer.routed({
+      deployment: name,
+      outcome: cloud ? 'offloaded' : hardRows.length > 0 ? 'fallback' : 'local',
+      reason: 'hard-example',
+    });
+    this.observer.joint?.({ deployment: name, ...counts });
+    const allCloud = cloud !== undefined && hardRows.length === batch;
+    return {
+      model_name: name,
+      model_version: allCloud ? (cloud?.model_version ?? String(joint.version)) : edge.model_version,
+      ...(request.id !== undefined ? { id: request.id } : {}),
+      outputs: selectOutputs(final as unknown as InferOutput[], request.outputs),
+      parameters: {
+        [RAN_ON_PARAMETER]: cloud ? 'cloud' : 'edge',
+        [NODE_PARAMETER]: this.nodeName,
+        [REASON_PARAMETER]: 'hard-example',
+        [JOINT_PARAMETER]: cloud ? 'hard' : hardRows.length > 0 ? 'fallback' : 'easy',
+        [JOINT_ROWS_PARAMETER]: rows,
+        ...(cloud ? { [CLOUD_MODEL_PARAMETER]: joint.model, [CLOUD_VERSION_PARAMETER]: cloud.model_version ?? String(joint.version) } : {}),
+      },
+    };
+  }
+
+  /** This request's joint counts, added to the deployment's running totals. */
+  private countJoint(
+    name: string,
+    rows: readonly JointOutcome[],
+    labels: readonly (number | null)[] | undefined,
+    edge: readonly FlatOutput[],
+    final: readonly FlatOutput[],
+  ): JointCounts {
+    const counts: JointCounts = { easy: 0, hard: 0, fallback: 0, labelled: 0, edgeCorrect: 0, finalCorrect: 0 };
+    for (const outcome of rows) counts[outcome] += 1;
+    if (labels) {
+      const edgeClass = predictedClasses(edge, rows.length);
+      const finalClass = predictedClasses(final, rows.length);
+      labels.forEach((label, r) => {
+        if (label === null) return;
+        counts.labelled += 1;
+        if (edgeClass[r] === label) counts.edgeCorrect += 1;
+        if (finalClass[r] === label) counts.finalCorrect += 1;
+      });
+    }
+    const ran = this.ran.get(name) ?? { local: 0, offloaded: 0 };
+    const total = ran.joint ?? { easy: 0, hard: 0, fallback: 0, labelled: 0, edgeCorrect: 0, finalCorrect: 0 };
+    for (const key of Object.keys(counts) as (keyof JointCounts)[]) total[key] += counts[key];
+    this.ran.set(name, { ...ran, joint: total });
+    return counts;
   }
 
   private async runLocal(

@@ -26,6 +26,9 @@ export interface DeploymentOffload {
   inferPath: string;
 }
 
+/** A deployment's joint inference: the cloud model version hard rows go to, the rule and its threshold. */
+export type DeploymentJoint = NonNullable<DesiredDeployment['joint']>;
+
 /** A failure on the server's side (predictor error, crashed worker), as opposed to a bad request. */
 export function isServerError(error: unknown): boolean {
   const cause = error instanceof BatchItemError ? error.error : error;
@@ -51,6 +54,8 @@ export class DeployedModels implements V2ModelSource {
   private readonly loadOptions: LoadOptions;
   /** Offload settings per deployment name, from the desired entry whose version was loaded last. */
   private readonly offloadSettings = new Map<string, NonNullable<DesiredDeployment['offload']>>();
+  /** Joint inference settings per deployment name, from its latest desired entry. */
+  private readonly jointSettings = new Map<string, DeploymentJoint>();
 
   constructor(options: DeployedModelsOptions = {}) {
     this.observer = options.observer ?? NO_SERVING_OBSERVER;
@@ -65,8 +70,7 @@ export class DeployedModels implements V2ModelSource {
   async load(bytes: Uint8Array, deployment: DesiredDeployment): Promise<LoadedVersion> {
     const started = performance.now();
     // Known from the start of the load, so that a deployment still loading can already be offloaded.
-    if (deployment.offload) this.offloadSettings.set(deployment.name, deployment.offload);
-    else this.offloadSettings.delete(deployment.name);
+    this.configure(deployment);
     try {
       return await loadVersion(bytes, deployment, this.loadOptions);
     } catch (error) {
@@ -74,6 +78,22 @@ export class DeployedModels implements V2ModelSource {
       this.observer.loaded({ deployment: deployment.name, model: deployment.model, version: deployment.version, seconds, ok: false });
       throw error;
     }
+  }
+
+  /**
+   * Takes a desired entry's offload and joint settings: when its version loads, and when only they
+   * changed (the joint cloud model's alias moved) while the same version keeps serving.
+   */
+  configure(deployment: DesiredDeployment): void {
+    if (deployment.offload) this.offloadSettings.set(deployment.name, deployment.offload);
+    else this.offloadSettings.delete(deployment.name);
+    if (deployment.joint) this.jointSettings.set(deployment.name, deployment.joint);
+    else this.jointSettings.delete(deployment.name);
+  }
+
+  /** `name`'s joint inference settings; undefined when it has none. */
+  joint(name: string): DeploymentJoint | undefined {
+    return this.jointSettings.get(name);
   }
 
   /**
@@ -87,8 +107,8 @@ export class DeployedModels implements V2ModelSource {
 
   expect(names: readonly string[]): void {
     this.expected = new Set(names);
-    for (const name of this.offloadSettings.keys())
-      if (!this.expected.has(name) && !this.slots.has(name)) this.offloadSettings.delete(name);
+    for (const settings of [this.offloadSettings, this.jointSettings])
+      for (const name of settings.keys()) if (!this.expected.has(name) && !this.slots.has(name)) settings.delete(name);
   }
 
   /** How `name`'s requests may be offloaded; undefined when it has no settings (edge-only). */
@@ -144,6 +164,7 @@ export class DeployedModels implements V2ModelSource {
     if (!slot) return;
     this.slots.delete(name);
     this.offloadSettings.delete(name);
+    this.jointSettings.delete(name);
     const { version, model } = slot;
     await slot.close();
     this.observer.unloaded({ deployment: name, model: model ?? name, version });

@@ -81,6 +81,7 @@ export class Reconciler {
     const { name, version } = deployment;
     const current = this.models.serving(name);
     if (current?.version === version && current.sha256 === deployment.sha256) {
+      this.models.configure(deployment);
       this.serving.set(name, deployment);
       this.status.set(name, version, 'serving', undefined, version);
       return;

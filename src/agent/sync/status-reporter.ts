@@ -77,7 +77,9 @@ export class StatusReporter {
   /** The status with the request counters of the version it serves, when the runtime has them. */
   private withUsage(status: DeploymentStatus): DeploymentStatus {
     const ran = this.ranWhere(status.name);
-    const withRan = ran ? { ...status, localRequests: ran.local, offloadedRequests: ran.offloaded } : status;
+    const withRan = ran
+      ? { ...status, localRequests: ran.local, offloadedRequests: ran.offloaded, ...(ran.joint ? { joint: { ...ran.joint } } : {}) }
+      : status;
     const usage = this.usage(status.name);
     if (!usage || usage.version !== status.servingVersion) return withRan;
     const { requests, errors, latencyP50Ms, latencyP99Ms } = usage;
