@@ -1,9 +1,12 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   DEFAULT_LATENCY_TARGET_MS,
   DEPLOYMENT_STRATEGIES,
   type DeploymentStrategy,
   type DeploymentView,
+  JOINT_RULES,
+  type JointRule,
+  type JointSetting,
   OFFLOAD_POLICIES,
   type OffloadPolicy,
 } from '../../contracts/deployments.js';
@@ -24,6 +27,9 @@ interface CreateOptions {
   maxErrorRate: number;
   offload: OffloadPolicy;
   latencyTargetMs: number;
+  jointCloudModel?: string;
+  jointRule: JointRule;
+  jointThreshold?: number;
   wait: boolean;
   timeout: number;
 }
@@ -75,9 +81,27 @@ export function deployCommand(): Command {
         (v) => parseCount(v, '--latency-target-ms'),
         DEFAULT_LATENCY_TARGET_MS,
       )
+      .option(
+        '--joint-cloud-model <selector>',
+        'Joint inference: the larger cloud model (name, name@version or name@alias) that answers the rows the hard-example rule finds hard; the deployed model answers the rest',
+      )
+      .addOption(
+        new Option(
+          '--joint-rule <rule>',
+          'Joint inference: confidence (1 − top probability), entropy (normalised) or interval-width ((upper − lower) / |median|)',
+        )
+          .choices([...JOINT_RULES])
+          .default('confidence'),
+      )
+      .option(
+        '--joint-threshold <score>',
+        'Joint inference: a row scoring above this goes to the cloud model (confidence, entropy: 0–1)',
+        (v) => parseThreshold(v),
+      )
       .option('--wait', 'Follow the first rollout with a progress bar until every node serves it', false)
       .option('--timeout <duration>', 'With --wait: give up after this long (e.g. 5m)', (v) => parseDuration(v, '--timeout'), 300),
   ).action(async (options: CreateOptions, self: Command) => {
+    const joint = jointSetting(options, self);
     const { client, json } = clientFor(self);
     let view = await client.createDeployment({
       name: options.name,
@@ -89,6 +113,7 @@ export function deployCommand(): Command {
       maxErrorRate: options.maxErrorRate,
       offload: options.offload,
       latencyTargetMs: options.latencyTargetMs,
+      ...(joint ? { joint } : {}),
     });
     if (options.wait) view = await followRollout(client, view.name, options.timeout * 1000);
     if (json) return printJson(view);
@@ -211,6 +236,11 @@ function describeDeployment(view: DeploymentView): string {
     `Nodes:       ${formatLabels(view.nodeSelector) || '(all)'}`,
     `Strategy:    ${strategy}`,
     `Offload:     ${view.offload === 'auto' ? `auto (latency target ${view.latencyTargetMs} ms)` : view.offload}`,
+    ...(view.joint
+      ? [
+          `Joint:       hard rows (${view.joint.rule} > ${view.joint.threshold}) to ${view.joint.cloudModel} (now version ${view.joint.cloudVersion ?? '-'})`,
+        ]
+      : []),
     `Rollout:     ${describePhase(view)}`,
   ];
   if (view.nodes.length === 0) lines.push('', 'No node fits yet (online, not cordoned, labels matching, enough memory).');
@@ -228,6 +258,7 @@ function describeDeployment(view: DeploymentView): string {
           header: 'P50/P99 MS',
           value: (n) => (n.latencyP50Ms === null ? '-' : `${n.latencyP50Ms.toFixed(1)}/${(n.latencyP99Ms ?? 0).toFixed(1)}`),
         },
+        ...(view.joint ? [{ header: 'JOINT', value: (n: DeploymentView['nodes'][number]) => describeJoint(n.joint) }] : []),
         { header: 'REASON', value: (n) => n.reason ?? '' },
       ]),
     );
@@ -237,4 +268,34 @@ function describeDeployment(view: DeploymentView): string {
     for (const event of history) lines.push(`  ${event.at}  ${event.event.padEnd(18)} ${event.message}`);
   }
   return lines.join('\n');
+}
+
+function parseThreshold(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0)
+    throw new InvalidArgumentError(`--joint-threshold must be a number of at least 0, got "${text}"`);
+  return value;
+}
+
+/** The joint setting the flags ask for; none without --joint-cloud-model. */
+function jointSetting(options: CreateOptions, self: Command): JointSetting | undefined {
+  if (options.jointCloudModel === undefined) {
+    if (options.jointThreshold !== undefined || self.getOptionValueSource('jointRule') === 'cli')
+      self.error('error: --joint-rule and --joint-threshold need --joint-cloud-model');
+    return undefined;
+  }
+  if (options.jointThreshold === undefined) self.error('error: --joint-cloud-model needs --joint-threshold (e.g. 0.2)');
+  return { cloudModel: options.jointCloudModel, rule: options.jointRule, threshold: options.jointThreshold as number };
+}
+
+/** A node's joint counts: the share of rows the cloud answered, and the accuracy on labelled rows, edge → final. */
+function describeJoint(joint: DeploymentView['nodes'][number]['joint']): string {
+  if (!joint) return '-';
+  const rows = joint.easy + joint.hard + joint.fallback;
+  const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
+  const parts = [`${percent(joint.offloadRate)} of ${rows} to cloud`];
+  if (joint.fallback > 0) parts.push(`${joint.fallback} fallback`);
+  if (joint.edgeAccuracy !== null && joint.finalAccuracy !== null)
+    parts.push(`accuracy ${percent(joint.edgeAccuracy)} → ${percent(joint.finalAccuracy)} (${joint.labelled} labelled)`);
+  return parts.join(', ');
 }
