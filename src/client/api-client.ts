@@ -243,8 +243,9 @@ export class ApiClient {
     };
   }
 
-  async request<T>(method: string, path: string, options: { body?: unknown; token?: string } = {}): Promise<T> {
-    const response = await this.send(method, path, options);
+  /** `timeoutMs` overrides the client's for this call (a call the server may hold up, e.g. a session whose model loads). */
+  async request<T>(method: string, path: string, options: { body?: unknown; token?: string; timeoutMs?: number } = {}): Promise<T> {
+    const response = await this.send(method, path, options, options.timeoutMs);
     if (!response.ok) await this.fail(response);
     const text = await response.text();
     return (text === '' ? undefined : JSON.parse(text)) as T;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DeploymentView } from '../contracts/deployments.js';
 import type { NodeView } from '../contracts/nodes.js';
 import { ChangeSignal } from '../deployments/change-signal.js';
-import type { DeploymentRepository } from '../deployments/deployment-repository.js';
+import { DeploymentRepository } from '../deployments/deployment-repository.js';
 import type { DesiredStateService } from '../deployments/desired-state.js';
 import { OnDemandPlacements } from '../deployments/on-demand-placements.js';
 import type { NodeRegistry } from '../nodes/node-registry.js';
@@ -107,5 +107,107 @@ describe('session placement', () => {
     const { session } = await sessions.open({ model: 'energy', kind: 'scalar' }, 'http://cp');
     await expect(sessions.record('id-b', session.id, 'connected')).rejects.toThrow(/No session/);
     expect((await sessions.record('id-a', session.id, 'connected')).state).toBe('connected');
+  });
+});
+
+describe('loading on demand', () => {
+  /** A service over a real (in-memory) store whose one deployment, `energy`, targets no node; `loads` says whether a node placed on demand gets to serve it. */
+  async function onDemandService(nodes: NodeView[], loads: boolean, settings: Partial<typeof DEFAULT_SESSION_SETTINGS> = {}) {
+    const store = openStore('sqlite::memory:');
+    stores.push(store);
+    await migrateToLatest(store);
+    const deployments = new DeploymentRepository(store.db);
+    await deployments.create({
+      name: 'energy',
+      modelSelector: 'energy@champion',
+      nodeSelector: { site: 'nowhere' },
+      policy: { strategy: 'all', canaryPercent: 20, soakMs: 60_000, maxErrorRate: 0.01 },
+      firstVersion: 3,
+      createdBy: null,
+    });
+    const clock = { now: Date.now() };
+    const onDemand = new OnDemandPlacements(store.db, () => clock.now);
+    const changes = new ChangeSignal();
+    // Desired state as far as sessions see it: a node placed on demand reports serving (or loading, forever).
+    const view = async () => ({
+      nodes: (await onDemand.list()).map((p) => ({
+        nodeId: p.nodeId,
+        state: loads ? 'serving' : 'loading',
+        servingVersion: loads ? 3 : null,
+        version: 3,
+        assignedVersion: 3,
+        reason: null,
+        updatedAt: new Date().toISOString(),
+      })),
+    });
+    const sessions = new SessionService(
+      {
+        db: store.db,
+        deployments,
+        desiredState: { view } as unknown as DesiredStateService,
+        nodes: { list: async () => nodes } as unknown as NodeRegistry,
+        models: {
+          resolve: async () => ({ model: 'energy', version: 3, kind: 'forecaster', artifact: { sizeBytes: 1000 } }),
+        } as unknown as ModelRegistry,
+        onDemand,
+        changes,
+        signBytes: () => 'sig',
+      },
+      { ...DEFAULT_SESSION_SETTINGS, maxPerNode: 1, releaseAfterMs: 60_000, ...settings },
+      () => clock.now,
+    );
+    return { sessions, onDemand, changes, clock };
+  }
+
+  it('places the deployment on a matching node, waits for it to serve, and releases it an idle period after the last session', async () => {
+    const { sessions, onDemand, changes, clock } = await onDemandService(
+      [node('a', { labels: { site: 'x' } }), node('b', { load: 1 })],
+      true,
+    );
+    const before = changes.generation;
+    const opened = await sessions.open({ model: 'energy', kind: 'scalar', nodeSelector: { site: 'x' } }, 'http://cp');
+    expect(opened.session).toMatchObject({ placement: 'edge', nodeName: 'a' });
+    expect(opened.session.reason).toMatch(/^a loaded energy on demand in [\d.]+ s \(no node serving it can take the session/);
+    expect(opened.url).toMatch(/^ws:\/\/a:7071\/v2\/models\/energy\/stream\?session=/);
+    expect(changes.generation).toBeGreaterThan(before);
+    expect(await onDemand.byDeployment()).toEqual(new Map([['energy', ['id-a']]]));
+
+    // Open: the placement stays, however long it lasts.
+    await sessions.record('id-a', opened.session.id, 'connected');
+    clock.now += 120_000;
+    await sessions.sweep();
+    expect((await onDemand.list()).map((p) => p.nodeId)).toEqual(['id-a']);
+    await sessions.record('id-a', opened.session.id, 'closed');
+    clock.now += 30_000;
+    await sessions.sweep();
+    expect((await onDemand.list()).map((p) => p.nodeId)).toEqual(['id-a']);
+    clock.now += 31_000;
+    const generation = changes.generation;
+    await sessions.sweep();
+    expect(await onDemand.list()).toEqual([]);
+    expect(changes.generation).toBeGreaterThan(generation);
+  });
+
+  it('goes to the cloud with the reason when the load does not finish in time', async () => {
+    const { sessions } = await onDemandService([node('a')], false, { loadTimeoutMs: 300 });
+    const opened = await sessions.open({ model: 'energy', kind: 'scalar' }, 'http://cp');
+    expect(opened.session).toMatchObject({ placement: 'cloud', nodeId: null, state: 'pending' });
+    expect(opened.session.reason).toMatch(/^loading energy on a did not finish within 0.3 s: the cloud/);
+    expect(opened.url).toMatch(/^ws:\/\/cp\/v2\/models\/energy\/versions\/3\/stream/);
+    expect((await sessions.list()).map((s) => s.placement)).toEqual(['cloud']);
+  });
+
+  it('does not load on demand when turned off, and closes the sessions of a node that goes offline', async () => {
+    const off = await onDemandService([node('a')], true, { loadTimeoutMs: 0 });
+    expect((await off.sessions.open({ model: 'energy', kind: 'scalar' }, 'http://cp')).session.placement).toBe('cloud');
+    expect(await off.onDemand.list()).toEqual([]);
+
+    const nodes = [node('a')];
+    const { sessions } = await onDemandService(nodes, true);
+    const { session } = await sessions.open({ model: 'energy', kind: 'scalar' }, 'http://cp');
+    expect(session.nodeName).toBe('a');
+    nodes[0] = node('a', { status: 'offline' });
+    await sessions.sweep();
+    expect(await sessions.get(session.id)).toMatchObject({ state: 'closed', closeReason: 'node offline' });
   });
 });

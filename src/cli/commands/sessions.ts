@@ -11,7 +11,8 @@ export function sessionsCommand(): Command {
   return new Command('sessions')
     .description('1:1 streaming inference sessions placed by the control plane on a node (or the cloud)')
     .addCommand(openCommand())
-    .addCommand(listCommand());
+    .addCommand(listCommand())
+    .addCommand(closeCommand());
 }
 
 /** V2 infer requests from the input: one JSON document (a request or an array of them), or one request per line. */
@@ -47,9 +48,32 @@ function openCommand(): Command {
   ).action(async (options: { model: string; kind: 'scalar' | 'image'; input: string; selector?: string }, self: Command) => {
     const { client, json } = clientFor(self);
     const inputs = parseSessionInputs(fs.readFileSync(options.input === '-' ? 0 : options.input, 'utf8'));
-    const opened = await client.request<OpenSessionResponse>('POST', '/api/v1/sessions', {
-      body: { model: options.model, kind: options.kind, ...(options.selector ? { nodeSelector: parseLabelList(options.selector) } : {}) },
-    });
+    const startedAt = Date.now();
+    // While the control plane has a node load the model on demand, the POST waits: say which node.
+    const announced = new Set<string>();
+    const progress = setInterval(() => {
+      void client
+        .request<SessionList>('GET', '/api/v1/sessions')
+        .then(({ sessions }) => {
+          for (const s of sessions) {
+            const loading = s.model === options.model && s.state === 'pending' && s.reason.startsWith(`loading ${options.model} on `);
+            if (!loading || Date.parse(s.createdAt) < startedAt - 5000 || announced.has(s.id)) continue;
+            announced.add(s.id);
+            console.error(`loading ${s.model} on ${s.nodeName ?? '?'} on demand (no node serving it can take the session) …`);
+          }
+        })
+        .catch(() => undefined);
+    }, 300);
+    let opened: OpenSessionResponse;
+    try {
+      opened = await client.request<OpenSessionResponse>('POST', '/api/v1/sessions', {
+        body: { model: options.model, kind: options.kind, ...(options.selector ? { nodeSelector: parseLabelList(options.selector) } : {}) },
+        // The control plane bounds the wait (--session-load-timeout); this only keeps a dead connection from hanging.
+        timeoutMs: 600_000,
+      });
+    } finally {
+      clearInterval(progress);
+    }
     const { session } = opened;
     console.error(`session ${session.id} on ${session.nodeName ?? 'the cloud'}: ${session.reason}`);
     const answers = await streamRequests(opened.url, inputs);
@@ -124,9 +148,23 @@ function listCommand(): Command {
         { header: 'WHERE', value: (s) => s.nodeName ?? 'cloud' },
         { header: 'STATE', value: (s) => (s.closeReason ? `${s.state} (${s.closeReason})` : s.state) },
         { header: 'CREATED', value: (s) => s.createdAt },
+        { header: 'REASON', value: (s) => s.reason },
       ],
       json,
       'No sessions.',
     );
+  });
+}
+
+function closeCommand(): Command {
+  return withClientOptions(
+    new Command('close')
+      .description('Close an inference session (the control plane stops counting it; its socket runs on until it closes or idles out)')
+      .argument('<id>', 'The session id (fogline sessions list)'),
+  ).action(async (id: string, _options: unknown, self: Command) => {
+    const { client, json } = clientFor(self);
+    const session = await client.request<SessionView>('DELETE', `/api/v1/sessions/${encodeURIComponent(id)}`);
+    if (json) printJson(session);
+    else console.log(`session ${session.id} ${session.state} (${session.closeReason ?? ''})`);
   });
 }
