@@ -66,6 +66,15 @@ function Deployment({ view }: { view: DeploymentView }) {
           {view.strategy === 'canary' &&
             ` (${view.canaryPercent}% of nodes first, ${view.soakSeconds} s soak, rolls back above ${num(view.maxErrorRate * 100, 1)}% errors)`}
         </dd>
+        {view.joint && (
+          <>
+            <dt>Joint inference</dt>
+            <dd data-testid="joint-setting">
+              rows scoring {view.joint.rule} &gt; {view.joint.threshold} go to{' '}
+              <a href={href('models', view.joint.cloudModel.split('@')[0]!)}>{view.joint.cloudModel}</a> (v{view.joint.cloudVersion ?? '–'})
+            </dd>
+          </>
+        )}
         <dt>Rollout</dt>
         <dd>
           <Progress value={servingTarget(view)} max={view.nodes.length} label={`Nodes serving v${view.version ?? '?'}`} /> nodes serve v
@@ -129,6 +138,19 @@ function Deployment({ view }: { view: DeploymentView }) {
                 </td>
                 <td data-testid={`ran-${n.nodeName}`}>
                   {n.localRequests} local / {n.offloadedRequests} offloaded
+                  {n.joint && (
+                    <div
+                      className="muted"
+                      data-testid={`joint-${n.nodeName}`}
+                      title="Joint inference since the agent started: rows the hard-example rule sent to the cloud model, and accuracy on labelled rows (edge model alone → answer returned)"
+                    >
+                      joint: {num(n.joint.offloadRate * 100, 1)}% of {n.joint.easy + n.joint.hard + n.joint.fallback} rows to the cloud
+                      {n.joint.fallback > 0 && `, ${n.joint.fallback} fallback`}
+                      {n.joint.edgeAccuracy !== null &&
+                        n.joint.finalAccuracy !== null &&
+                        ` · accuracy ${num(n.joint.edgeAccuracy * 100, 1)}% → ${num(n.joint.finalAccuracy * 100, 1)}%`}
+                    </div>
+                  )}
                 </td>
                 <td className="muted">{n.reason ?? ''}</td>
                 <td>{ago(n.updatedAt, now)}</td>
