@@ -6,7 +6,7 @@ export const DRIFT_TESTS = ['auto', 'psi', 'wasserstein', 'ks', 'error'] as cons
 export type DriftTest = (typeof DRIFT_TESTS)[number];
 export const DRIFT_ACTIONS = ['alert', 'retrain', 'retrain-and-promote'] as const;
 export type DriftAction = (typeof DRIFT_ACTIONS)[number];
-export const DRIFT_EVENT_STATUSES = ['alerted', 'retraining', 'promoted', 'kept', 'failed'] as const;
+export const DRIFT_EVENT_STATUSES = ['alerted', 'collecting', 'retraining', 'canary', 'promoted', 'kept', 'rolled-back', 'failed'] as const;
 export type DriftEventStatus = (typeof DRIFT_EVENT_STATUSES)[number];
 
 const TestSchema = Type.Union([
@@ -20,13 +20,13 @@ const ActionSchema = Type.Union([Type.Literal('alert'), Type.Literal('retrain'),
   description:
     'alert: record the event; retrain: also retrain and evaluate a challenger; retrain-and-promote: also promote it when it wins',
 });
-const StatusSchema = Type.Union([
-  Type.Literal('alerted'),
-  Type.Literal('retraining'),
-  Type.Literal('promoted'),
-  Type.Literal('kept'),
-  Type.Literal('failed'),
-]);
+const StatusSchema = Type.Union(
+  DRIFT_EVENT_STATUSES.map((s) => Type.Literal(s)),
+  {
+    description:
+      "alerted (action alert); collecting (waiting for the drifted node's samples); retraining; canary (the challenger on the drifted nodes first); promoted; kept (the champion stays); rolled-back (the canary failed: the champion stays); failed",
+  },
+);
 
 export const DeploymentParams = Type.Object({ deployment: ModelName });
 

@@ -138,6 +138,18 @@ export class DeploymentRepository {
     return Number(result.numUpdatedRows) === 1;
   }
 
+  /**
+   * Asks the rollout to `version` to go first to `nodes` (a canary, whatever the strategy); set it
+   * before moving the selector. Retries a lost race with the rollout controller.
+   */
+  async preferCanary(name: string, version: number, nodes: string[]): Promise<void> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const record = await this.get(name);
+      if (await this.saveRollout(record, { ...record.rollout, preferredCanary: { version, nodes } })) return;
+    }
+    throw new Error(`could not store the preferred canary of ${name}: the rollout kept changing`);
+  }
+
   async delete(name: string): Promise<void> {
     await this.get(name);
     await this.db.transaction().execute(async (trx) => {

@@ -196,8 +196,26 @@ export class DriftService {
         { deployment: batch.deployment, nodeId, dataset: `${view.name}@${view.version}`, samples: times.length },
         'drift: samples appended',
       );
+      // A round waiting for this node's samples retrains on the version they made.
+      const waiting = (await this.deps.repository.listEvents({ deployment: batch.deployment, status: 'collecting' })).filter(
+        (e) => e.nodeId === nodeId,
+      );
+      for (const event of waiting) {
+        const message = `samples from ${node ?? nodeId}: ${times.length} row(s) ${new Date(times[0]! * 1000).toISOString()} .. ${new Date(times.at(-1)! * 1000).toISOString()} appended as ${view.name}@${view.version}`;
+        await this.serialised(batch.deployment, () => this.collected(event.id, message, { name: view.name, version: view.version })).catch(
+          (error: unknown) => this.log?.error({ err: error, event: event.id }, 'drift: could not start retraining on the samples'),
+        );
+      }
       return { accepted: times.length, skipped, dataset: view.name, datasetVersion: view.version, samplesAfter: endOf(view) };
     });
+  }
+
+  /** A collecting round got its samples (or waited long enough): retraining starts, on `dataset` when given. */
+  private async collected(id: string, message: string, dataset?: { name: string; version: number }): Promise<void> {
+    const event = await this.deps.repository.getEvent(id);
+    if (event.status !== 'collecting') return;
+    await this.deps.repository.updateEvent(id, { message });
+    await this.startRun(event, dataset);
   }
 
   /** The latest version of the dataset a policy retrains on (the policy's, else the champion's lineage). */
@@ -242,7 +260,8 @@ export class DriftService {
     input: { trigger: 'drift'; nodeId: string; model: string; version: number; findings: DriftFinding[] },
   ): Promise<DriftEventView | undefined> {
     const last = await this.deps.repository.lastEvent(policy.deployment);
-    if (last && (last.status === 'retraining' || this.now() - Date.parse(last.createdAt) < policy.cooldownSeconds * 1000)) return undefined;
+    if (last && (OPEN_STATUSES.has(last.status) || this.now() - Date.parse(last.createdAt) < policy.cooldownSeconds * 1000))
+      return undefined;
     if (policy.action === 'alert') {
       const event = await this.deps.repository.createEvent({
         deployment: policy.deployment,
@@ -263,26 +282,45 @@ export class DriftService {
   ): Promise<DriftEventView> {
     const detected = input.trigger === 'manual' ? 'retraining asked for by hand' : `drift on ${describe(input.findings)}`;
     const base = { deployment: policy.deployment, ...input, action: policy.action };
-    let runId: string;
-    let message: string;
+    if (input.trigger === 'drift' && input.nodeId !== null && policy.sampleUpload) {
+      // With consent, the node that drifted sends what it saw next: retraining waits for it (a while).
+      const event = await this.deps.repository.createEvent({
+        ...base,
+        status: 'collecting',
+        message: `${detected}; waiting for this node's samples before retraining (at most ${collectSeconds(policy)} s)`,
+      });
+      this.log?.warn({ deployment: policy.deployment, event: event.id }, 'drift: collecting samples');
+      return event;
+    }
+    const event = await this.deps.repository.createEvent({ ...base, status: 'retraining', message: detected });
+    return this.startRun(event);
+  }
+
+  /** Starts the round's pipeline run (on `dataset`, else the latest version of the policy's dataset). */
+  private async startRun(event: DriftEventView, dataset?: { name: string; version: number }): Promise<DriftEventView> {
     try {
+      const policy = await this.deps.repository.getPolicy(event.deployment);
       const plan = await this.plan(policy);
+      const version = dataset?.name === plan.dataset ? dataset : await this.deps.datasets.get(plan.dataset);
+      const reference = `${version.name}@${version.version}`;
       const run = await this.deps.runs.start(
-        { pipeline: 'forecast', dataset: plan.dataset, model: plan.model, params: plan.params, gate: 'beat-baseline' },
+        { pipeline: 'forecast', dataset: reference, model: plan.model, params: plan.params, gate: 'beat-baseline' },
         null,
       );
-      runId = run.id;
-      message = `${detected}; retraining ${plan.model} on ${plan.dataset} (run ${run.id})`;
+      const warm = typeof plan.params.warmStartFrom === 'number' ? ` warm-started from v${plan.params.warmStartFrom}'s weights` : '';
+      this.log?.warn({ deployment: event.deployment, event: event.id, runId: run.id }, 'drift: retraining');
+      return await this.deps.repository.updateEvent(event.id, {
+        status: 'retraining',
+        runId: run.id,
+        message: `retraining ${plan.model} on ${reference}${warm} (run ${run.id})`,
+      });
     } catch (error) {
-      return this.deps.repository.createEvent({
-        ...base,
+      if (isDatabaseUnavailable(error)) throw error;
+      return this.deps.repository.updateEvent(event.id, {
         status: 'failed',
-        message: `${detected}; retraining could not start: ${(error as Error).message}`,
+        message: `retraining could not start: ${(error as Error).message}`,
       });
     }
-    const event = await this.deps.repository.createEvent({ ...base, status: 'retraining', message });
-    this.log?.warn({ deployment: policy.deployment, event: event.id, runId }, 'drift: retraining');
-    return this.deps.repository.updateEvent(event.id, { runId, message: `run ${runId} queued` });
   }
 
   /** What a retraining run trains: the champion's pipeline parameters on the latest version of its dataset. */
@@ -310,7 +348,13 @@ export class DriftService {
       );
     }
     await this.deps.datasets.get(dataset);
-    const params = Object.fromEntries(Object.entries(champion.lineage.parameters).filter(([, v]) => v !== undefined && v !== null));
+    const params: Record<string, unknown> = Object.fromEntries(
+      Object.entries(champion.lineage.parameters).filter(([k, v]) => v !== undefined && v !== null && k !== 'warmStartFrom'),
+    );
+    // The same parameters make the same architecture: the run starts from the champion's weights.
+    if (champion.model === selector.model && ['window', 'horizon', 'hidden'].every((k) => params[k] !== undefined)) {
+      params.warmStartFrom = champion.version;
+    }
     return { model: selector.model, dataset, params };
   }
 
@@ -319,6 +363,20 @@ export class DriftService {
     if (this.ticking) return;
     this.ticking = true;
     try {
+      for (const event of await this.deps.repository.listEvents({ status: 'collecting', limit: 100 })) {
+        const policy = await this.deps.repository.findPolicy(event.deployment);
+        const waited = this.now() - Date.parse(event.createdAt);
+        if (policy && waited < collectSeconds(policy) * 1000) continue;
+        await this.serialised(event.deployment, () =>
+          this.collected(event.id, `no new samples from ${event.nodeName ?? event.nodeId ?? 'the node'} in ${Math.round(waited / 1000)} s`),
+        );
+      }
+      for (const event of await this.deps.repository.listEvents({ status: 'canary', limit: 100 })) {
+        await this.serialised(event.deployment, () => this.watchCanary(event)).catch((error: unknown) => {
+          if (isDatabaseUnavailable(error)) throw error;
+          this.log?.error({ err: error, event: event.id }, 'drift: watching the canary failed');
+        });
+      }
       for (const event of await this.deps.repository.listEvents({ status: 'retraining', limit: 100 })) {
         await this.serialised(event.deployment, () => this.advance(event)).catch((error: unknown) => {
           // The database away is not the round's fault: the next pass takes it up again.
@@ -407,13 +465,91 @@ export class DriftService {
       });
       return;
     }
+    const drifted = await this.driftedNodes(event);
+    if (drifted.length > 0) {
+      // The nodes that drifted get it first, whatever the strategy; the rest once they soaked healthy.
+      await this.deps.deployments.preferCanary(
+        deployment.name,
+        challengerVersion,
+        drifted.map((n) => n.id),
+      );
+    }
     await models.setAlias(selector.model, selector.alias, challengerVersion);
     this.deps.changes.notify();
+    if (drifted.length === 0) {
+      await this.deps.repository.updateEvent(event.id, {
+        status: 'promoted',
+        evaluation,
+        message: `challenger wins: ${scores}; ${selector.model}@${selector.alias} -> v${challengerVersion}, the deployment's rollout (strategy ${deployment.strategy}) takes it to the nodes`,
+      });
+      return;
+    }
     await this.deps.repository.updateEvent(event.id, {
-      status: 'promoted',
+      status: 'canary',
       evaluation,
-      message: `challenger wins: ${scores}; ${selector.model}@${selector.alias} -> v${challengerVersion}, the deployment's rollout (strategy ${deployment.strategy}) takes it to the nodes`,
+      message: `challenger wins: ${scores}; ${selector.model}@${selector.alias} -> v${challengerVersion}: canary on ${drifted.map((n) => n.name).join(', ')} (drifted) first, soak ${Math.round(deployment.soakMs / 1000)} s with at most ${(deployment.maxErrorRate * 100).toFixed(1)}% errors, then every node`,
     });
+  }
+
+  /** The node that fired the event and the others whose newest report on the same version shows drift too. */
+  private async driftedNodes(event: DriftEventView): Promise<{ id: string; name: string }[]> {
+    const policy = await this.deps.repository.findPolicy(event.deployment);
+    const nodes = new Map<string, string>();
+    if (event.nodeId) nodes.set(event.nodeId, event.nodeName ?? event.nodeId);
+    if (!policy) return [...nodes].map(([id, name]) => ({ id, name }));
+    for (const report of await this.deps.repository.reports(event.deployment)) {
+      if (report.version === event.version && evaluateDrift(policy, report.summary).length > 0) {
+        nodes.set(report.nodeId, report.nodeName ?? report.nodeId);
+      }
+    }
+    return [...nodes].map(([id, name]) => ({ id, name }));
+  }
+
+  /** A canary round: promoted once every node serves the challenger; rolled back (the champion stays) when the canary fails. */
+  private async watchCanary(event: DriftEventView): Promise<void> {
+    const version = event.challengerVersion;
+    if (version === null) return;
+    const deployment = await this.deps.deployments.get(event.deployment);
+    const { rollout } = deployment;
+    const since = Date.parse(event.timeline.find((t) => t.status === 'canary')?.at ?? event.updatedAt) - 1000;
+    const history = rollout.history.filter((h) => h.version === version && h.at >= since);
+    if (rollout.phase === 'stable' && rollout.stableVersion === version) {
+      await this.deps.repository.updateEvent(event.id, {
+        status: 'promoted',
+        message: `every node serves v${version}${history.some((h) => h.event === 'promoted') ? ' (the canary soaked healthy first)' : ''}`,
+      });
+      return;
+    }
+    const rolledBack = [...history].reverse().find((h) => h.event === 'rolled-back');
+    if (rollout.phase === 'rolled-back' && rollout.blockedVersions.includes(version) && rolledBack) {
+      const selector = parseModelSelector(deployment.modelSelector);
+      let back = '';
+      if (selector.kind === 'alias' && selector.model === event.model) {
+        const current = await this.deps.models.resolve(selector).catch(() => undefined);
+        if (current?.version === version) {
+          await this.deps.models.setAlias(selector.model, selector.alias, event.version);
+          this.deps.changes.notify();
+          back = `; ${selector.model}@${selector.alias} -> v${event.version} again`;
+        }
+      }
+      await this.deps.repository.updateEvent(event.id, {
+        status: 'rolled-back',
+        message: `canary failed: ${rolledBack.message}${back}: the champion stays`,
+      });
+      return;
+    }
+    const healthy = history.find((h) => h.event === 'canary-healthy');
+    if (healthy && !event.timeline.some((t) => t.message.startsWith('canary healthy'))) {
+      await this.deps.repository.updateEvent(event.id, { message: `canary healthy: ${healthy.message}` });
+      return;
+    }
+    const current = await this.deps.models.resolve(deployment.modelSelector).catch(() => undefined);
+    if (current && current.version !== version && rollout.targetVersion !== version) {
+      await this.deps.repository.updateEvent(event.id, {
+        status: 'kept',
+        message: `the deployment moved on to v${current.version} before the canary finished`,
+      });
+    }
   }
 
   private serialised<T>(deployment: string, work: () => Promise<T>): Promise<T> {
@@ -426,6 +562,14 @@ export class DriftService {
     });
     return next;
   }
+}
+
+/** Statuses of a round still under way: no new event while one is. */
+const OPEN_STATUSES = new Set<string>(['collecting', 'retraining', 'canary']);
+
+/** How long a round waits for the drifted node's samples: three report intervals, at least 10 s. */
+function collectSeconds(policy: DriftPolicyView): number {
+  return Math.max(10, 3 * policy.reportIntervalSeconds);
 }
 
 function describe(findings: DriftFinding[]): string {

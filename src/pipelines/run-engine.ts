@@ -83,16 +83,19 @@ export class RunEngine {
       );
     }
     const params = normalizeParams(definition.params, request.params ?? {});
+    let resolved: Record<string, unknown>;
     try {
-      resolveParams(definition.params, params);
+      resolved = resolveParams(definition.params, params);
     } catch (error) {
       if (isMlInputError(error)) throw new FoglineError('FOGLINE_ERR_PIPELINE_PARAMS_INVALID', error.message, error.details);
       throw error;
     }
+    const model = request.model ?? definition.defaultModel(dataset.name);
+    if (typeof resolved.warmStartFrom === 'number') await this.checkWarmStart(model, resolved.warmStartFrom, resolved);
     const id = await this.options.runs.create({
       pipeline: definition.name,
       dataset: { name: dataset.name, version: dataset.version },
-      model: request.model ?? definition.defaultModel(dataset.name),
+      model,
       params,
       gate: request.gate ?? 'beat-baseline',
       createdBy,
@@ -100,6 +103,31 @@ export class RunEngine {
     this.queue.push(id);
     this.pump();
     return this.get(id);
+  }
+
+  /** A warm start needs a version of the same model with the same architecture (refused up front, with a 400). */
+  private async checkWarmStart(model: string, version: number, params: Record<string, unknown>): Promise<void> {
+    let from;
+    try {
+      from = await this.options.models.getVersion(model, version);
+    } catch {
+      throw new FoglineError(
+        'FOGLINE_ERR_PIPELINE_PARAMS_INVALID',
+        `warmStartFrom: ${model} has no version ${version} to start from (fogline models versions ${model})`,
+      );
+    }
+    const keys = ['window', 'horizon', 'target', 'calendar', 'hidden'];
+    const mismatched = keys.filter(
+      (key) => from.lineage.parameters[key] !== undefined && JSON.stringify(from.lineage.parameters[key]) !== JSON.stringify(params[key]),
+    );
+    if (from.kind !== 'forecaster' || mismatched.length > 0) {
+      throw new FoglineError(
+        'FOGLINE_ERR_PIPELINE_PARAMS_INVALID',
+        from.kind !== 'forecaster'
+          ? `warmStartFrom: ${model} v${version} is a ${from.kind}, not a forecaster`
+          : `warmStartFrom: ${model} v${version} has another architecture (${mismatched.map((k) => `${k} ${JSON.stringify(from.lineage.parameters[k])} vs ${JSON.stringify(params[k])}`).join(', ')})`,
+      );
+    }
   }
 
   async get(id: string): Promise<RunView> {
@@ -203,6 +231,15 @@ export class RunEngine {
       pipeline: run.pipeline as ToWorker extends { pipeline: infer P } ? P : never,
       dataset: { file: this.options.datasets.filePath(dataset), sha256: dataset.sha256, read: this.options.datasets.readOptions(dataset) },
       params: run.params,
+      ...(typeof run.params.warmStartFrom === 'number'
+        ? {
+            warmStart: {
+              file: this.options.models.artifactPath(await this.options.models.getVersion(run.model, run.params.warmStartFrom)),
+              model: run.model,
+              version: run.params.warmStartFrom,
+            },
+          }
+        : {}),
       cacheDir: this.options.cacheDir,
       codeVersion: this.options.codeVersion,
     } satisfies ToWorker);

@@ -248,7 +248,7 @@ export function driftCommand(): Command {
         }
         for (const event of events) {
           printRows([event], EVENT_COLUMNS, false, '');
-          for (const line of event.timeline) console.log(`  ${line.at}  ${line.status.padEnd(10)} ${line.message}`);
+          for (const line of event.timeline) console.log(`  ${line.at}  ${line.status.padEnd(12)} ${line.message}`);
           console.log('');
         }
       }),

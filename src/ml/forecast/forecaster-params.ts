@@ -20,6 +20,7 @@ export interface ForecasterParams {
   testFraction: number;
   validationFraction: number;
   backend: MlBackend;
+  warmStartFrom?: number;
 }
 
 /** The forecast pipeline's parameters; the defaults are the measured choice documented in docs/ml.md. */
@@ -57,4 +58,12 @@ export const FORECASTER_PARAMS = {
   testFraction: { type: 'number', default: 0.2, min: 0.01, max: 0.9, description: 'Share of the series held out at the end for testing' },
   validationFraction: { type: 'number', default: 0.1, min: 0.01, max: 0.9, description: 'Share of the pre-test part used for validation' },
   backend: { type: 'enum', default: 'wasm', values: ['wasm', 'cpu'], description: 'TensorFlow.js backend' },
+  warmStartFrom: {
+    type: 'integer',
+    default: undefined,
+    min: 1,
+    max: 1e9,
+    description:
+      "Version of the run's model whose weights start the training (warm start; it must have the same window, horizon, target, calendar and hidden layers); default: random initialisation",
+  },
 } as const satisfies ParamSpecs;

@@ -8,6 +8,11 @@ import { referenceStats } from '../stats/reference-stats.js';
 import { useBackend } from '../tf/backend.js';
 import { buildDenseNet } from '../tf/dense-net.js';
 import { type Matrix, trainModel } from '../tf/train-loop.js';
+import { loadModelFiles } from '../tf/model-artifacts.js';
+import { decodeContainer } from '../bundle/bundle-container.js';
+import { MODEL_FILE, WEIGHTS_FILE } from '../bundle/package-model.js';
+import { MlInputError } from '../errors.js';
+import type { tf } from '../tf/backend.js';
 import { fitStandardScaler } from '../timeseries/scaler.js';
 import type { RegularSeries } from '../timeseries/series-types.js';
 import { splitWindows, type WindowSplit } from '../timeseries/windows.js';
@@ -76,10 +81,47 @@ function matrices(recipe: ForecastRecipe, batch: WindowBatch): { x: Matrix; y: M
  * @example
  * const { bundle, manifest } = await trainForecaster(series, { epochs: 20 }, { onProgress: (p) => bar.update(p) });
  */
+export interface ForecasterTrainOptions extends RunOptions {
+  /**
+   * A forecaster bundle (with `warmStartFrom`: the version it is) whose weights are the initial
+   * weights instead of a random initialisation; its architecture must be the same.
+   */
+  warmStart?: Uint8Array;
+}
+
+/** Copies a bundle's weights into `model`; refuses a bundle of another architecture. */
+async function warmStartWeights(model: tf.LayersModel, bundle: Uint8Array, params: ForecasterParams): Promise<void> {
+  const manifest = readBundleManifest(bundle);
+  const from = manifest.training.params as Partial<ForecasterParams>;
+  const architecture = (p: Partial<ForecasterParams>) =>
+    JSON.stringify([p.window, p.horizon, p.target ?? 'level', p.calendar ?? true, p.hidden]);
+  if (manifest.kind !== 'forecaster' || architecture(from) !== architecture(params)) {
+    throw new MlInputError(
+      'bad-input',
+      `warm start: the model to start from (${manifest.kind}, window ${String(from.window)}, horizon ${String(from.horizon)}, hidden ${JSON.stringify(from.hidden)}) does not have this run's architecture (window ${params.window}, horizon ${params.horizon}, hidden ${JSON.stringify(params.hidden)})`,
+    );
+  }
+  const { files } = decodeContainer(bundle);
+  const modelJson = files.get(MODEL_FILE);
+  const weights = files.get(WEIGHTS_FILE);
+  if (!modelJson || !weights) throw new MlInputError('bundle-corrupt', `The bundle lacks ${MODEL_FILE} or ${WEIGHTS_FILE}.`);
+  const source = await loadModelFiles({ modelJson, weights });
+  try {
+    const values = source.getWeights();
+    const target = model.getWeights();
+    if (values.length !== target.length || values.some((w, i) => w.shape.join('x') !== target[i]!.shape.join('x'))) {
+      throw new MlInputError('bad-input', "warm start: the weights' shapes differ from this run's network");
+    }
+    model.setWeights(values);
+  } finally {
+    source.dispose();
+  }
+}
+
 export async function trainForecaster(
   series: RegularSeries,
   parameters: Partial<ForecasterParams> = {},
-  options: RunOptions = {},
+  options: ForecasterTrainOptions = {},
 ): Promise<ForecasterTrainingResult> {
   const params = resolveParams<ForecasterParams>(FORECASTER_PARAMS, parameters);
   options.onProgress?.({ phase: 'prepare', message: 'Windowing and scaling the series' });
@@ -97,6 +139,10 @@ export async function trainForecaster(
     seed: params.seed,
   });
   try {
+    if (options.warmStart) {
+      options.onProgress?.({ phase: 'prepare', message: `Warm start: initial weights from version ${params.warmStartFrom ?? '?'}` });
+      await warmStartWeights(model, options.warmStart, params);
+    }
     const result = await trainModel(model, matrices(recipe, trainBatch), matrices(recipe, validationBatch), {
       epochs: params.epochs,
       batchSize: params.batchSize,

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { readBundleManifest } from '../../ml/bundle/read-manifest.js';
 import { evaluateForecaster } from '../../ml/forecast/evaluate-forecaster.js';
 import type { ForecastComparison } from '../../ml/forecast/forecast-evaluation.js';
@@ -23,7 +24,11 @@ export async function runForecastPipeline(run: RunMessage, ctx: StepContext): Pr
     trainKey,
     ['bundle.bin', 'training.json'],
     async () => {
-      const result = await trainForecaster(series, params, { onProgress: ctx.progress('train'), signal: ctx.signal });
+      const result = await trainForecaster(series, params, {
+        onProgress: ctx.progress('train'),
+        signal: ctx.signal,
+        ...(run.warmStart ? { warmStart: await fs.promises.readFile(run.warmStart.file) } : {}),
+      });
       return {
         'bundle.bin': result.bundle,
         'training.json': JSON.stringify({ ...result.training, split: result.split, validation: result.manifest.metrics.validation }),
@@ -45,6 +50,7 @@ export async function runForecastPipeline(run: RunMessage, ctx: StepContext): Pr
         trainingMs: training.trainingMs,
         backend: training.backend,
         validationMape: training.validation.model.mape,
+        ...(params.warmStartFrom !== undefined ? { warmStartFrom: params.warmStartFrom } : {}),
       };
     },
   );

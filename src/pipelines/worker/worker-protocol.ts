@@ -10,6 +10,8 @@ export type ToWorker =
       pipeline: PipelineName;
       dataset: { file: string; sha256: string; read: DatasetReadOptions };
       params: Record<string, unknown>;
+      /** With the `warmStartFrom` parameter: the bundle of that version, whose weights start the training. */
+      warmStart?: { file: string; model: string; version: number };
       cacheDir: string;
       codeVersion: string;
     }
