@@ -167,4 +167,32 @@ describe('pipeline runs', () => {
     expect(after).toBe(before);
     expect((await cp.call('POST', `/api/v1/runs/${run.id}/cancel`, { token: operator })).body.code).toBe('FOGLINE_ERR_RUN_FINISHED');
   });
+  it('warm-starts a forecast run from a version of the same architecture; refuses a missing version or another architecture', async () => {
+    const base = await finished(
+      (await startRun({ pipeline: 'forecast', dataset: 'pjme', params: QUICK, model: 'warm', gate: 'none' })).body.id,
+    );
+    expect(base.registeredVersion).toBe(1);
+    const warm = await finished(
+      (await startRun({ pipeline: 'forecast', dataset: 'pjme', params: { ...QUICK, warmStartFrom: 1 }, model: 'warm', gate: 'none' })).body
+        .id,
+    );
+    expect(warm.error).toBeNull();
+    expect(warm.steps[1]?.summary).toMatchObject({ warmStartFrom: 1 });
+    const lineage = (await cp.call('GET', '/api/v1/models/warm/versions/2', { token: operator })).body.lineage;
+    expect(lineage.parameters).toMatchObject({ warmStartFrom: 1 });
+
+    const runsBefore = (await cp.call('GET', '/api/v1/runs', { token: operator })).body.runs.length;
+    const missing = await startRun({ pipeline: 'forecast', dataset: 'pjme', params: { ...QUICK, warmStartFrom: 9 }, model: 'warm' });
+    expect(missing).toMatchObject({ status: 400, body: { code: 'FOGLINE_ERR_PIPELINE_PARAMS_INVALID' } });
+    expect(missing.body.message).toMatch(/warm has no version 9/);
+    const other = await startRun({
+      pipeline: 'forecast',
+      dataset: 'pjme',
+      params: { ...QUICK, hidden: [8], warmStartFrom: 1 },
+      model: 'warm',
+    });
+    expect(other).toMatchObject({ status: 400, body: { code: 'FOGLINE_ERR_PIPELINE_PARAMS_INVALID' } });
+    expect(other.body.message).toMatch(/another architecture \(hidden \[32\] vs \[8\]\)/);
+    expect((await cp.call('GET', '/api/v1/runs', { token: operator })).body.runs).toHaveLength(runsBefore);
+  });
 });

@@ -125,4 +125,13 @@ describe('trainForecaster', async () => {
     const short = { ...series, values: series.values.slice(0, 300), filled: series.filled.slice(0, 300) };
     await expect(trainForecaster(short, PARAMS)).rejects.toBeInstanceOf(MlInputError);
   });
+  it('warm-starts from a bundle of the same architecture (a lower first-epoch loss than from scratch) and refuses another one', async () => {
+    const cold = await trainForecaster(series, { ...PARAMS, epochs: 1, seed: 7 });
+    const warm = await trainForecaster(series, { ...PARAMS, epochs: 1, seed: 7, warmStartFrom: 1 }, { warmStart: trained.bundle });
+    expect(warm.training.history[0]!.valLoss).toBeLessThan(cold.training.history[0]!.valLoss);
+    expect(warm.manifest.training.params).toMatchObject({ warmStartFrom: 1 });
+    await expect(
+      trainForecaster(series, { ...PARAMS, hidden: [8], epochs: 1, warmStartFrom: 1 }, { warmStart: trained.bundle }),
+    ).rejects.toThrow(/warm start: .* does not have this run's architecture/);
+  });
 });
