@@ -46,6 +46,29 @@ describe('Reconciler', { timeout: 60_000 }, () => {
     await server.close();
   });
 
+  it('takes new joint inference settings for the version it serves without loading it again (the cloud alias moved)', async () => {
+    const { models, reconciler } = agentParts(server.url);
+    const v1 = publish(1);
+    await reconciler.apply([v1]);
+    expect(models.joint('energy')).toBeUndefined();
+    const joint = (version: number) => ({
+      model: 'energy-large',
+      version,
+      rule: 'interval-width' as const,
+      threshold: 0.5,
+      inferPath: `/v2/models/energy-large/versions/${version}/infer`,
+    });
+    server.ranges.length = 0;
+    await reconciler.apply([{ ...v1, joint: joint(4) }]);
+    expect(models.joint('energy')).toEqual(joint(4));
+    await reconciler.apply([{ ...v1, joint: joint(5) }]);
+    expect(models.joint('energy')?.inferPath).toBe('/v2/models/energy-large/versions/5/infer');
+    expect(server.ranges).toEqual([]);
+    await reconciler.apply([v1]);
+    expect(models.joint('energy')).toBeUndefined();
+    await reconciler.apply([]);
+  });
+
   it('downloads, loads and serves; switches versions; refuses a corrupt one and keeps serving the old', async () => {
     const { models, status, reconciler } = agentParts(server.url);
     await reconciler.apply([publish(1)]);
