@@ -21,6 +21,7 @@ import { DEFAULT_THRESHOLDS } from './offload/decide.js';
 import { OffloadingModels } from './offload/offloading-models.js';
 import { RegistryKey } from './artifacts/registry-key.js';
 import { sessionGate } from '../sessions/session-gate.js';
+import { sessionReporter } from '../sessions/session-reporter.js';
 import { DriftMonitoredModels } from './drift/drift-models.js';
 import { DriftReporter } from './drift/drift-reporter.js';
 import { driftRoutes } from './drift/drift-routes.js';
@@ -90,22 +91,11 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     publicKey: () => new RegistryKey(config.dataDir, () => Promise.reject(new Error('offline'))).pinned(),
     holder: () => identity?.nodeId,
     modelClaim: (name) => name,
-    report: (id, event, reason) => {
-      if (!identity) return;
-      const server = config.server ?? identity.server;
-      const target = `${server}/api/v1/nodes/${encodeURIComponent(identity.nodeId)}/sessions/${encodeURIComponent(id)}/events`;
-      fetch(target, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${identity.credential}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ event, ...(reason ? { reason } : {}) }),
-        signal: AbortSignal.timeout(10_000),
-      })
-        .then(async (response) => {
-          await response.body?.cancel();
-          if (!response.ok) log.warn({ session: id, event, status: response.status }, 'the control plane refused a session report');
-        })
-        .catch((error: unknown) => log.warn({ err: error, session: id, event }, 'could not report a session event'));
-    },
+    // Retried while the control plane is away: sessions are stored there, so a late close still frees the place.
+    report: sessionReporter({
+      target: () => identity && { server: config.server ?? identity.server, nodeId: identity.nodeId, credential: identity.credential },
+      warn: (details, message) => log.warn(details, message),
+    }),
   });
   await http.withTypeProvider<TypeBoxTypeProvider>().register(v2StreamRoutes(drift, 'public', sessions));
   await http.withTypeProvider<TypeBoxTypeProvider>().register(driftRoutes(drift));
