@@ -1,5 +1,5 @@
 import { request as undiciRequest } from 'undici';
-import { CloudClient, CloudInferError } from '../agent/offload/cloud-client.js';
+import { CloudClient, CloudInferError } from './v2-client.js';
 import type { V2InferRequest, V2InferResponse, V2ModelMetadata } from '../contracts/open-inference.js';
 import type { ModelVersionView } from '../contracts/models.js';
 import type { CloudReplica } from './cloud-replicas.js';

@@ -7,7 +7,7 @@ import { predictedClasses, scoreRows } from '../../ml/joint/edge-outputs.js';
 import { HARD_EXAMPLE_RULES } from '../../ml/joint/hard-example.js';
 import { type DeployedModels, type DeploymentJoint, isServerError } from '../runtime/deployed-models.js';
 import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
-import { CloudClient, CloudInferError } from './cloud-client.js';
+import { CloudClient, CloudInferError } from '../../inference/v2-client.js';
 import { decideOffload, DEFAULT_THRESHOLDS, type OffloadReason, type OffloadThresholds, type RanOn } from './decide.js';
 import { batchOf, type FlatOutput, flatOutputs, mergeRows, readLabels, sliceRows } from './joint-rows.js';
 import { type Pressure, PressureGauge } from './pressure.js';

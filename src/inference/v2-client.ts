@@ -1,5 +1,5 @@
 import { request as undiciRequest } from 'undici';
-import type { V2InferRequest, V2InferResponse } from '../../contracts/open-inference.js';
+import type { V2InferRequest, V2InferResponse } from '../contracts/open-inference.js';
 
 /** Why an offloaded request did not come back with an answer. */
 export class CloudInferError extends Error {
