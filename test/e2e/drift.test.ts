@@ -75,7 +75,18 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
     expect(started.status).toBe(201);
     expect((await cluster.finishedRun(started.body.id)).registeredVersion).toBe(1);
     await cluster.setAlias('energy', 'champion', 1);
-    const created = await cli(['deploy', 'create', '--name', 'energy', '--model', 'energy@champion', '--to', 'site=plant-a']);
+    // A promotion goes as a canary to the node that drifted first: a short soak keeps the test short.
+    const created = await cli([
+      'deploy',
+      'create',
+      '--name',
+      'energy',
+      '--model',
+      'energy@champion',
+      '--to',
+      'site=plant-a',
+      ...['--soak', '2s'],
+    ]);
     expect(created.code, created.stderr).toBe(0);
     const policy = await cli([
       ...['drift', 'policy', 'set', 'energy', '--tests', 'wasserstein,error', '--action', 'retrain-and-promote'],
@@ -162,7 +173,7 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
     eventually(
       async () => {
         const event = (await api<DriftEventView>('GET', `/api/v1/drift/events/${id}`)).body;
-        return event.status === 'retraining' ? undefined : event;
+        return ['collecting', 'retraining', 'canary'].includes(event.status) ? undefined : event;
       },
       150_000,
       500,
