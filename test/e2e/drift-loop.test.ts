@@ -11,7 +11,14 @@
  * champion, and sends it as a canary to edge-1 first, then to edge-2 once the canary soaked
  * healthy. edge-1's forecasts of the shifted load are then better than before. One timeline on
  * the event shows every step in order.
+ *
+ * Then a second round whose canary fails: edge-1's disk is full (a tmpfs with room for what it
+ * holds), so it cannot take the new version; the rollout rolls back, the alias returns to the
+ * champion, edge-2 never sees the challenger, and the event ends `rolled-back`.
  */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatasetVersionView } from '../../src/contracts/datasets.js';
 import type { DeploymentView } from '../../src/contracts/deployments.js';
@@ -20,7 +27,7 @@ import type { RunView } from '../../src/contracts/runs.js';
 import { parseTimeSeriesCsv } from '../../src/ml/timeseries/ingest.js';
 import type { RegularSeries } from '../../src/ml/timeseries/series-types.js';
 import { PJME_TEXT, TestCluster } from '../support/cluster.js';
-import { cleanFoglineEnv, eventually, requestJson, runFogline } from '../support/processes.js';
+import { cleanFoglineEnv, eventually, requestJson, runFogline, stopProcess } from '../support/processes.js';
 
 const W = 168;
 const H = 24;
@@ -68,6 +75,17 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
   const shifted = parse(csv('2016-01-01', '2099-01-01', true));
   const calm = parse(csv('2016-01-01', '2099-01-01', false));
   const nodeIds = new Map<string, string>();
+
+  /** Seeded draws of origins in [fromIso, untilIso) of `series`. */
+  const drawFrom = (series: RegularSeries, fromIso: string, untilIso: string) => {
+    const from = indexOf(series, fromIso);
+    const span = indexOf(series, untilIso) - from;
+    let seed = 7;
+    return () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return from + (seed % span);
+    };
+  };
 
   const versions = async () =>
     (await api<{ versions: DatasetVersionView[] }>('GET', '/api/v1/datasets/pjme')).body.versions.sort((a, b) => a.version - b.version);
@@ -151,7 +169,9 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     for (const node of nodes) nodeIds.set(node.name, node.id);
   }, 240_000);
 
+  let mounted: string | undefined;
   afterAll(async () => {
+    if (mounted) execFileSync('umount', ['-l', mounted]);
     await cluster?.stop();
   });
 
@@ -183,13 +203,7 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     const before = new Map<number, number[]>();
     const origin = first + BACKFILL_HOURS;
     // edge-2's requests: hours drawn (seeded) from the range the champion trained on, as they were.
-    const calmFrom = indexOf(calm, '2017-01-08T00:00:00Z');
-    const calmSpan = indexOf(calm, '2017-05-11T00:00:00Z') - calmFrom;
-    let seed = 7;
-    const calmOrigin = () => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-      return calmFrom + (seed % calmSpan);
-    };
+    const calmOrigin = drawFrom(calm, '2017-01-08T00:00:00Z', '2017-05-11T00:00:00Z');
     let fired: DriftEventView | undefined;
     let hours = 0;
     for (let o = origin; o < origin + 400 && !fired; o++) {
@@ -307,5 +321,80 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     expect(timeline.code, timeline.stderr).toBe(0);
     for (const step of ['collecting', 'retraining', 'canary', 'promoted']) expect(timeline.stdout).toContain(step);
     expect(timeline.stdout).toMatch(/canary on edge-1 \(drifted\) first/);
+  });
+  it('a canary that fails on the drifted node rolls back: the alias returns, the other node never serves it, the event ends rolled-back', async () => {
+    expect((await cli(['drift', 'policy', 'set', 'energy', '--cooldown', '1s'])).code).toBe(0);
+    // edge-1's disk fills up: its artifacts folder becomes a tmpfs with room for what it holds and no more.
+    const edge1 = cluster.agents.get('edge-1')!;
+    await stopProcess(edge1.process);
+    const artifacts = path.join(edge1.dataDir, 'artifacts');
+    const held = fs.readdirSync(artifacts).map((name) => ({ name, bytes: fs.readFileSync(path.join(artifacts, name)) }));
+    fs.rmSync(artifacts, { recursive: true });
+    fs.mkdirSync(artifacts);
+    const pages = held.reduce((sum, f) => sum + Math.ceil(f.bytes.length / 4096), 0) + 2;
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${pages * 4096}`, 'tmpfs', artifacts]);
+    mounted = artifacts;
+    for (const f of held) fs.writeFileSync(path.join(artifacts, f.name), f.bytes);
+    await cluster.startAgent('edge-1', { labels: 'site=plant' });
+    await eventually(async () => ((await cluster.infer('edge-1', 'energy')) === '2' ? true : undefined), 60_000);
+
+    // edge-1's load steps up again (+20% on the +20%) from the hour after the dataset's end; its meter posts 4,000 hours.
+    const end = (await versions()).at(-1)!;
+    const from = indexOf(shifted, end.timeEnd!) + 1;
+    const again: RegularSeries = { ...shifted, values: Float64Array.from(shifted.values, (v, i) => (i >= from ? v * 1.2 : v)) };
+    const backfill = await requestJson(`${cluster.agents.get('edge-1')!.url}/v2/models/energy/actuals`, {
+      method: 'POST',
+      body: { start_time: again.start + from * again.intervalSeconds, values: Array.from(again.values.subarray(from, from + 4000)) },
+    });
+    expect(backfill.status).toBe(200);
+    const lastBackfilled = new Date((again.start + (from + 3999) * again.intervalSeconds) * 1000).toISOString();
+    await eventually(async () => ((await versions()).at(-1)!.timeEnd === lastBackfilled ? true : undefined), 60_000);
+
+    // Forecasts again: edge-1 on its load, edge-2 on hours from the range v2 trained on.
+    const before = (await events()).length;
+    const calmOrigin = drawFrom(shifted, '2017-01-08T00:00:00Z', '2017-08-10T00:00:00Z');
+    let fired: DriftEventView | undefined;
+    let hours = 0;
+    for (let o = from + 4000; o < from + 4400 && !fired; o++) {
+      await step('edge-1', again, o);
+      await step('edge-2', shifted, calmOrigin());
+      hours++;
+      if (hours >= 96 && hours % 12 === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        const list = await events();
+        fired = list.length > before ? list[0] : undefined;
+      }
+    }
+    expect(fired, 'no second drift event after 400 replayed hours').toBeDefined();
+    expect(fired!).toMatchObject({ nodeName: 'edge-1', version: 2 });
+
+    // edge-2 must never serve the challenger.
+    const edge2Versions = new Set<string>();
+    const done = await eventually(
+      async () => {
+        edge2Versions.add(await cluster.infer('edge-2', 'energy'));
+        const e = await event(fired!.id);
+        return ['collecting', 'retraining', 'canary'].includes(e.status) ? undefined : e;
+      },
+      240_000,
+      300,
+    );
+    console.log(done.timeline.map((t) => `${t.status}: ${t.message}`).join('\n'));
+    expect(done.status, done.timeline.at(-1)?.message).toBe('rolled-back');
+    expect(done.evaluation).toMatchObject({ championVersion: 2, challengerVersion: 3, wins: true });
+    const statuses = done.timeline.map((t) => t.status).filter((st, i, all) => st !== all[i - 1]);
+    expect(statuses).toEqual(['collecting', 'retraining', 'canary', 'rolled-back']);
+    expect(done.timeline.at(-1)!.message).toMatch(
+      /^canary failed: version 3 rolled back to 2: node .* failed to serve it .*energy@champion -> v2 again: the champion stays$/,
+    );
+    const model = await api<{ aliases: Record<string, number> }>('GET', '/api/v1/models/energy');
+    expect(model.body.aliases).toMatchObject({ champion: 2, challenger: 3 });
+    for (const agent of ['edge-1', 'edge-2']) expect(await cluster.infer(agent, 'energy')).toBe('2');
+    expect([...edge2Versions]).toEqual(['2']);
+    const deployment = (await api<DeploymentView>('GET', '/api/v1/deployments/energy')).body;
+    expect(deployment.rollout.history.filter((h) => h.version === 3).map((h) => h.event)).toEqual(['started', 'rolled-back']);
+    expect(deployment.rollout).toMatchObject({ phase: 'stable', stableVersion: 2 });
+    const timeline = await cli(['drift', 'events', '--deployment', 'energy', '--timeline']);
+    expect(timeline.stdout).toMatch(/rolled-back\s+canary failed/);
   });
 });

@@ -47,6 +47,23 @@ describe.each(DIALECTS)('deployment repository on %s', (dialect) => {
     expect(stored.maxErrorRate).toBeCloseTo(0.05);
   });
 
+  it('stores a preferred canary with the rollout, bumping the revision so a rollout step read before it is refused', async () => {
+    const created = await repository.create({
+      name: 'energy',
+      modelSelector: 'energy@champion',
+      nodeSelector: {},
+      policy: POLICY,
+      firstVersion: 1,
+      createdBy: null,
+    });
+    await repository.preferCanary('energy', 2, ['node-b']);
+    const stored = await repository.get('energy');
+    expect(stored.rollout.preferredCanary).toEqual({ version: 2, nodes: ['node-b'] });
+    expect(stored.rolloutRevision).toBe(created.rolloutRevision + 1);
+    expect(await repository.saveRollout(created, { ...created.rollout, phase: 'stable' })).toBe(false);
+    expect((await repository.get('energy')).rollout.preferredCanary).toEqual({ version: 2, nodes: ['node-b'] });
+  });
+
   it('records node reports with their request counters, replacing the last one, and ignores unknown deployments', async () => {
     await repository.create({
       name: 'energy',
