@@ -111,8 +111,8 @@ describe('session placement', () => {
 });
 
 describe('loading on demand', () => {
-  /** A service over a real (in-memory) store whose one deployment, `energy`, targets no node; `loads` says whether a node placed on demand gets to serve it. */
-  async function onDemandService(nodes: NodeView[], loads: boolean, settings: Partial<typeof DEFAULT_SESSION_SETTINGS> = {}) {
+  /** A service over a real (in-memory) store whose one deployment, `energy`, targets no node; `loads` says whether a node placed on demand gets to serve it (or keeps loading, or fails). */
+  async function onDemandService(nodes: NodeView[], loads: boolean | 'failed', settings: Partial<typeof DEFAULT_SESSION_SETTINGS> = {}) {
     const store = openStore('sqlite::memory:');
     stores.push(store);
     await migrateToLatest(store);
@@ -132,11 +132,11 @@ describe('loading on demand', () => {
     const view = async () => ({
       nodes: (await onDemand.list()).map((p) => ({
         nodeId: p.nodeId,
-        state: loads ? 'serving' : 'loading',
-        servingVersion: loads ? 3 : null,
+        state: loads === 'failed' ? 'failed' : loads ? 'serving' : 'loading',
+        servingVersion: loads === true ? 3 : null,
         version: 3,
         assignedVersion: 3,
-        reason: null,
+        reason: loads === 'failed' ? 'signature mismatch' : null,
         updatedAt: new Date().toISOString(),
       })),
     });
@@ -195,6 +195,13 @@ describe('loading on demand', () => {
     expect(opened.session.reason).toMatch(/^loading energy on a did not finish within 0.3 s: the cloud/);
     expect(opened.url).toMatch(/^ws:\/\/cp\/v2\/models\/energy\/versions\/3\/stream/);
     expect((await sessions.list()).map((s) => s.placement)).toEqual(['cloud']);
+  });
+
+  it('goes to the cloud at once when the node fails to load it', async () => {
+    const { sessions } = await onDemandService([node('a')], 'failed');
+    const opened = await sessions.open({ model: 'energy', kind: 'scalar' }, 'http://cp');
+    expect(opened.session).toMatchObject({ placement: 'cloud', nodeId: null });
+    expect(opened.session.reason).toMatch(/^loading energy on a failed \(signature mismatch\): the cloud/);
   });
 
   it('does not load on demand when turned off, and closes the sessions of a node that goes offline', async () => {

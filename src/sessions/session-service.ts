@@ -127,12 +127,11 @@ export class SessionService {
     const placed = await this.serialized(() => this.place(deployment, resolved, request));
     let session = placed.session;
     if (placed.loading) {
-      const waitStarted = Date.now();
-      const outcome = await this.waitServing(deployment, placed.loading, session.id);
+      const outcome = await this.waitServing(deployment, placed.loading, session.id, placed.loading.since);
       const now = this.now();
       const patch: SessionPatch = outcome.served
         ? {
-            reason: `${placed.loading.node.name} loaded ${deployment.name} on demand in ${((Date.now() - waitStarted) / 1000).toFixed(1)} s (${placed.reason})`,
+            reason: `${placed.loading.node.name} loaded ${deployment.name} on demand in ${((Date.now() - placed.loading.since) / 1000).toFixed(1)} s (${placed.reason})`,
             expiresAt: now + this.settings.connectMs,
           }
         : {
@@ -220,7 +219,7 @@ export class SessionService {
     deployment: DeploymentRecord,
     resolved: ModelVersionView,
     request: OpenSessionRequest,
-  ): Promise<{ session: SessionRecord; url?: string; loading?: Candidate; reason: string }> {
+  ): Promise<{ session: SessionRecord; url?: string; loading?: Candidate & { since: number }; reason: string }> {
     const view = await this.deps.desiredState.view(deployment);
     const reports = new Map(view.nodes.map((n) => [n.nodeId, n]));
     const selector = request.nodeSelector ?? {};
@@ -296,6 +295,7 @@ export class SessionService {
     }
     const loading = best(loadable);
     if (loading) {
+      const since = Date.now();
       // Reserve the node (the session counts against its limit while the model loads) and place the deployment there.
       const session: SessionRecord = {
         ...base,
@@ -308,7 +308,7 @@ export class SessionService {
       await this.repository.insert(session);
       const selectorTargets = matchesSelector(loading.node.labels, deployment.nodeSelector);
       if (!selectorTargets && (await this.deps.onDemand.add(deployment.name, loading.node.id))) this.deps.changes.notify();
-      return { session, loading, reason: why };
+      return { session, loading: { ...loading, since }, reason: why };
     }
     const session: SessionRecord = {
       ...base,
@@ -327,17 +327,19 @@ export class SessionService {
     deployment: DeploymentRecord,
     loading: Candidate,
     sessionId: string,
+    startedAt: number,
   ): Promise<{ served: true } | { served: false; why: string }> {
     // Real time, whatever clock the sessions are stamped with: the node takes real time to load.
-    const startedAt = Date.now();
     const deadline = startedAt + this.settings.loadTimeoutMs;
     for (;;) {
       const view = await this.deps.desiredState.view(await this.deps.deployments.get(deployment.name));
       const report = view.nodes.find((n) => n.nodeId === loading.node.id);
-      if (report && report.assignedVersion !== null) {
+      // Only reports made since the load was asked for: a node the deployment was released from earlier
+      // still has its last report ("serving"), from before it unloaded the model.
+      const fresh = report?.updatedAt != null && Date.parse(report.updatedAt) >= startedAt;
+      if (report && fresh && report.assignedVersion !== null) {
         if (report.state === 'serving' && report.servingVersion === report.assignedVersion) return { served: true };
-        const failedAt = report.updatedAt === null ? 0 : Date.parse(report.updatedAt);
-        if (report.state === 'failed' && report.version === report.assignedVersion && failedAt >= startedAt - 1000)
+        if (report.state === 'failed' && report.version === report.assignedVersion)
           return { served: false, why: `failed (${report.reason ?? 'no reason given'})` };
       }
       const session = await this.repository.find(sessionId);

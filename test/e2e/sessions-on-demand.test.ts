@@ -142,6 +142,14 @@ describe('inference sessions that load the model on demand (real processes)', { 
   it('releases the on-demand placements once no session has been open there for the idle period: the agents stop serving', async () => {
     await eventually(async () => (!(await serves('edge-a')) && !(await serves('edge-b')) ? true : undefined), 60_000, 500);
     expect((await deployment()).nodes.filter((n) => n.assignedVersion !== null)).toEqual([]);
+
+    // Placed again: the session waits for the node to load it afresh (its last report, "serving",
+    // is from before the release), so the stream answers at once.
+    const again = await open({ model: 'energy', kind: 'scalar', nodeSelector: { site: 'plant-a' } });
+    expect(again.body.session.reason).toMatch(/^edge-a loaded energy on demand/);
+    const [answer] = await stream(again.body.url, 1);
+    expect(answer!.outputs[0]!.data.length, JSON.stringify(answer)).toBeGreaterThan(0);
+    await eventually(async () => ((await session(again.body.session.id)).closeReason === 'disconnected' ? true : undefined), 15_000);
   });
 
   it('a restarted control plane still lists its sessions and keeps to the per-node limit', async () => {
