@@ -71,6 +71,8 @@ export class SessionService {
   /** Placement decisions (count, choose, reserve) run one at a time, so two opens cannot overfill a node. */
   private placing: Promise<unknown> = Promise.resolve();
   private readonly repository: SessionRepository;
+  private startedAt: number | undefined;
+  private leftoversClosed = false;
 
   constructor(
     private readonly deps: {
@@ -96,10 +98,20 @@ export class SessionService {
    */
   async start(): Promise<void> {
     if (this.timer) return;
+    this.startedAt = this.now();
     this.timer = setInterval(() => void this.sweep().catch(() => undefined), SWEEP_MS);
     this.timer.unref();
-    const cloud = (await this.repository.list()).filter((s) => s.placement === 'cloud').map((s) => s.id);
+    // With the database away at start, the next sweep does it.
+    await this.closeLeftovers().catch(() => undefined);
+  }
+
+  /** Closes the cloud sessions opened before this process started (once). */
+  private async closeLeftovers(): Promise<void> {
+    if (this.leftoversClosed || this.startedAt === undefined) return;
+    const before = this.startedAt;
+    const cloud = (await this.repository.list()).filter((s) => s.placement === 'cloud' && s.createdAt < before).map((s) => s.id);
     await this.repository.close(cloud, 'control plane restarted', this.now());
+    this.leftoversClosed = true;
   }
 
   stop(): void {
@@ -183,6 +195,7 @@ export class SessionService {
    * and releases on-demand placements whose node has had no open session for `releaseAfterMs`.
    */
   async sweep(): Promise<void> {
+    await this.closeLeftovers();
     const now = this.now();
     await this.repository.expirePending(now);
     const open = await this.repository.list();
