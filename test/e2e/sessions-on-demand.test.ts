@@ -5,7 +5,8 @@
  * (its /v2 serves it), the session streams 1:1 with the cloud's numbers; once the sessions close
  * the placement is released and the agent stops serving; bad input stores nothing; a restarted
  * control plane still lists its sessions and keeps to the per-node limit, and learns of a socket
- * that closed while it was down; the CLI says which node loaded.
+ * that closed while it was down; a node that dies has its sessions closed; the CLI says which
+ * node loaded.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -59,7 +60,7 @@ describe('inference sessions that load the model on demand (real processes)', { 
 
   beforeAll(async () => {
     cluster = await TestCluster.start('sessions-on-demand', [
-      ...['--sessions-per-node', '1', '--session-load-timeout', '90', '--session-release-after', '2'],
+      ...['--sessions-per-node', '1', '--session-load-timeout', '90', '--session-release-after', '2', '--node-timeout', '8'],
     ]);
     await cluster.uploadPjme();
     await cluster.trainForecaster({ seed: 11 });
@@ -196,5 +197,17 @@ describe('inference sessions that load the model on demand (real processes)', { 
     await eventually(async () => ((await session(first.body.session.id)).closeReason === 'disconnected' ? true : undefined), 60_000, 500);
     const third = await open({ model: 'energy', kind: 'scalar', nodeSelector: { site: 'plant-b' } });
     expect(third.body.session).toMatchObject({ placement: 'edge', nodeName: 'edge-b' });
+    expect((await cluster.api('DELETE', `/api/v1/sessions/${third.body.session.id}`)).status).toBe(200);
+  });
+
+  it('closes the sessions of a node that goes offline, with the reason', async () => {
+    const opened = await open({ model: 'energy', kind: 'scalar', nodeSelector: { site: 'plant-a' } });
+    expect(opened.body.session).toMatchObject({ placement: 'edge', nodeName: 'edge-a' });
+    const socket = new WebSocket(opened.body.url);
+    await new Promise((resolve, reject) => socket.on('open', resolve).on('error', reject));
+    await eventually(async () => ((await session(opened.body.session.id)).state === 'connected' ? true : undefined), 15_000);
+    // Killed outright: the agent reports nothing; the control plane notices it stopped heartbeating.
+    agents['edge-a']!.process.child.kill('SIGKILL');
+    await eventually(async () => ((await session(opened.body.session.id)).closeReason === 'node offline' ? true : undefined), 60_000, 500);
   });
 });
