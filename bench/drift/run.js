@@ -27,7 +27,7 @@ const W = 168;
 const H = 24;
 const COOLDOWN_HOURS = 168;
 const EVERY = 6; // hours of data between evaluations (a report)
-const MAX_ROUNDS = 4; // rounds in (c), each retrains (~20 s)
+const MAX_ROUNDS = 4; // rounds in (c), each retrains twice (warm and cold, ~20 s each)
 const defaults = DRIFT_POLICY_DEFAULTS;
 
 const started = Date.now();
@@ -155,9 +155,13 @@ async function replay(values, { round = false } = {}) {
 
 /** One round as the control plane runs it: the champion's parameters on the data up to `event`, the same held-out windows for both. */
 async function retrain(values, event, championBundle) {
-  const t0 = Date.now();
   const series = { ...full, values: values.slice(0, event) };
-  const challenger = await trainForecaster(series, params);
+  // The control plane warm-starts from the champion's weights (same architecture); a cold start
+  // from a random initialisation beside it, for the comparison.
+  const cold = await trainRound(series, championBundle, {});
+  const t0 = Date.now();
+  const challenger = await trainForecaster(series, { ...params, warmStartFrom: 1 }, { warmStart: championBundle });
+  const trainSeconds = (Date.now() - t0) / 1000;
   const comparison = await compareForecasters(championBundle, challenger.bundle, series);
   const seconds = (Date.now() - t0) / 1000;
   return {
@@ -167,6 +171,25 @@ async function retrain(values, event, championBundle) {
     wins: comparison.improvement >= defaults.promotionMargin,
     bundle: challenger.bundle,
     manifest: challenger.manifest,
+    warm: { ...summary(challenger), seconds: trainSeconds, mape: comparison.challengerMape },
+    cold,
+  };
+}
+
+async function trainRound(series, championBundle, options) {
+  const t0 = Date.now();
+  const trainedRound = await trainForecaster(series, params, options);
+  const seconds = (Date.now() - t0) / 1000;
+  const comparison = await compareForecasters(championBundle, trainedRound.bundle, series);
+  return { ...summary(trainedRound), seconds, mape: comparison.challengerMape };
+}
+
+function summary(result) {
+  return {
+    epochsRun: result.training.history.length,
+    bestEpoch: result.training.bestEpoch,
+    firstValLoss: result.training.history[0].valLoss,
+    bestValLoss: Math.min(...result.training.history.map((e) => e.valLoss)),
   };
 }
 
@@ -202,6 +225,15 @@ for (const [n, r] of looped.rounds.entries()) {
   console.log(
     `  round ${n + 1}: event ${r.event - shiftAt} h of data after the shift; retrained on ${r.event} hours in ${r.seconds.toFixed(1)} s; challenger MAPE ${r.comparison.challengerMape.toFixed(2)}% vs champion ${r.comparison.championMape.toFixed(2)}% on ${r.comparison.windows} held-out windows (${(100 * r.comparison.improvement).toFixed(1)}% lower): ${r.wins ? 'promoted' : 'kept'}`,
   );
+}
+console.log(
+  "  warm start (the control plane's way: from the champion's weights) vs cold start (random initialisation), same data and seed:",
+);
+for (const [n, r] of looped.rounds.entries()) {
+  const line = (x) =>
+    `best epoch ${x.bestEpoch} of ${x.epochsRun} run (early stopping, patience ${params.patience ?? 5}), ${x.seconds.toFixed(1)} s, val loss epoch 1 ${x.firstValLoss.toFixed(4)} -> best ${x.bestValLoss.toFixed(4)}, held-out MAPE ${x.mape.toFixed(2)}%`;
+  console.log(`    round ${n + 1} warm: ${line(r.warm)}`);
+  console.log(`    round ${n + 1} cold: ${line(r.cold)}`);
 }
 const promoted = looped.rounds.find((r) => r.wins);
 const first = looped.rounds[0];

@@ -46,6 +46,7 @@ export const DRIFT_POLICY_DEFAULTS = {
   promotionMargin: 0.05,
   reportIntervalSeconds: 60,
   sampleUpload: false,
+  warmStart: true,
 };
 
 /** At most this many samples in one upload, and kept per deployment on a node until uploaded. */
@@ -122,6 +123,12 @@ export const SetDriftPolicyRequest = Type.Object(
           'Consent to sample collection: nodes keep the actual values posted to them and upload the ones newer than the dataset, which become its next version (default false: no raw value leaves a node)',
       }),
     ),
+    warmStart: Type.Optional(
+      Type.Boolean({
+        description:
+          "Retraining starts from the champion's weights (warmStartFrom; fewer epochs) instead of a random initialisation (default true)",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -144,6 +151,7 @@ export const DriftPolicyView = Type.Object({
   reportIntervalSeconds: Type.Integer(),
   dataset: Nullable(Type.String()),
   sampleUpload: Type.Boolean(),
+  warmStart: Type.Boolean(),
   createdAt: IsoTime,
   updatedAt: IsoTime,
   updatedBy: Nullable(Type.String()),

@@ -352,7 +352,7 @@ export class DriftService {
       Object.entries(champion.lineage.parameters).filter(([k, v]) => v !== undefined && v !== null && k !== 'warmStartFrom'),
     );
     // The same parameters make the same architecture: the run starts from the champion's weights.
-    if (champion.model === selector.model && ['window', 'horizon', 'hidden'].every((k) => params[k] !== undefined)) {
+    if (policy.warmStart && champion.model === selector.model && ['window', 'horizon', 'hidden'].every((k) => params[k] !== undefined)) {
       params.warmStartFrom = champion.version;
     }
     return { model: selector.model, dataset, params };

@@ -22,7 +22,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatasetVersionView } from '../../src/contracts/datasets.js';
 import type { DeploymentView } from '../../src/contracts/deployments.js';
-import type { DriftEventView } from '../../src/contracts/drift.js';
+import type { DriftEventView, DriftReportView } from '../../src/contracts/drift.js';
 import type { RunView } from '../../src/contracts/runs.js';
 import { parseTimeSeriesCsv } from '../../src/ml/timeseries/ingest.js';
 import type { RegularSeries } from '../../src/ml/timeseries/series-types.js';
@@ -256,11 +256,6 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     console.log(`versions served (edge-1/edge-2) as the canary went out: ${seen.join(' → ')}`);
     expect(seen).toContain('2/1');
     expect(seen).not.toContain('1/2');
-    const deployment = (await api<DeploymentView>('GET', '/api/v1/deployments/energy')).body;
-    const rollout = deployment.rollout.history.filter((h) => h.version === 2).map((h) => h.event);
-    expect(rollout).toEqual(['started', 'canary-healthy', 'promoted', 'completed']);
-    expect(deployment.rollout.history.find((h) => h.version === 2)?.message).toContain(nodeIds.get('edge-1'));
-
     const done = await eventually(
       async () => {
         const e = await event(fired!.id);
@@ -270,6 +265,11 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
       500,
     );
     expect(done.status).toBe('promoted');
+    // The drift service saw the rollout complete: the deployment's history shows the canary, then everyone.
+    const deployment = (await api<DeploymentView>('GET', '/api/v1/deployments/energy')).body;
+    const rollout = deployment.rollout.history.filter((h) => h.version === 2).map((h) => h.event);
+    expect(rollout).toEqual(['started', 'canary-healthy', 'promoted', 'completed']);
+    expect(deployment.rollout.history.find((h) => h.version === 2)?.message).toContain(nodeIds.get('edge-1'));
 
     // 5. The next 400 shifted hours on edge-1, now served by v2, beside v1 on the same hours (the
     // control plane's /v2 endpoint serves any registered version: what edge-1 would have answered
@@ -323,7 +323,16 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     expect(timeline.stdout).toMatch(/canary on edge-1 \(drifted\) first/);
   });
   it('a canary that fails on the drifted node rolls back: the alias returns, the other node never serves it, the event ends rolled-back', async () => {
-    expect((await cli(['drift', 'policy', 'set', 'energy', '--cooldown', '1s'])).code).toBe(0);
+    // A bad value changes nothing; this round retrains from scratch (--warm-start off).
+    const bad = await api<{ code: string }>('PUT', '/api/v1/drift/policies/energy', { warmStart: 'yes', cooldownSeconds: 1 });
+    expect(bad).toMatchObject({ status: 400, body: { code: 'FOGLINE_ERR_REQUEST_INVALID' } });
+    expect((await api<{ warmStart: boolean; cooldownSeconds: number }>('GET', '/api/v1/drift/policies/energy')).body).toMatchObject({
+      warmStart: true,
+      cooldownSeconds: 3600,
+    });
+    const policy = await cli(['drift', 'policy', 'set', 'energy', '--cooldown', '1s', '--warm-start', 'off']);
+    expect(policy.code, policy.stderr).toBe(0);
+    expect(policy.stdout).toMatch(/Warm start:\s+off/);
     // edge-1's disk fills up: its artifacts folder becomes a tmpfs with room for what it holds and no more.
     const edge1 = cluster.agents.get('edge-1')!;
     await stopProcess(edge1.process);
@@ -335,12 +344,22 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${pages * 4096}`, 'tmpfs', artifacts]);
     mounted = artifacts;
     for (const f of held) fs.writeFileSync(path.join(artifacts, f.name), f.bytes);
+    const restarted = Date.now();
     await cluster.startAgent('edge-1', { labels: 'site=plant' });
     await eventually(async () => ((await cluster.infer('edge-1', 'energy')) === '2' ? true : undefined), 60_000);
-
-    // edge-1's load steps up again (+20% on the +20%) from the hour after the dataset's end; its meter posts 4,000 hours.
+    // The restarted agent watches v2 again (its collector reads the bundle's manifest first; actuals
+    // posted before that are not kept): its report counts the requests just made.
     const end = (await versions()).at(-1)!;
     const from = indexOf(shifted, end.timeEnd!) + 1;
+    await eventually(async () => {
+      // A forecast at the data's end (not a request for another time: the window is in data time).
+      await step('edge-1', shifted, from, false);
+      const reports = (await api<{ reports: DriftReportView[] }>('GET', '/api/v1/drift/reports?deployment=energy')).body.reports;
+      const report = reports.find((r) => r.nodeName === 'edge-1');
+      return report && report.version === 2 && report.summary.rows > 0 && Date.parse(report.receivedAt) > restarted ? true : undefined;
+    }, 30_000);
+
+    // edge-1's load steps up again (+20% on the +20%) from the hour after the dataset's end; its meter posts 4,000 hours.
     const again: RegularSeries = { ...shifted, values: Float64Array.from(shifted.values, (v, i) => (i >= from ? v * 1.2 : v)) };
     const backfill = await requestJson(`${cluster.agents.get('edge-1')!.url}/v2/models/energy/actuals`, {
       method: 'POST',
@@ -384,6 +403,7 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     expect(done.evaluation).toMatchObject({ championVersion: 2, challengerVersion: 3, wins: true });
     const statuses = done.timeline.map((t) => t.status).filter((st, i, all) => st !== all[i - 1]);
     expect(statuses).toEqual(['collecting', 'retraining', 'canary', 'rolled-back']);
+    expect(done.timeline.map((t) => t.message)).toContainEqual(expect.stringMatching(/^retraining energy on pjme@\d+ \(run \w+\)$/));
     expect(done.timeline.at(-1)!.message).toMatch(
       /^canary failed: version 3 rolled back to 2: node .* failed to serve it .*energy@champion -> v2 again: the champion stays$/,
     );
@@ -391,7 +411,11 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     expect(model.body.aliases).toMatchObject({ champion: 2, challenger: 3 });
     for (const agent of ['edge-1', 'edge-2']) expect(await cluster.infer(agent, 'energy')).toBe('2');
     expect([...edge2Versions]).toEqual(['2']);
-    const deployment = (await api<DeploymentView>('GET', '/api/v1/deployments/energy')).body;
+    // The alias moved back: the rollout returns to v2 (its next step, if it has not taken it yet).
+    const deployment = await eventually(async () => {
+      const d = (await api<DeploymentView>('GET', '/api/v1/deployments/energy')).body;
+      return d.rollout.phase === 'stable' ? d : undefined;
+    }, 30_000);
     expect(deployment.rollout.history.filter((h) => h.version === 3).map((h) => h.event)).toEqual(['started', 'rolled-back']);
     expect(deployment.rollout).toMatchObject({ phase: 'stable', stableVersion: 2 });
     const timeline = await cli(['drift', 'events', '--deployment', 'energy', '--timeline']);

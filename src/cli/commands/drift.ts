@@ -49,6 +49,7 @@ interface SetOptions {
   errorFactor?: number;
   errorBaselineFactor?: number;
   sampleUpload?: boolean;
+  warmStart?: boolean;
   errorWindow?: number;
   window?: number;
   minSamples?: number;
@@ -112,6 +113,14 @@ function policySetCommand(): Command {
           if (v === 'on' || v === 'off') return v === 'on';
           throw new InvalidArgumentError(`--sample-upload must be on or off, got "${v}"`);
         },
+      )
+      .option(
+        '--warm-start <on|off>',
+        "on: retraining starts from the champion's weights (fewer epochs); off: from a random initialisation (default on)",
+        (v) => {
+          if (v === 'on' || v === 'off') return v === 'on';
+          throw new InvalidArgumentError(`--warm-start must be on or off, got "${v}"`);
+        },
       ),
   ).action(async (deployment: string, options: SetOptions, self: Command) => {
     const { client, json } = clientFor(self);
@@ -131,6 +140,7 @@ function policySetCommand(): Command {
       ...(options.reportInterval !== undefined ? { reportIntervalSeconds: options.reportInterval } : {}),
       ...(options.dataset !== undefined ? { dataset: options.dataset } : {}),
       ...(options.sampleUpload !== undefined ? { sampleUpload: options.sampleUpload } : {}),
+      ...(options.warmStart !== undefined ? { warmStart: options.warmStart } : {}),
     };
     const policy = await client.request<DriftPolicyView>('PUT', `/api/v1/drift/policies/${encodeURIComponent(deployment)}`, { body });
     if (json) printJson(policy);
@@ -152,6 +162,7 @@ function printPolicy(p: DriftPolicyView): void {
     ['Action', p.action + (p.action === 'retrain-and-promote' ? ` (margin ${(p.promotionMargin * 100).toFixed(1)}%)` : '')],
     ['Retrain on', p.dataset ?? "the champion's dataset"],
     ['Sample upload', p.sampleUpload ? 'on (nodes upload the actuals posted to them)' : 'off (no raw value leaves a node)'],
+    ['Warm start', p.warmStart ? "on (retraining starts from the champion's weights)" : 'off (retraining starts from scratch)'],
     ['Reports every', `${p.reportIntervalSeconds}s`],
     ['Updated', p.updatedAt],
   ];
