@@ -147,6 +147,12 @@ export const RolloutView = Type.Object({
   phaseSince: IsoTime,
   blockedVersions: Type.Array(Type.Integer(), { description: 'Rolled-back versions, not tried again until the selector moves on' }),
   goodVersions: Type.Array(Type.Integer(), { description: 'Versions that completed a rollout, oldest first' }),
+  preferredCanary: Nullable(
+    Type.Object(
+      { version: Type.Integer(), nodes: Type.Array(Type.String()) },
+      { description: 'That version goes first to these nodes, whatever the strategy (a drift promotion: the nodes that drifted)' },
+    ),
+  ),
   history: Type.Array(
     Type.Object({
       at: IsoTime,

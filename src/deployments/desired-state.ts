@@ -181,6 +181,7 @@ export class DesiredStateService {
         phaseSince: new Date(rollout.phaseSince).toISOString(),
         blockedVersions: rollout.blockedVersions,
         goodVersions: rollout.goodVersions,
+        preferredCanary: rollout.preferredCanary ?? null,
         history: rollout.history.map((event) => ({ ...event, at: new Date(event.at).toISOString() })),
       },
       nodes: [...nodeIds].map((nodeId) => {

@@ -231,6 +231,9 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     console.log(canary.timeline.map((t) => `${t.status}: ${t.message}`).join('\n'));
     expect(canary.status, canary.timeline.at(-1)?.message).toBe('canary');
     expect(canary.evaluation).toMatchObject({ championVersion: 1, challengerVersion: 2, wins: true });
+    // The deployment shows which nodes get it first (until the rollout completes).
+    const during = (await api<DeploymentView>('GET', '/api/v1/deployments/energy')).body;
+    expect(during.rollout.preferredCanary).toEqual({ version: 2, nodes: [nodeIds.get('edge-1')] });
 
     // The run trained on the version edge-1's samples made after the event, from the champion's weights.
     const run = (await api<RunView>('GET', `/api/v1/runs/${canary.runId}`)).body;
@@ -269,6 +272,7 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     const deployment = (await api<DeploymentView>('GET', '/api/v1/deployments/energy')).body;
     const rollout = deployment.rollout.history.filter((h) => h.version === 2).map((h) => h.event);
     expect(rollout).toEqual(['started', 'canary-healthy', 'promoted', 'completed']);
+    expect(deployment.rollout.preferredCanary).toBeNull();
     expect(deployment.rollout.history.find((h) => h.version === 2)?.message).toContain(nodeIds.get('edge-1'));
 
     // 5. The next 400 shifted hours on edge-1, now served by v2, beside v1 on the same hours (the
