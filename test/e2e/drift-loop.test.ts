@@ -348,13 +348,20 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${pages * 4096}`, 'tmpfs', artifacts]);
     mounted = artifacts;
     for (const f of held) fs.writeFileSync(path.join(artifacts, f.name), f.bytes);
+    const end = (await versions()).at(-1)!;
+    const from = indexOf(shifted, end.timeEnd!) + 1;
     const restarted = Date.now();
     await cluster.startAgent('edge-1', { labels: 'site=plant' });
     await eventually(async () => ((await cluster.infer('edge-1', 'energy')) === '2' ? true : undefined), 60_000);
-    // The restarted agent watches v2 again (its collector reads the bundle's manifest first; actuals
-    // posted before that are not kept): its report counts the requests just made.
-    const end = (await versions()).at(-1)!;
-    const from = indexOf(shifted, end.timeEnd!) + 1;
+    // edge-1's load steps up again (+20% on the +20%) from the hour after the dataset's end; its meter posts 4,000 hours.
+    const again: RegularSeries = { ...shifted, values: Float64Array.from(shifted.values, (v, i) => (i >= from ? v * 1.2 : v)) };
+    const backfill = await requestJson(`${cluster.agents.get('edge-1')!.url}/v2/models/energy/actuals`, {
+      method: 'POST',
+      body: { start_time: again.start + from * again.intervalSeconds, values: Array.from(again.values.subarray(from, from + 4000)) },
+    });
+    expect(backfill.status).toBe(200);
+    // The restarted agent watches v2 again: its report counts the requests made since (the
+    // backfill above came right after its first answer, while it read the bundle's manifest).
     await eventually(async () => {
       // A forecast at the data's end (not a request for another time: the window is in data time).
       await step('edge-1', shifted, from, false);
@@ -363,13 +370,6 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
       return report && report.version === 2 && report.summary.rows > 0 && Date.parse(report.receivedAt) > restarted ? true : undefined;
     }, 30_000);
 
-    // edge-1's load steps up again (+20% on the +20%) from the hour after the dataset's end; its meter posts 4,000 hours.
-    const again: RegularSeries = { ...shifted, values: Float64Array.from(shifted.values, (v, i) => (i >= from ? v * 1.2 : v)) };
-    const backfill = await requestJson(`${cluster.agents.get('edge-1')!.url}/v2/models/energy/actuals`, {
-      method: 'POST',
-      body: { start_time: again.start + from * again.intervalSeconds, values: Array.from(again.values.subarray(from, from + 4000)) },
-    });
-    expect(backfill.status).toBe(200);
     const lastBackfilled = new Date((again.start + (from + 3999) * again.intervalSeconds) * 1000).toISOString();
     await eventually(async () => ((await versions()).at(-1)!.timeEnd === lastBackfilled ? true : undefined), 60_000);
 

@@ -41,7 +41,8 @@ export const MAX_ACTUALS = 10_000;
  */
 export class DriftMonitoredModels implements V2ModelSource {
   private readonly tracked = new Map<string, Tracked>();
-  private readonly loading = new Set<string>();
+  /** Manifest reads under way, by bundle digest. */
+  private readonly loading = new Map<string, Promise<void>>();
   /** Actuals kept for upload, per deployment, by time (bounded; sent only with the policy's consent). */
   private readonly samples = new Map<string, Map<number, number>>();
   windows = new Map<string, DriftWindows>();
@@ -82,7 +83,7 @@ export class DriftMonitoredModels implements V2ModelSource {
     intervalSeconds?: number,
   ): Promise<{ scored: number; pending: number }> {
     await this.inner.modelReady(name);
-    const tracked = this.current(name);
+    const tracked = await this.currentLoaded(name);
     if (!tracked) return { scored: 0, pending: 0 };
     if (!tracked.collector.errors) {
       throw new FoglineError('FOGLINE_ERR_REQUEST_INVALID', `"${name}" serves a ${tracked.collector.kind}: actuals are for forecasters`);
@@ -165,8 +166,7 @@ export class DriftMonitoredModels implements V2ModelSource {
     if (tracked && tracked.sha256 === serving.sha256) return tracked;
     // A version not seen yet: read its manifest (once), and observe from the next request on.
     if (!this.loading.has(serving.sha256)) {
-      this.loading.add(serving.sha256);
-      void fs.promises
+      const read = fs.promises
         .readFile(path.join(this.artifactsDir, serving.sha256))
         .then((bytes) => {
           const manifest = readBundleManifest(bytes);
@@ -176,8 +176,19 @@ export class DriftMonitoredModels implements V2ModelSource {
         })
         .catch(() => undefined)
         .finally(() => this.loading.delete(serving.sha256));
+      this.loading.set(serving.sha256, read);
     }
     return undefined;
+  }
+
+  /** Like current(), but waits for a manifest read under way (actuals posted right after a swap or a restart count). */
+  private async currentLoaded(name: string): Promise<Tracked | undefined> {
+    const tracked = this.current(name);
+    if (tracked) return tracked;
+    const sha256 = this.serving(name)?.sha256;
+    const read = sha256 === undefined ? undefined : this.loading.get(sha256);
+    if (read) await read;
+    return this.current(name);
   }
 
   private observe(name: string, request: V2InferRequest, response: V2InferResponse): void {

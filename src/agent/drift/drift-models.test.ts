@@ -1,0 +1,43 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { V2ModelSource } from '../../inference/v2-model-source.js';
+import { trainedBundle } from '../test-support/trained-bundle.js';
+import { DriftMonitoredModels } from './drift-models.js';
+
+/** Serves nothing itself: these tests post actuals, which only need the deployment to be ready. */
+const readyOnly: V2ModelSource = {
+  ready: () => Promise.resolve(true),
+  metadata: () => Promise.reject(new Error('not used')),
+  modelReady: () => Promise.resolve(),
+  infer: () => Promise.reject(new Error('not used')),
+};
+
+describe('DriftMonitoredModels', () => {
+  it("keeps the actuals posted right after a version starts serving, while it reads the bundle's manifest", async () => {
+    const bytes = await trainedBundle();
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fogline-drift-models-'));
+    try {
+      fs.writeFileSync(path.join(dir, sha256), bytes);
+      const models = new DriftMonitoredModels(readyOnly, () => ({ version: 1, sha256 }), dir);
+      models.windows.set('energy', { windowHours: 168, errorWindowHours: 48, sampleUpload: true, samplesAfter: null });
+      // The first call: nothing has read the manifest yet.
+      await models.recordActuals('energy', 1_700_000_000, [100, 101, 102], 3600);
+      expect(models.samplesToUpload()).toEqual([
+        {
+          deployment: 'energy',
+          samples: [
+            { time: 1_700_000_000, value: 100 },
+            { time: 1_700_003_600, value: 101 },
+            { time: 1_700_007_200, value: 102 },
+          ],
+        },
+      ]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
