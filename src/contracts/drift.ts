@@ -6,6 +6,9 @@ export const DRIFT_TESTS = ['auto', 'psi', 'wasserstein', 'ks', 'error'] as cons
 export type DriftTest = (typeof DRIFT_TESTS)[number];
 export const DRIFT_ACTIONS = ['alert', 'retrain', 'retrain-and-promote'] as const;
 export type DriftAction = (typeof DRIFT_ACTIONS)[number];
+/** What started a round: a node's drift, a person (`fogline drift retrain`), or the policy's schedule. */
+export const DRIFT_TRIGGERS = ['drift', 'manual', 'schedule'] as const;
+export type DriftTrigger = (typeof DRIFT_TRIGGERS)[number];
 export const DRIFT_EVENT_STATUSES = ['alerted', 'collecting', 'retraining', 'canary', 'promoted', 'kept', 'rolled-back', 'failed'] as const;
 export type DriftEventStatus = (typeof DRIFT_EVENT_STATUSES)[number];
 
@@ -47,6 +50,7 @@ export const DRIFT_POLICY_DEFAULTS = {
   reportIntervalSeconds: 60,
   sampleUpload: false,
   warmStart: true,
+  retrainEverySeconds: 0,
 };
 
 /** At most this many samples in one upload, and kept per deployment on a node until uploaded. */
@@ -129,6 +133,14 @@ export const SetDriftPolicyRequest = Type.Object(
           "Retraining starts from the champion's weights (warmStartFrom; fewer epochs) instead of a random initialisation (default true)",
       }),
     ),
+    retrainEverySeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 365 * 86_400,
+        description:
+          "Also start a retraining round when none has started for this long (seconds; 0, the default: only on drift or by hand). The round uses the policy's action (alert counts as retrain)",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -152,6 +164,7 @@ export const DriftPolicyView = Type.Object({
   dataset: Nullable(Type.String()),
   sampleUpload: Type.Boolean(),
   warmStart: Type.Boolean(),
+  retrainEverySeconds: Type.Integer(),
   createdAt: IsoTime,
   updatedAt: IsoTime,
   updatedBy: Nullable(Type.String()),
@@ -300,7 +313,7 @@ export type DriftTimelineEntry = Static<typeof DriftTimelineEntry>;
 export const DriftEventView = Type.Object({
   id: Type.String(),
   deployment: Type.String(),
-  trigger: Type.Union([Type.Literal('drift'), Type.Literal('manual')]),
+  trigger: Type.Union(DRIFT_TRIGGERS.map((t) => Type.Literal(t))),
   nodeId: Nullable(Type.String()),
   nodeName: Nullable(Type.String()),
   model: Type.String(),

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import {
   DRIFT_POLICY_DEFAULTS,
+  DRIFT_TRIGGERS,
   type DriftAction,
   type DriftEvaluation,
   type DriftEventStatus,
@@ -11,6 +12,7 @@ import {
   type DriftReport,
   type DriftReportView,
   type DriftTimelineEntry,
+  type DriftTrigger,
   type SetDriftPolicyRequest,
 } from '../contracts/drift.js';
 import { FoglineError } from '../errors/fogline-error.js';
@@ -24,7 +26,7 @@ function toEventView(row: DriftEventsTable, nodeName: string | null): DriftEvent
   return {
     id: row.id,
     deployment: row.deployment_name,
-    trigger: row.trigger_kind === 'manual' ? 'manual' : 'drift',
+    trigger: (DRIFT_TRIGGERS as readonly string[]).includes(row.trigger_kind) ? (row.trigger_kind as DriftTrigger) : 'drift',
     nodeId: row.node_id,
     nodeName,
     model: row.model,
@@ -159,7 +161,7 @@ export class DriftRepository {
 
   async createEvent(input: {
     deployment: string;
-    trigger: 'drift' | 'manual';
+    trigger: DriftTrigger;
     nodeId: string | null;
     model: string;
     version: number;

@@ -10,6 +10,7 @@ import {
   type DriftReportReceipt,
   type DriftSampleBatch,
   type DriftSampleReceipt,
+  type DriftTrigger,
   type SetDriftPolicyRequest,
 } from '../contracts/drift.js';
 import type { DatasetVersionView } from '../contracts/datasets.js';
@@ -55,6 +56,7 @@ export class DriftService {
   private readonly perDeployment = new Map<string, Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
+  private readonly scheduleRefused = new Set<string>();
   private log: FastifyBaseLogger | undefined;
   private readonly now: () => number;
 
@@ -240,15 +242,15 @@ export class DriftService {
     }
   }
 
-  /** A retraining round now, whatever the statistics say (trigger `manual`). */
-  async retrainNow(deployment: string, action?: DriftAction): Promise<DriftEventView> {
+  /** A retraining round now, whatever the statistics say (trigger `manual`, or `schedule` from the policy's timer). */
+  async retrainNow(deployment: string, action?: DriftAction, trigger: 'manual' | 'schedule' = 'manual'): Promise<DriftEventView> {
     const policy = await this.deps.repository.getPolicy(deployment);
     const effective = action ?? (policy.action === 'alert' ? 'retrain' : policy.action);
     const champion = await this.deps.models.resolve((await this.deps.deployments.get(deployment)).modelSelector);
     const event = await this.serialised(deployment, () =>
       this.startRound(
         { ...policy, action: effective },
-        { trigger: 'manual', nodeId: null, model: champion.model, version: champion.version, findings: [] },
+        { trigger, nodeId: null, model: champion.model, version: champion.version, findings: [] },
       ),
     );
     return event;
@@ -278,9 +280,14 @@ export class DriftService {
 
   private async startRound(
     policy: DriftPolicyView,
-    input: { trigger: 'drift' | 'manual'; nodeId: string | null; model: string; version: number; findings: DriftFinding[] },
+    input: { trigger: DriftTrigger; nodeId: string | null; model: string; version: number; findings: DriftFinding[] },
   ): Promise<DriftEventView> {
-    const detected = input.trigger === 'manual' ? 'retraining asked for by hand' : `drift on ${describe(input.findings)}`;
+    const detected =
+      input.trigger === 'manual'
+        ? 'retraining asked for by hand'
+        : input.trigger === 'schedule'
+          ? `scheduled retraining: no round started in the last ${policy.retrainEverySeconds} s`
+          : `drift on ${describe(input.findings)}`;
     const base = { deployment: policy.deployment, ...input, action: policy.action };
     if (input.trigger === 'drift' && input.nodeId !== null && policy.sampleUpload) {
       // With consent, the node that drifted sends what it saw next: retraining waits for it (a while).
@@ -363,6 +370,7 @@ export class DriftService {
     if (this.ticking) return;
     this.ticking = true;
     try {
+      await this.scheduled();
       for (const event of await this.deps.repository.listEvents({ status: 'collecting', limit: 100 })) {
         const policy = await this.deps.repository.findPolicy(event.deployment);
         const waited = this.now() - Date.parse(event.createdAt);
@@ -390,6 +398,32 @@ export class DriftService {
       }
     } finally {
       this.ticking = false;
+    }
+  }
+
+  /**
+   * Starts the rounds that scheduled policies are due: none has started (alerts do not count) for
+   * `retrainEverySeconds`, counted from the last round or the last change to the policy, and none
+   * is under way.
+   */
+  private async scheduled(): Promise<void> {
+    for (const policy of await this.deps.repository.listPolicies()) {
+      if (policy.retrainEverySeconds <= 0) continue;
+      const events = await this.deps.repository.listEvents({ deployment: policy.deployment, limit: 50 });
+      if (events.some((e) => OPEN_STATUSES.has(e.status))) continue;
+      const lastRound = events.find((e) => e.action !== 'alert');
+      const since = Math.max(Date.parse(policy.updatedAt), lastRound ? Date.parse(lastRound.createdAt) : 0);
+      if (this.now() - since < policy.retrainEverySeconds * 1000) continue;
+      await this.retrainNow(policy.deployment, undefined, 'schedule').then(
+        () => this.scheduleRefused.delete(policy.deployment),
+        (error: unknown) => {
+          if (isDatabaseUnavailable(error)) throw error;
+          // A deployment that resolves to no version now: later passes try again, and say so once.
+          if (!this.scheduleRefused.has(policy.deployment))
+            this.log?.warn({ deployment: policy.deployment, err: error }, 'drift: scheduled retraining could not start');
+          this.scheduleRefused.add(policy.deployment);
+        },
+      );
     }
   }
 

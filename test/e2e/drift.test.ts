@@ -338,4 +338,28 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
     const run = await api<RunView>('GET', `/api/v1/runs/${event.runId}`);
     expect(run.body.dataset).toEqual({ name: 'calm-data', version: latest.last.version });
   });
+  it('a policy with a schedule starts rounds by itself (trigger schedule), never while one is under way, and stops when turned off', async () => {
+    // The manual round of the previous test ends first.
+    await settled((await events('calm'))[0]!.id);
+    const scheduledEvents = async () => (await events('calm')).filter((e) => e.trigger === 'schedule');
+    const set = await cli(['drift', 'policy', 'set', 'calm', '--retrain-every', '4s', '--action', 'retrain']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toMatch(/Schedule:\s+a round when none has started for 4s/);
+    const first = await eventually(async () => (await scheduledEvents())[0], 30_000, 500);
+    expect(first.action).toBe('retrain');
+    expect(first.nodeId).toBeNull();
+    expect(first.timeline[0]!.message).toMatch(/scheduled retraining/);
+    const firstDone = await settled(first.id);
+    expect(firstDone.runId).toBeTruthy();
+    expect(firstDone.status).not.toBe('failed');
+    // None started while the first was retraining; the next comes a period after it.
+    const second = await eventually(async () => (await scheduledEvents()).find((e) => e.id !== first.id), 30_000, 500);
+    expect(Date.parse(second.createdAt) - Date.parse(first.createdAt)).toBeGreaterThanOrEqual(4000);
+    expect(Date.parse(second.createdAt)).toBeGreaterThanOrEqual(Date.parse(firstDone.updatedAt));
+    const off = await cli(['drift', 'policy', 'set', 'calm', '--retrain-every', 'off']);
+    expect(off.stdout).toMatch(/Schedule:\s+off/);
+    await settled(second.id);
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    expect((await scheduledEvents()).map((e) => e.id).sort()).toEqual([first.id, second.id].sort());
+  });
 });

@@ -50,6 +50,7 @@ interface SetOptions {
   errorBaselineFactor?: number;
   sampleUpload?: boolean;
   warmStart?: boolean;
+  retrainEvery?: number;
   errorWindow?: number;
   window?: number;
   minSamples?: number;
@@ -121,6 +122,11 @@ function policySetCommand(): Command {
           if (v === 'on' || v === 'off') return v === 'on';
           throw new InvalidArgumentError(`--warm-start must be on or off, got "${v}"`);
         },
+      )
+      .option(
+        '--retrain-every <duration|off>',
+        "Also retrain on a schedule: a round when none has started for this long, e.g. 7d, with the policy's action; off: only on drift or by hand (default off)",
+        (v) => (v === 'off' ? 0 : parseDuration(v, '--retrain-every')),
       ),
   ).action(async (deployment: string, options: SetOptions, self: Command) => {
     const { client, json } = clientFor(self);
@@ -141,6 +147,7 @@ function policySetCommand(): Command {
       ...(options.dataset !== undefined ? { dataset: options.dataset } : {}),
       ...(options.sampleUpload !== undefined ? { sampleUpload: options.sampleUpload } : {}),
       ...(options.warmStart !== undefined ? { warmStart: options.warmStart } : {}),
+      ...(options.retrainEvery !== undefined ? { retrainEverySeconds: options.retrainEvery } : {}),
     };
     const policy = await client.request<DriftPolicyView>('PUT', `/api/v1/drift/policies/${encodeURIComponent(deployment)}`, { body });
     if (json) printJson(policy);
@@ -163,6 +170,10 @@ function printPolicy(p: DriftPolicyView): void {
     ['Retrain on', p.dataset ?? "the champion's dataset"],
     ['Sample upload', p.sampleUpload ? 'on (nodes upload the actuals posted to them)' : 'off (no raw value leaves a node)'],
     ['Warm start', p.warmStart ? "on (retraining starts from the champion's weights)" : 'off (retraining starts from scratch)'],
+    [
+      'Schedule',
+      p.retrainEverySeconds > 0 ? `a round when none has started for ${p.retrainEverySeconds}s` : 'off (rounds on drift or by hand)',
+    ],
     ['Reports every', `${p.reportIntervalSeconds}s`],
     ['Updated', p.updatedAt],
   ];
@@ -173,7 +184,7 @@ const EVENT_COLUMNS = [
   { header: 'ID', value: (e: DriftEventView) => e.id },
   { header: 'TIME', value: (e: DriftEventView) => e.createdAt },
   { header: 'DEPLOYMENT', value: (e: DriftEventView) => e.deployment },
-  { header: 'NODE', value: (e: DriftEventView) => e.nodeName ?? (e.trigger === 'manual' ? '(manual)' : '-') },
+  { header: 'NODE', value: (e: DriftEventView) => e.nodeName ?? (e.trigger === 'drift' ? '-' : `(${e.trigger})`) },
   { header: 'VERSION', value: (e: DriftEventView) => `v${e.version}` },
   { header: 'FINDINGS', value: (e: DriftEventView) => e.findings.map((f) => `${f.test} ${f.value.toPrecision(3)}`).join(', ') || '-' },
   { header: 'ACTION', value: (e: DriftEventView) => e.action },
