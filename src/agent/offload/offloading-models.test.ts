@@ -142,6 +142,36 @@ describe('OffloadingModels', () => {
     expect(events.map((e) => `${e.outcome}:${e.reason}`)).toEqual(['local:edge-only', 'local:within-target', 'offloaded:queue']);
   });
 
+  it('auto: once the event loop reads saturated, requests keep going to the cloud for the hold, then come back to the node', async () => {
+    const cloud = await fakeCloud();
+    closers.push(cloud.close);
+    let elu = 0.95;
+    const models = fakeModels({ offload: offload('auto'), queue: QUEUE });
+    const events: OffloadEvent[] = [];
+    const routed = new OffloadingModels(models, {
+      observer: { routed: (e) => events.push(e) },
+      pressure: () => ({ ...CALM, eventLoopUtilization: elu }),
+      busyHoldMs: 300,
+    });
+    routed.connect({ server: cloud.url, credential: 'fgl.node.secret', nodeName: 'edge-1' });
+    const ranOn = async () => (await routed.infer('energy', undefined, REQUEST)).parameters?.['fogline.ran_on'];
+    expect(await ranOn()).toBe('cloud');
+    // The next reading is calm, but within the hold: still the cloud (a calm reading right after
+    // a saturated one mostly says the backlog just moved to the cloud).
+    elu = 0.2;
+    expect(await ranOn()).toBe('cloud');
+    expect(await ranOn()).toBe('cloud');
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect(await ranOn()).toBe('edge');
+    expect(models.localCalls).toBe(1);
+    expect(events.map((e) => `${e.outcome}:${e.reason}`)).toEqual([
+      'offloaded:busy',
+      'offloaded:busy',
+      'offloaded:busy',
+      'local:within-target',
+    ]);
+  });
+
   it('auto: a request the node fails on its side (crashed worker) is answered by the cloud, and the next ones go there too', async () => {
     const cloud = await fakeCloud();
     closers.push(cloud.close);

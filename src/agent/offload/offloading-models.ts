@@ -70,6 +70,13 @@ export interface OffloadingModelsOptions {
   pressure?: () => Pressure;
   /** How long a predictor that failed on the server side is treated as unhealthy by `auto` (default 5000 ms). */
   unhealthyMs?: number;
+  /**
+   * After the agent's event loop is found saturated, how long `auto` keeps treating it as
+   * saturated (default 1000 ms). Readings are 250 ms apart: without a hold, one calm reading sends
+   * every request of the next 250 ms to the node's model, which (running in-process) blocks the
+   * loop for each of them, and the backlog comes straight back (bench/offload).
+   */
+  busyHoldMs?: number;
 }
 
 /** Where offloaded requests go once the agent is enrolled. */
@@ -97,6 +104,8 @@ export class OffloadingModels implements V2ModelSource {
   private readonly pressure: () => Pressure;
   private readonly cloudTimeoutMs: number;
   private readonly unhealthyMs: number;
+  private readonly busyHoldMs: number;
+  private saturatedUntil = 0;
   private readonly unhealthyUntil = new Map<string, number>();
   private readonly cloudLatencyMs = new Map<string, number>();
   private readonly ran = new Map<string, RanWhere>();
@@ -112,6 +121,7 @@ export class OffloadingModels implements V2ModelSource {
     this.pressure = options.pressure ?? (() => gauge.now());
     this.cloudTimeoutMs = options.cloudTimeoutMs ?? 2000;
     this.unhealthyMs = options.unhealthyMs ?? 5000;
+    this.busyHoldMs = options.busyHoldMs ?? 1000;
   }
 
   /** Once enrolled: the control plane to offload to, with this node's credential. */
@@ -165,6 +175,8 @@ export class OffloadingModels implements V2ModelSource {
       return this.runLocal(name, version, request, 'edge-only', false);
     }
     const pressure = this.pressure();
+    const now = Date.now();
+    if (pressure.eventLoopUtilization >= this.thresholds.eventLoopUtilization) this.saturatedUntil = now + this.busyHoldMs;
     const decision = decideOffload(
       {
         policy: offload.policy,
@@ -174,7 +186,8 @@ export class OffloadingModels implements V2ModelSource {
         batchMs: queue?.batchMs,
         maxBatchSize: queue?.maxBatchSize ?? 1,
         ...pressure,
-        predictorHealthy: queue !== undefined && (this.unhealthyUntil.get(name) ?? 0) <= Date.now(),
+        eventLoopUtilization: now < this.saturatedUntil ? 1 : pressure.eventLoopUtilization,
+        predictorHealthy: queue !== undefined && (this.unhealthyUntil.get(name) ?? 0) <= now,
         cloudAvailable: this.breaker.available(),
         cloudLatencyMs: this.cloudLatencyMs.get(name),
       },
