@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   FOGLINE_ERR_REQUEST_MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON' },
   FOGLINE_ERR_REQUEST_TOO_LARGE: { status: 413, message: 'The request body is too large' },
   FOGLINE_ERR_REQUEST_UNSUPPORTED_MEDIA: { status: 415, message: 'The request body must be JSON' },
+  FOGLINE_ERR_REQUEST_ABANDONED: { status: 408, message: 'The client closed the connection before the model got to the request' },
   FOGLINE_ERR_AUTH_MISSING: { status: 401, message: 'Authorization: Bearer <token> is required' },
   FOGLINE_ERR_AUTH_INVALID: { status: 401, message: 'The token is not valid' },
   FOGLINE_ERR_AUTH_EXPIRED: { status: 401, message: 'The token has expired' },

@@ -10,5 +10,6 @@ export interface V2ModelSource {
   metadata(name: string, version?: string): Promise<V2ModelMetadata>;
   /** Resolves when `name` can serve now; throws when it cannot. */
   modelReady(name: string, version?: string): Promise<void>;
-  infer(name: string, version: string | undefined, request: V2InferRequest): Promise<V2InferResponse>;
+  /** `signal` is aborted when the caller has gone (its connection closed): a source may drop the request then. */
+  infer(name: string, version: string | undefined, request: V2InferRequest, signal?: AbortSignal): Promise<V2InferResponse>;
 }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyError, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { V2Error, V2InferRequest, V2InferResponse, V2ModelMetadata } from '../contracts/open-inference.js';
 import type { Access } from '../http/access.js';
 import { toErrorBody } from '../http/error-handler.js';
@@ -83,14 +83,37 @@ export function v2Routes(source: V2ModelSource, access: Access): FastifyPluginAs
       },
     };
     app.post('/v2/models/:name/infer', { ...infer, schema: { ...infer.schema, params: NameParams } }, async (request, reply) =>
-      withRanOnHeader(reply, await source.infer(request.params.name, undefined, request.body)),
+      whileCallerWaits(request, async (signal) =>
+        withRanOnHeader(reply, await source.infer(request.params.name, undefined, request.body, signal)),
+      ),
     );
     app.post(
       '/v2/models/:name/versions/:version/infer',
       { ...infer, schema: { ...infer.schema, params: VersionParams } },
-      async (request, reply) => withRanOnHeader(reply, await source.infer(request.params.name, request.params.version, request.body)),
+      async (request, reply) =>
+        whileCallerWaits(request, async (signal) =>
+          withRanOnHeader(reply, await source.infer(request.params.name, request.params.version, request.body, signal)),
+        ),
     );
   };
+}
+
+/**
+ * Runs `work` with a signal that aborts if the client's connection closes first (a client that
+ * timed out): a queued request nobody waits for is then dropped instead of computed.
+ */
+async function whileCallerWaits<T>(request: FastifyRequest, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const socket = request.raw.socket as { once?: unknown; off?: unknown } | undefined;
+  const onClose = () => controller.abort();
+  // Injected test requests have no real socket.
+  const watch = typeof socket?.once === 'function' && typeof socket.off === 'function';
+  if (watch) request.raw.socket.once('close', onClose);
+  try {
+    return await work(controller.signal);
+  } finally {
+    if (watch) request.raw.socket.off('close', onClose);
+  }
 }
 
 /** Where an agent's answer ran (its `fogline.ran_on` parameter: edge or cloud), also as the `x-fogline-ran-on` header. */

@@ -38,6 +38,7 @@ export class ServingMetrics implements ServingObserver {
   private readonly swaps: Counter<'deployment' | 'model'>;
   private readonly swapSeconds: Histogram<'deployment' | 'model'>;
   private readonly servingVersion: Gauge<'deployment' | 'model'>;
+  private readonly abandonedRequests: Counter<'deployment'>;
   private readonly series = new Map<string, VersionSeries>();
   /** deployment + model -> the version the gauge shows. */
   private readonly serving = new Map<string, number>();
@@ -52,6 +53,12 @@ export class ServingMetrics implements ServingObserver {
       name: 'fogline_inference_requests_total',
       help: 'Inference requests answered by a deployed model version, by outcome (success or failure)',
       labelNames: [...versionLabels, 'outcome'],
+      registers,
+    });
+    this.abandonedRequests = new Counter({
+      name: 'fogline_inference_abandoned_total',
+      help: 'Inference requests dropped before they reached the model because the client had closed the connection (client timeouts under overload)',
+      labelNames: ['deployment'],
       registers,
     });
     this.queueSeconds = new Histogram({
@@ -115,6 +122,10 @@ export class ServingMetrics implements ServingObserver {
     series.queue.observe(event.queueSeconds);
     series.compute.observe(event.computeSeconds);
     series.batch.observe(event.batchSize);
+  }
+
+  abandoned(event: Parameters<ServingObserver['abandoned']>[0]): void {
+    this.abandonedRequests.inc({ deployment: event.deployment });
   }
 
   loaded(event: Parameters<ServingObserver['loaded']>[0]): void {

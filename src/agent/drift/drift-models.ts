@@ -65,8 +65,8 @@ export class DriftMonitoredModels implements V2ModelSource {
     return this.inner.modelReady(name, version);
   }
 
-  async infer(name: string, version: string | undefined, request: V2InferRequest): Promise<V2InferResponse> {
-    const response = await this.inner.infer(name, version, request);
+  async infer(name: string, version: string | undefined, request: V2InferRequest, signal?: AbortSignal): Promise<V2InferResponse> {
+    const response = await this.inner.infer(name, version, request, signal);
     try {
       this.observe(name, request, response);
     } catch {

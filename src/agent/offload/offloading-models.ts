@@ -151,14 +151,14 @@ export class OffloadingModels implements V2ModelSource {
     return this.ran.get(name);
   }
 
-  async infer(name: string, version: string | undefined, request: V2InferRequest): Promise<V2InferResponse> {
+  async infer(name: string, version: string | undefined, request: V2InferRequest, signal?: AbortSignal): Promise<V2InferResponse> {
     const joint = this.models.joint(name);
     const queue = this.models.queue(name);
     // As with offloading, a version in the path must be the one served here (else the node's 404).
     const response =
       joint && (version === undefined || queue === undefined || String(queue.version) === version)
-        ? await this.runJoint(name, version, request, joint)
-        : await this.route(name, version, request);
+        ? await this.runJoint(name, version, request, joint, signal)
+        : await this.route(name, version, request, signal);
     const counts = this.ran.get(name) ?? { local: 0, offloaded: 0 };
     if (response.parameters?.[RAN_ON_PARAMETER] === 'cloud') counts.offloaded += 1;
     else counts.local += 1;
@@ -166,13 +166,18 @@ export class OffloadingModels implements V2ModelSource {
     return response;
   }
 
-  private async route(name: string, version: string | undefined, request: V2InferRequest): Promise<V2InferResponse> {
+  private async route(
+    name: string,
+    version: string | undefined,
+    request: V2InferRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<V2InferResponse> {
     const offload = this.models.offload(name);
     const queue = this.models.queue(name);
     // A version in the path must be the one served here (else the node's 404): never offload around it.
     const versionMismatch = version !== undefined && queue !== undefined && String(queue.version) !== version;
     if (!offload || offload.policy === 'edge-only' || !this.target || versionMismatch) {
-      return this.runLocal(name, version, request, 'edge-only', false);
+      return this.runLocal(name, version, request, signal, 'edge-only', false);
     }
     const pressure = this.pressure();
     const now = Date.now();
@@ -196,10 +201,10 @@ export class OffloadingModels implements V2ModelSource {
     if (decision.target === 'cloud') {
       const answer = await this.tryCloud(name, offload.inferPath, request, decision.reason);
       if (answer) return answer;
-      return this.runLocal(name, version, request, 'cloud-error', true);
+      return this.runLocal(name, version, request, signal, 'cloud-error', true);
     }
     try {
-      return await this.runLocal(name, version, request, decision.reason, decision.fallback, false);
+      return await this.runLocal(name, version, request, signal, decision.reason, decision.fallback, false);
     } catch (error) {
       // The node failed on its side (crashed worker, still loading): the cloud may still answer.
       if (!isServerError(error)) throw error;
@@ -248,6 +253,7 @@ export class OffloadingModels implements V2ModelSource {
     version: string | undefined,
     request: V2InferRequest,
     joint: DeploymentJoint,
+    signal: AbortSignal | undefined,
   ): Promise<V2InferResponse> {
     const batch = batchOf(request);
     // Bad labels are the client's error, found before anything runs.
@@ -255,7 +261,7 @@ export class OffloadingModels implements V2ModelSource {
     let edge: V2InferResponse;
     try {
       // Every output: the rule reads some (probabilities) that the client may not have asked for.
-      edge = await this.models.infer(name, version, { ...request, outputs: undefined });
+      edge = await this.models.infer(name, version, { ...request, outputs: undefined }, signal);
     } catch (error) {
       if (!isServerError(error)) throw error;
       this.unhealthyUntil.set(name, Date.now() + this.unhealthyMs);
@@ -341,13 +347,14 @@ export class OffloadingModels implements V2ModelSource {
     name: string,
     version: string | undefined,
     request: V2InferRequest,
+    signal: AbortSignal | undefined,
     reason: OffloadReason,
     fallback: boolean,
     markFailures = true,
   ): Promise<V2InferResponse> {
     let response: V2InferResponse;
     try {
-      response = await this.models.infer(name, version, request);
+      response = await this.models.infer(name, version, request, signal);
     } catch (error) {
       if (isServerError(error)) this.unhealthyUntil.set(name, Date.now() + this.unhealthyMs);
       if (markFailures) this.observer.routed({ deployment: name, outcome: fallback ? 'fallback' : 'local', reason });

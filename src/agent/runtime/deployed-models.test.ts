@@ -1,7 +1,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { V2InferRequest } from '../../contracts/open-inference.js';
+import type { FoglineError } from '../../errors/fogline-error.js';
 import { v2Routes } from '../../inference/v2-routes.js';
 import { signedDeployment, testSigningKey } from '../test-support/signed-deployment.js';
 import { trainedBundle } from '../test-support/trained-bundle.js';
@@ -52,6 +53,73 @@ describe('DeployedModels on the V2 routes', { timeout: 60_000 }, () => {
     expect((await infer('/v2/models/anomaly/infer')).statusCode).toBe(404);
   });
 
+  it('drops queued requests whose callers have gone instead of computing them, and says so to the observer', async () => {
+    const abandoned: string[] = [];
+    const counted = new DeployedModels({
+      observer: {
+        inferred() {},
+        loaded() {},
+        swapped() {},
+        unloaded() {},
+        abandoned: (e) => abandoned.push(`${e.deployment}@${e.version}`),
+      },
+    });
+    await counted.put('energy', await loadVersion(bytes, signedDeployment(key, bytes, 1)));
+    try {
+      const callers = Array.from({ length: 6 }, () => new AbortController());
+      // The first starts at once; the other five queue behind it, and their callers leave.
+      const answers = callers.map((caller) =>
+        counted.infer('energy', undefined, historyRequest(signature, 30_000), caller.signal).then(
+          (answer) => answer.model_version,
+          (error: FoglineError) => error.code,
+        ),
+      );
+      for (const caller of callers.slice(1)) caller.abort();
+      expect(await Promise.all(answers)).toEqual(['1', ...Array<string>(5).fill('FOGLINE_ERR_REQUEST_ABANDONED')]);
+      expect(abandoned).toEqual(Array<string>(5).fill('energy@1'));
+      // Dropped requests are neither served nor errors.
+      expect(counted.usage('energy')).toMatchObject({ errors: 0 });
+    } finally {
+      await counted.close();
+    }
+  });
+
+  it('the infer route aborts its signal when the client closes the connection before the answer', async () => {
+    let seen: AbortSignal | undefined;
+    const waiting = Fastify().withTypeProvider<TypeBoxTypeProvider>();
+    await waiting.register(
+      v2Routes(
+        {
+          ready: async () => true,
+          metadata: () => Promise.reject(new Error('not used')),
+          modelReady: async () => undefined,
+          infer: (_name, _version, _request, signal) => {
+            seen = signal;
+            return new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(new Error('gone'))));
+          },
+        },
+        'public',
+      ),
+    );
+    const address = await waiting.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const client = new AbortController();
+      const sent = fetch(`${address}/v2/models/energy/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }] }),
+        signal: client.signal,
+      }).catch(() => undefined);
+      await vi.waitFor(() => expect(seen).toBeDefined());
+      expect(seen!.aborted).toBe(false);
+      client.abort();
+      await sent;
+      await vi.waitFor(() => expect(seen!.aborted).toBe(true));
+    } finally {
+      await waiting.close();
+    }
+  });
+
   it('hot-swaps to another version under a stream of requests without failing one', async () => {
     let stop = false;
     const statuses: number[] = [];
@@ -95,6 +163,7 @@ describe('DeployedModels serving runtime: batching, usage, crashes', { timeout: 
     loaded: (event) => lifecycle.push(`loaded ${event.version} ${event.ok}`),
     swapped: (event) => lifecycle.push(`swapped ${event.fromVersion}->${event.toVersion}`),
     unloaded: (event) => lifecycle.push(`unloaded ${event.version}`),
+    abandoned: (event) => lifecycle.push(`abandoned ${event.version}`),
   };
   // In worker threads here, to cover crashes; the default (in-process) runs in the suite above.
   const models = new DeployedModels({ observer, batching: { maxBatchSize: 4, maxDelayMs: 0 }, load: { isolation: 'worker' } });

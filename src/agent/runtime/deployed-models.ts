@@ -5,7 +5,7 @@ import type { V2ModelSource } from '../../inference/v2-model-source.js';
 import type { DesiredDeployment } from '../../contracts/deployments.js';
 import { isMlInputError } from '../../ml/errors.js';
 import { type LoadOptions, loadVersion } from './load-version.js';
-import { BatchItemError, type BatchOptions } from './micro-batcher.js';
+import { AbandonedError, BatchItemError, type BatchOptions } from './micro-batcher.js';
 import { type LoadedVersion, ModelSlot, NO_BATCHING, type SlotQueue, type SlotUsage } from './model-slot.js';
 import { NO_SERVING_OBSERVER, type ServingObserver } from './serving-observer.js';
 
@@ -32,7 +32,7 @@ export type DeploymentJoint = NonNullable<DesiredDeployment['joint']>;
 /** A failure on the server's side (predictor error, crashed worker), as opposed to a bad request. */
 export function isServerError(error: unknown): boolean {
   const cause = error instanceof BatchItemError ? error.error : error;
-  if (isMlInputError(cause)) return false;
+  if (isMlInputError(cause) || cause instanceof AbandonedError) return false;
   return !(cause instanceof FoglineError) || cause.status >= 500;
 }
 
@@ -194,9 +194,9 @@ export class DeployedModels implements V2ModelSource {
     };
   }
 
-  async infer(name: string, version: string | undefined, request: V2InferRequest): Promise<V2InferResponse> {
+  async infer(name: string, version: string | undefined, request: V2InferRequest, signal?: AbortSignal): Promise<V2InferResponse> {
     const inputs = toInferInputs(request);
-    const { loaded, result } = this.slot(name, version).infer(inputs, isServerError);
+    const { loaded, result } = this.slot(name, version).infer(inputs, isServerError, signal);
     const report = (ok: boolean, run: { batchSize: number; queueSeconds: number; computeSeconds: number }) =>
       this.observer.inferred({
         deployment: name,
@@ -212,6 +212,15 @@ export class DeployedModels implements V2ModelSource {
       answer = await result;
     } catch (error) {
       if (!(error instanceof BatchItemError)) throw error;
+      if (error.error instanceof AbandonedError) {
+        this.observer.abandoned({
+          deployment: name,
+          model: loaded.model ?? name,
+          version: loaded.version,
+          queueSeconds: error.queueSeconds,
+        });
+        throw new FoglineError('FOGLINE_ERR_REQUEST_ABANDONED', `The client closed the connection before "${name}" got to the request`);
+      }
       report(false, error);
       throw error.error;
     }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type BatchItemError, MicroBatcher, type Settled } from './micro-batcher.js';
+import { AbandonedError, type BatchItemError, MicroBatcher, type Settled } from './micro-batcher.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -102,6 +102,35 @@ describe('MicroBatcher', () => {
     expect(results[1]!.batchSize).toBe(3);
     expect(results[1]!.queueSeconds).toBeGreaterThan(0.01);
     expect(results[1]!.computeSeconds).toBeGreaterThan(0.01);
+  });
+
+  it('drops requests whose caller has gone before their batch runs, and computes only the others', async () => {
+    const computed: number[][] = [];
+    const batcher = new MicroBatcher<number, number>(
+      async (items) => {
+        computed.push(items);
+        await sleep(20);
+        return items.map((item) => ({ ok: true, value: item }));
+      },
+      { maxBatchSize: 1, maxDelayMs: 0 },
+    );
+    const gone = [new AbortController(), new AbortController(), new AbortController()];
+    // 1 runs at once; 2..5 wait behind it; the callers of 2, 3 and 5 give up while 1 computes.
+    const answers = [1, 2, 3, 4, 5].map((n) =>
+      batcher.submit(n, n === 2 ? gone[0]!.signal : n === 3 ? gone[1]!.signal : n === 5 ? gone[2]!.signal : undefined).then(
+        (r) => r.value,
+        (error: BatchItemError) => error.error,
+      ),
+    );
+    await sleep(5);
+    for (const controller of gone) controller.abort();
+    const results = await Promise.all(answers);
+    expect(results[0]).toBe(1);
+    expect(results[3]).toBe(4);
+    for (const i of [1, 2, 4]) expect(results[i]).toBeInstanceOf(AbandonedError);
+    expect(computed).toEqual([[1], [4]]);
+    // A caller still there after the drops is served as usual.
+    expect((await batcher.submit(6, new AbortController().signal)).value).toBe(6);
   });
 
   it('refuses a maximum batch size below 1', () => {

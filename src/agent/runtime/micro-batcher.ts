@@ -21,6 +21,13 @@ export interface Batched<O> {
   computeSeconds: number;
 }
 
+/** Rejects an item whose caller went away while it waited: nobody is left to read its answer. */
+export class AbandonedError extends Error {
+  constructor() {
+    super('the caller went away before the request reached the model');
+  }
+}
+
 /** A failure, with the batch it ran in (counted by the serving observer too). */
 export class BatchItemError extends Error {
   constructor(
@@ -35,6 +42,8 @@ export class BatchItemError extends Error {
 
 interface Queued<I, O> {
   item: I;
+  /** Aborted when the caller has gone (its client closed the connection): the item is dropped, not computed. */
+  signal: AbortSignal | undefined;
   enqueuedAt: number;
   resolve: (result: Batched<O>) => void;
   reject: (error: BatchItemError) => void;
@@ -79,9 +88,14 @@ export class MicroBatcher<I, O> {
     return this.batchMsAverage;
   }
 
-  submit(item: I): Promise<Batched<O>> {
+  /**
+   * Queues `item` for the next batch. An item whose `signal` is aborted by the time its batch
+   * forms is dropped with an `AbandonedError` (batch size 0): under overload, a node whose clients
+   * time out would otherwise spend its CPU on answers nobody reads, and fall further behind.
+   */
+  submit(item: I, signal?: AbortSignal): Promise<Batched<O>> {
     return new Promise<Batched<O>>((resolve, reject) => {
-      this.queue.push({ item, enqueuedAt: performance.now(), resolve, reject });
+      this.queue.push({ item, signal, enqueuedAt: performance.now(), resolve, reject });
       this.schedule();
     });
   }
@@ -108,9 +122,15 @@ export class MicroBatcher<I, O> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.scheduled = false;
-    this.running = true;
-    const batch = this.queue.splice(0, this.options.maxBatchSize);
     const started = performance.now();
+    const batch: Queued<I, O>[] = [];
+    while (batch.length < this.options.maxBatchSize && this.queue.length > 0) {
+      const queued = this.queue.shift()!;
+      if (queued.signal?.aborted) queued.reject(new BatchItemError(new AbandonedError(), 0, (started - queued.enqueuedAt) / 1000, 0));
+      else batch.push(queued);
+    }
+    if (batch.length === 0) return;
+    this.running = true;
     const finish = (settled: (i: number) => Settled<O>) => {
       const computeSeconds = (performance.now() - started) / 1000;
       const ms = computeSeconds * 1000;

@@ -110,11 +110,12 @@ export class ModelSlot {
   infer(
     inputs: InferInput[],
     isServerError: (error: unknown) => boolean,
+    signal?: AbortSignal,
   ): { loaded: LoadedVersion; result: Promise<Batched<InferOutput[]>> } {
     const active = this.active;
     active.requests += 1;
     const started = performance.now();
-    const result = this.use(() => active.batcher.submit(inputs));
+    const result = this.use(() => active.batcher.submit(inputs, signal));
     result.then(
       () => active.latency.push(performance.now() - started),
       (error: unknown) => {

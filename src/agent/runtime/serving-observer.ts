@@ -12,5 +12,7 @@ export interface ServingObserver {
   loaded(event: { deployment: string; model: string; version: number; seconds: number; ok: boolean }): void;
   swapped(event: { deployment: string; model: string; fromVersion: number; toVersion: number; seconds: number }): void;
   unloaded(event: { deployment: string; model: string; version: number }): void;
+  /** A request dropped before it reached the model because its client had gone. */
+  abandoned(event: { deployment: string; model: string; version: number; queueSeconds: number }): void;
 }
-export const NO_SERVING_OBSERVER: ServingObserver = { inferred() {}, loaded() {}, swapped() {}, unloaded() {} };
+export const NO_SERVING_OBSERVER: ServingObserver = { inferred() {}, loaded() {}, swapped() {}, unloaded() {}, abandoned() {} };
