@@ -1,26 +1,24 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeploymentRepository } from '../../src/deployments/deployment-repository.js';
-import { migrateToLatest, openStore, type Store } from '../../src/store/store.js';
-import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/databases.js';
+import { type Store } from '../../src/store/store.js';
+import { DIALECTS, type MigratedTestStore, migratedTestStore } from '../support/databases.js';
 
 const POLICY = { strategy: 'all' as const, canaryPercent: 20, soakMs: 60_000, maxErrorRate: 0.01 };
 
 // Joint inference (migration 0013): the setting per deployment and each node's counts, as each database keeps them.
 describe.each(DIALECTS)('deployment joint inference on %s', (dialect) => {
-  let database: TestDatabase;
+  let database: MigratedTestStore;
   let store: Store;
   let repository: DeploymentRepository;
 
   beforeEach(async () => {
-    database = await createTestDatabase(dialect);
-    store = openStore(database.url);
-    await migrateToLatest(store);
+    database = await migratedTestStore(dialect);
+    store = database.store;
     repository = new DeploymentRepository(store.db);
   });
 
   afterEach(async () => {
-    await store.close();
-    await database.drop();
+    await database.close();
   });
 
   it('keeps a joint setting (none by default) and the counts each node reports', async () => {

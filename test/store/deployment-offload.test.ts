@@ -1,26 +1,24 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeploymentRepository } from '../../src/deployments/deployment-repository.js';
-import { migrateToLatest, openStore, type Store } from '../../src/store/store.js';
-import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/databases.js';
+import { type Store } from '../../src/store/store.js';
+import { DIALECTS, type MigratedTestStore, migratedTestStore } from '../support/databases.js';
 
 const POLICY = { strategy: 'all' as const, canaryPercent: 20, soakMs: 60_000, maxErrorRate: 0.01 };
 
 // The offload policy (migration 0009) as each database keeps it.
 describe.each(DIALECTS)('deployment offload policy on %s', (dialect) => {
-  let database: TestDatabase;
+  let database: MigratedTestStore;
   let store: Store;
   let repository: DeploymentRepository;
 
   beforeEach(async () => {
-    database = await createTestDatabase(dialect);
-    store = openStore(database.url);
-    await migrateToLatest(store);
+    database = await migratedTestStore(dialect);
+    store = database.store;
     repository = new DeploymentRepository(store.db);
   });
 
   afterEach(async () => {
-    await store.close();
-    await database.drop();
+    await database.close();
   });
 
   it('defaults to edge-only with a 50 ms target, and keeps what it is given', async () => {

@@ -1,28 +1,26 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeploymentRepository } from '../../src/deployments/deployment-repository.js';
 import { advanceRollout } from '../../src/deployments/rollout.js';
-import { migrateToLatest, openStore, type Store } from '../../src/store/store.js';
-import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/databases.js';
+import { type Store } from '../../src/store/store.js';
+import { DIALECTS, type MigratedTestStore, migratedTestStore } from '../support/databases.js';
 
 const POLICY = { strategy: 'canary' as const, canaryPercent: 25, soakMs: 30_000, maxErrorRate: 0.05 };
 
 // Rollout state and node counters as each database keeps them.
 describe.each(DIALECTS)('deployment repository on %s', (dialect) => {
-  let database: TestDatabase;
+  let database: MigratedTestStore;
   let store: Store;
   let repository: DeploymentRepository;
   let clock = Date.UTC(2026, 10, 23, 8, 0, 0);
 
   beforeEach(async () => {
-    database = await createTestDatabase(dialect);
-    store = openStore(database.url);
-    await migrateToLatest(store);
+    database = await migratedTestStore(dialect);
+    store = database.store;
     repository = new DeploymentRepository(store.db, () => clock);
   });
 
   afterEach(async () => {
-    await store.close();
-    await database.drop();
+    await database.close();
   });
 
   it('keeps the policy and the first rollout step, and stores a step only against the revision it read', async () => {

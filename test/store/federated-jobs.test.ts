@@ -8,15 +8,15 @@ import { NodeRegistry } from '../../src/nodes/node-registry.js';
 import { ArtifactStore } from '../../src/registry/artifact-store.js';
 import { ModelRegistry } from '../../src/registry/model-registry.js';
 import { SigningKey } from '../../src/registry/signing-key.js';
-import { migrateToLatest, openStore, type Store } from '../../src/store/store.js';
-import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/databases.js';
+import { type Store } from '../../src/store/store.js';
+import { DIALECTS, type MigratedTestStore, migratedTestStore } from '../support/databases.js';
 import { tempDir } from '../support/processes.js';
 
 const WEIGHTS = 4810; // the digits spec: 64 → 64 → 10
 
 // The coordinator over each database: rounds, updates, quorum, a restart, the registered model.
 describe.each(DIALECTS)('federated jobs on %s', (dialect) => {
-  let database: TestDatabase;
+  let database: MigratedTestStore;
   let store: Store;
   let dataDir: string;
   let models: ModelRegistry;
@@ -27,9 +27,8 @@ describe.each(DIALECTS)('federated jobs on %s', (dialect) => {
   const delta = (value: number) => new Float32Array(WEIGHTS).fill(value);
 
   beforeEach(async () => {
-    database = await createTestDatabase(dialect);
-    store = openStore(database.url);
-    await migrateToLatest(store);
+    database = await migratedTestStore(dialect);
+    store = database.store;
     dataDir = tempDir('fl-store');
     models = new ModelRegistry(
       store.db,
@@ -42,8 +41,7 @@ describe.each(DIALECTS)('federated jobs on %s', (dialect) => {
   });
 
   afterEach(async () => {
-    await store.close();
-    await database.drop();
+    await database.close();
   });
 
   it('runs rounds to the end across a restart, rejecting a NaN update, dropping a silent client, and registers the model', async () => {

@@ -5,8 +5,8 @@ import { ArtifactStore } from '../../src/registry/artifact-store.js';
 import type { NewModelVersion } from '../../src/registry/model-registry.js';
 import { ModelRegistry } from '../../src/registry/model-registry.js';
 import { SigningKey, verifyBundleSignature } from '../../src/registry/signing-key.js';
-import { migrateToLatest, openStore, type Store } from '../../src/store/store.js';
-import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/databases.js';
+import { type Store } from '../../src/store/store.js';
+import { DIALECTS, type MigratedTestStore, migratedTestStore } from '../support/databases.js';
 import { tempDir } from '../support/processes.js';
 
 const version = (model: string, bundle: string): NewModelVersion => ({
@@ -28,15 +28,14 @@ const version = (model: string, bundle: string): NewModelVersion => ({
 });
 
 describe.each(DIALECTS)('model registry on %s', (dialect) => {
-  let database: TestDatabase;
+  let database: MigratedTestStore;
   let store: Store;
   let registry: ModelRegistry;
   let dir: string;
 
   beforeEach(async () => {
-    database = await createTestDatabase(dialect);
-    store = openStore(database.url);
-    await migrateToLatest(store);
+    database = await migratedTestStore(dialect);
+    store = database.store;
     dir = tempDir('registry');
     registry = new ModelRegistry(
       store.db,
@@ -46,8 +45,7 @@ describe.each(DIALECTS)('model registry on %s', (dialect) => {
   });
 
   afterEach(async () => {
-    await store.close();
-    await database.drop();
+    await database.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

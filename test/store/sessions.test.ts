@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeploymentRepository } from '../../src/deployments/deployment-repository.js';
 import { OnDemandPlacements } from '../../src/deployments/on-demand-placements.js';
 import { type SessionRecord, SessionRepository } from '../../src/sessions/session-repository.js';
-import { migrateToLatest, openStore, type Store } from '../../src/store/store.js';
-import { createTestDatabase, DIALECTS, type TestDatabase } from '../support/databases.js';
+import { openStore, type Store } from '../../src/store/store.js';
+import { DIALECTS, type MigratedTestStore, migratedTestStore } from '../support/databases.js';
 
 const POLICY = { strategy: 'all' as const, canaryPercent: 20, soakMs: 60_000, maxErrorRate: 0.01 };
 const T0 = 1_700_000_000_000;
@@ -29,20 +29,18 @@ function session(id: string, overrides: Partial<SessionRecord> = {}): SessionRec
 
 // Inference sessions and on-demand placements (migration 0014) as each database keeps them.
 describe.each(DIALECTS)('inference sessions on %s', (dialect) => {
-  let database: TestDatabase;
+  let database: MigratedTestStore;
   let store: Store;
   let sessions: SessionRepository;
 
   beforeEach(async () => {
-    database = await createTestDatabase(dialect);
-    store = openStore(database.url);
-    await migrateToLatest(store);
+    database = await migratedTestStore(dialect);
+    store = database.store;
     sessions = new SessionRepository(store.db);
   });
 
   afterEach(async () => {
-    await store.close();
-    await database.drop();
+    await database.close();
   });
 
   it('keeps sessions across a reopened store, counts open ones per node and moves them pending → connected → closed only', async () => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { DialectName } from '../../src/store/database-url.js';
+import { migrateToLatest, openStore, type Store } from '../../src/store/store.js';
 
 /**
  * The databases the store suite runs on. `DIALECTS=sqlite` gives a quick local loop; CI runs
@@ -23,6 +24,28 @@ export interface TestDatabase {
   /** A FOGLINE_DB value for a fresh, empty database. */
   url: string;
   drop(): Promise<void>;
+}
+
+export interface MigratedTestStore extends TestDatabase {
+  /** The store open on it, migrated to the latest schema. */
+  store: Store;
+  /** Closes the store and drops the database. */
+  close(): Promise<void>;
+}
+
+/** A fresh database of `dialect` with a store open on it, migrated: what most store tests start from. */
+export async function migratedTestStore(dialect: DialectName): Promise<MigratedTestStore> {
+  const database = await createTestDatabase(dialect);
+  const store = openStore(database.url);
+  await migrateToLatest(store);
+  return {
+    ...database,
+    store,
+    close: async () => {
+      await store.close();
+      await database.drop();
+    },
+  };
 }
 
 /** Creates an empty database of the given dialect, private to the calling test. */
