@@ -5,8 +5,9 @@ import { type Store } from '../../src/store/store.js';
 import { DIALECTS, type MigratedTestStore, migratedTestStore } from '../support/databases.js';
 
 const POLICY = { strategy: 'canary' as const, canaryPercent: 25, soakMs: 30_000, maxErrorRate: 0.05 };
+const ALL_POLICY = { strategy: 'all' as const, canaryPercent: 20, soakMs: 60_000, maxErrorRate: 0.01 };
 
-// Rollout state and node counters as each database keeps them.
+// Rollout state, node counters, the offload policy and joint inference as each database keeps them.
 describe.each(DIALECTS)('deployment repository on %s', (dialect) => {
   let database: MigratedTestStore;
   let store: Store;
@@ -100,5 +101,70 @@ describe.each(DIALECTS)('deployment repository on %s', (dialect) => {
     expect(byNode['node-b']).toMatchObject({ state: 'failed', reason: 'sha256 mismatch', requests: 0, errors: 0, latencyP50Ms: null });
     await repository.delete('energy');
     expect((await repository.allStatuses()).size).toBe(0);
+  });
+
+  // The offload policy (migration 0009).
+  it('defaults to edge-only with a 50 ms target, and keeps what it is given', async () => {
+    const plain = await repository.create({
+      name: 'plain',
+      modelSelector: 'energy',
+      nodeSelector: {},
+      policy: ALL_POLICY,
+      firstVersion: 1,
+      createdBy: null,
+    });
+    expect(plain).toMatchObject({ offload: 'edge-only', latencyTargetMs: 50 });
+    await repository.create({
+      name: 'offloading',
+      modelSelector: 'energy@champion',
+      nodeSelector: { site: 'plant-a' },
+      policy: ALL_POLICY,
+      offload: { policy: 'auto', latencyTargetMs: 120 },
+      firstVersion: 1,
+      createdBy: null,
+    });
+    await repository.create({
+      name: 'cloudy',
+      modelSelector: 'energy',
+      nodeSelector: {},
+      policy: ALL_POLICY,
+      offload: { policy: 'cloud-only', latencyTargetMs: 50 },
+      firstVersion: 1,
+      createdBy: null,
+    });
+    const byName = Object.fromEntries((await repository.list()).map((d) => [d.name, d]));
+    expect(byName['offloading']).toMatchObject({ offload: 'auto', latencyTargetMs: 120 });
+    expect(byName['cloudy']).toMatchObject({ offload: 'cloud-only', latencyTargetMs: 50 });
+  });
+
+  // Joint inference (migration 0013): the setting per deployment and each node's counts.
+  it('keeps a joint setting (none by default) and the counts each node reports', async () => {
+    const plain = await repository.create({
+      name: 'plain',
+      modelSelector: 'digits',
+      nodeSelector: {},
+      policy: ALL_POLICY,
+      firstVersion: 1,
+      createdBy: null,
+    });
+    expect(plain.joint).toBeNull();
+    const joint = { cloudModel: 'digits-large@champion', rule: 'entropy' as const, threshold: 0.125 };
+    await repository.create({
+      name: 'digits',
+      modelSelector: 'digits-small',
+      nodeSelector: {},
+      policy: ALL_POLICY,
+      joint,
+      firstVersion: 1,
+      createdBy: null,
+    });
+    expect((await repository.get('digits')).joint).toEqual(joint);
+
+    const counts = { easy: 9_000_000_000, hard: 12, fallback: 3, labelled: 40, edgeCorrect: 30, finalCorrect: 37 };
+    await repository.recordStatus('node-a', { deployments: [{ name: 'digits', version: 1, state: 'serving', joint: counts }] });
+    await repository.recordStatus('node-b', { deployments: [{ name: 'digits', version: 1, state: 'serving' }] });
+    const byNode = Object.fromEntries((await repository.statuses('digits')).map((s) => [s.nodeId, s]));
+    expect(byNode['node-a']?.joint).toEqual(counts);
+    expect(byNode['node-b']?.joint).toBeNull();
   });
 });
