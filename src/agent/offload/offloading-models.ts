@@ -27,11 +27,6 @@ export const CLOUD_VERSION_PARAMETER = 'fogline.cloud_model_version';
 /** What joint inference made of one row: easy (edge answer), hard (cloud answer) or fallback (hard, but the cloud failed: edge answer). */
 export type JointOutcome = 'easy' | 'hard' | 'fallback';
 
-/**
- * One routed request, for metrics: `local` ran on the node as decided, `offloaded` ran in the
- * cloud, `fallback` should have run in the cloud but ran on the node (cloud unreachable, failing,
- * or held off by the circuit breaker).
- */
 /** Answered requests by where they ran: on this node (decided so, or as a fallback) or in the cloud. */
 export interface RanWhere {
   local: number;
@@ -45,6 +40,11 @@ export interface JointEvent extends JointCounts {
   deployment: string;
 }
 
+/**
+ * One routed request, for metrics: `local` ran on the node as decided, `offloaded` ran in the
+ * cloud, `fallback` should have run in the cloud but ran on the node (cloud unreachable, failing,
+ * or held off by the circuit breaker).
+ */
 export interface OffloadEvent {
   deployment: string;
   outcome: 'local' | 'offloaded' | 'fallback';
@@ -152,13 +152,13 @@ export class OffloadingModels implements V2ModelSource {
   }
 
   async infer(name: string, version: string | undefined, request: V2InferRequest, signal?: AbortSignal): Promise<V2InferResponse> {
-    const joint = this.models.joint(name);
     const queue = this.models.queue(name);
-    // As with offloading, a version in the path must be the one served here (else the node's 404).
-    const response =
-      joint && (version === undefined || queue === undefined || String(queue.version) === version)
-        ? await this.runJoint(name, version, request, joint, signal)
-        : await this.route(name, version, request, signal);
+    // A version in the path must be the one served here (else the node's 404): never offload or join around it.
+    const versionMismatch = version !== undefined && queue !== undefined && String(queue.version) !== version;
+    const joint = versionMismatch ? undefined : this.models.joint(name);
+    const response = joint
+      ? await this.runJoint(name, version, request, joint, signal)
+      : await this.route(name, version, request, queue, versionMismatch, signal);
     const counts = this.ran.get(name) ?? { local: 0, offloaded: 0 };
     if (response.parameters?.[RAN_ON_PARAMETER] === 'cloud') counts.offloaded += 1;
     else counts.local += 1;
@@ -170,12 +170,11 @@ export class OffloadingModels implements V2ModelSource {
     name: string,
     version: string | undefined,
     request: V2InferRequest,
+    queue: ReturnType<DeployedModels['queue']>,
+    versionMismatch: boolean,
     signal: AbortSignal | undefined,
   ): Promise<V2InferResponse> {
     const offload = this.models.offload(name);
-    const queue = this.models.queue(name);
-    // A version in the path must be the one served here (else the node's 404): never offload around it.
-    const versionMismatch = version !== undefined && queue !== undefined && String(queue.version) !== version;
     if (!offload || offload.policy === 'edge-only' || !this.target || versionMismatch) {
       return this.runLocal(name, version, request, signal, 'edge-only', false);
     }
