@@ -127,6 +127,31 @@ export async function trainForecaster(apiJson, { model = 'energy', params }) {
   return view.registeredVersion;
 }
 
+/**
+ * What the soak and swap benches start from: uploads PJM East, trains one small forecaster version
+ * per seed into model `energy`, points `energy@champion` at the first, starts `agents` agents
+ * (`<tag>-1` …, labelled bench=<tag>) and deploys `energy@champion` to them with strategy all.
+ * Returns { versions, agents }.
+ */
+export async function deployChampion(cluster, { tag, agents: count, window, epochs, hidden, seeds = [1, 2, 3] }) {
+  await uploadPjme(cluster.api);
+  const versions = [];
+  for (const seed of seeds) {
+    versions.push(await trainForecaster(cluster.apiJson, { params: { window, epochs, hidden: [hidden], seed } }));
+  }
+  await cluster.api('PUT', '/api/v1/models/energy/aliases/champion', { version: versions[0] });
+  const joinToken = await cluster.joinToken(count);
+  const agents = [];
+  for (let i = 0; i < count; i++) agents.push(await cluster.startAgent({ name: `${tag}-${i + 1}`, labels: `bench=${tag}`, joinToken }));
+  await cluster.api('POST', '/api/v1/deployments', {
+    name: 'energy',
+    model: 'energy@champion',
+    nodeSelector: { bench: tag },
+    strategy: 'all',
+  });
+  return { versions, agents };
+}
+
 /** A real V2 forecaster request: the last `window` hours of the series and the hour after them. */
 export async function forecastRequest(window) {
   const { parseTimeSeriesCsv } = await import(path.join(ROOT, 'dist/ml/timeseries/ingest.js'));

@@ -15,17 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { processRssBytes } from '../fleet/lib/proc-stats.js';
 import { fmt, renderTable, round, summarizeLatencies } from '../fleet/lib/stats.js';
-import {
-  forecastRequest,
-  machineFacts,
-  inferVersion,
-  sleep,
-  slope,
-  startCluster,
-  trainForecaster,
-  uploadPjme,
-  waitFor,
-} from '../lib/cluster.js';
+import { deployChampion, forecastRequest, machineFacts, inferVersion, sleep, slope, startCluster, waitFor } from '../lib/cluster.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const { values: flags } = parseArgs({
@@ -54,23 +44,18 @@ const log = (message) => console.log(`[soak] ${message}`);
 
 const loadBefore = os.loadavg();
 const cluster = await startCluster({ tag: 'soak', intervalSeconds: 15 });
-const { api, apiJson, server } = cluster;
+const { api, server } = cluster;
 let stop = true;
 const background = [];
 try {
   log(`training 3 forecaster versions (window ${WINDOW}, hidden [${flags.hidden}], ${flags.epochs} epoch) on PJM East …`);
-  await uploadPjme(api);
-  const versions = [];
-  for (const seed of [1, 2, 3]) {
-    versions.push(
-      await trainForecaster(apiJson, { params: { window: WINDOW, epochs: Number(flags.epochs), hidden: [Number(flags.hidden)], seed } }),
-    );
-  }
-  await api('PUT', '/api/v1/models/energy/aliases/champion', { version: versions[0] });
-  const joinToken = await cluster.joinToken(AGENTS);
-  const agents = [];
-  for (let i = 0; i < AGENTS; i++) agents.push(await cluster.startAgent({ name: `soak-${i + 1}`, labels: 'bench=soak', joinToken }));
-  await api('POST', '/api/v1/deployments', { name: 'energy', model: 'energy@champion', nodeSelector: { bench: 'soak' }, strategy: 'all' });
+  const { versions, agents } = await deployChampion(cluster, {
+    tag: 'soak',
+    agents: AGENTS,
+    window: WINDOW,
+    epochs: Number(flags.epochs),
+    hidden: Number(flags.hidden),
+  });
   const { body } = await forecastRequest(WINDOW);
   const inferUrls = agents.map((a) => `${a.url}/v2/models/energy/infer`);
   for (const url of inferUrls) {

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { forecastRequest, machineFacts, inferVersion, sleep, startCluster, trainForecaster, uploadPjme, waitFor } from '../lib/cluster.js';
+import { deployChampion, forecastRequest, machineFacts, inferVersion, sleep, startCluster, waitFor } from '../lib/cluster.js';
 import { fmt, renderTable, round, summarizeLatencies } from '../fleet/lib/stats.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -47,21 +47,15 @@ let stopLoad = true;
 let loops = [];
 try {
   log(`training 3 forecaster versions (window ${WINDOW}, hidden [${flags.hidden}], ${flags.epochs} epoch) on PJM East …`);
-  await uploadPjme(api);
-  const versions = [];
-  for (const seed of [1, 2, 3]) {
-    versions.push(
-      await trainForecaster(apiJson, { params: { window: WINDOW, epochs: Number(flags.epochs), hidden: [Number(flags.hidden)], seed } }),
-    );
-  }
+  const { versions, agents } = await deployChampion(cluster, {
+    tag: 'swap',
+    agents: AGENTS,
+    window: WINDOW,
+    epochs: Number(flags.epochs),
+    hidden: Number(flags.hidden),
+  });
   const artifactBytes = [];
   for (const v of versions) artifactBytes.push((await apiJson('GET', `/api/v1/models/energy/versions/${v}`)).artifact.sizeBytes);
-  await api('PUT', '/api/v1/models/energy/aliases/champion', { version: versions[0] });
-
-  const joinToken = await cluster.joinToken(AGENTS);
-  const agents = [];
-  for (let i = 0; i < AGENTS; i++) agents.push(await cluster.startAgent({ name: `swap-${i + 1}`, labels: 'bench=swap', joinToken }));
-  await api('POST', '/api/v1/deployments', { name: 'energy', model: 'energy@champion', nodeSelector: { bench: 'swap' }, strategy: 'all' });
   const { body } = await forecastRequest(WINDOW);
   const inferUrls = agents.map((a) => `${a.url}/v2/models/energy/infer`);
   for (const url of inferUrls) {
