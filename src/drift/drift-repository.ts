@@ -16,7 +16,7 @@ import {
   type SetDriftPolicyRequest,
 } from '../contracts/drift.js';
 import { FoglineError } from '../errors/fogline-error.js';
-import type { Database, DriftEventsTable } from '../store/schema.js';
+import type { Database, DriftEventsTable, DriftPoliciesTable } from '../store/schema.js';
 
 type PolicySettings = Omit<DriftPolicyView, 'deployment' | 'createdAt' | 'updatedAt' | 'updatedBy'>;
 
@@ -40,6 +40,17 @@ function toEventView(row: DriftEventsTable, nodeName: string | null): DriftEvent
     timeline: JSON.parse(row.timeline) as DriftTimelineEntry[],
     createdAt: iso(Number(row.created_at)),
     updatedAt: iso(Number(row.updated_at)),
+  };
+}
+
+function toPolicyView(row: DriftPoliciesTable): DriftPolicyView {
+  return {
+    deployment: row.deployment_name,
+    ...defaults(),
+    ...(JSON.parse(row.config) as PolicySettings),
+    createdAt: iso(Number(row.created_at)),
+    updatedAt: iso(Number(row.updated_at)),
+    updatedBy: row.updated_by,
   };
 }
 
@@ -82,15 +93,7 @@ export class DriftRepository {
 
   async findPolicy(deployment: string): Promise<DriftPolicyView | undefined> {
     const row = await this.db.selectFrom('drift_policies').selectAll().where('deployment_name', '=', deployment).executeTakeFirst();
-    if (!row) return undefined;
-    return {
-      deployment,
-      ...defaults(),
-      ...(JSON.parse(row.config) as PolicySettings),
-      createdAt: iso(Number(row.created_at)),
-      updatedAt: iso(Number(row.updated_at)),
-      updatedBy: row.updated_by,
-    };
+    return row && toPolicyView(row);
   }
 
   async getPolicy(deployment: string): Promise<DriftPolicyView> {
@@ -105,8 +108,9 @@ export class DriftRepository {
   }
 
   async listPolicies(): Promise<DriftPolicyView[]> {
-    const rows = await this.db.selectFrom('drift_policies').select('deployment_name').orderBy('deployment_name').execute();
-    return Promise.all(rows.map((r) => this.getPolicy(r.deployment_name)));
+    // One query: the policies are read on every drift report and every pass of the drift loop.
+    const rows = await this.db.selectFrom('drift_policies').selectAll().orderBy('deployment_name').execute();
+    return rows.map(toPolicyView);
   }
 
   async deletePolicy(deployment: string): Promise<void> {
