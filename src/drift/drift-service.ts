@@ -91,9 +91,12 @@ export class DriftService {
 
   /** Files each summary, runs the deployment's policy over it, and tells the node when to report next. */
   async receive(nodeId: string, batch: DriftReportBatch): Promise<DriftReportReceipt> {
+    // The policies are read once for the batch: they answer both the reports and the receipt.
+    const policies = await this.deps.repository.listPolicies();
+    const policyOf = new Map(policies.map((p) => [p.deployment, p]));
     for (const report of batch.reports) {
       await this.deps.repository.saveReport(nodeId, report);
-      const policy = await this.deps.repository.findPolicy(report.deployment);
+      const policy = policyOf.get(report.deployment);
       if (!policy) continue;
       const findings = evaluateDrift(policy, report.summary);
       if (findings.length === 0) continue;
@@ -104,7 +107,6 @@ export class DriftService {
         this.fire(policy, { trigger: 'drift', nodeId, model: report.model, version: report.version, findings }),
       );
     }
-    const policies = await this.deps.repository.listPolicies();
     const deployments: DriftReportReceipt['deployments'] = {};
     for (const p of policies) {
       deployments[p.deployment] = { windowHours: p.windowHours, errorWindowHours: p.errorWindowHours };
@@ -134,11 +136,11 @@ export class DriftService {
         `The drift policy of ${batch.deployment} does not consent to sample upload (fogline drift policy set ${batch.deployment} --sample-upload on)`,
       );
     }
-    const reports = await this.deps.repository.reports(batch.deployment);
-    if (!reports.some((r) => r.nodeId === nodeId)) {
+    const report = (await this.deps.repository.reports(batch.deployment)).find((r) => r.nodeId === nodeId);
+    if (!report) {
       throw new FoglineError('FOGLINE_ERR_DRIFT_SAMPLES_REFUSED', `This node has not reported drift for ${batch.deployment}`);
     }
-    const node = reports.find((r) => r.nodeId === nodeId)?.nodeName ?? null;
+    const node = report.nodeName;
     return this.serialised(`samples:${batch.deployment}`, async () => {
       const latest = await this.sampleDataset(policy);
       const after = endOf(latest);
