@@ -48,35 +48,29 @@ const random = (() => {
   let seed = 42;
   return () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 })();
+/** 500 requests to one version: about 1% failed, random queue and compute times and batch sizes. */
+const inferMany = (deployment, model, version) => {
+  for (let i = 0; i < 500; i++) {
+    serving.inferred({
+      deployment,
+      model,
+      version,
+      ok: random() > 0.01,
+      queueSeconds: random() / 1000,
+      computeSeconds: random() / 100,
+      batchSize: 1 + Math.floor(random() * 8),
+    });
+  }
+};
 for (let d = 0; d < DEPLOYMENTS; d++) {
   const deployment = `deployment-${d}`;
   const model = `model-${d}`;
   serving.loaded({ deployment, model, version: 1, seconds: 0.4 + random(), ok: true });
-  for (let i = 0; i < 500; i++) {
-    serving.inferred({
-      deployment,
-      model,
-      version: 1,
-      ok: random() > 0.01,
-      queueSeconds: random() / 1000,
-      computeSeconds: random() / 100,
-      batchSize: 1 + Math.floor(random() * 8),
-    });
-  }
+  inferMany(deployment, model, 1);
   serving.loaded({ deployment, model, version: 2, seconds: 0.4 + random(), ok: true });
   serving.swapped({ deployment, model, fromVersion: 1, toVersion: 2, seconds: random() / 100 });
   serving.unloaded({ deployment, model, version: 1 });
-  for (let i = 0; i < 500; i++) {
-    serving.inferred({
-      deployment,
-      model,
-      version: 2,
-      ok: random() > 0.01,
-      queueSeconds: random() / 1000,
-      computeSeconds: random() / 100,
-      batchSize: 1 + Math.floor(random() * 8),
-    });
-  }
+  inferMany(deployment, model, 2);
 }
 for (let i = 0; i < 200; i++) {
   await fetch(`${url}/v2/models/deployment-${i % DEPLOYMENTS}/infer`, {
