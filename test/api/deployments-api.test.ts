@@ -4,21 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/client/api-client.js';
 import type { DesiredState } from '../../src/contracts/deployments.js';
-import type { RunView } from '../../src/contracts/runs.js';
-import { startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
-import { eventually } from '../support/processes.js';
+import { IDLE_HEARTBEAT, startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
 
 const PJME = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
-const RESOURCES = {
-  cpuCount: 2,
-  loadAverage: [0, 0, 0],
-  memoryTotalBytes: 4e9,
-  memoryFreeBytes: 2e9,
-  diskTotalBytes: 1e10,
-  diskFreeBytes: 5e9,
-  gpus: [],
-};
-const AGENT = { version: '0.1.0', os: 'linux', arch: 'arm64', hostname: 'pi', inferenceUrl: 'http://127.0.0.1:9' };
 
 describe('deployments and desired state', () => {
   let cp: TestControlPlane;
@@ -26,22 +14,12 @@ describe('deployments and desired state', () => {
   let siteA: { nodeId: string; credential: string };
   let siteB: { nodeId: string; credential: string };
 
-  const trainVersion = async (seed: number) => {
-    const started = await cp.call('POST', '/api/v1/runs', {
-      token: operator,
-      body: { pipeline: 'forecast', dataset: 'pjme', model: 'energy', gate: 'none', params: { epochs: 1, hidden: [16], seed } },
-    });
-    const run = await eventually(async () => {
-      const view = (await cp.call('GET', `/api/v1/runs/${started.body.id}`, { token: operator })).body as RunView;
-      return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
-    }, 120_000);
-    expect(run.error).toBeNull();
-    return run.registeredVersion as number;
-  };
+  const trainVersion = (seed: number) =>
+    cp.train(operator, { pipeline: 'forecast', dataset: 'pjme', model: 'energy', params: { epochs: 1, hidden: [16], seed } });
   const desired = async (node: { nodeId: string; credential: string }, query = '') =>
     (await cp.call('GET', `/api/v1/nodes/${node.nodeId}/desired-state${query}`, { token: node.credential })).body as DesiredState;
   const heartbeat = (node: { nodeId: string; credential: string }) =>
-    cp.call('POST', `/api/v1/nodes/${node.nodeId}/heartbeat`, { token: node.credential, body: { resources: RESOURCES, agent: AGENT } });
+    cp.call('POST', `/api/v1/nodes/${node.nodeId}/heartbeat`, { token: node.credential, body: IDLE_HEARTBEAT });
 
   beforeAll(async () => {
     cp = await startTestControlPlane();

@@ -9,38 +9,17 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/client/api-client.js';
 import type { DeploymentView, DesiredState } from '../../src/contracts/deployments.js';
-import type { RunView } from '../../src/contracts/runs.js';
-import { startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
-import { eventually } from '../support/processes.js';
+import { IDLE_HEARTBEAT, startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
 
 const DIGITS = fs.readFileSync(fileURLToPath(new URL('../../data/optdigits/optdigits.csv', import.meta.url)), 'utf8');
 const PJME = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
-const RESOURCES = {
-  cpuCount: 2,
-  loadAverage: [0, 0, 0],
-  memoryTotalBytes: 4e9,
-  memoryFreeBytes: 2e9,
-  diskTotalBytes: 1e10,
-  diskFreeBytes: 5e9,
-  gpus: [],
-};
-const AGENT = { version: '0.1.0', os: 'linux', arch: 'arm64', hostname: 'pi', inferenceUrl: 'http://127.0.0.1:9' };
 
 describe('joint inference settings (API)', { timeout: 240_000 }, () => {
   let cp: TestControlPlane;
   let operator: string;
   let node: { nodeId: string; credential: string };
 
-  const train = async (body: object) => {
-    const started = await cp.call('POST', '/api/v1/runs', { token: operator, body: { gate: 'none', ...body } });
-    expect(started.status, JSON.stringify(started.body)).toBe(201);
-    const run = await eventually(async () => {
-      const view = (await cp.call('GET', `/api/v1/runs/${started.body.id}`, { token: operator })).body as RunView;
-      return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
-    }, 180_000);
-    expect(run.error).toBeNull();
-    return run.registeredVersion as number;
-  };
+  const train = (body: object) => cp.train(operator, body);
   const create = (name: string, extra: object) =>
     cp.call('POST', '/api/v1/deployments', {
       token: operator,
@@ -66,7 +45,7 @@ describe('joint inference settings (API)', { timeout: 240_000 }, () => {
     node = await new ApiClient({ server: cp.url }).enroll(join, { name: 'edge-a', role: 'edge', labels: { site: 'a' } });
     await cp.call('POST', `/api/v1/nodes/${node.nodeId}/heartbeat`, {
       token: node.credential,
-      body: { resources: RESOURCES, agent: AGENT },
+      body: IDLE_HEARTBEAT,
     });
   });
 

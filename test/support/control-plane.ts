@@ -1,9 +1,25 @@
+import { expect } from 'vitest';
 import { ApiClient } from '../../src/client/api-client.js';
 import { resolveOptions } from '../../src/config/options.js';
 import { SERVER_OPTIONS } from '../../src/config/server-options.js';
 import { type RunningControlPlane, startControlPlane } from '../../src/control-plane/control-plane.js';
 import { readAdminToken } from '../../src/control-plane/data-dir-files.js';
-import { tempDir } from './processes.js';
+import type { RunView } from '../../src/contracts/runs.js';
+import { eventually, tempDir } from './processes.js';
+
+/** A heartbeat body for an enrolled test node: a small idle machine whose agent serves nowhere. */
+export const IDLE_HEARTBEAT = {
+  resources: {
+    cpuCount: 2,
+    loadAverage: [0, 0, 0],
+    memoryTotalBytes: 4e9,
+    memoryFreeBytes: 2e9,
+    diskTotalBytes: 1e10,
+    diskFreeBytes: 5e9,
+    gpus: [],
+  },
+  agent: { version: '0.1.0', os: 'linux', arch: 'arm64', hostname: 'pi', inferenceUrl: 'http://127.0.0.1:9' },
+};
 
 export interface TestControlPlane {
   running: RunningControlPlane;
@@ -17,6 +33,8 @@ export interface TestControlPlane {
     path: string,
     options?: { token?: string; body?: string | object; headers?: Record<string, string> },
   ): Promise<{ status: number; body: any; headers: Headers }>;
+  /** Starts a run (`gate: 'none'` unless `body` says otherwise) as `token`, waits for it to succeed and returns the registered version. */
+  train(token: string, body: object): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -28,7 +46,7 @@ export async function startTestControlPlane(flags: Record<string, string> = {}):
   // A restart on an existing data dir finds the admin token in its file.
   const adminToken = running.adminToken ?? readAdminToken(dataDir);
   if (!adminToken) throw new Error(`no admin token: neither bootstrapped nor in ${dataDir}`);
-  return {
+  const controlPlane: TestControlPlane = {
     running,
     url: running.url,
     adminToken,
@@ -52,6 +70,17 @@ export async function startTestControlPlane(flags: Record<string, string> = {}):
       }
       return { status: response.status, body: parsed, headers: response.headers };
     },
+    async train(token, body) {
+      const started = await this.call('POST', '/api/v1/runs', { token, body: { gate: 'none', ...body } });
+      expect(started.status, JSON.stringify(started.body)).toBe(201);
+      const run = await eventually(async () => {
+        const view = (await this.call('GET', `/api/v1/runs/${started.body.id}`, { token })).body as RunView;
+        return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
+      }, 180_000);
+      expect(run.error).toBeNull();
+      return run.registeredVersion as number;
+    },
     close: () => running.stop(),
   };
+  return controlPlane;
 }
