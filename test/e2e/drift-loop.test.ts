@@ -124,21 +124,8 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
   beforeAll(async () => {
     cluster = await TestCluster.start('drift-loop');
     // The dataset the champion trains on, and retraining appends to: January–June 2017.
-    const upload = await fetch(`${cluster.url}/api/v1/datasets/pjme/versions?timeColumn=Datetime&valueColumn=PJME_MW`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${cluster.adminToken}`, 'content-type': 'text/csv' },
-      body: csv('2017-01-01', SHIFT_FROM, false),
-    });
-    expect(upload.status).toBe(201);
-    const started = await api<RunView>('POST', '/api/v1/runs', {
-      pipeline: 'forecast',
-      dataset: 'pjme',
-      model: 'energy',
-      gate: 'none',
-      params: { epochs: 8, hidden: [32], seed: 1 },
-    });
-    expect(started.status).toBe(201);
-    expect((await cluster.finishedRun(started.body.id)).registeredVersion).toBe(1);
+    await cluster.uploadPjme(csv('2017-01-01', SHIFT_FROM, false));
+    expect(await cluster.trainForecaster({ epochs: 8, hidden: [32], seed: 1 })).toBe(1);
     await cluster.setAlias('energy', 'champion', 1);
     // Strategy `all`: without the drift round's preference, a new version would go to both nodes at once.
     const created = await cli(['deploy', 'create', '--name', 'energy', '--model', 'energy@champion', '--to', 'site=plant', '--soak', '6s']);

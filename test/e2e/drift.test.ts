@@ -53,27 +53,10 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
   const api = <T>(method: string, route: string, body?: unknown) => cluster.api<T>(method, route, body);
   const cli = (args: string[]) => runFogline(args, cleanFoglineEnv({ FOGLINE_SERVER: cluster.url, FOGLINE_TOKEN: cluster.adminToken }));
 
-  const upload = async (text: string, name = 'pjme') => {
-    const response = await fetch(`${cluster.url}/api/v1/datasets/${name}/versions?timeColumn=Datetime&valueColumn=PJME_MW`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${cluster.adminToken}`, 'content-type': 'text/csv' },
-      body: text,
-    });
-    expect(response.status).toBe(201);
-  };
-
   beforeAll(async () => {
     cluster = await TestCluster.start('drift');
-    await upload(csv('2017-01-01', false));
-    const started = await api<RunView>('POST', '/api/v1/runs', {
-      pipeline: 'forecast',
-      dataset: 'pjme',
-      model: 'energy',
-      gate: 'none',
-      params: { epochs: 4, hidden: [32], seed: 1 },
-    });
-    expect(started.status).toBe(201);
-    expect((await cluster.finishedRun(started.body.id)).registeredVersion).toBe(1);
+    await cluster.uploadPjme(csv('2017-01-01', false));
+    expect(await cluster.trainForecaster({ epochs: 4, hidden: [32], seed: 1 })).toBe(1);
     await cluster.setAlias('energy', 'champion', 1);
     // A promotion goes as a canary to the node that drifted first: a short soak keeps the test short.
     const created = await cli([
@@ -95,16 +78,8 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
     expect(policy.code, policy.stderr).toBe(0);
     expect(policy.stdout).toMatch(/Action:\s+retrain-and-promote \(margin 1\.0%\)/);
     // The false-alarm test's deployment: a second forecaster from the same data, the default policy.
-    const calmRun = await api<RunView>('POST', '/api/v1/runs', {
-      pipeline: 'forecast',
-      dataset: 'pjme',
-      model: 'calm',
-      gate: 'none',
-      // Another seed: the same seed would make a byte-identical bundle to energy's.
-      params: { epochs: 4, hidden: [32], seed: 2 },
-    });
-    expect(calmRun.status).toBe(201);
-    expect((await cluster.finishedRun(calmRun.body.id)).registeredVersion).toBe(1);
+    // Another seed: the same seed would make a byte-identical bundle to energy's.
+    expect(await cluster.trainForecaster({ model: 'calm', epochs: 4, hidden: [32], seed: 2 })).toBe(1);
     await cluster.setAlias('calm', 'champion', 1);
     const calm = await cli(['deploy', 'create', '--name', 'calm', '--model', 'calm@champion', '--to', 'site=plant-a']);
     expect(calm.code, calm.stderr).toBe(0);
@@ -112,7 +87,7 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
     const calmPolicy = await cli(['drift', 'policy', 'set', 'calm', '--report-interval', '1s']);
     expect(calmPolicy.code, calmPolicy.stderr).toBe(0);
     // The data collected since (here: the whole series, shifted from SHIFT_FROM) is the dataset's next version.
-    await upload(csv('2099-01-01', true));
+    await cluster.uploadPjme(csv('2099-01-01', true));
     const joinToken = await cluster.joinToken(1);
     await cluster.startAgent('edge-1', { labels: 'site=plant-a', joinToken });
     await eventually(async () => ((await cluster.infer('edge-1', 'energy')) === '1' ? true : undefined), 60_000);
@@ -210,7 +185,7 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
   it('a second round in a row promotes too (sedna#381: "the second round never deploys")', async () => {
     // Demand stepped up again; the samples since are the dataset's next version. The cooldown is
     // shortened so that the next drift event can fire at once.
-    await upload(csv('2099-01-01', true, { second: true }));
+    await cluster.uploadPjme(csv('2099-01-01', true, { second: true }));
     const policy = await cli(['drift', 'policy', 'set', 'energy', '--cooldown', '1s']);
     expect(policy.code, policy.stderr).toBe(0);
     const before = (await events('energy')).length;
@@ -234,7 +209,7 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
 
   it('a worse challenger is not promoted: the event ends kept and says so; the champion keeps serving', async () => {
     // The next version's history comes from a faulty meter (±30%); its newest rows are right.
-    await upload(csv('2099-01-01', true, { second: true, faulty: true }));
+    await cluster.uploadPjme(csv('2099-01-01', true, { second: true, faulty: true }));
     const started = await cli(['drift', 'retrain', 'energy']);
     expect(started.code, started.stderr).toBe(0);
     const event = (await events('energy'))[0]!;
@@ -286,7 +261,7 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
 
   it('with consent, the node uploads the actuals it is posted: a new dataset version with lineage to the node, which retraining uses', async () => {
     // The data the calm deployment retrains on ends with May 2018.
-    await upload(csv('2018-06-01', false), 'calm-data');
+    await cluster.uploadPjme(csv('2018-06-01', false), 'calm-data');
     const versions = async () =>
       (await api<{ versions: DatasetVersionView[] }>('GET', '/api/v1/datasets/calm-data')).body.versions.sort(
         (a, b) => a.version - b.version,

@@ -74,12 +74,12 @@ export class TestCluster {
     return requestJson<T>(`${this.url}${route}`, { method, token: this.adminToken, body, timeoutMs: 30_000 });
   }
 
-  /** Uploads the vendored PJM East series as dataset `pjme`. */
-  async uploadPjme(): Promise<void> {
-    const upload = await fetch(`${this.url}/api/v1/datasets/pjme/versions?timeColumn=Datetime&valueColumn=PJME_MW`, {
+  /** Uploads the vendored PJM East series (or `text`, a CSV of the same columns) as a new version of `dataset`. */
+  async uploadPjme(text = PJME_TEXT, dataset = 'pjme'): Promise<void> {
+    const upload = await fetch(`${this.url}/api/v1/datasets/${dataset}/versions?timeColumn=Datetime&valueColumn=PJME_MW`, {
       method: 'POST',
       headers: { authorization: `Bearer ${this.adminToken}`, 'content-type': 'text/csv' },
-      body: PJME_TEXT,
+      body: text,
     });
     expect(upload.status).toBe(201);
   }
