@@ -7,7 +7,7 @@
 // /v2/models/energy/infer over keep-alive HTTP. The control plane's /v2 is measured too, for
 // comparison (--cloud no to skip).
 //
-//   npm run build && node bench/serve/run.js [--duration 10] [--epochs 3] [--concurrency 1,4,8] [--max-batch-size 8]
+//   npm run build && node bench/serve/run.js [--duration 10] [--epochs 3] [--concurrency 1,4,8] [--max-batch-size 8] [--predictor-isolation in-process|worker]
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +25,7 @@ const { values: flags } = parseArgs({
     'max-batch-size': { type: 'string', default: '8' },
     'max-batch-delay-ms': { type: 'string', default: '0' },
     cloud: { type: 'string', default: 'yes' },
+    'predictor-isolation': { type: 'string', default: 'in-process' },
   },
 });
 const DURATION_MS = Number(flags.duration) * 1000;
@@ -51,7 +52,10 @@ try {
     name: 'bench-agent',
     labels: 'bench=serve',
     joinToken: await cluster.joinToken(1),
-    extraArgs: ['--max-batch-size', flags['max-batch-size'], '--max-batch-delay-ms', flags['max-batch-delay-ms']],
+    extraArgs: [
+      ...['--max-batch-size', flags['max-batch-size'], '--max-batch-delay-ms', flags['max-batch-delay-ms']],
+      ...['--predictor-isolation', flags['predictor-isolation']],
+    ],
   });
   await api('POST', '/api/v1/deployments', { name: 'energy', model: 'energy@1', nodeSelector: { bench: 'serve' } });
   for (let tries = 0; ; tries++) {
@@ -69,7 +73,9 @@ try {
   const rows = [row('in-process predict() loop', 1, bare, bare)];
   for (const concurrency of flags.concurrency.split(',').map(Number)) {
     const endpoint = await measure(concurrency, () => post(`${agentUrl}/v2/models/energy/infer`, body));
-    rows.push(row(`agent POST /v2/…/infer (max batch ${flags['max-batch-size']})`, concurrency, endpoint, bare));
+    rows.push(
+      row(`agent POST /v2/…/infer (max batch ${flags['max-batch-size']}, ${flags['predictor-isolation']})`, concurrency, endpoint, bare),
+    );
   }
   if (flags.cloud === 'yes') {
     for (const concurrency of flags.concurrency.split(',').map(Number)) {
