@@ -6,13 +6,22 @@ import { MlInputError } from '../ml/errors.js';
 export const MAX_REQUEST_VALUES = 1_000_000;
 
 /**
+ * Converted inputs by the request's `inputs` array: on an agent one request passes several layers
+ * that each read its inputs (the model, drift statistics, joint inference's copies of the request
+ * with other `outputs`), and its values are flattened and checked once. Nothing mutates them.
+ */
+const converted = new WeakMap<V2InferRequest['inputs'], InferInput[]>();
+
+/**
  * Turns a V2 request's tensors into the library's flat inputs. The spec allows `data` flat or
  * nested in row-major order; either way the values must be numbers (or booleans) and as many as
  * the shape says. What is wrong is named in an MlInputError, which the routes answer with 400.
  */
 export function toInferInputs(request: V2InferRequest): InferInput[] {
+  const cached = converted.get(request.inputs);
+  if (cached) return cached;
   let total = 0;
-  return request.inputs.map((input) => {
+  const inputs = request.inputs.map((input) => {
     const data = flatten(input);
     total += data.length;
     if (total > MAX_REQUEST_VALUES) {
@@ -20,6 +29,8 @@ export function toInferInputs(request: V2InferRequest): InferInput[] {
     }
     return { name: input.name, shape: input.shape, datatype: input.datatype, data };
   });
+  converted.set(request.inputs, inputs);
+  return inputs;
 }
 
 function flatten(input: V2InferInput): (number | boolean)[] {

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import type { V2InferRequest } from '../contracts/open-inference.js';
+import { toInferInputs } from './v2-tensors.js';
+
+describe('toInferInputs', () => {
+  it('flattens nested data once per request: the layers that read the same inputs share the result', () => {
+    const request: V2InferRequest = {
+      inputs: [
+        {
+          name: 'x',
+          shape: [2, 2],
+          datatype: 'FP32',
+          data: [
+            [1, 2],
+            [3, 4],
+          ],
+        },
+      ],
+    };
+    const first = toInferInputs(request);
+    expect(first).toEqual([{ name: 'x', shape: [2, 2], datatype: 'FP32', data: [1, 2, 3, 4] }]);
+    // A copy of the request with other `outputs` (joint inference) keeps the same inputs.
+    expect(toInferInputs({ ...request, outputs: undefined })).toBe(first);
+    // Other inputs are converted on their own.
+    const other = toInferInputs({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [5] }] });
+    expect(other).not.toBe(first);
+    expect(other[0]?.data).toEqual([5]);
+  });
+
+  it('refuses a value that is not a number every time it is asked', () => {
+    const request = { inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: ['a'] }] } as unknown as V2InferRequest;
+    expect(() => toInferInputs(request)).toThrow(/not a number/);
+    expect(() => toInferInputs(request)).toThrow(/not a number/);
+  });
+});
