@@ -164,16 +164,17 @@ export async function forecastRequest(window) {
 }
 
 /**
- * POSTs `body` (a JSON string) over the keep-alive agent. Resolves with the response text when
- * `read` is true (else undefined) on a 200; rejects on anything else, or after `timeoutMs`.
+ * POSTs `body` (a JSON string) over `agent` (the shared keep-alive agent unless given). Resolves
+ * with the response text when `read` is true (else undefined) on a 200; rejects on anything else,
+ * or after `timeoutMs`.
  */
-export function post(url, body, { headers = {}, read = false, timeoutMs = 30_000 } = {}) {
+export function post(url, body, { headers = {}, read = false, timeoutMs = 30_000, agent = keepAlive } = {}) {
   return new Promise((resolve, reject) => {
     const request = http.request(
       url,
       {
         method: 'POST',
-        agent: keepAlive,
+        agent,
         headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
       },
       (response) => {

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { forecastRequest, sleep, startCluster, trainForecaster, uploadPjme, waitFor } from '../lib/cluster.js';
+import { forecastRequest, post, sleep, startCluster, trainForecaster, uploadPjme, waitFor } from '../lib/cluster.js';
 import { fmt, renderTable, summarizeLatencies } from '../fleet/lib/stats.js';
 
 const { values: flags } = parseArgs({
@@ -140,7 +140,6 @@ try {
   cgroup?.remove();
 }
 
-/** One request: { ok, ms, ranOn }. Never throws. */
 /** Waits until the edge-only deployment answers within 3x its unloaded p50 three times in a row (at most 120 s). */
 async function drain(edgeUrl, body, p50) {
   const deadline = Date.now() + 120_000;
@@ -152,31 +151,15 @@ async function drain(edgeUrl, body, p50) {
   }
 }
 
-function send(url, body, headers = {}) {
+/** One request: { ok, ms, ranOn }. Never throws. */
+async function send(url, body, headers = {}) {
   const started = performance.now();
-  return new Promise((resolve) => {
-    const request = http.request(
-      url,
-      {
-        method: 'POST',
-        agent: pool,
-        headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (response) => {
-        const chunks = [];
-        response.on('data', (chunk) => chunks.push(chunk));
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          const ranOn = /"fogline\.ran_on":"(edge|cloud)"/.exec(text)?.[1];
-          resolve({ ok: response.statusCode === 200, ms: performance.now() - started, ranOn });
-        });
-        response.on('error', () => resolve({ ok: false, ms: performance.now() - started }));
-      },
-    );
-    request.setTimeout(TIMEOUT_MS, () => request.destroy(new Error('timeout')));
-    request.on('error', () => resolve({ ok: false, ms: performance.now() - started }));
-    request.end(body);
-  });
+  try {
+    const text = await post(url, body, { headers, read: true, timeoutMs: TIMEOUT_MS, agent: pool });
+    return { ok: true, ms: performance.now() - started, ranOn: /"fogline\.ran_on":"(edge|cloud)"/.exec(text)?.[1] };
+  } catch {
+    return { ok: false, ms: performance.now() - started };
+  }
 }
 
 /** `concurrency` loops back to back for `ms`: requests per second and latency. */
