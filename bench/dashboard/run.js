@@ -4,7 +4,6 @@
 // times in Debian's Chromium (playwright-core): the first load of /ui/ (cold cache, token already
 // in the tab) until the overview shows the online count, the nodes page from there until every row
 // is drawn, and a cold load straight onto the nodes page. Prints medians over --runs runs each.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,10 +13,10 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 /* global document -- functions passed to page.waitForFunction and addInitScript run in the browser */
 import { chromium } from 'playwright-core';
+import { startServer } from '../fleet/lib/server.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
-const BIN = path.join(ROOT, 'bin', 'fogline.js');
 const CHROMIUM = process.env.FOGLINE_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -77,30 +76,6 @@ function fail(message) {
   process.exit(1);
 }
 
-async function startServer(dataDir) {
-  // The whole simulated fleet enrols from one address: no enrolment rate limit.
-  const args = ['server', '--data-dir', dataDir, '--port', '0', '--log-level', 'warn', '--enrol-rate-limit', '0'];
-  const child = spawn(process.execPath, [BIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start:\n${output}`)), 30_000);
-    const onData = (chunk) => {
-      output += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`the server exited (${code}):\n${output}`)));
-  });
-  return { child, url };
-}
-
 async function call(url, method, token, body) {
   const response = await fetch(url, {
     method,
@@ -130,12 +105,14 @@ async function main() {
   if (!fs.existsSync(dist)) fail(`${dist} is missing: run npm run build`);
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fogline-bench-dashboard-'));
-  const { child, url } = await startServer(dataDir);
+  // The fleet bench's control plane: SQLite in the temp dir, 15 s heartbeats, no enrolment rate limit
+  // (the whole simulated fleet enrols from one address).
+  const server = await startServer({ dataDir, dbUrl: `sqlite:${path.join(dataDir, 'fogline.db')}`, intervalSeconds: 15 });
+  const { url, adminToken: admin } = server;
   let heartbeats;
   let stopped = false;
   let browser;
   try {
-    const admin = fs.readFileSync(path.join(dataDir, 'admin.token'), 'utf8').trim();
     const join = (await call(`${url}/api/v1/tokens`, 'POST', admin, { name: 'bench join', role: 'join', maxUses: NODES })).token;
     const started = Date.now();
     const nodes = new Array(NODES);
@@ -246,8 +223,7 @@ async function main() {
     stopped = true;
     await heartbeats;
     await browser?.close();
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await server.stop();
     if (!options.keep) fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
