@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
 
-/** Routes that hold the connection open (server-sent events): only their status is checked. */
+/** Routes that hold the connection open (server-sent events): the traversal test does not read them. */
 const STREAMS = new Set(['/api/v1/events']);
 
 const pathParameter = fc.oneof(
@@ -45,6 +45,7 @@ describe('API fuzzing (fast-check)', { timeout: 240_000 }, () => {
       body,
       signal: AbortSignal.timeout(15_000),
     });
+    // Cancelling the body also closes a server-sent event stream once its headers have come.
     await response.body?.cancel();
     return response.status;
   }
@@ -67,8 +68,7 @@ describe('API fuzzing (fast-check)', { timeout: 240_000 }, () => {
         const path = route.template.replace(/\{[^}]+\}/g, () => encodeURIComponent(params[i++ % params.length]!));
         const search = new URLSearchParams(query).toString();
         const url = `${path}${search ? `?${search}` : ''}`;
-        // ".." segments are resolved by the URL parser, and may land on a stream.
-        if (STREAMS.has(new URL(url, cp.url).pathname)) return;
+        // A stream (also one that ".." segments land on) is checked by its status alone: send() drops the body.
         const withBody = route.method !== 'GET' && route.method !== 'DELETE';
         const status = await send(route.method, url, withBody ? body : undefined);
         if (status >= 500 && status !== 503) failures.push(`${route.method} ${url} ${withBody ? body.slice(0, 200) : ''} → ${status}`);
