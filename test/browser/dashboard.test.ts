@@ -5,84 +5,31 @@
  * version, all without reloading the page. Screenshots go to test/browser/artifacts/.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentView } from '../../src/contracts/deployments.js';
-import type { RunView } from '../../src/contracts/runs.js';
 import { parseTimeSeriesCsv } from '../../src/ml/timeseries/ingest.js';
-import { eventually, type FoglineProcess, freePort, ProcessTracker, requestJson, tempDir } from '../support/processes.js';
+import { PJME_TEXT, TestCluster } from '../support/cluster.js';
+import { eventually, requestJson } from '../support/processes.js';
 import { launchChromium, screenshot } from './browser.js';
 
-const PJME_TEXT = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
-
 describe('dashboard in Chromium (real control plane and agents)', { timeout: 240_000 }, () => {
-  const serverDir = tempDir('ui-server');
-  const processes = new ProcessTracker();
-  let serverUrl: string;
-  let adminToken: string;
+  let cluster: TestCluster;
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
 
-  const api = <T>(method: string, route: string, body?: unknown) =>
-    requestJson<T>(`${serverUrl}${route}`, { method, token: adminToken, body, timeoutMs: 30_000 });
-
-  const agentUrls: string[] = [];
-
-  async function startAgent(name: string, site: string): Promise<FoglineProcess> {
-    const join = (await api<{ token: string }>('POST', '/api/v1/tokens', { name: `${name} join`, role: 'join', maxUses: 1 })).body.token;
-    const args = ['agent', '--server', serverUrl, '--name', name, '--labels', `site=${site}`, '--data-dir', tempDir(`ui-${name}`)];
-    args.push('--port', '0', '--log-level', 'warn', '--join-token', join);
-    const proc = processes.start(args);
-    const [, url] = await proc.waitForOutput(/serving on (http:\/\/\S+)/, 30_000);
-    agentUrls.push(url!);
-    return proc;
-  }
-
-  async function trainByApi(epochs: number): Promise<number> {
-    const started = await api<RunView>('POST', '/api/v1/runs', {
-      pipeline: 'forecast',
-      dataset: 'pjme',
-      model: 'energy',
-      gate: 'none',
-      params: { epochs, hidden: [16] },
-    });
-    expect(started.status, JSON.stringify(started.body)).toBe(201);
-    const run = await eventually(async () => {
-      const view = (await api<RunView>('GET', `/api/v1/runs/${started.body.id}`)).body;
-      return view.status === 'succeeded' || view.status === 'failed' ? view : undefined;
-    }, 150_000);
-    expect(run.error).toBeNull();
-    return run.registeredVersion as number;
-  }
+  const api = <T>(method: string, route: string, body?: unknown) => cluster.api<T>(method, route, body);
+  const startAgent = async (name: string, site: string) =>
+    cluster.startAgent(name, { labels: `site=${site}`, joinToken: await cluster.joinToken(1) });
 
   beforeAll(async () => {
     const built = fileURLToPath(new URL('../../dist/dashboard/index.html', import.meta.url));
     if (!fs.existsSync(built)) throw new Error(`${built} is missing: run npm run build (npm test does) before the browser tests`);
     browser = await launchChromium();
-    const port = await freePort();
-    serverUrl = `http://127.0.0.1:${port}`;
-    const server = processes.start([
-      'server',
-      '--data-dir',
-      serverDir,
-      '--port',
-      String(port),
-      '--heartbeat-interval',
-      '1',
-      '--log-level',
-      'warn',
-    ]);
-    await server.waitForOutput(/listening on (http:\/\/\S+)/, 30_000);
-    adminToken = fs.readFileSync(path.join(serverDir, 'admin.token'), 'utf8').trim();
-    const upload = await fetch(`${serverUrl}/api/v1/datasets/pjme/versions?timeColumn=Datetime&valueColumn=PJME_MW`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'text/csv' },
-      body: PJME_TEXT,
-    });
-    expect(upload.status).toBe(201);
+    cluster = await TestCluster.start('ui');
+    await cluster.uploadPjme();
     await startAgent('edge-a', 'plant-a');
     await startAgent('edge-b', 'plant-b');
     page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
@@ -91,18 +38,17 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
 
   afterAll(async () => {
     await browser?.close();
-    await processes.stopAll();
-    fs.rmSync(serverDir, { recursive: true, force: true });
+    await cluster?.stop();
   });
 
   it('redirects / to the dashboard, refuses a wrong token with a clear message, and logs in', async () => {
-    await page.goto(serverUrl);
+    await page.goto(cluster.url);
     expect(new URL(page.url()).pathname).toBe('/ui/');
     const tokenField = page.getByLabel('Access token');
     await tokenField.fill('fgl.nosuchtoken.secret');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/did not accept this token/);
-    await tokenField.fill(adminToken);
+    await tokenField.fill(cluster.adminToken);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('navigation', { name: 'Pages' }).waitFor();
     await expect.poll(() => page.getByTestId('nodes-online').textContent(), { timeout: 15_000 }).toBe('2');
@@ -111,7 +57,7 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
       await page.evaluate(() =>
         (globalThis as unknown as { sessionStorage: { getItem(key: string): string | null } }).sessionStorage.getItem('fogline.token'),
       ),
-    ).toBe(adminToken);
+    ).toBe(cluster.adminToken);
     // Keyboard: the first Tab reaches the skip link, which moves focus to the page's content.
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => (globalThis as any).document.activeElement?.textContent)).toBe('Skip to content');
@@ -158,7 +104,7 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
   });
 
   it('moves an alias from the models page and watches the deployment roll to the new version', async () => {
-    expect(await trainByApi(1)).toBe(2);
+    expect(await cluster.trainForecaster({ epochs: 1, hidden: [16], seed: 1 })).toBe(2);
     expect((await api('PUT', '/api/v1/models/energy/aliases/champion', { version: 1 })).status).toBe(200);
     expect((await api('POST', '/api/v1/deployments', { name: 'energy', model: 'energy@champion' })).status).toBe(201);
     const servingEverywhere = async (version: number) =>
@@ -204,7 +150,7 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
     let served = 0;
     const load = (async () => {
       while (!stop) {
-        const answer = await requestJson(`${agentUrls[0]}/v2/models/energy/infer`, { method: 'POST', body: request });
+        const answer = await requestJson(`${cluster.agents.get('edge-a')!.url}/v2/models/energy/infer`, { method: 'POST', body: request });
         expect(answer.status).toBe(200);
         served += 1;
         await new Promise((resolve) => setTimeout(resolve, 20));
