@@ -197,6 +197,17 @@ export class DeploymentRepository {
     return rows.map(toStatus);
   }
 
+  /** One node's report for a deployment (undefined before its first). */
+  async statusOf(name: string, nodeId: string): Promise<NodeStatusRecord | undefined> {
+    const row = await this.db
+      .selectFrom('deployment_node_status')
+      .selectAll()
+      .where('deployment_name', '=', name)
+      .where('node_id', '=', nodeId)
+      .executeTakeFirst();
+    return row && toStatus(row);
+  }
+
   /** Every deployment's node reports, by deployment name. */
   async allStatuses(): Promise<Map<string, NodeStatusRecord[]>> {
     const byName = new Map<string, NodeStatusRecord[]>();

@@ -126,13 +126,32 @@ describe('loading on demand', () => {
       createdBy: null,
     });
     const clock = { now: Date.now() };
-    const onDemand = new OnDemandPlacements(store.db, () => clock.now);
+    const state = loads === 'failed' ? 'failed' : loads ? 'serving' : 'loading';
+    // A node placed on demand reports at once what it made of it: serving (or loading, forever, or failed).
+    class ReportingPlacements extends OnDemandPlacements {
+      override async add(deployment: string, nodeId: string): Promise<boolean> {
+        const added = await super.add(deployment, nodeId);
+        await deployments.recordStatus(nodeId, {
+          deployments: [
+            {
+              name: deployment,
+              version: 3,
+              state,
+              servingVersion: loads === true ? 3 : null,
+              ...(loads === 'failed' ? { reason: 'signature mismatch' } : {}),
+            },
+          ],
+        });
+        return added;
+      }
+    }
+    const onDemand = new ReportingPlacements(store.db, () => clock.now);
     const changes = new ChangeSignal();
     // Desired state as far as sessions see it: a node placed on demand reports serving (or loading, forever).
     const view = async () => ({
       nodes: (await onDemand.list()).map((p) => ({
         nodeId: p.nodeId,
-        state: loads === 'failed' ? 'failed' : loads ? 'serving' : 'loading',
+        state,
         servingVersion: loads === true ? 3 : null,
         version: 3,
         assignedVersion: 3,

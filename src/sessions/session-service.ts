@@ -345,15 +345,19 @@ export class SessionService {
     // Real time, whatever clock the sessions are stamped with: the node takes real time to load.
     const deadline = startedAt + this.settings.loadTimeoutMs;
     for (;;) {
-      const view = await this.deps.desiredState.view(await this.deps.deployments.get(deployment.name));
-      const report = view.nodes.find((n) => n.nodeId === loading.node.id);
       // Only reports made since the load was asked for: a node the deployment was released from earlier
-      // still has its last report ("serving"), from before it unloaded the model.
-      const fresh = report?.updatedAt != null && Date.parse(report.updatedAt) >= startedAt;
-      if (report && fresh && report.assignedVersion !== null) {
-        if (report.state === 'serving' && report.servingVersion === report.assignedVersion) return { served: true };
-        if (report.state === 'failed' && report.version === report.assignedVersion)
-          return { served: false, why: `failed (${report.reason ?? 'no reason given'})` };
+      // still has its last report ("serving"), from before it unloaded the model. Each poll reads that
+      // one report; the deployment's view (every node, the placement) only once it says serving or failed.
+      const status = await this.deps.deployments.statusOf(deployment.name, loading.node.id);
+      if (status && status.updatedAt >= startedAt && (status.state === 'serving' || status.state === 'failed')) {
+        const view = await this.deps.desiredState.view(await this.deps.deployments.get(deployment.name));
+        const report = view.nodes.find((n) => n.nodeId === loading.node.id);
+        const fresh = report?.updatedAt != null && Date.parse(report.updatedAt) >= startedAt;
+        if (report && fresh && report.assignedVersion !== null) {
+          if (report.state === 'serving' && report.servingVersion === report.assignedVersion) return { served: true };
+          if (report.state === 'failed' && report.version === report.assignedVersion)
+            return { served: false, why: `failed (${report.reason ?? 'no reason given'})` };
+        }
       }
       const session = await this.repository.find(sessionId);
       if (!session || session.state !== 'pending') return { served: false, why: 'was interrupted (the session was closed)' };
