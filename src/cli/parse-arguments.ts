@@ -35,3 +35,9 @@ export function parsePercent(text: string, name: string): number {
   }
   return value;
 }
+
+/** "on" → true, "off" → false. */
+export function parseOnOff(text: string, name: string): boolean {
+  if (text === 'on' || text === 'off') return text === 'on';
+  throw new InvalidArgumentError(`${name} must be on or off, got "${text}"`);
+}

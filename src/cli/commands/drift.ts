@@ -10,7 +10,7 @@ import {
 } from '../../contracts/drift.js';
 import { clientFor, withClientOptions } from '../client-context.js';
 import { printJson, printRows } from '../output.js';
-import { parseCount, parseDuration, parseRate } from '../parse-arguments.js';
+import { parseCount, parseDuration, parseOnOff, parseRate } from '../parse-arguments.js';
 
 const d = DRIFT_POLICY_DEFAULTS;
 
@@ -110,18 +110,12 @@ function policySetCommand(): Command {
       .option(
         '--sample-upload <on|off>',
         'on: nodes upload the actual values posted to them (newer than the dataset) as its next version; off: no raw value leaves a node (default off)',
-        (v) => {
-          if (v === 'on' || v === 'off') return v === 'on';
-          throw new InvalidArgumentError(`--sample-upload must be on or off, got "${v}"`);
-        },
+        (v) => parseOnOff(v, '--sample-upload'),
       )
       .option(
         '--warm-start <on|off>',
         "on: retraining starts from the champion's weights (fewer epochs); off: from a random initialisation (default on)",
-        (v) => {
-          if (v === 'on' || v === 'off') return v === 'on';
-          throw new InvalidArgumentError(`--warm-start must be on or off, got "${v}"`);
-        },
+        (v) => parseOnOff(v, '--warm-start'),
       )
       .option(
         '--retrain-every <duration|off>',
