@@ -1,14 +1,9 @@
-import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunView } from '../../src/contracts/runs.js';
 import type { InferInput } from '../../src/ml/bundle/infer-tensors.js';
 import { loadBundle } from '../../src/ml/bundle/load-bundle.js';
 import { parseTimeSeriesCsv } from '../../src/ml/timeseries/ingest.js';
-import { startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
-import { eventually } from '../support/processes.js';
+import { PJME_TEXT, startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
 
-const PJME_TEXT = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
 const series = parseTimeSeriesCsv(PJME_TEXT, { timeColumn: 'Datetime', valueColumn: 'PJME_MW' });
 const WINDOW = 168;
 /** The last week of the vendored series and the hour after it: a real request. */
@@ -30,20 +25,10 @@ describe('cloud inference on the Open Inference Protocol', () => {
   beforeAll(async () => {
     cp = await startTestControlPlane();
     viewer = (await cp.admin.createToken({ name: 'client', role: 'viewer' })).token;
-    await cp.call('POST', '/api/v1/datasets/pjme/versions?timeColumn=Datetime&valueColumn=PJME_MW', {
-      token: cp.adminToken,
-      body: PJME_TEXT,
-      headers: { 'content-type': 'text/csv' },
-    });
-    const started = await cp.call('POST', '/api/v1/runs', {
-      token: cp.adminToken,
-      body: { pipeline: 'forecast', dataset: 'pjme', model: 'energy', gate: 'none', params: { epochs: 2, hidden: [32] } },
-    });
-    const run = await eventually(async () => {
-      const view = (await cp.call('GET', `/api/v1/runs/${started.body.id}`, { token: viewer })).body as RunView;
-      return view.status === 'running' || view.status === 'queued' ? undefined : view;
-    }, 120_000);
-    expect(run.registeredVersion).toBe(1);
+    await cp.uploadPjme();
+    expect(
+      await cp.train(cp.adminToken, { pipeline: 'forecast', dataset: 'pjme', model: 'energy', params: { epochs: 2, hidden: [32] } }),
+    ).toBe(1);
   });
 
   afterAll(async () => {

@@ -1,12 +1,8 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/client/api-client.js';
 import type { DesiredState } from '../../src/contracts/deployments.js';
 import { IDLE_HEARTBEAT, startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
-
-const PJME = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
 
 describe('deployments and desired state', () => {
   let cp: TestControlPlane;
@@ -24,11 +20,7 @@ describe('deployments and desired state', () => {
   beforeAll(async () => {
     cp = await startTestControlPlane();
     operator = (await cp.admin.createToken({ name: 'ops', role: 'operator' })).token;
-    await cp.call('POST', '/api/v1/datasets/pjme/versions?timeColumn=Datetime&valueColumn=PJME_MW', {
-      token: operator,
-      body: PJME,
-      headers: { 'content-type': 'text/csv' },
-    });
+    await cp.uploadPjme(operator);
     expect(await trainVersion(1)).toBe(1);
     await cp.admin.setAlias('energy', 'champion', 1);
     const join = (await cp.admin.createToken({ name: 'join', role: 'join', maxUses: 2 })).token;

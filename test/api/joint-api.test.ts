@@ -12,7 +12,6 @@ import type { DeploymentView, DesiredState } from '../../src/contracts/deploymen
 import { IDLE_HEARTBEAT, startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
 
 const DIGITS = fs.readFileSync(fileURLToPath(new URL('../../data/optdigits/optdigits.csv', import.meta.url)), 'utf8');
-const PJME = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
 
 describe('joint inference settings (API)', { timeout: 240_000 }, () => {
   let cp: TestControlPlane;
@@ -29,13 +28,13 @@ describe('joint inference settings (API)', { timeout: 240_000 }, () => {
   beforeAll(async () => {
     cp = await startTestControlPlane();
     operator = (await cp.admin.createToken({ name: 'ops', role: 'operator' })).token;
-    for (const [path, body] of [
-      ['/api/v1/datasets/digits/versions?kind=image-csv&imageHeight=8&imageWidth=8', DIGITS],
-      ['/api/v1/datasets/pjme/versions?timeColumn=Datetime&valueColumn=PJME_MW', PJME],
-    ] as const) {
-      const pushed = await cp.call('POST', path, { token: operator, body, headers: { 'content-type': 'text/csv' } });
-      expect(pushed.status).toBe(201);
-    }
+    const pushed = await cp.call('POST', '/api/v1/datasets/digits/versions?kind=image-csv&imageHeight=8&imageWidth=8', {
+      token: operator,
+      body: DIGITS,
+      headers: { 'content-type': 'text/csv' },
+    });
+    expect(pushed.status).toBe(201);
+    await cp.uploadPjme(operator);
     const digits = { pipeline: 'image-classifier', dataset: 'digits' };
     expect(await train({ ...digits, model: 'digits-small', params: { epochs: 1, hidden: [4] } })).toBe(1);
     expect(await train({ ...digits, model: 'digits-large', params: { epochs: 1, hidden: [32] } })).toBe(1);

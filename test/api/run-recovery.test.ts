@@ -1,6 +1,4 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { RunView } from '../../src/contracts/runs.js';
 import { RunRepository } from '../../src/pipelines/run-repository.js';
@@ -8,18 +6,11 @@ import { openStore } from '../../src/store/store.js';
 import { startTestControlPlane } from '../support/control-plane.js';
 import { eventually } from '../support/processes.js';
 
-const PJME = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
-
 describe('runs across a control-plane restart', () => {
   it('never leaves a run running: interrupted runs fail, queued ones run after the restart', async () => {
     const first = await startTestControlPlane();
     const dataDir = first.dataDir;
-    const pushed = await first.call('POST', '/api/v1/datasets/pjme/versions?timeColumn=Datetime&valueColumn=PJME_MW', {
-      token: first.adminToken,
-      body: PJME,
-      headers: { 'content-type': 'text/csv' },
-    });
-    expect(pushed.status).toBe(201);
+    await first.uploadPjme();
     await first.close();
 
     // What a killed control plane leaves behind: one run marked running, one still queued.

@@ -10,7 +10,6 @@ const NAB = fs.readFileSync(
   fileURLToPath(new URL('../../data/nab/realKnownCause/ambient_temperature_system_failure.csv', import.meta.url)),
   'utf8',
 );
-const PJME = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
 // Small and quick: the quality figures come from bench/ml, not from tests.
 const QUICK = { epochs: 2, hidden: [32], patience: 2 };
 
@@ -32,12 +31,7 @@ describe('pipeline runs', () => {
   beforeAll(async () => {
     cp = await startTestControlPlane();
     operator = (await cp.admin.createToken({ name: 'ops', role: 'operator' })).token;
-    const pushed = await cp.call('POST', '/api/v1/datasets/pjme/versions?timeColumn=Datetime&valueColumn=PJME_MW', {
-      token: operator,
-      body: PJME,
-      headers: { 'content-type': 'text/csv' },
-    });
-    expect(pushed.status).toBe(201);
+    await cp.uploadPjme(operator);
   });
 
   afterAll(async () => {

@@ -5,7 +5,6 @@
 import Fastify from 'fastify';
 import fs from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/client/api-client.js';
 import type { HeartbeatRequest } from '../../src/contracts/nodes.js';
@@ -183,13 +182,7 @@ describe('live events and resource history', () => {
   });
 
   it('serves the tail of a time-series dataset for the predictions view', async () => {
-    const csv = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
-    const upload = await fetch(`${cp.url}/api/v1/datasets/pjme/versions?timeColumn=Datetime&valueColumn=PJME_MW`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'text/csv' },
-      body: csv,
-    });
-    expect(upload.status).toBe(201);
+    await cp.uploadPjme();
     const series = await cp.call('GET', '/api/v1/datasets/pjme/series?last=48', { token: viewer });
     expect(series.status).toBe(200);
     expect(series.body).toMatchObject({ name: 'pjme', version: 1, intervalSeconds: 3600, timeEnd: '2018-08-03T00:00:00.000Z' });

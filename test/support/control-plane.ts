@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { expect } from 'vitest';
 import { ApiClient } from '../../src/client/api-client.js';
 import { resolveOptions } from '../../src/config/options.js';
@@ -6,6 +7,9 @@ import { type RunningControlPlane, startControlPlane } from '../../src/control-p
 import { readAdminToken } from '../../src/control-plane/data-dir-files.js';
 import type { RunView } from '../../src/contracts/runs.js';
 import { eventually, tempDir } from './processes.js';
+
+/** The vendored PJM East series (hourly load, `Datetime` and `PJME_MW` columns). */
+export const PJME_TEXT = fs.readFileSync(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url), 'utf8');
 
 /** A heartbeat body for an enrolled test node: a small idle machine whose agent serves nowhere. */
 export const IDLE_HEARTBEAT = {
@@ -33,6 +37,8 @@ export interface TestControlPlane {
     path: string,
     options?: { token?: string; body?: string | object; headers?: Record<string, string> },
   ): Promise<{ status: number; body: any; headers: Headers }>;
+  /** Uploads PJM East as the next version of dataset `pjme` as `token` (the admin unless given); expects a 201. */
+  uploadPjme(token?: string): Promise<void>;
   /** Starts a run (`gate: 'none'` unless `body` says otherwise) as `token`, waits for it to succeed and returns the registered version. */
   train(token: string, body: object): Promise<number>;
   close(): Promise<void>;
@@ -69,6 +75,14 @@ export async function startTestControlPlane(flags: Record<string, string> = {}):
         // not JSON: keep the text
       }
       return { status: response.status, body: parsed, headers: response.headers };
+    },
+    async uploadPjme(token = adminToken) {
+      const pushed = await this.call('POST', '/api/v1/datasets/pjme/versions?timeColumn=Datetime&valueColumn=PJME_MW', {
+        token,
+        body: PJME_TEXT,
+        headers: { 'content-type': 'text/csv' },
+      });
+      expect(pushed.status, JSON.stringify(pushed.body)).toBe(201);
     },
     async train(token, body) {
       const started = await this.call('POST', '/api/v1/runs', { token, body: { gate: 'none', ...body } });
