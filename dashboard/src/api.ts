@@ -1,17 +1,10 @@
 /** The REST API of the control plane, on the dashboard's own origin, with the token from the login form. */
+import { ApiError } from '../../src/client/api-error.js';
 import type { ErrorBody } from '../../src/contracts/common.js';
 
-const TOKEN_KEY = 'fogline.token';
+export { ApiError };
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+const TOKEN_KEY = 'fogline.token';
 
 export function getToken(): string | null {
   return sessionStorage.getItem(TOKEN_KEY);
