@@ -372,9 +372,12 @@ export class DriftService {
     if (this.ticking) return;
     this.ticking = true;
     try {
-      await this.scheduled();
+      // The policies are read once a pass: the schedule and the collecting rounds both need them.
+      const policies = await this.deps.repository.listPolicies();
+      await this.scheduled(policies);
+      const policyOf = new Map(policies.map((p) => [p.deployment, p]));
       for (const event of await this.deps.repository.listEvents({ status: 'collecting', limit: 100 })) {
-        const policy = await this.deps.repository.findPolicy(event.deployment);
+        const policy = policyOf.get(event.deployment);
         const waited = this.now() - Date.parse(event.createdAt);
         if (policy && waited < collectSeconds(policy) * 1000) continue;
         await this.serialised(event.deployment, () =>
@@ -408,8 +411,8 @@ export class DriftService {
    * `retrainEverySeconds`, counted from the last round or the last change to the policy, and none
    * is under way.
    */
-  private async scheduled(): Promise<void> {
-    for (const policy of await this.deps.repository.listPolicies()) {
+  private async scheduled(policies: readonly DriftPolicyView[]): Promise<void> {
+    for (const policy of policies) {
       if (policy.retrainEverySeconds <= 0) continue;
       const events = await this.deps.repository.listEvents({ deployment: policy.deployment, limit: 50 });
       if (events.some((e) => OPEN_STATUSES.has(e.status))) continue;
@@ -454,7 +457,7 @@ export class DriftService {
       challengerVersion,
       message: `${run.model} v${challengerVersion} registered as ${CHALLENGER_ALIAS}; scoring it beside v${event.version} on the same held-out windows`,
     });
-    const policy = (await this.deps.repository.findPolicy(event.deployment)) ?? { promotionMargin: DRIFT_POLICY_DEFAULTS.promotionMargin };
+    const policy = await this.deps.repository.findPolicy(event.deployment);
     const champion = await models.getVersion(event.model, event.version);
     const challenger = await models.getVersion(run.model, challengerVersion);
     const dataset = await this.deps.datasets.get(run.dataset.name, run.dataset.version);
@@ -468,7 +471,7 @@ export class DriftService {
       this.deps.artifacts.read(challenger.artifact.sha256),
       series,
     );
-    const margin = policy.promotionMargin;
+    const margin = policy?.promotionMargin ?? DRIFT_POLICY_DEFAULTS.promotionMargin;
     const wins = comparison.improvement >= margin;
     const evaluation = {
       windows: comparison.windows,
@@ -501,7 +504,7 @@ export class DriftService {
       });
       return;
     }
-    const drifted = await this.driftedNodes(event);
+    const drifted = await this.driftedNodes(event, policy);
     if (drifted.length > 0) {
       // The nodes that drifted get it first, whatever the strategy; the rest once they soaked healthy.
       await this.deps.deployments.preferCanary(
@@ -528,8 +531,7 @@ export class DriftService {
   }
 
   /** The node that fired the event and the others whose newest report on the same version shows drift too. */
-  private async driftedNodes(event: DriftEventView): Promise<{ id: string; name: string }[]> {
-    const policy = await this.deps.repository.findPolicy(event.deployment);
+  private async driftedNodes(event: DriftEventView, policy: DriftPolicyView | undefined): Promise<{ id: string; name: string }[]> {
     const nodes = new Map<string, string>();
     if (event.nodeId) nodes.set(event.nodeId, event.nodeName ?? event.nodeId);
     if (!policy) return [...nodes].map(([id, name]) => ({ id, name }));
