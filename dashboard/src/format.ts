@@ -1,12 +1,8 @@
+import { formatBytes } from '../../src/cli/output.js';
+
+/** 1536 → "1.5 KiB": the CLI's format, with a space. */
 export function bytes(value: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = value;
-  let unit = 0;
-  while (v >= 1024 && unit < units.length - 1) {
-    v /= 1024;
-    unit += 1;
-  }
-  return `${v >= 10 || unit === 0 ? Math.round(v) : v.toFixed(1)} ${units[unit]}`;
+  return formatBytes(value, ' ');
 }
 
 export function ago(iso: string | null, now = Date.now()): string {

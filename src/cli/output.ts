@@ -38,7 +38,8 @@ export function formatAge(seconds: number | null): string {
   return `${Math.round(seconds / 86400)}d`;
 }
 
-export function formatBytes(bytes: number): string {
+/** 1536 → "1.5KiB" (or "1.5 KiB" with `separator` ' '), binary units up to TiB. */
+export function formatBytes(bytes: number, separator = ''): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
   let unit = 0;
@@ -46,5 +47,5 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit += 1;
   }
-  return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)}${units[unit]}`;
+  return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)}${separator}${units[unit]}`;
 }
