@@ -392,8 +392,8 @@ export class FederatedService {
     const open = await this.repository.openRound(id);
     const roundsCompleted = Number(row.rounds_completed);
     let state: JobState;
+    const answers = open ? await this.repository.updates(id, Number(open.round), Number(open.attempt)) : [];
     if (open) {
-      const answers = await this.repository.updates(id, Number(open.round), Number(open.attempt));
       state = {
         config,
         roundsCompleted,
@@ -412,7 +412,7 @@ export class FederatedService {
     }
     const step = nextStep(id, state, open ? [] : await this.available(config.nodeSelector, row.dataset_kind), this.now());
     if (state.open && (step.kind === 'aggregate' || step.kind === 'fail-round')) {
-      const answered = new Set((await this.repository.updates(id, state.open.round, state.open.attempt)).map((u) => u.node_id));
+      const answered = new Set(answers.map((u) => u.node_id));
       for (const client of state.open.sampled) if (!answered.has(client.nodeId)) this.dropped.set(client.nodeId, this.now());
     }
     switch (step.kind) {
