@@ -10,7 +10,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/client/api-client.js';
 import type { FederatedJobView } from '../../src/contracts/federated.js';
-import { readAdminToken } from '../../src/control-plane/data-dir-files.js';
 import { loadBundle } from '../../src/ml/bundle/load-bundle.js';
 import { evaluateWeights, trainClientUpdate } from '../../src/ml/federated/client-update.js';
 import { clientMatrices, digitsModelSpec, initialWeights } from '../../src/ml/federated/federated-model.js';
@@ -19,15 +18,15 @@ import { encodeUpdate } from '../../src/ml/federated/update-codec.js';
 import { parseImageCsv } from '../../src/ml/image/image-csv.js';
 import { stratifiedSplit } from '../../src/ml/image/stratified-split.js';
 import { readDataFile } from '../../src/ml/test-support/data-files.js';
-import { cleanFoglineEnv, eventually, type FoglineProcess, freePort, ProcessTracker, runFogline, tempDir } from '../support/processes.js';
+import { TestCluster } from '../support/cluster.js';
+import { cleanFoglineEnv, eventually, type FoglineProcess, runFogline, tempDir } from '../support/processes.js';
 
 const AGENTS = 4;
 const ROUNDS = 8;
 const LOCAL = { localEpochs: 2, batchSize: 16, learningRate: 0.1 };
 
 describe('federated learning (real processes)', { timeout: 180_000 }, () => {
-  const processes = new ProcessTracker();
-  const serverDir = tempDir('fl-server');
+  let cluster: TestCluster;
   const dataDir = tempDir('fl-data');
   const digits = parseImageCsv(readDataFile('optdigits/optdigits.csv'), { height: 8, width: 8 });
   // The union test set: 20% of every class, held by no client.
@@ -42,52 +41,30 @@ describe('federated learning (real processes)', { timeout: 180_000 }, () => {
   const csvOf = (rows: Int32Array) =>
     Array.from(rows, (r) => [...digits.pixels.subarray(r * 64, r * 64 + 64), digits.labels[r]].join(',')).join('\n') + '\n';
   const testRows = split.test;
-  let port: number;
-  let serverUrl: string;
-  let server: FoglineProcess;
   let admin: ApiClient;
   const agents: FoglineProcess[] = [];
   let jobId: string;
   let fakeNode: { nodeId: string; credential: string };
 
-  async function startServer(): Promise<FoglineProcess> {
-    const proc = processes.start(['server', '--data-dir', serverDir, '--port', String(port), '--log-level', 'warn']);
-    await proc.waitForOutput(/listening on (http:\/\/\S+)/, 30_000);
-    return proc;
-  }
-
   beforeAll(async () => {
-    port = await freePort();
-    serverUrl = `http://127.0.0.1:${port}`;
-    server = await startServer();
-    admin = new ApiClient({ server: serverUrl, token: readAdminToken(serverDir)! });
+    cluster = await TestCluster.start('fl');
+    admin = new ApiClient({ server: cluster.url, token: cluster.adminToken });
     const join = await admin.createToken({ name: 'fl-agents', role: 'join', maxUses: AGENTS + 1 });
     parts.forEach((rows, k) => fs.writeFileSync(path.join(dataDir, `site-${k + 1}.csv`), csvOf(rows)));
-    for (let k = 0; k < AGENTS; k++) {
-      const proc = processes.start([
-        'agent',
-        '--server',
-        serverUrl,
-        '--join-token',
-        join.token,
-        '--name',
-        `site-${k + 1}`,
-        '--labels',
-        `site=s${k + 1},fl=yes`,
-        '--data-dir',
-        tempDir(`fl-agent-${k + 1}`),
-        '--port',
-        '0',
-        '--fl-data',
-        path.join(dataDir, `site-${k + 1}.csv`),
-        '--log-level',
-        'info',
-      ]);
-      agents.push(proc);
-    }
+    const started = await Promise.all(
+      parts.map((_, k) =>
+        cluster.startAgent(`site-${k + 1}`, {
+          labels: `site=s${k + 1},fl=yes`,
+          joinToken: join.token,
+          // Info level: the tests read each agent's node id and URL from its log.
+          args: ['--fl-data', path.join(dataDir, `site-${k + 1}.csv`), '--log-level', 'info'],
+        }),
+      ),
+    );
+    agents.push(...started.map((a) => a.process));
     await Promise.all(agents.map((a) => a.waitForOutput(/agent started/, 30_000)));
     // A fifth client under the test's control, to send a poisoned (NaN) update.
-    const enrolled = await new ApiClient({ server: serverUrl }).enroll(join.token, {
+    const enrolled = await new ApiClient({ server: cluster.url }).enroll(join.token, {
       name: 'mallory',
       role: 'edge',
       labels: { fl: 'yes' },
@@ -96,7 +73,7 @@ describe('federated learning (real processes)', { timeout: 180_000 }, () => {
   }, 90_000);
 
   afterAll(async () => {
-    await processes.stopAll();
+    await cluster?.stop();
   });
 
   const job = () => admin.getFederatedJob(jobId);
@@ -105,7 +82,7 @@ describe('federated learning (real processes)', { timeout: 180_000 }, () => {
     // The union test set as a central dataset: the control plane scores every round's model on it.
     const testCsv = new Blob([csvOf(testRows)]).stream() as ReadableStream<Uint8Array>;
     await admin.pushDataset('digits-test', testCsv, { kind: 'image-csv', imageHeight: 8, imageWidth: 8 });
-    const mallory = new ApiClient({ server: serverUrl, token: fakeNode.credential });
+    const mallory = new ApiClient({ server: cluster.url, token: fakeNode.credential });
     await mallory.federatedTasks(fakeNode.nodeId, 0); // seen: available for round 1
     const started = await admin.startFederatedJob({
       model: 'digits-fl',
@@ -154,9 +131,9 @@ describe('federated learning (real processes)', { timeout: 180_000 }, () => {
     agents[3]!.child.kill('SIGKILL');
     await eventually(async () => ((await job()).roundsCompleted >= 4 ? true : undefined), 60_000, 300);
     const before = await job();
-    server.child.kill('SIGKILL');
-    await server.exited;
-    server = await startServer();
+    cluster.server.child.kill('SIGKILL');
+    await cluster.server.exited;
+    await cluster.startServer();
     const done = await eventually(
       async () => {
         const view = await job();
@@ -191,7 +168,7 @@ describe('federated learning (real processes)', { timeout: 180_000 }, () => {
     expect(version.kind).toBe('image-classifier');
 
     // The CLI shows the rounds (one process, as a user runs it).
-    const cli = await runFogline(['fl', 'get', jobId, '--server', serverUrl, '--token', readAdminToken(serverDir)!], cleanFoglineEnv());
+    const cli = await runFogline(['fl', 'get', jobId, '--server', cluster.url, '--token', cluster.adminToken], cleanFoglineEnv());
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout).toMatch(new RegExp(`Federated job ${jobId}: succeeded`));
     expect(cli.stdout).toMatch(/ROUND\s+STATUS\s+CLIENTS/);
@@ -236,9 +213,9 @@ describe('federated learning (real processes)', { timeout: 180_000 }, () => {
     expect(version.metrics.accuracy as number).toBeCloseTo(federatedAccuracy, 2);
 
     // Served by the control plane's Open Inference endpoint like any registered version.
-    const response = await fetch(`${serverUrl}/v2/models/digits-fl/versions/${view.registeredVersion}/infer`, {
+    const response = await fetch(`${cluster.url}/v2/models/digits-fl/versions/${view.registeredVersion}/infer`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${readAdminToken(serverDir)}` },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${cluster.adminToken}` },
       body: JSON.stringify({
         inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 8, 8, 1], data: Array.from(pixels.subarray(0, 64)) }],
       }),
