@@ -122,17 +122,18 @@ export class DesiredStateService {
   }
 
   /** A deployment as users see it: its resolved version, its rollout and each placed node's reported state. */
-  async view(deployment: DeploymentRecord): Promise<DeploymentView> {
-    return (await this.views([deployment]))[0]!;
+  async view(deployment: DeploymentRecord, nodes?: readonly NodeView[]): Promise<DeploymentView> {
+    return (await this.views([deployment], nodes))[0]!;
   }
 
   /**
    * Several deployments as users see them, reading the nodes and the node reports once for all
-   * (fresh, not from the shared snapshot: a user who just changed something sees it).
+   * (fresh, not from the shared snapshot: a user who just changed something sees it). A caller
+   * that has just listed the nodes passes them in.
    */
-  async views(records: readonly DeploymentRecord[]): Promise<DeploymentView[]> {
+  async views(records: readonly DeploymentRecord[], listed?: readonly NodeView[]): Promise<DeploymentView[]> {
     if (records.length === 0) return [];
-    const nodes = await this.nodes.list();
+    const nodes = listed ?? (await this.nodes.list());
     const onDemand = (await this.onDemand?.byDeployment()) ?? new Map<string, string[]>();
     const nodeNames = new Map(nodes.map((node) => [node.id, node.name]));
     const statusesByName =

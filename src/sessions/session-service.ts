@@ -233,14 +233,16 @@ export class SessionService {
     resolved: ModelVersionView,
     request: OpenSessionRequest,
   ): Promise<{ session: SessionRecord; url?: string; loading?: Candidate & { since: number }; reason: string }> {
-    const view = await this.deps.desiredState.view(deployment);
+    // One read of the nodes serves both the deployment's view and the choice.
+    const nodes = await this.deps.nodes.list();
+    const view = await this.deps.desiredState.view(deployment, nodes);
     const reports = new Map(view.nodes.map((n) => [n.nodeId, n]));
     const selector = request.nodeSelector ?? {};
     const open = await this.repository.openPerNode();
     const serving: Candidate[] = [];
     const loadable: Candidate[] = [];
     const skipped: string[] = [];
-    for (const node of await this.deps.nodes.list()) {
+    for (const node of nodes) {
       if (!matchesSelector(node.labels, selector)) continue;
       const report = reports.get(node.id);
       // Only where the deployment is placed now: a node it was released from may still show its last report.
