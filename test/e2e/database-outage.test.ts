@@ -3,40 +3,30 @@
  * on its own PostgreSQL) answers 503 with Retry-After while it is down — never a 500, never a
  * crash — and serves again once it is back, without a restart.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestCluster } from '../support/cluster.js';
 import { PrivatePostgres } from '../support/private-postgres.js';
-import { eventually, freePort, ProcessTracker, tempDir, type FoglineProcess } from '../support/processes.js';
+import { eventually } from '../support/processes.js';
 
 describe('database outage (real PostgreSQL stopped and started)', { timeout: 120_000 }, () => {
-  const dataDir = tempDir('outage-server');
-  const processes = new ProcessTracker();
   let postgres: PrivatePostgres;
-  let server: FoglineProcess;
-  let url: string;
-  let token: string;
+  let cluster: TestCluster;
 
   beforeAll(async () => {
     postgres = await PrivatePostgres.create();
     postgres.start();
-    const port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    server = processes.start(['server', '--data-dir', dataDir, '--port', String(port), '--db', postgres.url, '--log-level', 'fatal']);
-    await server.waitForOutput(/listening on/, 30_000);
-    token = fs.readFileSync(path.join(dataDir, 'admin.token'), 'utf8').trim();
+    cluster = await TestCluster.start('outage', ['--db', postgres.url, '--log-level', 'fatal']);
   }, 120_000);
 
   afterAll(async () => {
-    await processes.stopAll();
+    await cluster?.stop();
     postgres?.destroy();
-    fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   async function call(route: string, init: RequestInit = {}): Promise<{ status: number; retryAfter: string | null; code?: string }> {
-    const response = await fetch(`${url}${route}`, {
+    const response = await fetch(`${cluster.url}${route}`, {
       ...init,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers },
+      headers: { authorization: `Bearer ${cluster.adminToken}`, 'content-type': 'application/json', ...init.headers },
       signal: AbortSignal.timeout(15_000),
     });
     const body = (await response.json().catch(() => ({}))) as { code?: string };
@@ -87,8 +77,10 @@ describe('database outage (real PostgreSQL stopped and started)', { timeout: 120
     // Never a 500 for the database being away, never a dropped connection.
     expect(seen.filter((s) => s.status !== 200 && s.status !== 503)).toEqual([]);
     // The process never restarted: the same server answers, and nothing was written during the outage.
-    expect(server.child.exitCode).toBeNull();
-    const tokens = (await (await fetch(`${url}/api/v1/tokens`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+    expect(cluster.server.child.exitCode).toBeNull();
+    const tokens = (await (
+      await fetch(`${cluster.url}/api/v1/tokens`, { headers: { authorization: `Bearer ${cluster.adminToken}` } })
+    ).json()) as {
       tokens: { name: string }[];
     };
     expect(tokens.tokens.map((t) => t.name)).not.toContain('during-outage');
