@@ -13,7 +13,6 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentView } from '../../src/contracts/deployments.js';
-import type { RunView } from '../../src/contracts/runs.js';
 import type { V2InferResponse } from '../../src/contracts/open-inference.js';
 import { TestCluster } from '../support/cluster.js';
 import { cleanFoglineEnv, ensureStopped, eventually, requestJson, runFogline } from '../support/processes.js';
@@ -91,19 +90,7 @@ describe('joint inference (real processes)', { timeout: 300_000 }, () => {
     return match ? Number(match[1]) : 0;
   };
 
-  async function train(model: string, params: object): Promise<number> {
-    const started = await api<RunView>('POST', '/api/v1/runs', {
-      pipeline: 'image-classifier',
-      dataset: 'digits',
-      model,
-      gate: 'none',
-      params,
-    });
-    expect(started.status, JSON.stringify(started.body)).toBe(201);
-    const run = await cluster.finishedRun(started.body.id);
-    expect(run.error).toBeNull();
-    return run.registeredVersion as number;
-  }
+  const train = (model: string, params: object) => cluster.train({ pipeline: 'image-classifier', dataset: 'digits', model, params });
 
   beforeAll(async () => {
     cluster = await TestCluster.start('joint');

@@ -105,6 +105,15 @@ export class TestCluster {
     }, 120_000);
   }
 
+  /** Runs `body` (what POST /api/v1/runs takes; gate none unless it says otherwise) to the end; returns the registered version. */
+  async train(body: object): Promise<number> {
+    const started = await this.api<RunView>('POST', '/api/v1/runs', { gate: 'none', ...body });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    const run = await this.finishedRun(started.body.id);
+    expect(run.error).toBeNull();
+    return run.registeredVersion as number;
+  }
+
   /** Trains a small forecaster to the end; returns the registered version. */
   async trainForecaster(options: { model?: string; seed: number; epochs?: number; hidden?: number[] }): Promise<number> {
     const run = await this.finishedRun(await this.startForecastRun(options));
