@@ -27,6 +27,7 @@ import type { ModelRegistry } from '../registry/model-registry.js';
 import { parseModelSelector } from '../registry/model-selector.js';
 import type { DriftRepository } from './drift-repository.js';
 import { evaluateDrift } from './evaluate-drift.js';
+import { csvRowsToAppend } from './sample-csv.js';
 
 export interface DriftServiceDeps {
   repository: DriftRepository;
@@ -155,28 +156,12 @@ export class DriftService {
       }
       const read = this.deps.datasets.readOptions(latest);
       const file = this.deps.datasets.filePath(latest);
-      const { header, lastLine, endsWithNewline } = await edges(file);
-      const columns = header.split(',').map((c) => c.trim().replace(/^"|"$/g, ''));
-      if (
-        columns.length !== 2 ||
-        !read.timeColumn ||
-        !read.valueColumn ||
-        !columns.includes(read.timeColumn) ||
-        !columns.includes(read.valueColumn)
-      ) {
-        throw new FoglineError(
-          'FOGLINE_ERR_DRIFT_SAMPLES_REFUSED',
-          `${latest.name}@${latest.version} is not a two-column time series (${read.timeColumn ?? '?'}, ${read.valueColumn ?? '?'}): samples cannot be appended`,
-        );
-      }
-      const formatTime = timeFormatLike(lastLine.split(',')[columns.indexOf(read.timeColumn)] ?? '');
-      const timeFirst = columns[0] === read.timeColumn;
-      const rows = times.map((t) => {
-        const time = formatTime(t);
-        const value = String(fresh.get(t));
-        return timeFirst ? `${time},${value}` : `${value},${time}`;
-      });
-      const appended = `${endsWithNewline ? '' : '\n'}${rows.join('\n')}\n`;
+      const appended = await csvRowsToAppend(
+        file,
+        read,
+        `${latest.name}@${latest.version}`,
+        times.map((t) => [t, fresh.get(t)!] as const),
+      );
       const view = await this.deps.datasets.push({
         name: latest.name,
         read,
@@ -619,33 +604,4 @@ function describe(findings: DriftFinding[]): string {
 /** Unix seconds of a dataset version's newest row (null when it has no time column). */
 function endOf(view: DatasetVersionView): number | null {
   return view.timeEnd ? Math.round(Date.parse(view.timeEnd) / 1000) : null;
-}
-
-/** The header and the last line of a CSV, read from its two ends (it may be large). */
-async function edges(file: string): Promise<{ header: string; lastLine: string; endsWithNewline: boolean }> {
-  const handle = await fs.promises.open(file, 'r');
-  try {
-    const { size } = await handle.stat();
-    const head = Buffer.alloc(Math.min(size, 65_536));
-    await handle.read(head, 0, head.length, 0);
-    const tail = Buffer.alloc(Math.min(size, 65_536));
-    await handle.read(tail, 0, tail.length, size - tail.length);
-    const tailText = tail.toString('utf8');
-    const lines = tailText.split(/\r?\n/).filter((l) => l.trim() !== '');
-    return {
-      header: head.toString('utf8').split(/\r?\n/)[0] ?? '',
-      lastLine: lines.at(-1) ?? '',
-      endsWithNewline: tailText.endsWith('\n'),
-    };
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Writes Unix seconds the way the dataset writes its times: "2018-08-03 00:00:00", ISO 8601, or Unix seconds. */
-function timeFormatLike(example: string): (seconds: number) => string {
-  const text = example.trim().replace(/^"|"$/g, '');
-  if (/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(text)) return (s) => new Date(s * 1000).toISOString().slice(0, 19).replace('T', ' ');
-  if (/^\d+(\.\d+)?$/.test(text)) return (s) => String(s);
-  return (s) => new Date(s * 1000).toISOString();
 }
