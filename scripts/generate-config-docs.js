@@ -20,7 +20,8 @@ export const README_PATH = fileURLToPath(new URL('../README.md', import.meta.url
 export const CONFIG_ROLES = [
   {
     title: 'Control plane: `fogline server`',
-    intro: 'The control plane: REST API, node registry, audit log.',
+    intro:
+      'The control plane: REST API and dashboard, node registry, datasets, training runs, model registry, deployments and rollouts, cloud inference, drift and federated coordination, audit log.',
     specs: SERVER_OPTIONS,
   },
   {
@@ -36,7 +37,7 @@ export const CONFIG_ROLES = [
     specs: UP_OPTIONS,
   },
   {
-    title: 'CLI client: `fogline token | nodes | audit`',
+    title: 'CLI client: every command that calls the API',
     intro:
       'Shared by every command that calls the API. Each also takes `--json` (print JSON instead of a table). ' +
       'Without `--server`/`--token` the CLI reads `server.json` and `admin.token` from the data dir, so it works unconfigured next to `fogline up`.',
