@@ -1,6 +1,7 @@
 import type { ApiClient } from '../client/api-client.js';
 import type { DeploymentView } from '../contracts/deployments.js';
 import type { RunView } from '../contracts/runs.js';
+import { forecastRequestAt } from '../ml/forecast/forecast-request.js';
 import { parseTimeSeriesCsv } from '../ml/timeseries/ingest.js';
 import { DEMO_DATASET } from './embedded-cluster.js';
 import fs from 'node:fs';
@@ -93,21 +94,16 @@ async function replay(agents: { name: string; url: string }[], write: (line: str
     valueColumn: DEMO_DATASET.valueColumn,
   });
   for (let day = REPLAY_DAYS; day >= 1; day--) {
-    const start = series.values.length - day * HORIZON;
-    const history = Array.from(series.values.subarray(start - WINDOW, start));
-    const actual = Array.from(series.values.subarray(start, start + HORIZON));
-    const startTime = series.start + start * series.intervalSeconds;
+    const { inputs, actual, startTime } = forecastRequestAt(series, series.values.length - day * HORIZON, {
+      window: WINDOW,
+      horizon: HORIZON,
+    });
     for (const agent of agents) {
       signal.throwIfAborted();
       const response = await fetch(`${agent.url}/v2/models/${DEMO_DEPLOYMENT}/infer`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          inputs: [
-            { name: 'history', shape: [1, WINDOW], datatype: 'FP32', data: history },
-            { name: 'start_time', shape: [1], datatype: 'INT64', data: [startTime] },
-          ],
-        }),
+        body: JSON.stringify({ inputs }),
       });
       const body = (await response.json()) as { model_version?: string; outputs?: { data: number[] }[]; error?: string };
       if (!response.ok || !body.outputs?.[0]) throw new Error(`${agent.name} answered ${response.status}: ${body.error ?? ''}`);
