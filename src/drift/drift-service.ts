@@ -331,7 +331,7 @@ export class DriftService {
     if (champion.kind !== 'forecaster') {
       throw new FoglineError(
         'FOGLINE_ERR_DRIFT_RETRAIN_UNAVAILABLE',
-        `${champion.model} is a ${champion.kind}; automatic retraining covers forecasters`,
+        `${champion.model} is not a forecaster (its kind: ${champion.kind}); automatic retraining covers forecasters`,
       );
     }
     const dataset = policy.dataset ?? champion.lineage.dataset?.name;

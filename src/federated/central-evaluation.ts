@@ -30,7 +30,7 @@ export class CentralEvaluation {
     if (dataset.kind !== wanted) {
       throw new FoglineError(
         'FOGLINE_ERR_FL_JOB_INVALID',
-        `A ${kind} job is evaluated on a ${wanted} dataset; ${dataset.name}@${dataset.version} is ${dataset.kind}`,
+        `A ${kind} job is evaluated on a dataset of kind ${wanted}; ${dataset.name}@${dataset.version} is ${dataset.kind}`,
       );
     }
     return { name: dataset.name, version: dataset.version };

@@ -32,6 +32,8 @@ export function authorize(request: FastifyRequest, principal: Principal, access:
     if (id !== undefined && id === principal.nodeId) return;
     throw new FoglineError('FOGLINE_ERR_AUTH_FORBIDDEN', 'A node credential can act only as its own node');
   }
-  const needed = access.minRole ? `${access.minRole === 'admin' ? 'an' : 'a'} ${access.minRole} token or stronger` : 'a node credential';
+  const needed = access.minRole
+    ? `${/^[aeiou]/.test(access.minRole) ? 'an' : 'a'} ${access.minRole} token or stronger`
+    : 'a node credential';
   throw new FoglineError('FOGLINE_ERR_AUTH_FORBIDDEN', `This call needs ${needed}; this token's role is ${principal.role}`);
 }

@@ -79,7 +79,7 @@ export class RunEngine {
     if (dataset.kind !== definition.datasetKind) {
       throw new FoglineError(
         'FOGLINE_ERR_DATASET_INVALID',
-        `The ${definition.name} pipeline needs a ${definition.datasetKind} dataset; ${dataset.name} is ${dataset.kind}`,
+        `The ${definition.name} pipeline needs a dataset of kind ${definition.datasetKind}; ${dataset.name} is ${dataset.kind}`,
       );
     }
     const params = normalizeParams(definition.params, request.params ?? {});
@@ -124,7 +124,7 @@ export class RunEngine {
       throw new FoglineError(
         'FOGLINE_ERR_PIPELINE_PARAMS_INVALID',
         from.kind !== 'forecaster'
-          ? `warmStartFrom: ${model} v${version} is a ${from.kind}, not a forecaster`
+          ? `warmStartFrom: ${model} v${version} is not a forecaster (its kind: ${from.kind})`
           : `warmStartFrom: ${model} v${version} has another architecture (${mismatched.map((k) => `${k} ${JSON.stringify(from.lineage.parameters[k])} vs ${JSON.stringify(params[k])}`).join(', ')})`,
       );
     }

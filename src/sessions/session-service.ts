@@ -133,7 +133,7 @@ export class SessionService {
     if (isImage !== (request.kind === 'image')) {
       throw new FoglineError(
         'FOGLINE_ERR_SESSION_KIND_MISMATCH',
-        `Deployment ${deployment.name} serves a ${resolved.kind} model: open a ${isImage ? 'image' : 'scalar'} session`,
+        `Deployment ${deployment.name} serves a model of kind ${resolved.kind}: open ${isImage ? 'an image' : 'a scalar'} session`,
       );
     }
     const placed = await this.serialized(() => this.place(deployment, resolved, request));

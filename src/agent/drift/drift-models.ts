@@ -86,7 +86,10 @@ export class DriftMonitoredModels implements V2ModelSource {
     const tracked = await this.currentLoaded(name);
     if (!tracked) return { scored: 0, pending: 0 };
     if (!tracked.collector.errors) {
-      throw new FoglineError('FOGLINE_ERR_REQUEST_INVALID', `"${name}" serves a ${tracked.collector.kind}: actuals are for forecasters`);
+      throw new FoglineError(
+        'FOGLINE_ERR_REQUEST_INVALID',
+        `"${name}" serves a model of kind ${tracked.collector.kind}: actuals are for forecasters`,
+      );
     }
     const scored = tracked.collector.recordActuals(startTime, values, intervalSeconds);
     // Kept in memory either way (bounded); they leave the node only with the policy's consent.

@@ -52,7 +52,7 @@ export async function detectAnomalies(
   const predictor = await loadBundle(bytes);
   try {
     if (predictor.manifest.kind !== 'anomaly-detector')
-      throw new MlInputError('bad-input', `This bundle holds a ${predictor.manifest.kind}, not an anomaly detector.`);
+      throw new MlInputError('bad-input', `This bundle holds a model of kind ${predictor.manifest.kind}, not an anomaly detector.`);
     options.onProgress?.({ phase: 'evaluate', message: 'Scoring the series' });
     const detector = predictor as unknown as AnomalyPredictor;
     const params = predictor.manifest.training.params as unknown as AnomalyParams;

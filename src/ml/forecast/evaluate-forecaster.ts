@@ -39,7 +39,7 @@ export async function evaluateForecaster(
   const predictor = await loadBundle(bytes);
   try {
     if (predictor.manifest.kind !== 'forecaster')
-      throw new MlInputError('bad-input', `This bundle holds a ${predictor.manifest.kind}, not a forecaster.`);
+      throw new MlInputError('bad-input', `This bundle holds a model of kind ${predictor.manifest.kind}, not a forecaster.`);
     const params = predictor.manifest.training.params as unknown as ForecasterParams;
     const { split } = prepareForecast(series, params);
     const batch = gatherWindows(series, split.test, params.window, params.horizon);

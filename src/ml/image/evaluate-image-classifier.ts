@@ -28,7 +28,7 @@ export async function evaluateImageClassifier(
   const predictor = await loadBundle(bytes);
   try {
     if (predictor.manifest.kind !== 'image-classifier')
-      throw new MlInputError('bad-input', `This bundle holds a ${predictor.manifest.kind}, not an image classifier.`);
+      throw new MlInputError('bad-input', `This bundle holds a model of kind ${predictor.manifest.kind}, not an image classifier.`);
     const params = predictor.manifest.training.params as unknown as ImageClassifierParams & { majorityClass: number };
     const classes = data.classNames.length;
     const split = splitImages(data, params);
