@@ -2,9 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { chromiumFix, chromiumPath } from '../support/preflight.js';
 
-/** Debian's Chromium (`apt-get install chromium`; .ci/run installs it). */
-export const CHROMIUM = process.env.FOGLINE_CHROMIUM ?? '/usr/bin/chromium';
+/** `FOGLINE_CHROMIUM`, else Debian's Chromium (scripts/install-test-deps.sh installs it). */
+export const CHROMIUM = chromiumPath();
 
 /** Where browser tests leave their screenshots (git-ignored). */
 export const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
@@ -26,13 +27,12 @@ export const CHROMIUM_ARGS = [
   '--disable-extensions',
 ];
 
-/** Starts Chromium; a missing binary fails loudly (browser tests are never skipped). */
+/**
+ * Starts Chromium; a missing binary fails loudly. The preflight stops the run before any test when
+ * Chromium is missing; this covers runs without it (and a Chromium removed mid-run).
+ */
 export async function launchChromium(): Promise<Browser> {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is missing at ${CHROMIUM}: the browser tests need Debian's chromium package (apt-get install -y chromium; .ci/run installs it), or FOGLINE_CHROMIUM=<path>`,
-    );
-  }
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is missing at ${CHROMIUM}: the browser tests need it. Fix: ${chromiumFix()}`);
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 }
 

@@ -7,9 +7,10 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { DeploymentView } from '../../src/contracts/deployments.js';
 import { parseTimeSeriesCsv } from '../../src/ml/timeseries/ingest.js';
+import { beforeAllOrFail } from '../support/before-all-or-fail.js';
 import { PJME_TEXT, TestCluster } from '../support/cluster.js';
 import { eventually, requestJson } from '../support/processes.js';
 import { launchChromium, screenshot } from './browser.js';
@@ -24,7 +25,8 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
   const startAgent = async (name: string, site: string) =>
     cluster.startAgent(name, { labels: `site=${site}`, joinToken: await cluster.joinToken(1) });
 
-  beforeAll(async () => {
+  // Each test fails with the setup's error (Chromium missing, dist/ not built), none is skipped.
+  beforeAllOrFail(async () => {
     const built = fileURLToPath(new URL('../../dist/dashboard/index.html', import.meta.url));
     if (!fs.existsSync(built)) throw new Error(`${built} is missing: run npm run build (npm test does) before the browser tests`);
     browser = await launchChromium();
