@@ -1,5 +1,6 @@
 import { Kysely, Migrator, sql } from 'kysely';
-import { type DialectName, parseDatabaseUrl } from './database-url.js';
+import { databaseErrorHint } from './database-hints.js';
+import { type DatabaseLocation, type DialectName, parseDatabaseUrl } from './database-url.js';
 import { createDialect } from './dialects.js';
 import { allMigrations } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -8,6 +9,8 @@ import type { Database } from './schema.js';
 export interface Store {
   readonly db: Kysely<Database>;
   readonly dialect: DialectName;
+  /** Where it is (for error hints: which server, user and database). */
+  readonly location: DatabaseLocation;
   /** Resolves when a trivial query succeeds; rejects when the database is unreachable. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -19,6 +22,7 @@ export function openStore(url: string): Store {
   return {
     db,
     dialect: location.dialect,
+    location,
     async ping() {
       await sql`select 1`.execute(db);
     },
@@ -45,7 +49,7 @@ export interface MigrationReport {
 /**
  * Brings the schema up to date. Safe to call from several servers at once: the migrator takes
  * a lock (advisory lock on PostgreSQL, GET_LOCK on MariaDB, the write lock on SQLite) and each
- * migration runs once.
+ * migration runs once. An error says what to do where it can (a database to create, a login to fix).
  */
 export async function migrateToLatest(store: Store, target?: string): Promise<MigrationReport> {
   const migrator = migratorFor(store);
@@ -53,7 +57,10 @@ export async function migrateToLatest(store: Store, target?: string): Promise<Mi
   if (error) {
     const failed = results?.find((result) => result.status === 'Error');
     const cause = error instanceof Error ? error.message : String(error);
-    throw new Error(`Database migration ${failed?.migrationName ?? ''} failed: ${cause}`, { cause: error });
+    // Without a failed migration the database was not reached (or not usable): that is the news.
+    const what = failed ? `Database migration ${failed.migrationName} failed: ${cause}` : cause;
+    const hint = databaseErrorHint(error, store.location);
+    throw new Error(hint ? `${what.replace(/\.$/, '')}. ${hint}` : what, { cause: error });
   }
   return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
 }
