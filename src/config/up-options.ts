@@ -1,9 +1,11 @@
-import { option, parseChoice, parsePort } from './options.js';
-import { dataDirOption, logLevelOption } from './server-options.js';
+import { option, parseChoice, parsePort, parseString } from './options.js';
+import { dataDirOption, logLevelOption, SERVER_OPTIONS } from './server-options.js';
 
 /** `fogline up`: the all-in-one cluster on one machine. */
 export const UP_OPTIONS = {
   dataDir: dataDirOption,
+  // After dataDir: its default lies in the data folder.
+  db: SERVER_OPTIONS.db,
   port: option({
     flag: '--port <port>',
     env: 'FOGLINE_PORT',
@@ -11,6 +13,15 @@ export const UP_OPTIONS = {
     defaultText: '7070',
     defaultValue: () => 7070,
     parse: parsePort,
+  }),
+  token: option({
+    flag: '--token <token>',
+    env: 'FOGLINE_TOKEN',
+    description:
+      'Admin token for a database that already has an admin while the data folder has no admin.token (saved there); the file wins when it exists',
+    defaultText: 'from <data dir>/admin.token',
+    defaultValue: () => undefined as string | undefined,
+    parse: parseString,
   }),
   logLevel: { ...logLevelOption, defaultText: 'warn', defaultValue: () => 'warn' as const },
   demo: option({

@@ -1,8 +1,6 @@
-import path from 'node:path';
 import type { TokenRepository } from '../auth/token-repository.js';
-import { writePrivateFile } from '../files/private-file.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
-import { ADMIN_TOKEN_FILE } from './data-dir-files.js';
+import { writeAdminToken } from './data-dir-files.js';
 
 /** The bootstrap admin token's id is fixed: of two servers starting at once, one creates it. */
 export const BOOTSTRAP_ADMIN_ID = '0000000000000001';
@@ -21,6 +19,6 @@ export async function bootstrapAdminToken(tokens: TokenRepository, dataDir: stri
     if (isUniqueViolation(error)) return undefined;
     throw error;
   }
-  writePrivateFile(path.join(dataDir, ADMIN_TOKEN_FILE), `${token}\n`);
+  writeAdminToken(dataDir, token);
   return token;
 }

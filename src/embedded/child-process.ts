@@ -5,9 +5,12 @@ import { fileURLToPath } from 'node:url';
 /** The `fogline` entry script, so that `up` can start its parts as real processes. */
 export const FOGLINE_BIN = fileURLToPath(new URL('../../bin/fogline.js', import.meta.url));
 
-/** Starts `fogline <args>` with each output line prefixed by `[label]`. */
-export function spawnFogline(label: string, args: string[], write: (line: string) => void): ChildProcess {
-  const child = spawn(process.execPath, [FOGLINE_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+/**
+ * Starts `fogline <args>` with each output line prefixed by `[label]`. `env` is added to this
+ * process's environment: secrets go there, not in `args`, which any user can read with `ps`.
+ */
+export function spawnFogline(label: string, args: string[], write: (line: string) => void, env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn(process.execPath, [FOGLINE_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   for (const stream of [child.stdout, child.stderr]) {
     if (stream) readline.createInterface({ input: stream }).on('line', (line) => write(`[${label}] ${line}`));
   }

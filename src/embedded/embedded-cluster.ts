@@ -5,10 +5,14 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { loadNodeIdentity } from '../agent/node-identity.js';
 import { ApiClient } from '../client/api-client.js';
+import { ApiError } from '../client/api-error.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { UP_OPTIONS } from '../config/up-options.js';
-import { ADMIN_TOKEN_FILE, readAdminToken } from '../control-plane/data-dir-files.js';
+import { ADMIN_TOKEN_FILE, readAdminToken, writeAdminToken } from '../control-plane/data-dir-files.js';
+import { recreateDatabaseCommand, shellWord } from '../store/database-hints.js';
+import { parseDatabaseUrl, redactPassword } from '../store/database-url.js';
 import { spawnFogline, stopChild, waitUntilReady } from './child-process.js';
+import { cliCommand } from './cli-hint.js';
 
 export type UpConfig = ResolvedOptions<typeof UP_OPTIONS>;
 
@@ -44,11 +48,19 @@ async function registerDemoDataset(client: ApiClient, write: (line: string) => v
   );
 }
 
+/** One of the cluster's agents, once it runs. */
+export interface EmbeddedAgent {
+  name: string;
+  labels: string;
+  url: string;
+  nodeId: string;
+}
+
 export interface EmbeddedCluster {
   serverUrl: string;
   /** The web dashboard, served by the control plane (sign in with the admin token). */
   dashboardUrl: string;
-  agentUrls: string[];
+  agents: EmbeddedAgent[];
   adminTokenFile: string;
   /** The admin's API client, for what `up` does after start (the demo). */
   client: ApiClient;
@@ -71,38 +83,42 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
   };
   try {
     const serverUrl = `http://127.0.0.1:${config.port}`;
+    // The database URL goes by environment: it may hold a password, and `ps` shows arguments.
     const server = spawnFogline(
       'server',
       ['server', '--data-dir', config.dataDir, '--port', String(config.port), '--log-level', config.logLevel],
       write,
+      { FOGLINE_DB: config.db },
     );
     children.push(server);
     await waitUntilReady(`${serverUrl}/readyz`, server, READY_TIMEOUT_MS).catch((error: Error) => {
-      throw new Error(`The control plane did not start: ${error.message} (is port ${config.port} free? try --port)`);
+      throw new Error(`The control plane did not start: ${error.message} (the [server] lines above say why)`);
     });
 
     const adminTokenFile = path.join(config.dataDir, ADMIN_TOKEN_FILE);
-    const adminToken = readAdminToken(config.dataDir);
-    if (!adminToken)
-      throw new Error(`${adminTokenFile} is missing: the embedded cluster needs the admin token its control plane wrote there`);
-    const client = new ApiClient({ server: serverUrl, token: adminToken });
-    const agentUrls: string[] = [];
+    const client = await adminClient(config, serverUrl, write);
+    const agents: EmbeddedAgent[] = [];
     for (const [index, agent] of EMBEDDED_AGENTS.entries()) {
       const dataDir = path.join(config.dataDir, 'agents', agent.name);
       const port = config.port + index + 1;
       const args = ['agent', '--server', serverUrl, '--name', agent.name, '--labels', agent.labels, '--role', 'edge'];
       args.push('--data-dir', dataDir, '--port', String(port), '--log-level', config.logLevel);
+      // The join token goes by environment (the agent reads FOGLINE_JOIN_TOKEN), out of `ps`.
+      const env: NodeJS.ProcessEnv = {};
       if (!loadNodeIdentity(dataDir)) {
+        await refuseTakenName(client, agent.name, dataDir, config);
         const { token } = await client.createToken({ name: `join for ${agent.name}`, role: 'join', maxUses: 1, expiresInSeconds: 600 });
-        args.push('--join-token', token);
+        env.FOGLINE_JOIN_TOKEN = token;
       }
-      const child = spawnFogline(agent.name, args, write);
+      const child = spawnFogline(agent.name, args, write, env);
       children.push(child);
       const url = `http://127.0.0.1:${port}`;
       await waitUntilReady(`${url}/readyz`, child, READY_TIMEOUT_MS).catch((error: Error) => {
         throw new Error(`Agent ${agent.name} did not start: ${error.message} (is port ${port} free?)`);
       });
-      agentUrls.push(url);
+      const identity = loadNodeIdentity(dataDir);
+      if (!identity) throw new Error(`Agent ${agent.name} runs but left no node credential in ${dataDir}`);
+      agents.push({ name: agent.name, labels: agent.labels, url, nodeId: identity.nodeId });
     }
 
     await registerDemoDataset(client, write);
@@ -121,9 +137,64 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
           ),
       ),
     );
-    return { serverUrl, dashboardUrl, agentUrls, adminTokenFile, client, exited, stop };
+    return { serverUrl, dashboardUrl, agents, adminTokenFile, client, exited, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/**
+ * The admin's client: with the token the control plane wrote into the data folder on the
+ * database's first start, else with --token / FOGLINE_TOKEN (then saved there, for the CLI and
+ * the next start). Neither: the database was set up from another data folder, and the error says
+ * what to do about it.
+ */
+async function adminClient(config: UpConfig, server: string, write: (line: string) => void): Promise<ApiClient> {
+  const saved = readAdminToken(config.dataDir);
+  if (saved) return new ApiClient({ server, token: saved });
+  const database = parseDatabaseUrl(config.db);
+  const shownDb = config.db.startsWith('sqlite:') ? database.target : redactPassword(config.db);
+  if (!config.token) {
+    throw new Error(
+      [
+        `${path.join(config.dataDir, ADMIN_TOKEN_FILE)} is missing, and the database (${shownDb}) already has an admin token from an earlier start, so this start did not make a new one.`,
+        `  To keep what the database holds: start with the data folder of that earlier start (--data-dir), or pass an admin token of this database with --token or FOGLINE_TOKEN.`,
+        `  To start from scratch (everything in it is lost): ${fromScratchCommand(config)}`,
+      ].join('\n'),
+    );
+  }
+  const client = new ApiClient({ server, token: config.token });
+  // Listing tokens needs the admin role: a token that can do it can do all `up` needs.
+  await client.listTokens().catch((error: Error) => {
+    throw new Error(`The token given with --token / FOGLINE_TOKEN is not an admin token of the database ${shownDb}: ${error.message}`);
+  });
+  writeAdminToken(config.dataDir, config.token);
+  const file = path.join(config.dataDir, ADMIN_TOKEN_FILE);
+  write(`[up] saved the admin token you passed to ${path.relative(process.cwd(), file) || file}; later starts and the CLI read it there`);
+  return client;
+}
+
+/** An agent without a credential cannot take the name of a node the database already has. */
+async function refuseTakenName(client: ApiClient, name: string, dataDir: string, config: UpConfig): Promise<void> {
+  const existing = await client.getNode(name).catch((error: unknown) => {
+    if (error instanceof ApiError && error.status === 404) return undefined;
+    throw error;
+  });
+  if (!existing) return;
+  throw new Error(
+    [
+      `The database already has a node named ${name}, enrolled from another data folder, and ${dataDir} holds no credential for it: ${name} cannot join under its name.`,
+      `  Start with the data folder that enrolled it (--data-dir), or delete the old node with a control plane running on this database (${cliCommand(`nodes delete ${name}`, config.dataDir)}).`,
+      `  To start from scratch (everything in the database is lost): ${fromScratchCommand(config)}`,
+    ].join('\n'),
+  );
+}
+
+/** Deletes the data folder, and empties the database when it lives elsewhere (FOGLINE_DB). */
+export function fromScratchCommand(config: Pick<UpConfig, 'dataDir' | 'db'>): string {
+  const database = parseDatabaseUrl(config.db);
+  const removeFolder = `rm -r ${shellWord(config.dataDir)}`;
+  const inFolder = database.dialect === 'sqlite' && !path.relative(config.dataDir, path.resolve(database.target)).startsWith('..');
+  return inFolder ? removeFolder : `${removeFolder} && ${recreateDatabaseCommand(database)}`;
 }

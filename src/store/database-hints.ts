@@ -27,8 +27,8 @@ function serverTarget(location: DatabaseLocation): ServerTarget | undefined {
   }
 }
 
-/** Quotes a word for a POSIX shell when it needs it. */
-function shellWord(word: string): string {
+/** Quotes a word for a POSIX shell when it needs it (hints are pasted into one). */
+export function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 

@@ -22,6 +22,27 @@ import {
   waitForExit,
 } from '../support/processes.js';
 
+/** The command lines of the processes `pid` started (Linux: /proc/<pid>/task/<tid>/children). */
+function childCommandLines(pid: number): { pid: number; args: string[]; env: string[] }[] {
+  const children = fs
+    .readdirSync(`/proc/${pid}/task`)
+    .flatMap((tid) => fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/))
+    .filter(Boolean)
+    .map(Number);
+  return children.map((child) => ({
+    pid: child,
+    args: fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0'),
+    env: fs.readFileSync(`/proc/${child}/environ`, 'utf8').split('\0'),
+  }));
+}
+
+/** The arguments of the `npx fogline …` command that an output line tells the user to paste. */
+function pastedCommand(output: string, pattern: RegExp): string[] {
+  const match = output.match(pattern);
+  expect(match, `no ${pattern} in:\n${output}`).not.toBeNull();
+  return (match?.[1] ?? '').trim().split(/\s+/);
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -34,17 +55,26 @@ function isAlive(pid: number): boolean {
 describe('fogline up', () => {
   const workDir = tempDir('up');
   const dataDir = path.join(workDir, '.fogline');
+  // A terminal in another folder: there the data folder is not ./.fogline, so hints must name it.
+  const otherDir = path.join(workDir, 'elsewhere');
+  fs.mkdirSync(otherDir);
   let port: number;
   let up: FoglineProcess | undefined;
   let firstIds: Record<string, string> = {};
 
-  function startUp(demo: 'yes' | 'no' = 'no'): FoglineProcess {
+  function startUp(demo: 'yes' | 'no' = 'no', cwd = workDir): FoglineProcess {
     // Its own process group: SIGINT to the group is what Ctrl-C in a terminal does, and cleanup
     // can SIGKILL the whole group if a test fails half-way.
-    up = startFogline(['up', '--data-dir', dataDir, '--port', String(port), '--demo', demo], cleanFoglineEnv(), workDir, {
+    up = startFogline(['up', '--data-dir', dataDir, '--port', String(port), '--demo', demo], cleanFoglineEnv(), cwd, {
       detached: true,
     });
     return up;
+  }
+
+  async function fogline(args: string[], cwd = workDir): Promise<string> {
+    const result = await runFogline(args, cleanFoglineEnv(), cwd);
+    expect(result.code, `fogline ${args.join(' ')}: ${result.stderr}`).toBe(0);
+    return result.stdout;
   }
 
   async function nodesList(): Promise<NodeView[]> {
@@ -92,6 +122,15 @@ describe('fogline up', () => {
     expect(byName['edge-2']?.agent?.inferenceUrl).toBe(`http://127.0.0.1:${port + 2}`);
     firstIds = Object.fromEntries(nodes.map((node) => [node.name, node.id]));
 
+    // The agents enrolled with join tokens that any user could have read with `ps` when they were
+    // arguments; they travel in the environment (readable by the owner only) instead.
+    const agents = childCommandLines(proc.child.pid as number).filter((child) => child.args.includes('agent'));
+    expect(agents.map((agent) => agent.args[agent.args.indexOf('--name') + 1]).sort()).toEqual(['edge-1', 'edge-2']);
+    for (const agent of agents) {
+      expect(agent.args.join(' ')).not.toMatch(/--join-token|fgl\./);
+      expect(agent.env.some((entry) => /^FOGLINE_JOIN_TOKEN=fgl\./.test(entry))).toBe(true);
+    }
+
     for (const agentPort of [port + 1, port + 2]) {
       expect((await requestJson(`http://127.0.0.1:${agentPort}/healthz`)).status).toBe(200);
     }
@@ -108,13 +147,16 @@ describe('fogline up', () => {
 
   it('reuses the same cluster when run again: same node ids, no new enrolment', { timeout: 120_000 }, async () => {
     expect(Object.keys(firstIds).sort()).toEqual(['edge-1', 'edge-2']);
-    const proc = startUp();
+    // Started from another folder with --data-dir: what it tells the user to paste shows this cluster.
+    const proc = startUp('no', otherDir);
     await proc.waitForOutput(/Fogline is up\./, 60_000);
     // The admin token is shown once, on the very first start only.
     expect(proc.output()).not.toMatch(/Admin token \(shown once/);
+    const nodesCommand = pastedCommand(proc.output(), /^ {2}npx fogline (nodes list.*)$/m);
+    expect(nodesCommand).toEqual(['nodes', 'list', '--data-dir', dataDir]);
 
     const nodes = await eventually(async () => {
-      const list = await nodesList();
+      const list = JSON.parse(await fogline([...nodesCommand, '--json'], otherDir)) as NodeView[];
       return list.every((node) => node.status === 'online') ? list : undefined;
     }, 30_000);
     expect(nodes).toHaveLength(2);
@@ -143,6 +185,11 @@ describe('fogline up', () => {
     const proc = startUp('yes');
     await proc.waitForOutput(/\[demo\] registered pjme-forecaster version 1: test MAPE [\d.]+% vs seasonal naive [\d.]+%/, 200_000);
     await proc.waitForOutput(/\[demo\] done\./, 120_000);
+    // It says 6 epochs and shows all six.
+    expect(proc.output()).toMatch(/training a day-ahead forecaster on pjme \(6 epochs/);
+    expect(proc.output().match(/\[demo\] {3}epoch \d+\/6 /g)).toEqual([1, 2, 3, 4, 5, 6].map((epoch) => `[demo]   epoch ${epoch}/6 `));
+    // Started in the data folder's parent, it needs no --data-dir.
+    expect(proc.output()).toContain('[demo] done. Try: npx fogline deploy get energy;');
     // Every replayed day was forecast by both agents, from the model they serve.
     const replayed = proc.output().match(/\[demo\] \d{4}-\d{2}-\d{2} on edge-[12] \(v1\): MAPE [\d.]+%/g) ?? [];
     expect(replayed).toHaveLength(6);
@@ -180,6 +227,71 @@ describe('fogline up', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/error: .*shape/);
 
+    // What the README's Deploy section has a user do: energy again, on plant-a's node only.
+    await fogline(['deploy', 'delete', 'energy', '--data-dir', dataDir]);
+    await fogline([
+      'deploy',
+      'create',
+      '--name',
+      'energy',
+      '--model',
+      'pjme-forecaster@champion',
+      '--to',
+      'site=plant-a',
+      '--data-dir',
+      dataDir,
+    ]);
+    signalGroup(proc, 'SIGINT');
+    expect(await waitForExit(proc, 30_000)).toBe(0);
+  });
+
+  it('runs the demo again after the user moved its deployment: it replays where energy is placed now', { timeout: 120_000 }, async () => {
+    const proc = startUp('yes', otherDir);
+    await proc.waitForOutput(/\[demo\] (done|stopped)/, 60_000);
+    const output = proc.output();
+    expect(output).not.toMatch(/\[demo\] stopped/);
+    expect(output).not.toMatch(/\[demo\] training/);
+    expect(output).toContain('[demo] energy is not placed on edge-2 (site=plant-b): its node selector is site=plant-a.');
+    const replayed = output.match(/\[demo\] \d{4}-\d{2}-\d{2} on edge-[12] \(v1\)/g) ?? [];
+    expect(replayed).toHaveLength(3);
+    expect(replayed.every((line) => line.includes('on edge-1'))).toBe(true);
+
+    // The hint it ends with works from this folder as printed.
+    const tryCommand = pastedCommand(output, /\[demo\] done\. Try: npx fogline ([^;]+);/);
+    expect(tryCommand).toEqual(['deploy', 'get', 'energy', '--data-dir', dataDir]);
+    expect(await fogline(tryCommand, otherDir)).toMatch(/edge-1\s+serving/);
+
+    // Next, the user gives energy a selector no node matches.
+    await fogline(['deploy', 'delete', 'energy', '--data-dir', dataDir]);
+    await fogline([
+      'deploy',
+      'create',
+      '--name',
+      'energy',
+      '--model',
+      'pjme-forecaster@champion',
+      '--to',
+      'site=nowhere',
+      '--data-dir',
+      dataDir,
+    ]);
+    signalGroup(proc, 'SIGINT');
+    expect(await waitForExit(proc, 30_000)).toBe(0);
+  });
+
+  it('says in words why the demo cannot replay when no agent was given its deployment', { timeout: 120_000 }, async () => {
+    const proc = startUp('yes');
+    await proc.waitForOutput(/\[demo\] (done|stopped)/, 60_000);
+    const output = proc.output();
+    expect(output).toContain(
+      '[demo] stopped: energy is placed on no node: its node selector is site=nowhere (edge-1 has site=plant-a, edge-2 has site=plant-b)',
+    );
+    expect(output).toContain(
+      "[demo]   Nothing to replay. To set the demo's deployment up again: npx fogline deploy delete energy, then start again.",
+    );
+    expect(output).not.toContain('{"nodeId"');
+    // The cluster runs on: the demo is a show, not a duty.
+    expect((await requestJson(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
     signalGroup(proc, 'SIGINT');
     expect(await waitForExit(proc, 30_000)).toBe(0);
   });

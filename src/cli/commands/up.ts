@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { UP_OPTIONS } from '../../config/up-options.js';
-import { DEMO_DATASET, EMBEDDED_AGENTS, startEmbeddedCluster } from '../../embedded/embedded-cluster.js';
+import { cliCommand } from '../../embedded/cli-hint.js';
+import { DEMO_DATASET, startEmbeddedCluster } from '../../embedded/embedded-cluster.js';
 import { runDemo } from '../../embedded/embedded-demo.js';
 import { addOptions, readOptions } from '../command-options.js';
 import { stopOnSignals } from '../shutdown.js';
@@ -11,20 +12,22 @@ export function upCommand(): Command {
   addOptions(command, UP_OPTIONS);
   return command.action(async (_options, self: Command) => {
     const config = readOptions(UP_OPTIONS, self);
+    const cli = (args: string) => cliCommand(args, config.dataDir);
+    const write = (line: string) => console.log(line);
     console.log(`Starting Fogline in ${config.dataDir} …`);
-    const cluster = await startEmbeddedCluster(config, (line) => console.log(line));
+    const cluster = await startEmbeddedCluster(config, write);
     const relativeToken = path.relative(process.cwd(), cluster.adminTokenFile) || cluster.adminTokenFile;
     console.log(
       [
         '',
         'Fogline is up.',
         `  control plane  ${cluster.serverUrl}   (API: ${cluster.serverUrl}/api/v1/openapi.json)`,
-        ...EMBEDDED_AGENTS.map((agent, i) => `  ${agent.name.padEnd(13)}  ${cluster.agentUrls[i]}   (${agent.labels})`),
+        ...cluster.agents.map((agent) => `  ${agent.name.padEnd(13)}  ${agent.url}   (${agent.labels})`),
         `  admin token    ${relativeToken}`,
         '',
         'In another terminal, from this folder:',
-        '  npx fogline nodes list',
-        `  npx fogline runs start forecast --dataset ${DEMO_DATASET.name}      (train a day-ahead load forecaster)`,
+        `  ${cli('nodes list')}`,
+        `  ${cli(`runs start forecast --dataset ${DEMO_DATASET.name}`)}      (train a day-ahead load forecaster)`,
         'Press Ctrl-C to stop everything.',
       ].join('\n'),
     );
@@ -37,10 +40,9 @@ export function upCommand(): Command {
       (message) => console.log(message),
     );
     if (config.demo === 'yes') {
-      const agents = EMBEDDED_AGENTS.map((agent, i) => ({ name: agent.name, url: cluster.agentUrls[i] as string }));
       // The demo is a show, not a duty: when it fails (or Ctrl-C stops it) the cluster keeps running.
-      runDemo(cluster.client, agents, (line) => console.log(line), demo.signal).catch((error: Error) => {
-        if (!demo.signal.aborted) console.log(`[demo] stopped: ${error.message}`);
+      runDemo({ client: cluster.client, agents: cluster.agents, write, cli, signal: demo.signal }).catch((error: Error) => {
+        if (!demo.signal.aborted) console.log(`[demo] stopped: ${error.message.replaceAll('\n', '\n[demo]   ')}`);
       });
     }
     const part = await cluster.exited;
