@@ -1,0 +1,652 @@
+#!/usr/bin/env node
+// The docs test: runs the README's runnable shell blocks in order, as a newcomer who pastes them
+// into one terminal would, in a fresh copy of this repository, and fails when a block exits
+// non-zero or no longer prints what the README shows. Build first (`npm run build`).
+//
+//   npm run test:readme                        README.md (needs ports 7070-7072 free)
+//   npm run test:readme -- --list              the runnable blocks, numbered
+//   npm run test:readme -- --from 5 --keep     a quick loop while editing (see --help)
+//
+// MARKING A BLOCK: an HTML comment (invisible on GitHub) right above a ```sh fence; blank lines
+// may sit between them. Unmarked blocks never run.
+//
+//   <!-- readme-test: run -->                        run it; it must exit 0 within 60 s
+//   <!-- readme-test: run timeout=300 -->            ... within 300 s
+//   <!-- readme-test: run expect-fail -->            ... it must exit non-zero (an error the README shows)
+//   <!-- readme-test: run background ready="Fogline is up." -->
+//        for a command that keeps running (npm start, fogline up, fogline agent): start it, go on
+//        once an output line contains the text (ready=http://… : once that URL answers 2xx; with a
+//        shown output: once that output is there too; `timeout=` bounds the wait), keep it running
+//        for the later blocks (it must not stop before the end) and stop its whole process group
+//        at the end, as Ctrl-C would.
+//
+// SHOWN OUTPUT: a ```text block right after a runnable block (blank lines only between) is what it
+// prints, stdout and stderr together, and is checked. To show output without checking it, put
+// <!-- readme-test: output-not-checked --> between the two blocks.
+//
+// MATCHING (scripts/readme-blocks.js, matchOutput): on both sides, what varies between runs is
+// replaced by a placeholder: numbers with their units (7, 4.77%, 8s, 23GiB, 14:00, 0.1.0, v2),
+// ISO timestamps, ids (8+ lowercase hex characters, UUIDs), tokens (fgl.…) and progress bars;
+// whitespace runs count as one space and blank lines are ignored. Then each shown line must match
+// one output line, in order: `…` in a shown line matches any text within the line, and a shown
+// line that is `…` alone matches any number of output lines. The first shown line must match the
+// first output line and the last the last, except for a background block, whose shown lines may
+// sit anywhere in its (still growing) output. Words are compared as they are: a renamed column,
+// a changed message or a missing line fail.
+//
+// RUNNING: every block runs in `bash` with `set -eo pipefail`, in the variables, functions and
+// folder that the blocks before it left (as in one terminal). The folder is a temporary copy of
+// the repository's files (git's tracked and untracked-but-not-ignored ones) with node_modules/
+// and dist/ linked, so `npx fogline`, `npm start`, `data/…` and `examples/…` work as in a fresh
+// clone after `npm ci`; `npm ci` / `npm install` there are no-ops, FOGLINE_* and npm_* variables
+// are unset, and npm gets a private cache. A block that fails (exit code, timeout) stops the run:
+// the next ones depend on it. A mismatched output is reported and the run goes on. Everything
+// started is stopped and the temporary folder removed at the end, on failure and on Ctrl-C too.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { firstCommand, matchOutput, parseArgs, parseReadme, selectBlocks, terminalLines } from './readme-blocks.js';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+/** Built or installed folders that the temporary copy links instead of copying. */
+const LINKED = ['node_modules', 'dist'];
+const TAIL_LINES = 40;
+/** How long a process group gets to exit after SIGINT before SIGTERM, and after SIGTERM before SIGKILL. */
+const INTERRUPT_GRACE_MS = 2_000;
+const STOP_GRACE_MS = 10_000;
+
+const USAGE = `Usage: node scripts/readme-test.js [options]     (npm run test:readme -- [options])
+
+Runs the README's runnable shell blocks in order in a fresh temporary copy of this repository and
+fails when one exits non-zero or its output no longer matches the README's shown output.
+Build first: npm run build.
+
+Options:
+  --file FILE     the markdown file (default README.md)
+  --list          list the runnable blocks with their numbers, run nothing
+  --from N        start at block N (earlier background blocks, such as the cluster, still run)
+  --only N        run block N alone (with the earlier background blocks)
+  --ports LIST    ports that must be free before the run (default 7070-7072; "none" skips the check)
+  --keep          keep the temporary folder (its path is printed)
+  --help          this text
+
+Marking blocks (an HTML comment right above a \`\`\`sh fence):
+  <!-- readme-test: run -->                               run it, must exit 0 (within 60 s)
+  <!-- readme-test: run timeout=300 expect-fail -->       a time limit; must exit non-zero
+  <!-- readme-test: run background ready="Fogline is up." -->
+                                                          keeps running; go on once the text is printed
+                                                          (or ready=http://… answers 2xx)
+A \`\`\`text block right after a runnable block is its shown output, and is checked, unless
+<!-- readme-test: output-not-checked --> sits between them. In a shown output, numbers, ids,
+times and tokens may differ; "…" matches any text in a line, and a "…" line any number of lines.
+The rules in full are at the top of scripts/readme-test.js.
+
+The last line printed is "N passed, N failed". Exit code: 0 all passed, 1 a block failed,
+2 bad arguments, a bad marker or a port in use, 130 interrupted.`;
+
+// Runs one block in bash as if pasted into the terminal that ran the blocks before it: restores
+// their variables, functions and folder, and (foreground blocks) saves them again on exit.
+const SHELL = `# Written by scripts/readme-test.js: runs one README block; see the comment at the top of it.
+__rt_dir=$1 __rt_block=$2 __rt_save=$3
+set --
+exec 2>&1
+if [ -f "$__rt_dir/state.sh" ]; then . "$__rt_dir/state.sh" 2>/dev/null; fi
+__rt_save_state() {
+  local __rt_status=$? __rt_name
+  set +e +o pipefail
+  {
+    for __rt_name in $(compgen -v); do
+      case $__rt_name in
+        __rt_*|BASH|BASH_*|BASHOPTS|BASHPID|SHELLOPTS|EUID|UID|PPID|GROUPS|FUNCNAME|PIPESTATUS|RANDOM|SRANDOM|SECONDS|LINENO|HISTCMD|EPOCHREALTIME|EPOCHSECONDS|SHLVL|_|OPTIND|OPTARG|PWD|OLDPWD|DIRSTACK|COMP_WORDBREAKS|HOSTNAME|HOSTTYPE|MACHTYPE|OSTYPE|PS4) ;;
+        *) declare -p "$__rt_name" 2>/dev/null ;;
+      esac
+    done
+    for __rt_name in $(compgen -A function); do
+      case $__rt_name in __rt_*) ;; *) declare -f "$__rt_name" ;; esac
+    done
+    printf 'cd -- %q\\n' "$PWD"
+  } > "$__rt_dir/state.next" && mv -f "$__rt_dir/state.next" "$__rt_dir/state.sh"
+  exit "$__rt_status"
+}
+if [ "$__rt_save" = 1 ]; then trap __rt_save_state EXIT; fi
+set -eo pipefail
+. "$__rt_block"
+`;
+
+// \`npm ci\` in the README would reinstall node_modules, which is the repository's own (linked).
+const npmShim = (npm) => `#!/usr/bin/env bash
+# Written by scripts/readme-test.js: node_modules here is a link to the repository's, so \`npm ci\`
+# and \`npm install\` have nothing to do, and nothing may be installed or removed through the link.
+refuse() { echo "readme-test: not running 'npm $*': node_modules is the repository's own (linked)" >&2; exit 1; }
+case "\${1-}" in
+  ci|clean-install|ic|install-clean|install|i|isntall|add)
+    for arg in "\${@:2}"; do case "$arg" in -*) ;; *) refuse "$@" ;; esac; done
+    exit 0 ;;
+  uninstall|remove|rm|r|un|unlink|update|up|upgrade|prune|dedupe|ddp|link|ln|rebuild|rb) refuse "$@" ;;
+esac
+exec ${shellQuote(npm)} "$@"
+`;
+
+function shellQuote(text) {
+  return `'${text.replaceAll("'", "'\\''")}'`;
+}
+
+const say = (line = '') => process.stdout.write(`${line}\n`);
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+const quoted = (lines, prefix = '        | ') => lines.map((line) => `${prefix}${line}`).join('\n');
+
+/** One process group the run started: a block's bash and everything it spawned. */
+class Group {
+  constructor(child) {
+    this.child = child;
+    this.pid = child.pid;
+    this.output = '';
+    this.exit = undefined; // { code, signal } once bash has exited
+    this.stopping = false;
+    this.listeners = new Set();
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.setEncoding('utf8');
+      stream.on('data', (text) => {
+        this.output += text;
+        for (const listener of this.listeners) listener();
+      });
+    }
+    this.closed = new Promise((resolve) => child.once('close', resolve));
+    this.exited = new Promise((resolve) => {
+      child.once('error', (error) => {
+        this.output += `readme-test: could not start bash: ${error.message}\n`;
+        this.exit = { code: 127, signal: null };
+        resolve(this.exit);
+      });
+      child.once('exit', (code, signal) => {
+        this.exit = { code, signal };
+        for (const listener of this.listeners) listener();
+        resolve(this.exit);
+      });
+    });
+  }
+
+  signal(name) {
+    try {
+      process.kill(-this.pid, name);
+    } catch {
+      // the group is gone already
+    }
+  }
+
+  /**
+   * Stops the whole group: SIGINT as Ctrl-C would (`first`), SIGTERM soon after for what ignores
+   * it (a shell's `cmd &` jobs do), then SIGKILL after the grace time.
+   */
+  async stop(first = 'SIGINT') {
+    this.stopping = true;
+    if (this.pid === undefined || !groupAlive(this.pid)) return;
+    const gone = () => !groupAlive(this.pid);
+    this.signal(first);
+    if (first === 'SIGINT') {
+      if (await waitFor(gone, INTERRUPT_GRACE_MS)) return;
+      this.signal('SIGTERM');
+    }
+    if (await waitFor(gone, STOP_GRACE_MS)) return;
+    this.signal('SIGKILL');
+    await waitFor(gone, 2_000);
+  }
+}
+
+/** Whether any process of the group is still running (zombies do not count: they are dead). */
+function groupAlive(pgid) {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  let entries;
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return true; // no /proc (macOS): the group exists
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z') return true;
+  }
+  return false;
+}
+
+async function waitFor(condition, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return true;
+}
+
+/** Ports of `ports` that something already listens on (or that cannot be bound). */
+async function takenPorts(ports) {
+  const taken = [];
+  for (const port of ports) {
+    const free = await new Promise((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
+    });
+    if (!free) taken.push(port);
+  }
+  return taken;
+}
+
+/** A run of the docs test: the temporary folder, what it started, the counts. */
+class Run {
+  constructor(file, blocks, total, keep) {
+    this.file = file;
+    this.blocks = blocks;
+    this.total = total;
+    this.keep = keep;
+    this.groups = [];
+    this.background = []; // { block, group }
+    this.passed = 0;
+    this.failed = 0;
+    this.notRun = 0;
+    this.interrupted = undefined;
+    this.current = undefined;
+  }
+
+  /** The temporary folder: a copy of the repository's files, node_modules and dist linked, npm shimmed. */
+  setUp() {
+    this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'fogline-readme-'));
+    this.clone = path.join(this.root, 'fogline');
+    this.tools = path.join(this.root, 'runner');
+    fs.mkdirSync(this.clone);
+    fs.mkdirSync(path.join(this.tools, 'bin'), { recursive: true });
+    const listed = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+      cwd: REPO,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    for (const name of listed.toString('utf8').split('\0')) {
+      if (!name || LINKED.some((linked) => name === linked || name.startsWith(`${linked}/`))) continue;
+      const source = path.join(REPO, name);
+      const target = path.join(this.clone, name);
+      let stat;
+      try {
+        stat = fs.lstatSync(source);
+      } catch {
+        continue; // tracked but deleted in the working tree
+      }
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      if (stat.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(source), target);
+      else if (stat.isFile()) fs.copyFileSync(source, target);
+    }
+    for (const name of LINKED) {
+      if (fs.existsSync(path.join(REPO, name))) fs.symlinkSync(path.join(REPO, name), path.join(this.clone, name));
+    }
+    if (!fs.existsSync(path.join(REPO, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+
+    const searchPath = (process.env.PATH ?? '')
+      .split(path.delimiter)
+      .filter((dir) => dir && !dir.includes(`${path.sep}node_modules${path.sep}.bin`) && !dir.includes('node-gyp-bin'));
+    if (!searchPath.includes(path.dirname(process.execPath))) searchPath.push(path.dirname(process.execPath));
+    const npm = searchPath.map((dir) => path.join(dir, 'npm')).find((file) => fs.existsSync(file));
+    if (!npm) throw new Error('npm is not on PATH');
+    fs.writeFileSync(path.join(this.tools, 'bin', 'npm'), npmShim(npm), { mode: 0o755 });
+    fs.writeFileSync(path.join(this.tools, 'shell.sh'), SHELL);
+
+    // A newcomer's terminal: none of npm's run-script variables or the caller's FOGLINE_* settings.
+    this.env = {};
+    for (const [name, value] of Object.entries(process.env)) {
+      if (/^(npm_|fogline_)/i.test(name) || name === 'INIT_CWD' || name === 'NODE') continue;
+      this.env[name] = value;
+    }
+    this.env.PATH = [path.join(this.tools, 'bin'), ...searchPath].join(path.delimiter);
+    this.env.npm_config_cache = path.join(this.tools, 'npm-cache');
+    this.env.npm_config_update_notifier = 'false';
+
+    // `npx fogline` in a project that is itself `fogline` links the project into npx's cache, which
+    // runs its `prepare` script (a full build) the first time; the build is in dist/ already.
+    const primed = spawnSync('npx', ['fogline', '--help'], {
+      cwd: this.clone,
+      env: { ...this.env, npm_config_ignore_scripts: 'true' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    if (primed.status !== 0) {
+      throw new Error(`\`npx fogline --help\` fails in the temporary folder (exit ${primed.status}):\n${primed.stdout}${primed.stderr}`);
+    }
+  }
+
+  /** Starts a block's bash as the leader of its own process group. */
+  start(block, saveState) {
+    const blockFile = path.join(this.tools, `block-${block.index}.sh`);
+    fs.writeFileSync(blockFile, `${block.code}\n`);
+    const child = spawn(
+      'bash',
+      ['--noprofile', '--norc', path.join(this.tools, 'shell.sh'), this.tools, blockFile, saveState ? '1' : '0'],
+      {
+        cwd: this.clone,
+        env: this.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      },
+    );
+    const group = new Group(child);
+    this.groups.push(group);
+    return group;
+  }
+
+  async runAll() {
+    for (const [position, block] of this.blocks.entries()) {
+      if (this.interrupted) {
+        this.notRun = this.blocks.length - position;
+        break;
+      }
+      say(
+        `[${block.index}/${this.total}] ${this.file}:${block.line}  ${block.heading ? `${block.heading}: ` : ''}${firstCommand(block.code)}${block.options.background ? '  (background)' : ''}`,
+      );
+      const started = Date.now();
+      const result = block.options.background ? await this.runBackground(block) : await this.runForeground(block);
+      if (this.interrupted) {
+        say('      interrupted');
+        this.notRun = this.blocks.length - position;
+        break;
+      }
+      const died = this.diedInBackground();
+      if (result.ok) {
+        this.passed += 1;
+        say(`      ok${result.note ? `, ${result.note}` : ''} (${seconds(Date.now() - started)})`);
+      } else {
+        this.failed += 1;
+        say(`      FAILED: ${result.problem} (${seconds(Date.now() - started)})`);
+        for (const line of result.details) say(line);
+      }
+      if (died || result.stop) {
+        this.notRun = this.blocks.length - position - 1;
+        if (this.notRun > 0) {
+          const next = this.blocks[position + 1];
+          say(
+            `readme-test: ${this.notRun} block(s) not run after this failure (they depend on it); once fixed, --from ${next.index} starts there`,
+          );
+        }
+        break;
+      }
+    }
+  }
+
+  async runForeground(block) {
+    const group = this.start(block, true);
+    this.current = group;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void group.stop('SIGTERM');
+    }, block.options.timeoutS * 1000);
+    const exit = await group.exited;
+    clearTimeout(timer);
+    // Output may still be in the pipe after bash exits; a process left running (`cmd &`) keeps the
+    // pipe open, so wait for it only briefly.
+    await Promise.race([group.closed, new Promise((resolve) => setTimeout(resolve, 500))]);
+    this.current = undefined;
+    const output = group.output;
+    const fail = (problem, extra = []) => ({ ok: false, stop: true, problem, details: [...extra, ...this.describe(block, output)] });
+    if (this.interrupted) return { ok: false, problem: 'interrupted', details: [] };
+    if (timedOut) return fail(`still running after its timeout of ${block.options.timeoutS} s (raise it with timeout=N in its marker)`);
+    if (exit.code === null) return fail(`killed by ${exit.signal}`);
+    if (block.options.expectFail && exit.code === 0) return fail('exit code 0, but its marker says expect-fail');
+    if (!block.options.expectFail && exit.code !== 0) return fail(`exit code ${exit.code}`);
+    if (block.output?.checked) {
+      const match = matchOutput(block.output.text, output, { anchored: true });
+      if (!match.ok)
+        return {
+          ok: false,
+          stop: false,
+          problem: `its output no longer matches the README's (${this.file}:${block.output.line})`,
+          details: this.mismatch(block, output, match),
+        };
+    }
+    return { ok: true, note: block.options.expectFail ? `exit code ${exit.code} as expected` : undefined };
+  }
+
+  async runBackground(block) {
+    const group = this.start(block, false);
+    this.current = group;
+    const { ready } = block.options;
+    const readyUrl = ready && /^https?:\/\//.test(ready) ? ready : undefined;
+    const readyText = ready && !readyUrl ? ready : undefined;
+    const shown = block.output?.checked ? block.output.text : undefined;
+    let urlAnswered = false;
+    const isReady = () =>
+      (!readyText || terminalLines(group.output).some((line) => line.includes(readyText))) &&
+      (!readyUrl || urlAnswered) &&
+      (!shown || matchOutput(shown, group.output, { anchored: false }).ok);
+    const deadline = Date.now() + block.options.timeoutS * 1000;
+    let ok = isReady();
+    while (!ok && !this.interrupted && group.exit === undefined && Date.now() < deadline) {
+      if (readyUrl && !urlAnswered) urlAnswered = await answers(readyUrl);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      ok = isReady();
+    }
+    this.current = undefined;
+    if (this.interrupted) return { ok: false, problem: 'interrupted', details: [] };
+    if (ok) {
+      this.background.push({ block, group });
+      return { ok: true, note: ready || shown ? 'ready' : 'started' };
+    }
+    const details = [];
+    if (readyText && !terminalLines(group.output).some((line) => line.includes(readyText)))
+      details.push(`      no output line contains ready="${readyText}"`);
+    if (readyUrl && !urlAnswered) details.push(`      ${readyUrl} did not answer 2xx`);
+    if (shown) {
+      const match = matchOutput(shown, group.output, { anchored: false });
+      if (!match.ok) details.push(...this.mismatch(block, group.output, match, false));
+    }
+    await group.stop();
+    const why =
+      group.exit && !group.stopping
+        ? `it stopped (${describeExit(group.exit)}) before it was ready`
+        : `not ready within its timeout of ${block.options.timeoutS} s`;
+    return { ok: false, stop: true, problem: why, details: [...details, ...this.describe(block, group.output)] };
+  }
+
+  /** A background block that stopped by itself while later blocks ran: reported as its failure. */
+  diedInBackground() {
+    const dead = this.background.filter(({ group }) => group.exit !== undefined && !group.stopping);
+    for (const entry of dead) {
+      entry.group.stopping = true; // reported once
+      this.passed -= 1;
+      this.failed += 1;
+      say(
+        `      FAILED: block ${entry.block.index} (${this.file}:${entry.block.line}, background) stopped (${describeExit(entry.group.exit)}); it must keep running until the end`,
+      );
+      for (const line of this.describe(entry.block, entry.group.output)) say(line);
+    }
+    return dead.length > 0;
+  }
+
+  describe(block, output) {
+    const lines = terminalLines(output);
+    const tail = lines.slice(-TAIL_LINES);
+    return [
+      `      the block (${this.file}:${block.line}):`,
+      quoted(block.code.split('\n')),
+      lines.length === 0
+        ? '      it printed nothing'
+        : `      its output${lines.length > TAIL_LINES ? `, last ${TAIL_LINES} of ${lines.length} lines` : ''}:\n${quoted(tail)}`,
+    ];
+  }
+
+  mismatch(block, output, match, withOutput = true) {
+    const actual = terminalLines(output);
+    const details = [];
+    if (match.shownIndex === undefined) {
+      details.push(`      the output goes on after the README's last shown line, from output line ${match.expectedAt + 1}:`);
+      details.push(quoted(actual.slice(match.expectedAt, match.expectedAt + 3)));
+    } else {
+      details.push(`      first shown line without a match (${this.file}:${block.output.line + 1 + match.shownIndex}):`);
+      details.push(quoted([match.shownLine]));
+      if (match.expectedAt === undefined) {
+        details.push('      where it was expected, the output had ended');
+      } else {
+        const from = Math.max(0, match.expectedAt - 1);
+        details.push(`      where it was expected (output line ${match.expectedAt + 1}, marked >):`);
+        details.push(
+          actual
+            .slice(from, match.expectedAt + 3)
+            .map((line, i) => `      ${from + i === match.expectedAt ? '>' : ' '} | ${line}`)
+            .join('\n'),
+        );
+      }
+      if (match.closest !== undefined && (match.expectedAt === undefined || Math.abs(match.closest - match.expectedAt) > 2)) {
+        details.push(`      the most similar output line (${match.closest + 1}):`);
+        details.push(quoted([actual[match.closest]]));
+      }
+    }
+    if (withOutput) {
+      const tail = actual.slice(-TAIL_LINES);
+      details.push(`      its output${actual.length > TAIL_LINES ? `, last ${TAIL_LINES} of ${actual.length} lines` : ''}:`, quoted(tail));
+    }
+    return details;
+  }
+
+  /** Stops everything the run started (last started first), then removes the folder unless --keep. */
+  async tearDown() {
+    await this.current?.stop('SIGTERM');
+    await Promise.all(
+      this.groups
+        .slice()
+        .reverse()
+        .map((group) => group.stop('SIGINT')),
+    );
+    if (!this.root) return;
+    if (this.keep) {
+      say(`readme-test: kept ${this.clone}`);
+    } else {
+      fs.rmSync(this.root, { recursive: true, force: true });
+    }
+  }
+
+  /** Ctrl-C: the block running now is stopped, the run ends, everything is cleaned up. */
+  interrupt(signal) {
+    this.interrupted = signal;
+    void this.current?.stop('SIGTERM');
+  }
+}
+
+async function answers(url) {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+function describeExit(exit) {
+  return exit.code === null ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+}
+
+async function main(argv) {
+  let options;
+  try {
+    options = parseArgs(argv);
+  } catch (error) {
+    console.error(`readme-test: ${error.message}`);
+    return 2;
+  }
+  if (options.help) {
+    say(USAGE);
+    return 0;
+  }
+  const filePath = path.resolve(options.file);
+  const relative = path.relative(process.cwd(), filePath);
+  const file = relative && !relative.startsWith('..') ? relative : filePath;
+  let markdown;
+  try {
+    markdown = fs.readFileSync(filePath, 'utf8');
+  } catch (error) {
+    console.error(`readme-test: cannot read ${file}: ${error.message}`);
+    return 2;
+  }
+  const { blocks, errors } = parseReadme(markdown, file);
+  if (errors.length > 0) {
+    console.error(`readme-test: ${file} has bad readme-test markers:`);
+    for (const error of errors) console.error(`  ${error}`);
+    return 2;
+  }
+  if (options.list) {
+    for (const block of blocks) {
+      say(
+        `[${block.index}/${blocks.length}] ${file}:${block.line}  ${block.heading ? `${block.heading}: ` : ''}${firstCommand(block.code)}${block.options.background ? '  (background)' : ''}`,
+      );
+    }
+    return 0;
+  }
+  if (blocks.length === 0) {
+    console.error(`readme-test: ${file} has no runnable blocks; mark one with <!-- readme-test: run --> above its \`\`\`sh fence`);
+    say('0 passed, 0 failed');
+    return 1;
+  }
+  let selected;
+  try {
+    selected = selectBlocks(blocks, options);
+  } catch (error) {
+    console.error(`readme-test: ${error.message}`);
+    return 2;
+  }
+  const taken = await takenPorts(options.ports);
+  if (taken.length > 0) {
+    console.error(
+      `readme-test: port ${taken.join(', ')} ${taken.length > 1 ? 'are' : 'is'} in use, and the blocks need ${options.ports.length > 1 ? `${options.ports[0]}-${options.ports.at(-1)}` : options.ports[0]} free.\n` +
+        'Stop what listens there (an `npm start` or `fogline up` still running?), or pass --ports for a file that uses other ports.',
+    );
+    return 2;
+  }
+
+  const run = new Run(file, selected, blocks.length, options.keep);
+  let interrupts = 0;
+  const onSignal = (signal) => {
+    interrupts += 1;
+    if (interrupts === 1) {
+      say(`\nreadme-test: ${signal}: stopping what the run started …`);
+      run.interrupt(signal);
+      return;
+    }
+    for (const group of run.groups) group.signal('SIGKILL'); // a second Ctrl-C: no more waiting
+    if (run.root && !run.keep) fs.rmSync(run.root, { recursive: true, force: true });
+    process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    run.setUp();
+    const skipped = blocks.length - selected.length;
+    say(
+      `readme-test: ${file}, ${selected.length} of ${blocks.length} runnable blocks${skipped > 0 ? ` (--${options.only ? 'only' : 'from'})` : ''}, in ${run.clone}`,
+    );
+    await run.runAll();
+  } catch (error) {
+    run.failed += 1;
+    say(`readme-test: ${error instanceof Error ? error.message : error}`);
+  } finally {
+    await run.tearDown();
+  }
+  if (run.interrupted) {
+    say(`readme-test: interrupted; ${run.notRun} block(s) not run`);
+  }
+  say(`${run.passed} passed, ${run.failed} failed`);
+  if (run.interrupted) return 130;
+  return run.failed > 0 ? 1 : 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}
