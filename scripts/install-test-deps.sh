@@ -56,7 +56,10 @@ else
   # The cluster that listens on the port; a fresh install has one, <version> main.
   read -r version cluster < <(pg_lsclusters -h | awk -v port="$PG_PORT" '$3 == port { print $1, $2; exit }') || true
   if [[ -z ${version:-} ]]; then
-    say "no PostgreSQL cluster is set up for port $PG_PORT (pg_lsclusters lists none): create one with pg_createcluster" >&2
+    say "no PostgreSQL cluster listens on port $PG_PORT; pg_lsclusters:" >&2
+    pg_lsclusters >&2 || true
+    say "  give one 'port = $PG_PORT' in /etc/postgresql/<version>/<cluster>/postgresql.conf (or create one: pg_createcluster <version> main --port $PG_PORT)," >&2
+    say "  or run the tests with FOGLINE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:<port>/postgres" >&2
     exit 1
   fi
   pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start
