@@ -140,7 +140,7 @@ export function predictCommand(): Command {
           if (!bar || Date.now() - drawnAt < 100) return;
           drawnAt = Date.now();
           const cloud = s.ranOn.cloud ?? 0;
-          bar.update((s.answered + s.failed) / s.repeat, `${s.answered} answered, ${s.failed} failed, ${cloud} in the cloud`);
+          bar.update((s.answered + s.failed) / s.repeat, `${s.answered} ok, ${s.failed} failed, ${cloud} in cloud`);
         },
       }).finally(() => {
         process.off('SIGINT', onSigint);
