@@ -327,8 +327,10 @@ class Run {
 
   /** Starts a block's bash as the leader of its own process group. */
   start(block, saveState) {
-    const blockFile = path.join(this.tools, `block-${block.index}.sh`);
-    fs.writeFileSync(blockFile, `${block.code}\n`);
+    // Named after the markdown file and padded so that bash's "line N" in an error is its line there.
+    const blockFile = path.join(this.tools, `block-${block.index}`, path.basename(this.file));
+    fs.mkdirSync(path.dirname(blockFile), { recursive: true });
+    fs.writeFileSync(blockFile, `${'\n'.repeat(block.line)}${block.code}\n`);
     const child = spawn(
       'bash',
       ['--noprofile', '--norc', path.join(this.tools, 'shell.sh'), this.tools, blockFile, saveState ? '1' : '0'],
@@ -477,7 +479,10 @@ class Run {
     const tail = lines.slice(-TAIL_LINES);
     return [
       `      the block (${this.file}:${block.line}):`,
-      quoted(block.code.split('\n')),
+      block.code
+        .split('\n')
+        .map((line, i) => `      ${String(block.line + 1 + i).padStart(5)} | ${line}`)
+        .join('\n'),
       lines.length === 0
         ? '      it printed nothing'
         : `      its output${lines.length > TAIL_LINES ? `, last ${TAIL_LINES} of ${lines.length} lines` : ''}:\n${quoted(tail)}`,
@@ -626,6 +631,11 @@ async function main(argv) {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A last resort should the runner itself crash: nothing it started outlives it.
+  process.on('exit', () => {
+    for (const group of run.groups) group.signal('SIGKILL');
+    if (run.root && !run.keep) fs.rmSync(run.root, { recursive: true, force: true });
+  });
   try {
     run.setUp();
     const skipped = blocks.length - selected.length;

@@ -83,9 +83,11 @@ describe('scripts/readme-test.js', { timeout: 180_000 }, () => {
     expect(stdout).toContain('first shown line without a match (test/docs/fixtures/readme-fail.md:26):\n        | NAME    STATE');
     expect(stdout).toContain('      > | NAME    STATUS');
     // the failure: exit code, the block, its output up to the failing command; nothing after it ran
-    expect(stdout).toContain('FAILED: exit code 2');
-    expect(stdout).toContain('        | ls no-such-file');
-    expect(stdout).toContain("        | about to fail\n        | ls: cannot access 'no-such-file'");
+    expect(stdout).toContain('FAILED: exit code 127');
+    expect(stdout).toContain('         36 | fogline-no-such-command --help');
+    // bash's error names the fixture's own line
+    expect(stdout).toContain('        | about to fail\n        | ');
+    expect(stdout).toContain('/readme-fail.md: line 36: fogline-no-such-command: command not found');
     expect(stdout).not.toContain('        | never printed');
     expect(stdout).toContain('1 block(s) not run after this failure');
     expect(stdout).not.toContain('[4/4]');
