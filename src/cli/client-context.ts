@@ -25,7 +25,7 @@ export function clientFor(command: Command): { client: ApiClient; json: boolean 
   const token = options.token ?? readAdminToken(options.dataDir);
   if (!token) {
     throw new ConfigError(
-      `No API token: pass --token, set FOGLINE_TOKEN, or run this where ${path.join(options.dataDir, ADMIN_TOKEN_FILE)} exists (fogline up / fogline server create it)`,
+      `No API token: ${path.join(options.dataDir, ADMIN_TOKEN_FILE)} does not exist. Pass --data-dir (or set FOGLINE_DATA_DIR) to the data folder that fogline up / fogline server print at start, or pass --token / set FOGLINE_TOKEN`,
     );
   }
   return { client: new ApiClient({ server, token }), json: command.optsWithGlobals().json === true };

@@ -154,6 +154,12 @@ describe('fogline up', () => {
     expect(proc.output()).not.toMatch(/Admin token \(shown once/);
     const nodesCommand = pastedCommand(proc.output(), /^ {2}npx fogline (nodes list.*)$/m);
     expect(nodesCommand).toEqual(['nodes', 'list', '--data-dir', dataDir]);
+    // Without it, this folder has no cluster, and the CLI says where to point it.
+    const lost = await runFogline(['nodes', 'list'], cleanFoglineEnv(), otherDir);
+    expect(lost.code).toBe(1);
+    expect(lost.stderr).toContain(
+      `No API token: ${path.join(otherDir, '.fogline', 'admin.token')} does not exist. Pass --data-dir (or set FOGLINE_DATA_DIR) to the data folder`,
+    );
 
     const nodes = await eventually(async () => {
       const list = JSON.parse(await fogline([...nodesCommand, '--json'], otherDir)) as NodeView[];
