@@ -168,6 +168,11 @@ describe('fogline predict and examples/ (real processes)', { timeout: 300_000 },
     expect(lines[0]).toMatch(/^40 requests to energy-cloud on edge-1, 4 at a time, in [\d.]+ s: 40 answered, 0 failed \(\d+ answers\/s\)$/);
     expect(lines[1]).toMatch(/^latency: p50 [\d.]+ ms, p99 [\d.]+ ms, max [\d.]+ ms$/);
     expect(lines.slice(2)).toEqual(['ran on: cloud 40 (100.0%)', 'offload reasons: cloud-only 40 (100.0%)', '']);
+
+    // Straight to the control plane: its own model answers, in the cloud.
+    const direct = await fogline('predict', '--cloud', '--model', 'pjme-forecaster@1', '--input', REQUEST, '--repeat', '20', '--json');
+    expect(direct.code, direct.stderr).toBe(0);
+    expect(JSON.parse(direct.stdout)).toMatchObject({ sent: 20, answered: 20, failed: 0, ranOn: { cloud: 20 }, offloadReasons: {} });
   });
 
   it('--repeat counts failures and exits 1, and stops sending at --duration', async () => {

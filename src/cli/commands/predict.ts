@@ -122,6 +122,8 @@ export function predictCommand(): Command {
         : () =>
             client
               .request<V2InferResponse>('POST', `${modelPath}/infer`, { body: request, timeoutMs: LOAD_TIMEOUT_MS })
+              // The control plane's own model does not say where it ran: in the cloud.
+              .then((answer) => ({ ...answer, parameters: { 'fogline.ran_on': 'cloud', ...answer.parameters } }))
               .catch((error: unknown) => {
                 throw error instanceof ApiError && error.status > 0 ? new Error(`HTTP ${error.status}: ${error.message}`) : error;
               });
