@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { shellWord } from '../store/database-hints.js';
+import { recreateDatabaseCommand, shellWord } from '../store/database-hints.js';
+import { parseDatabaseUrl } from '../store/database-url.js';
 
 /**
  * `npx fogline <args>` as a user pastes it into another terminal in the folder `fogline up` was
@@ -12,4 +13,12 @@ export function cliCommand(args: string, dataDir: string, cwd = process.cwd()): 
   const relative = path.relative(cwd, dataDir);
   const shown = relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : path.resolve(dataDir);
   return `npx fogline ${args} --data-dir ${shellWord(shown)}`;
+}
+
+/** Deletes the data folder, and empties the database when it lives elsewhere (FOGLINE_DB). */
+export function fromScratchCommand(config: { dataDir: string; db: string }): string {
+  const database = parseDatabaseUrl(config.db);
+  const removeFolder = `rm -r ${shellWord(config.dataDir)}`;
+  const inFolder = database.dialect === 'sqlite' && !path.relative(config.dataDir, path.resolve(database.target)).startsWith('..');
+  return inFolder ? removeFolder : `${removeFolder} && ${recreateDatabaseCommand(database)}`;
 }

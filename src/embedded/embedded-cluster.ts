@@ -9,10 +9,9 @@ import { ApiError } from '../client/api-error.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { UP_OPTIONS } from '../config/up-options.js';
 import { ADMIN_TOKEN_FILE, readAdminToken, writeAdminToken } from '../control-plane/data-dir-files.js';
-import { recreateDatabaseCommand, shellWord } from '../store/database-hints.js';
 import { parseDatabaseUrl, redactPassword } from '../store/database-url.js';
 import { spawnFogline, stopChild, waitUntilReady } from './child-process.js';
-import { cliCommand } from './cli-hint.js';
+import { cliCommand, fromScratchCommand } from './cli-hint.js';
 
 export type UpConfig = ResolvedOptions<typeof UP_OPTIONS>;
 
@@ -189,12 +188,4 @@ async function refuseTakenName(client: ApiClient, name: string, dataDir: string,
       `  To start from scratch (everything in the database is lost): ${fromScratchCommand(config)}`,
     ].join('\n'),
   );
-}
-
-/** Deletes the data folder, and empties the database when it lives elsewhere (FOGLINE_DB). */
-export function fromScratchCommand(config: Pick<UpConfig, 'dataDir' | 'db'>): string {
-  const database = parseDatabaseUrl(config.db);
-  const removeFolder = `rm -r ${shellWord(config.dataDir)}`;
-  const inFolder = database.dialect === 'sqlite' && !path.relative(config.dataDir, path.resolve(database.target)).startsWith('..');
-  return inFolder ? removeFolder : `${removeFolder} && ${recreateDatabaseCommand(database)}`;
 }
