@@ -32,10 +32,12 @@
 // line that is `…` alone matches any number of output lines. The first shown line must match the
 // first output line and the last the last, except for a background block, whose shown lines may
 // sit anywhere in its (still growing) output. Words are compared as they are: a renamed column,
-// a changed message or a missing line fail.
+// a changed message or a missing line fail; numbers never are (an HTTP status neither).
 //
 // RUNNING: every block runs in `bash` with `set -eo pipefail`, in the variables, functions and
-// folder that the blocks before it left (as in one terminal). The folder is a temporary copy of
+// folder that the blocks before it left (as in one terminal; a background block's own changes
+// stay its own, as it never finishes). Output goes to a pipe, not a terminal: progress bars print
+// a line every few seconds instead of redrawing one. The folder is a temporary copy of
 // the repository's files (git's tracked and untracked-but-not-ignored ones) with node_modules/
 // and dist/ linked, so `npx fogline`, `npm start`, `data/…` and `examples/…` work as in a fresh
 // clone after `npm ci`; `npm ci` / `npm install` there are no-ops, FOGLINE_* and npm_* variables
@@ -146,13 +148,9 @@ class Group {
     this.output = '';
     this.exit = undefined; // { code, signal } once bash has exited
     this.stopping = false;
-    this.listeners = new Set();
     for (const stream of [child.stdout, child.stderr]) {
       stream.setEncoding('utf8');
-      stream.on('data', (text) => {
-        this.output += text;
-        for (const listener of this.listeners) listener();
-      });
+      stream.on('data', (text) => (this.output += text));
     }
     this.closed = new Promise((resolve) => child.once('close', resolve));
     this.exited = new Promise((resolve) => {
@@ -163,7 +161,6 @@ class Group {
       });
       child.once('exit', (code, signal) => {
         this.exit = { code, signal };
-        for (const listener of this.listeners) listener();
         resolve(this.exit);
       });
     });
@@ -362,7 +359,6 @@ class Run {
         this.notRun = this.blocks.length - position;
         break;
       }
-      const died = this.diedInBackground();
       if (result.ok) {
         this.passed += 1;
         say(`      ok${result.note ? `, ${result.note}` : ''} (${seconds(Date.now() - started)})`);
@@ -371,6 +367,7 @@ class Run {
         say(`      FAILED: ${result.problem} (${seconds(Date.now() - started)})`);
         for (const line of result.details) say(line);
       }
+      const died = this.diedInBackground();
       if (died || result.stop) {
         this.notRun = this.blocks.length - position - 1;
         if (this.notRun > 0) {
@@ -451,11 +448,10 @@ class Run {
       const match = matchOutput(shown, group.output, { anchored: false });
       if (!match.ok) details.push(...this.mismatch(block, group.output, match, false));
     }
+    const why = group.exit
+      ? `it stopped (${describeExit(group.exit)}) before it was ready`
+      : `not ready within its timeout of ${block.options.timeoutS} s`;
     await group.stop();
-    const why =
-      group.exit && !group.stopping
-        ? `it stopped (${describeExit(group.exit)}) before it was ready`
-        : `not ready within its timeout of ${block.options.timeoutS} s`;
     return { ok: false, stop: true, problem: why, details: [...details, ...this.describe(block, group.output)] };
   }
 
