@@ -16,6 +16,7 @@ import { clientFor, withClientOptions } from '../client-context.js';
 import { formatTable, printJson, printRows } from '../output.js';
 import { parseCount, parseDuration, parsePercent, parseRate } from '../parse-arguments.js';
 import { formatDuration, ProgressBar } from '../progress-bar.js';
+import { rolloutProgress } from '../rollout-progress.js';
 
 interface CreateOptions {
   name: string;
@@ -175,29 +176,22 @@ export function deployCommand(): Command {
 }
 
 /**
- * Polls a deployment and draws how many of its nodes serve what the rollout assigns them,
- * until that is all of them and no rollout is in progress (or the rollout rolled back).
+ * Polls a deployment and draws its rollout step by step (nodes loading, a canary's soak) until
+ * no rollout is in progress and every node serves what it is assigned (or the rollout rolled back).
  */
 async function followRollout(client: ApiClient, name: string, timeoutMs: number): Promise<DeploymentView> {
   const bar = new ProgressBar();
   const started = Date.now();
   for (;;) {
     const view = await client.getDeployment(name);
-    const settled = view.nodes.filter((n) => n.assignedVersion !== null && n.state === 'serving' && n.version === n.assignedVersion);
-    const placed = view.nodes.filter((n) => n.assignedVersion !== null);
-    const { phase } = view.rollout;
-    const done = (phase === 'stable' || phase === 'rolled-back') && placed.length > 0 && settled.length === placed.length;
-    const failed = view.nodes.filter((n) => n.state === 'failed' && n.version === n.assignedVersion);
-    bar.update(
-      placed.length === 0 ? undefined : settled.length / placed.length,
-      `${phase}${view.rollout.targetVersion === null ? '' : ` v${view.rollout.targetVersion}`}: ${settled.length}/${placed.length} node(s) serving${failed.length > 0 ? `, ${failed.length} failed` : ''}  ${formatDuration(Date.now() - started)}`,
-    );
-    if (done || (failed.length === placed.length && placed.length > 0)) {
-      bar.done(phase === 'rolled-back' ? `Rolled back: ${view.rollout.history.at(-1)?.message ?? ''}` : undefined);
+    const { fraction, label, done, failed } = rolloutProgress(view, Date.now());
+    bar.update(fraction, `${label}  ${formatDuration(Date.now() - started)}`);
+    if (done || failed) {
+      bar.done(view.rollout.phase === 'rolled-back' ? `Rolled back: ${view.rollout.history.at(-1)?.message ?? ''}` : undefined);
       return view;
     }
     if (Date.now() - started > timeoutMs) {
-      bar.done(`Still ${phase} after ${formatDuration(timeoutMs)}: see fogline deploy get ${name}`);
+      bar.done(`Still ${view.rollout.phase} after ${formatDuration(timeoutMs)}: see fogline deploy get ${name}`);
       return view;
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
