@@ -34,31 +34,24 @@
 // sit anywhere in its (still growing) output. Words are compared as they are: a renamed column,
 // a changed message or a missing line fail; numbers never are (an HTTP status neither).
 //
-// RUNNING: every block runs in `bash` with `set -eo pipefail`, in the variables, functions and
-// folder that the blocks before it left (as in one terminal; a background block's own changes
-// stay its own, as it never finishes). Output goes to a pipe, not a terminal: progress bars print
-// a line every few seconds instead of redrawing one. The folder is a temporary copy of
-// the repository's files (git's tracked and untracked-but-not-ignored ones) with node_modules/
-// and dist/ linked, so `npx fogline`, `npm start`, `data/…` and `examples/…` work as in a fresh
-// clone after `npm ci`; `npm ci` / `npm install` there are no-ops, FOGLINE_* and npm_* variables
-// are unset, and npm gets a private cache. A block that fails (exit code, timeout) stops the run:
-// the next ones depend on it. A mismatched output is reported and the run goes on. Everything
-// started is stopped and the temporary folder removed at the end, on failure and on Ctrl-C too.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+// RUNNING (scripts/readme-sandbox.js): every block runs in `bash` with `set -eo pipefail`, in the
+// variables, functions and folder that the blocks before it left, as in one terminal (a background
+// block's own changes stay its own: it never finishes). Output goes to a pipe, not a terminal:
+// progress bars print a line every few seconds instead of redrawing one. The folder is a temporary
+// copy of the repository's files (git's tracked and untracked-but-not-ignored ones) with
+// node_modules/ and dist/ linked, so `npx fogline`, `npm start`, `data/…` and `examples/…` work as
+// in a fresh clone after `npm ci`; `npm ci` / `npm install` there are no-ops, FOGLINE_* and npm_*
+// variables are unset, and npm gets a private cache. A block that fails (exit code, timeout) stops
+// the run: the next ones depend on it. A mismatched output is reported and the run goes on.
+// Everything started is stopped and the temporary folder removed at the end, on failure and on
+// Ctrl-C too.
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { firstCommand, matchOutput, parseArgs, parseReadme, selectBlocks, terminalLines } from './readme-blocks.js';
+import { Sandbox, takenPorts } from './readme-sandbox.js';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
-/** Built or installed folders that the temporary copy links instead of copying. */
-const LINKED = ['node_modules', 'dist'];
 const TAIL_LINES = 40;
-/** How long a process group gets to exit after SIGINT before SIGTERM, and after SIGTERM before SIGKILL. */
-const INTERRUPT_GRACE_MS = 2_000;
-const STOP_GRACE_MS = 10_000;
 
 const USAGE = `Usage: node scripts/readme-test.js [options]     (npm run test:readme -- [options])
 
@@ -89,160 +82,9 @@ The rules in full are at the top of scripts/readme-test.js.
 The last line printed is "N passed, N failed". Exit code: 0 all passed, 1 a block failed,
 2 bad arguments, a bad marker or a port in use, 130 interrupted.`;
 
-// Runs one block in bash as if pasted into the terminal that ran the blocks before it: restores
-// their variables, functions and folder, and (foreground blocks) saves them again on exit.
-const SHELL = `# Written by scripts/readme-test.js: runs one README block; see the comment at the top of it.
-__rt_dir=$1 __rt_block=$2 __rt_save=$3
-set --
-exec 2>&1
-if [ -f "$__rt_dir/state.sh" ]; then . "$__rt_dir/state.sh" 2>/dev/null; fi
-__rt_save_state() {
-  local __rt_status=$? __rt_name
-  set +e +o pipefail
-  {
-    for __rt_name in $(compgen -v); do
-      case $__rt_name in
-        __rt_*|BASH|BASH_*|BASHOPTS|BASHPID|SHELLOPTS|EUID|UID|PPID|GROUPS|FUNCNAME|PIPESTATUS|RANDOM|SRANDOM|SECONDS|LINENO|HISTCMD|EPOCHREALTIME|EPOCHSECONDS|SHLVL|_|OPTIND|OPTARG|PWD|OLDPWD|DIRSTACK|COMP_WORDBREAKS|HOSTNAME|HOSTTYPE|MACHTYPE|OSTYPE|PS4) ;;
-        *) declare -p "$__rt_name" 2>/dev/null ;;
-      esac
-    done
-    for __rt_name in $(compgen -A function); do
-      case $__rt_name in __rt_*) ;; *) declare -f "$__rt_name" ;; esac
-    done
-    printf 'cd -- %q\\n' "$PWD"
-  } > "$__rt_dir/state.next" && mv -f "$__rt_dir/state.next" "$__rt_dir/state.sh"
-  exit "$__rt_status"
-}
-if [ "$__rt_save" = 1 ]; then trap __rt_save_state EXIT; fi
-set -eo pipefail
-. "$__rt_block"
-`;
-
-// \`npm ci\` in the README would reinstall node_modules, which is the repository's own (linked).
-const npmShim = (npm) => `#!/usr/bin/env bash
-# Written by scripts/readme-test.js: node_modules here is a link to the repository's, so \`npm ci\`
-# and \`npm install\` have nothing to do, and nothing may be installed or removed through the link.
-refuse() { echo "readme-test: not running 'npm $*': node_modules is the repository's own (linked)" >&2; exit 1; }
-case "\${1-}" in
-  ci|clean-install|ic|install-clean|install|i|isntall|add)
-    for arg in "\${@:2}"; do case "$arg" in -*) ;; *) refuse "$@" ;; esac; done
-    exit 0 ;;
-  uninstall|remove|rm|r|un|unlink|update|up|upgrade|prune|dedupe|ddp|link|ln|rebuild|rb) refuse "$@" ;;
-esac
-exec ${shellQuote(npm)} "$@"
-`;
-
-function shellQuote(text) {
-  return `'${text.replaceAll("'", "'\\''")}'`;
-}
-
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 const quoted = (lines, prefix = '        | ') => lines.map((line) => `${prefix}${line}`).join('\n');
-
-/** One process group the run started: a block's bash and everything it spawned. */
-class Group {
-  constructor(child) {
-    this.child = child;
-    this.pid = child.pid;
-    this.output = '';
-    this.exit = undefined; // { code, signal } once bash has exited
-    this.stopping = false;
-    for (const stream of [child.stdout, child.stderr]) {
-      stream.setEncoding('utf8');
-      stream.on('data', (text) => (this.output += text));
-    }
-    this.closed = new Promise((resolve) => child.once('close', resolve));
-    this.exited = new Promise((resolve) => {
-      child.once('error', (error) => {
-        this.output += `readme-test: could not start bash: ${error.message}\n`;
-        this.exit = { code: 127, signal: null };
-        resolve(this.exit);
-      });
-      child.once('exit', (code, signal) => {
-        this.exit = { code, signal };
-        resolve(this.exit);
-      });
-    });
-  }
-
-  signal(name) {
-    try {
-      process.kill(-this.pid, name);
-    } catch {
-      // the group is gone already
-    }
-  }
-
-  /**
-   * Stops the whole group: SIGINT as Ctrl-C would (`first`), SIGTERM soon after for what ignores
-   * it (a shell's `cmd &` jobs do), then SIGKILL after the grace time.
-   */
-  async stop(first = 'SIGINT') {
-    this.stopping = true;
-    if (this.pid === undefined || !groupAlive(this.pid)) return;
-    const gone = () => !groupAlive(this.pid);
-    this.signal(first);
-    if (first === 'SIGINT') {
-      if (await waitFor(gone, INTERRUPT_GRACE_MS)) return;
-      this.signal('SIGTERM');
-    }
-    if (await waitFor(gone, STOP_GRACE_MS)) return;
-    this.signal('SIGKILL');
-    await waitFor(gone, 2_000);
-  }
-}
-
-/** Whether any process of the group is still running (zombies do not count: they are dead). */
-function groupAlive(pgid) {
-  try {
-    process.kill(-pgid, 0);
-  } catch {
-    return false;
-  }
-  let entries;
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return true; // no /proc (macOS): the group exists
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat;
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z') return true;
-  }
-  return false;
-}
-
-async function waitFor(condition, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return true;
-}
-
-/** Ports of `ports` that something already listens on (or that cannot be bound). */
-async function takenPorts(ports) {
-  const taken = [];
-  for (const port of ports) {
-    const free = await new Promise((resolve) => {
-      const server = net.createServer();
-      server.once('error', () => resolve(false));
-      server.listen({ port, host: '127.0.0.1', exclusive: true }, () => server.close(() => resolve(true)));
-    });
-    if (!free) taken.push(port);
-  }
-  return taken;
-}
 
 /** A run of the docs test: the temporary folder, what it started, the counts. */
 class Run {
@@ -251,7 +93,7 @@ class Run {
     this.blocks = blocks;
     this.total = total;
     this.keep = keep;
-    this.groups = [];
+    this.sandbox = undefined;
     this.background = []; // { block, group }
     this.passed = 0;
     this.failed = 0;
@@ -260,87 +102,10 @@ class Run {
     this.current = undefined;
   }
 
-  /** The temporary folder: a copy of the repository's files, node_modules and dist linked, npm shimmed. */
+  /** The temporary folder, and the bash of each block in it. */
   setUp() {
-    this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'fogline-readme-'));
-    this.clone = path.join(this.root, 'fogline');
-    this.tools = path.join(this.root, 'runner');
-    fs.mkdirSync(this.clone);
-    fs.mkdirSync(path.join(this.tools, 'bin'), { recursive: true });
-    const listed = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
-      cwd: REPO,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    for (const name of listed.toString('utf8').split('\0')) {
-      if (!name || LINKED.some((linked) => name === linked || name.startsWith(`${linked}/`))) continue;
-      const source = path.join(REPO, name);
-      const target = path.join(this.clone, name);
-      let stat;
-      try {
-        stat = fs.lstatSync(source);
-      } catch {
-        continue; // tracked but deleted in the working tree
-      }
-      fs.mkdirSync(path.dirname(target), { recursive: true });
-      if (stat.isSymbolicLink()) fs.symlinkSync(fs.readlinkSync(source), target);
-      else if (stat.isFile()) fs.copyFileSync(source, target);
-    }
-    for (const name of LINKED) {
-      if (fs.existsSync(path.join(REPO, name))) fs.symlinkSync(path.join(REPO, name), path.join(this.clone, name));
-    }
-    if (!fs.existsSync(path.join(REPO, 'dist', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-
-    const searchPath = (process.env.PATH ?? '')
-      .split(path.delimiter)
-      .filter((dir) => dir && !dir.includes(`${path.sep}node_modules${path.sep}.bin`) && !dir.includes('node-gyp-bin'));
-    if (!searchPath.includes(path.dirname(process.execPath))) searchPath.push(path.dirname(process.execPath));
-    const npm = searchPath.map((dir) => path.join(dir, 'npm')).find((file) => fs.existsSync(file));
-    if (!npm) throw new Error('npm is not on PATH');
-    fs.writeFileSync(path.join(this.tools, 'bin', 'npm'), npmShim(npm), { mode: 0o755 });
-    fs.writeFileSync(path.join(this.tools, 'shell.sh'), SHELL);
-
-    // A newcomer's terminal: none of npm's run-script variables or the caller's FOGLINE_* settings.
-    this.env = {};
-    for (const [name, value] of Object.entries(process.env)) {
-      if (/^(npm_|fogline_)/i.test(name) || name === 'INIT_CWD' || name === 'NODE') continue;
-      this.env[name] = value;
-    }
-    this.env.PATH = [path.join(this.tools, 'bin'), ...searchPath].join(path.delimiter);
-    this.env.npm_config_cache = path.join(this.tools, 'npm-cache');
-    this.env.npm_config_update_notifier = 'false';
-
-    // `npx fogline` in a project that is itself `fogline` links the project into npx's cache, which
-    // runs its `prepare` script (a full build) the first time; the build is in dist/ already.
-    const primed = spawnSync('npx', ['fogline', '--help'], {
-      cwd: this.clone,
-      env: { ...this.env, npm_config_ignore_scripts: 'true' },
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
-    if (primed.status !== 0) {
-      throw new Error(`\`npx fogline --help\` fails in the temporary folder (exit ${primed.status}):\n${primed.stdout}${primed.stderr}`);
-    }
-  }
-
-  /** Starts a block's bash as the leader of its own process group. */
-  start(block, saveState) {
-    // Named after the markdown file and padded so that bash's "line N" in an error is its line there.
-    const blockFile = path.join(this.tools, `block-${block.index}`, path.basename(this.file));
-    fs.mkdirSync(path.dirname(blockFile), { recursive: true });
-    fs.writeFileSync(blockFile, `${'\n'.repeat(block.line)}${block.code}\n`);
-    const child = spawn(
-      'bash',
-      ['--noprofile', '--norc', path.join(this.tools, 'shell.sh'), this.tools, blockFile, saveState ? '1' : '0'],
-      {
-        cwd: this.clone,
-        env: this.env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true,
-      },
-    );
-    const group = new Group(child);
-    this.groups.push(group);
-    return group;
+    this.sandbox = new Sandbox(this.file);
+    this.sandbox.prepare();
   }
 
   async runAll() {
@@ -382,7 +147,7 @@ class Run {
   }
 
   async runForeground(block) {
-    const group = this.start(block, true);
+    const group = this.sandbox.start(block, true);
     this.current = group;
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -416,7 +181,7 @@ class Run {
   }
 
   async runBackground(block) {
-    const group = this.start(block, false);
+    const group = this.sandbox.start(block, false);
     this.current = group;
     const { ready } = block.options;
     const readyUrl = ready && /^https?:\/\//.test(ready) ? ready : undefined;
@@ -518,21 +283,12 @@ class Run {
     return details;
   }
 
-  /** Stops everything the run started (last started first), then removes the folder unless --keep. */
+  /** Stops everything the run started, then removes the folder unless --keep. */
   async tearDown() {
     await this.current?.stop('SIGTERM');
-    await Promise.all(
-      this.groups
-        .slice()
-        .reverse()
-        .map((group) => group.stop('SIGINT')),
-    );
-    if (!this.root) return;
-    if (this.keep) {
-      say(`readme-test: kept ${this.clone}`);
-    } else {
-      fs.rmSync(this.root, { recursive: true, force: true });
-    }
+    await this.sandbox?.stopAll();
+    if (this.keep && this.sandbox) say(`readme-test: kept ${this.sandbox.clone}`);
+    else this.sandbox?.remove();
   }
 
   /** Ctrl-C: the block running now is stopped, the run ends, everything is cleaned up. */
@@ -621,22 +377,20 @@ async function main(argv) {
       run.interrupt(signal);
       return;
     }
-    for (const group of run.groups) group.signal('SIGKILL'); // a second Ctrl-C: no more waiting
-    if (run.root && !run.keep) fs.rmSync(run.root, { recursive: true, force: true });
-    process.exit(130);
+    process.exit(130); // a second Ctrl-C: no more waiting (the exit handler kills and removes)
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   // A last resort should the runner itself crash: nothing it started outlives it.
   process.on('exit', () => {
-    for (const group of run.groups) group.signal('SIGKILL');
-    if (run.root && !run.keep) fs.rmSync(run.root, { recursive: true, force: true });
+    run.sandbox?.killAll();
+    if (!run.keep) run.sandbox?.remove();
   });
   try {
     run.setUp();
     const skipped = blocks.length - selected.length;
     say(
-      `readme-test: ${file}, ${selected.length} of ${blocks.length} runnable blocks${skipped > 0 ? ` (--${options.only ? 'only' : 'from'})` : ''}, in ${run.clone}`,
+      `readme-test: ${file}, ${selected.length} of ${blocks.length} runnable blocks${skipped > 0 ? ` (--${options.only ? 'only' : 'from'})` : ''}, in ${run.sandbox.clone}`,
     );
     await run.runAll();
   } catch (error) {
