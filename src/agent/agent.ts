@@ -1,4 +1,5 @@
 import { httpsOptions, pinCertificateAuthority } from '../http/tls.js';
+import { listenError } from '../http/listen-error.js';
 import { ensureWritableDir } from '../files/writable-dir.js';
 import os from 'node:os';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -99,7 +100,12 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   });
   await http.withTypeProvider<TypeBoxTypeProvider>().register(v2StreamRoutes(drift, 'public', sessions));
   await http.withTypeProvider<TypeBoxTypeProvider>().register(driftRoutes(drift));
-  await http.listen({ host: config.host, port: config.port });
+  try {
+    await http.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await http.close();
+    throw listenError(error, { host: config.host, port: config.port, what: 'agent' });
+  }
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = config.advertiseUrl ?? defaultAdvertiseUrl(config.host, port, https ? 'https' : 'http');

@@ -1,3 +1,4 @@
+import { listenError } from '../http/listen-error.js';
 import { httpsOptions } from '../http/tls.js';
 import { ensureWritableDir } from '../files/writable-dir.js';
 import type { ResolvedOptions } from '../config/options.js';
@@ -45,7 +46,13 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     await store.close();
   });
   await services.runs.recover();
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    // Closes the runs, the inference pool and the database that were opened for nothing.
+    await app.close();
+    throw listenError(error, { host: config.host, port: config.port, what: 'server' });
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
