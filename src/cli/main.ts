@@ -18,18 +18,26 @@ import { serverCommand } from './commands/server.js';
 import { tokenCommand } from './commands/token.js';
 import { upCommand } from './commands/up.js';
 
+/**
+ * The `fogline` command tree. Program options (-V/--version) are read only before the subcommand
+ * (enablePositionalOptions): after it, `--version` is the subcommand's own, as in
+ * `fogline models download energy --version 3` or `fogline datasets get pjme --version 1`.
+ */
 export function buildProgram(): Command {
   return new Command('fogline')
     .description('Fogline: train in the cloud, serve at the edge. One control plane for cloud and edge nodes.')
     .version(VERSION)
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
       `
 Examples:
-  fogline up                                    control plane + two local edge agents in ./.fogline
-  fogline nodes list                            the cluster's nodes (finds ./.fogline by itself)
-  fogline token create --role join --max-uses 5 a token for agents to enrol with
+  fogline up                                      control plane + two local edge agents in ./.fogline
+  fogline nodes list                              the cluster's nodes (finds ./.fogline by itself)
+  fogline runs start forecast --dataset pjme      train a forecaster on the dataset the demo uploaded
+  fogline deploy get energy                       the demo's deployment, node by node
+  fogline token create --role join --max-uses 5   a token for agents to enrol with
   fogline agent --server http://cloud:7070 --join-token fgl.… --name pi-1 --labels site=plant-a
 
 Every command takes --help. Server and token come from flags, FOGLINE_SERVER / FOGLINE_TOKEN,

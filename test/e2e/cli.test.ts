@@ -3,11 +3,14 @@
  * the server and token by flags, by FOGLINE_SERVER / FOGLINE_TOKEN, or from the data folder.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditList } from '../../src/contracts/audit.js';
 import type { EnrollResponse, NodeView } from '../../src/contracts/nodes.js';
 import type { TokenInfo } from '../../src/contracts/tokens.js';
+import { VERSION } from '../../src/version.js';
 import {
   cleanFoglineEnv,
   ensureStopped,
@@ -73,6 +76,22 @@ describe('fogline --help', { timeout: 60_000 }, () => {
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/^Usage: fogline/);
     for (const word of expected) expect(stdout).toContain(word);
+  });
+
+  it('fogline --version and -V print the version', async () => {
+    for (const flag of ['--version', '-V']) {
+      const { code, stdout } = await runFogline([flag], cleanFoglineEnv());
+      expect(code).toBe(0);
+      expect(stdout).toBe(`${VERSION}\n`);
+    }
+  });
+
+  it("a --version after a subcommand is that subcommand's, not the program's", async () => {
+    // nodes list has no --version: refused as unknown instead of printing the program's version.
+    const { code, stdout, stderr } = await runFogline(['nodes', 'list', '--version'], cleanFoglineEnv());
+    expect(code).not.toBe(0);
+    expect(stdout).not.toContain(VERSION);
+    expect(stderr).toContain("unknown option '--version'");
   });
 
   it('an unknown command exits non-zero and points at --help', async () => {
@@ -155,7 +174,10 @@ describe('fogline CLI against a running control plane', { timeout: 120_000 }, ()
     expect(asViewer.code, asViewer.stderr).toBe(0);
     const forbidden = await cli(['token', 'create', '--role', 'admin', '--server', serverUrl, '--token', token]);
     expect(forbidden.code).toBe(1);
-    expect(forbidden.stderr).toMatch(/^error: .*admin.*viewer/m);
+    expect(forbidden.stderr).toMatch(/^error: This call needs an admin token or stronger; this token's role is viewer/m);
+    const notOperator = await cli(['drift', 'policy', 'set', 'energy', '--server', serverUrl, '--token', token]);
+    expect(notOperator.code).toBe(1);
+    expect(notOperator.stderr).toMatch(/^error: This call needs an operator token or stronger; this token's role is viewer/m);
 
     const revoked = await viaDataDir(['token', 'revoke', id]);
     expect(revoked.code, revoked.stderr).toBe(0);
@@ -309,6 +331,48 @@ describe('fogline CLI against a running control plane', { timeout: 120_000 }, ()
     expect(after).toHaveLength(before.length);
   });
 
+  it('datasets get --version shows that version, not the program version', async () => {
+    const csv = path.join(elsewhere, 'load.csv');
+    const hours = (count: number) =>
+      [
+        'time,load',
+        ...Array.from({ length: count }, (_, i) => `${new Date(Date.UTC(2024, 0, 1) + i * 3_600_000).toISOString()},${1000 + (i % 24)}`),
+      ].join('\n');
+    for (const rows of [100, 120]) {
+      fs.writeFileSync(csv, hours(rows));
+      const pushed = await viaDataDir(['datasets', 'push', csv, '--name', 'cli-load']);
+      expect(pushed.code, pushed.stderr).toBe(0);
+    }
+    const first = await viaDataDir(['datasets', 'get', 'cli-load', '--version', '1']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^Dataset:\s+cli-load version 1 \(timeseries\)/m);
+    expect(first.stdout).toMatch(/^Rows:\s+100$/m);
+    const latest = await viaDataDir(['datasets', 'get', 'cli-load', '--json']);
+    expect(JSON.parse(latest.stdout)).toMatchObject({ name: 'cli-load', version: 2, rowCount: 120 });
+    // The same option written before the argument, and as --version=N.
+    for (const args of [
+      ['datasets', 'get', '--version', '2', 'cli-load'],
+      ['datasets', 'get', 'cli-load', '--version=2'],
+    ]) {
+      const result = await viaDataDir([...args, '--json']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ version: 2 });
+    }
+  });
+
+  it('drift events says so when there are none, with and without --timeline', async () => {
+    for (const extra of [[], ['--timeline'], ['--deployment', 'energy', '--timeline']]) {
+      const result = await viaDataDir(['drift', 'events', ...extra]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/^No drift events yet/);
+    }
+    for (const extra of [[], ['--timeline']]) {
+      const json = await viaDataDir(['drift', 'events', '--json', ...extra]);
+      expect(json.code, json.stderr).toBe(0);
+      expect(JSON.parse(json.stdout)).toEqual([]);
+    }
+  });
+
   it('the audit log shows who changed what', async () => {
     const result = await viaDataDir(['audit', '--json', '--limit', '200']);
     expect(result.code, result.stderr).toBe(0);
@@ -321,5 +385,68 @@ describe('fogline CLI against a running control plane', { timeout: 120_000 }, ()
     expect(events).toContainEqual(expect.objectContaining({ action: 'PATCH /api/v1/nodes/:id/labels', target: 'cli-node' }));
     const table = await viaDataDir(['audit']);
     expect(table.stdout).toMatch(/^ID\s+TIME\s+ACTOR\s+ACTION/);
+  });
+});
+
+describe('a port that is taken', { timeout: 60_000 }, () => {
+  const holder = net.createServer();
+  let port: number;
+  const dirs: string[] = [];
+
+  beforeAll(async () => {
+    port = await freePort();
+    await new Promise<void>((resolve) => holder.listen({ host: '127.0.0.1', port }, resolve));
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => holder.close(resolve));
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['server', []],
+    ['agent', ['--server', 'http://127.0.0.1:9', '--join-token', 'fgl.0000000000000000.unused']],
+  ])('fogline %s says what to do in one line and exits 1', async (role, extra) => {
+    const dataDir = tempDir(`cli-port-${role}`);
+    dirs.push(dataDir);
+    const result = await runFogline([role, '--port', String(port), '--data-dir', dataDir, ...extra], cleanFoglineEnv());
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `error: port ${port} on 127.0.0.1 is in use (another fogline ${role}?): stop it, or pick another with --port\n`,
+    );
+  });
+});
+
+describe('fogline fl split', { timeout: 60_000 }, () => {
+  const dir = tempDir('cli-fl-split');
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('writes one file per site and prints the commands that use them, with flags that exist', async () => {
+    const csv = fileURLToPath(new URL('../../data/optdigits/optdigits.csv', import.meta.url));
+    const split = await runFogline(['fl', 'split', csv, '--sites', '3', '--out', 'fl-sites'], cleanFoglineEnv(), dir);
+    expect(split.code, split.stderr).toBe(0);
+    for (const site of [1, 2, 3]) {
+      expect(fs.existsSync(path.join(dir, 'fl-sites', `site-${site}.csv`))).toBe(true);
+      expect(split.stdout).toContain(
+        `\n  fogline agent --server http://127.0.0.1:7070 --join-token "$JOIN" --name site-${site} --labels fl=demo --data-dir .fogline/fl/site-${site} --port 0 --fl-data fl-sites/site-${site}.csv\n`,
+      );
+    }
+    expect(split.stdout).toContain('JOIN=$(fogline token create --role join --max-uses 3)');
+    const start =
+      'fogline fl start --model digits-fl --dataset-kind digits --nodes fl=demo --rounds 20 --strategy fedadam --fraction-fit 1 --min-fit-clients 2 --round-timeout 30';
+    expect(split.stdout).toContain(`\n  ${start}\n`);
+
+    // Every flag of the agent line is one `fogline agent` takes.
+    const agentHelp = (await runFogline(['agent', '--help'], cleanFoglineEnv())).stdout;
+    const agentLine = split.stdout.split('\n').find((line) => line.includes('--name site-1'))!;
+    for (const flag of agentLine.match(/--[a-z-]+/g)!) expect(agentHelp).toContain(`${flag} <`);
+    // The fl start line parses: it gets as far as calling the (absent) server.
+    const nowhere = `http://127.0.0.1:${await freePort()}`;
+    const started = await runFogline(
+      [...start.split(' ').slice(1), '--server', nowhere, '--token', 'fgl.0000000000000000.x'],
+      cleanFoglineEnv(),
+    );
+    expect(started.code).toBe(1);
+    expect(started.stderr).toMatch(/^error: Cannot reach the control plane/m);
   });
 });

@@ -8,12 +8,12 @@ export function auditCommand(): Command {
   return withClientOptions(
     new Command('audit')
       .description('Show the audit log: who changed what, and when (admin)')
-      .option('--limit <n>', 'How many events, newest first', '50')
+      .option('--limit <n>', 'How many events, newest first', (v) => parseCount(v, '--limit'), 50)
       .option('--before <id>', 'Only events older than this id (paging)'),
-  ).action(async (options: { limit: string; before?: string }, self: Command) => {
+  ).action(async (options: { limit: number; before?: string }, self: Command) => {
     const { client, json } = clientFor(self);
     const { events } = await client.listAudit({
-      limit: parseCount(options.limit, '--limit'),
+      limit: options.limit,
       before: options.before === undefined ? undefined : parseCount(options.before, '--before'),
     });
     printRows(events, AUDIT_COLUMNS, json, 'The audit log is empty.');

@@ -71,7 +71,7 @@ export function datasetsCommand(): Command {
       .command('get')
       .description('Show a dataset version (default: the latest)')
       .argument('<name>', 'Dataset name')
-      .option('--version <n>', 'Version number'),
+      .option('--version <n>', 'Version number (default: the latest)'),
   ).action(async (name: string, options: { version?: string }, self: Command) => {
     const { client, json } = clientFor(self);
     const view = options.version

@@ -174,6 +174,8 @@ function printPolicy(p: DriftPolicyView): void {
   for (const [label, value] of lines) console.log(`${`${label}:`.padEnd(15)}${value}`);
 }
 
+const NO_EVENTS = 'No drift events yet: they fire where a deployment has a drift policy (fogline drift policy set DEPLOYMENT …).';
+
 const EVENT_COLUMNS = [
   { header: 'ID', value: (e: DriftEventView) => e.id },
   { header: 'TIME', value: (e: DriftEventView) => e.createdAt },
@@ -251,15 +253,15 @@ export function driftCommand(): Command {
         new Command('events')
           .description('Drift events, newest first: what fired, on which node, and how its retraining round went')
           .option('--deployment <name>', 'Only this deployment')
-          .option('--limit <n>', 'How many events', '50')
+          .option('--limit <n>', 'How many events', (v) => parseCount(v, '--limit'), 50)
           .option('--timeline', "Print each event's timeline under it"),
-      ).action(async (options: { deployment?: string; limit: string; timeline?: boolean }, self: Command) => {
+      ).action(async (options: { deployment?: string; limit: number; timeline?: boolean }, self: Command) => {
         const { client, json } = clientFor(self);
-        const query = new URLSearchParams({ limit: String(parseCount(options.limit, '--limit')) });
+        const query = new URLSearchParams({ limit: String(options.limit) });
         if (options.deployment) query.set('deployment', options.deployment);
         const { events } = await client.request<{ events: DriftEventView[] }>('GET', `/api/v1/drift/events?${query}`);
-        if (json || !options.timeline) {
-          printRows(events, EVENT_COLUMNS, json, 'No drift events.');
+        if (json || !options.timeline || events.length === 0) {
+          printRows(events, EVENT_COLUMNS, json, NO_EVENTS);
           return;
         }
         for (const event of events) {
@@ -272,7 +274,7 @@ export function driftCommand(): Command {
     .addCommand(
       withClientOptions(
         new Command('status')
-          .description("Each node's newest drift summary (aggregates only)")
+          .description('The newest drift summary of each node the deployment is placed on now (aggregates only)')
           .option('--deployment <name>', 'Only this deployment'),
       ).action(async (options: { deployment?: string }, self: Command) => {
         const { client, json } = clientFor(self);

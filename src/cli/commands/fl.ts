@@ -206,15 +206,29 @@ export function flCommand(): Command {
           .join(',');
         console.log(`${target}: ${part.length} images, classes ${classes}`);
       });
-      console.log(
-        `\nStart one agent per file, e.g.:\n  fogline agent --join-token <token> --name site-1 --labels fl=demo --data-dir ./agent-1 --port 0 --fl-data ${path.join(
-          options.out,
-          'site-1.csv',
-        )}\nthen: fogline fl start --model digits-fl --nodes fl=demo --min-fit-clients 2`,
-      );
+      console.log(`\n${agentHint(options.out, parts.length)}`);
     });
 
   return fl;
+}
+
+/**
+ * What to run next with the files `fl split` wrote: one agent per site (its credentials under
+ * .fogline/fl/, which git ignores), then a job over the agents' label. The README shows the same
+ * commands for `--out fl-sites --sites 3`.
+ */
+function agentHint(out: string, sites: number): string {
+  const agents = Array.from(
+    { length: sites },
+    (_, k) =>
+      `  fogline agent --server http://127.0.0.1:7070 --join-token "$JOIN" --name site-${k + 1} --labels fl=demo --data-dir .fogline/fl/site-${k + 1} --port 0 --fl-data ${path.join(out, `site-${k + 1}.csv`)}`,
+  );
+  return [
+    `Start one agent per file (each runs until stopped: a terminal each, or & at the end of the line), with a join token in JOIN first: JOIN=$(fogline token create --role join --max-uses ${sites})`,
+    ...agents,
+    'then run a federated job on them:',
+    '  fogline fl start --model digits-fl --dataset-kind digits --nodes fl=demo --rounds 20 --strategy fedadam --fraction-fit 1 --min-fit-clients 2 --round-timeout 30',
+  ].join('\n');
 }
 
 const JOB_COLUMNS = [

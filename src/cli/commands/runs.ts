@@ -46,7 +46,7 @@ export function runsCommand(): Command {
       });
       if (!options.wait) {
         if (json) return printJson(started);
-        return console.log(`Run ${started.id} queued. Follow it with: fogline runs get ${started.id}`);
+        return console.log(`Run ${started.id} queued. Follow it with: fogline runs logs ${started.id} --follow`);
       }
       const run = await follow(client, started.id);
       if (json) printJson(run);

@@ -6,7 +6,9 @@ import { addOptions, readOptions } from '../command-options.js';
 import { stopOnSignals } from '../shutdown.js';
 
 export function serverCommand(): Command {
-  const command = new Command('server').description('Run the control plane (REST API, node registry)');
+  const command = new Command('server').description(
+    'Run the control plane: REST API, dashboard, node registry, datasets, runs, model registry and deployments',
+  );
   addOptions(command, SERVER_OPTIONS);
   return command.action(async (_options, self: Command) => {
     const config = readOptions(SERVER_OPTIONS, self);

@@ -13,11 +13,11 @@ export function tokenCommand(): Command {
       .command('create')
       .description('Create a token; the secret is printed once')
       .addOption(new Option('--role <role>', 'Role of the token').choices([...CREATABLE_ROLES]).makeOptionMandatory())
-      .option('--name <name>', 'What the token is for', '')
+      .option('--name <name>', 'What the token is for (default: "<role> token")')
       .option('--expires-in <duration>', 'Lifetime, e.g. 30m, 12h, 7d (default: never)')
       .option('--max-uses <n>', 'Join tokens: how many agents may enrol with it (default: unlimited)'),
   ).action(
-    async (options: { role: (typeof CREATABLE_ROLES)[number]; name: string; expiresIn?: string; maxUses?: string }, self: Command) => {
+    async (options: { role: (typeof CREATABLE_ROLES)[number]; name?: string; expiresIn?: string; maxUses?: string }, self: Command) => {
       const { client, json } = clientFor(self);
       const created = await client.createToken({
         name: options.name || `${options.role} token`,
