@@ -9,6 +9,7 @@ import { ApiError } from '../client/api-error.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { UP_OPTIONS } from '../config/up-options.js';
 import { ADMIN_TOKEN_FILE, readAdminToken, writeAdminToken } from '../control-plane/data-dir-files.js';
+import { shellWord } from '../store/database-hints.js';
 import { parseDatabaseUrl, redactPassword } from '../store/database-url.js';
 import { spawnFogline, stopChild, waitUntilReady } from './child-process.js';
 import { cliCommand, fromScratchCommand } from './cli-hint.js';
@@ -96,9 +97,10 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
 
     const adminTokenFile = path.join(config.dataDir, ADMIN_TOKEN_FILE);
     const client = await adminClient(config, serverUrl, write);
+    await refuseUnknownNodes(client, config);
     const agents: EmbeddedAgent[] = [];
     for (const [index, agent] of EMBEDDED_AGENTS.entries()) {
-      const dataDir = path.join(config.dataDir, 'agents', agent.name);
+      const dataDir = agentDataDir(config, agent.name);
       const port = config.port + index + 1;
       const args = ['agent', '--server', serverUrl, '--name', agent.name, '--labels', agent.labels, '--role', 'edge'];
       args.push('--data-dir', dataDir, '--port', String(port), '--log-level', config.logLevel);
@@ -146,38 +148,95 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
 /**
  * The admin's client: with the token the control plane wrote into the data folder on the
  * database's first start, else with --token / FOGLINE_TOKEN (then saved there, for the CLI and
- * the next start). Neither: the database was set up from another data folder, and the error says
- * what to do about it.
+ * the next start). A token the database refuses, or none: the folder and the database do not
+ * belong together, and the error says what to do about it.
  */
 async function adminClient(config: UpConfig, server: string, write: (line: string) => void): Promise<ApiClient> {
-  const saved = readAdminToken(config.dataDir);
-  if (saved) return new ApiClient({ server, token: saved });
+  const file = path.join(config.dataDir, ADMIN_TOKEN_FILE);
   const database = parseDatabaseUrl(config.db);
-  const shownDb = config.db.startsWith('sqlite:') ? database.target : redactPassword(config.db);
+  const shownDb = database.dialect === 'sqlite' ? database.target : redactPassword(config.db);
+  const scratch = `  To start from scratch (everything in it is lost): ${fromScratchCommand(config)}`;
+  const saved = readAdminToken(config.dataDir);
+  if (saved) {
+    const client = new ApiClient({ server, token: saved });
+    if (await isAdmin(client)) return client;
+    throw new Error(
+      [
+        `The database (${shownDb}) refuses the admin token in ${file}: this data folder was used with another database, or the database was recreated since.`,
+        `  Start with the database this folder was used with (--db / FOGLINE_DB), or delete ${file} and pass an admin token of this database with --token or FOGLINE_TOKEN.`,
+        scratch,
+      ].join('\n'),
+    );
+  }
   if (!config.token) {
     throw new Error(
       [
-        `${path.join(config.dataDir, ADMIN_TOKEN_FILE)} is missing, and the database (${shownDb}) already has an admin token from an earlier start, so this start did not make a new one.`,
+        `${file} is missing, and the database (${shownDb}) already has an admin token from an earlier start, so this start did not make a new one.`,
         `  To keep what the database holds: start with the data folder of that earlier start (--data-dir), or pass an admin token of this database with --token or FOGLINE_TOKEN.`,
-        `  To start from scratch (everything in it is lost): ${fromScratchCommand(config)}`,
+        scratch,
       ].join('\n'),
     );
   }
   const client = new ApiClient({ server, token: config.token });
-  // Listing tokens needs the admin role: a token that can do it can do all `up` needs.
-  await client.listTokens().catch((error: Error) => {
-    throw new Error(`The token given with --token / FOGLINE_TOKEN is not an admin token of the database ${shownDb}: ${error.message}`);
-  });
+  if (!(await isAdmin(client)))
+    throw new Error(`The token given with --token / FOGLINE_TOKEN is not an admin token of the database (${shownDb}).`);
   writeAdminToken(config.dataDir, config.token);
-  const file = path.join(config.dataDir, ADMIN_TOKEN_FILE);
   write(`[up] saved the admin token you passed to ${path.relative(process.cwd(), file) || file}; later starts and the CLI read it there`);
   return client;
+}
+
+/** Listing tokens needs the admin role: a token that may do it may do all that `up` does. */
+async function isAdmin(client: ApiClient): Promise<boolean> {
+  return client.listTokens().then(
+    () => true,
+    (error: unknown) => {
+      if (error instanceof ApiError && (error.status === 401 || error.status === 403)) return false;
+      throw error;
+    },
+  );
+}
+
+function agentDataDir(config: UpConfig, name: string): string {
+  return path.join(config.dataDir, 'agents', name);
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 404;
+}
+
+/**
+ * An agent whose credential names a node the database does not know (the node was deleted, or
+ * the database is a new one) would retry its refused heartbeats until `up` gave up on it.
+ */
+async function refuseUnknownNodes(client: ApiClient, config: UpConfig): Promise<void> {
+  const unknown: { name: string; nodeId: string; dataDir: string }[] = [];
+  for (const agent of EMBEDDED_AGENTS) {
+    const dataDir = agentDataDir(config, agent.name);
+    const identity = loadNodeIdentity(dataDir);
+    if (!identity) continue;
+    const known = await client.getNode(identity.nodeId).then(
+      () => true,
+      (error: unknown) => {
+        if (isNotFound(error)) return false;
+        throw error;
+      },
+    );
+    if (!known) unknown.push({ name: agent.name, nodeId: identity.nodeId, dataDir });
+  }
+  if (unknown.length === 0) return;
+  throw new Error(
+    [
+      `The database does not know ${unknown.map((agent) => `${agent.name} (node ${agent.nodeId})`).join(' or ')}, whose credentials are in this data folder: the node was deleted, or the database is not the one this folder was used with (a new or recreated one).`,
+      `  To enrol them again: rm -r ${unknown.map((agent) => shellWord(agent.dataDir)).join(' ')}`,
+      `  To start everything from scratch: ${fromScratchCommand(config)}`,
+    ].join('\n'),
+  );
 }
 
 /** An agent without a credential cannot take the name of a node the database already has. */
 async function refuseTakenName(client: ApiClient, name: string, dataDir: string, config: UpConfig): Promise<void> {
   const existing = await client.getNode(name).catch((error: unknown) => {
-    if (error instanceof ApiError && error.status === 404) return undefined;
+    if (isNotFound(error)) return undefined;
     throw error;
   });
   if (!existing) return;

@@ -121,4 +121,24 @@ describe('fogline up on PostgreSQL', () => {
     const newToken = fs.readFileSync(path.join(secondDir, 'admin.token'), 'utf8').trim();
     expect(newToken).not.toBe(adminToken);
   });
+
+  it('explains a data folder used with another incarnation of the database, and what to do', { timeout: 120_000 }, async () => {
+    // The database was recreated (and set up from the second folder): the first folder's admin token is refused.
+    const refused = await failingUp(firstDir);
+    expect(refused).toContain(`The database (${url.toString()}) refuses the admin token in ${path.join(firstDir, 'admin.token')}`);
+    expect(refused).toMatch(/To start from scratch \(everything in it is lost\): rm -r .*first && dropdb/);
+
+    // Recreated once more and started from the first folder: its agents' credentials are for nodes the database does not know.
+    const portFlag = SERVER.port && SERVER.port !== '5432' ? ` -p ${SERVER.port}` : '';
+    const flags = `-h ${SERVER.hostname}${portFlag} -U ${SERVER.username}`;
+    paste(`dropdb ${flags} ${name} && createdb ${flags} ${name}`);
+    const unknown = await failingUp(firstDir);
+    expect(unknown).toMatch(
+      /The database does not know edge-1 \(node \w+\) or edge-2 \(node \w+\), whose credentials are in this data folder/,
+    );
+    const enrolAgain = unknown.match(/To enrol them again: (.+)$/m)?.[1];
+    expect(enrolAgain).toBe(`rm -r ${path.join(firstDir, 'agents', 'edge-1')} ${path.join(firstDir, 'agents', 'edge-2')}`);
+    paste(enrolAgain as string);
+    await stop(await runningUp(firstDir));
+  });
 });
