@@ -115,7 +115,7 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
       children.push(child);
       const url = `http://127.0.0.1:${port}`;
       await waitUntilReady(`${url}/readyz`, child, READY_TIMEOUT_MS).catch((error: Error) => {
-        throw new Error(`Agent ${agent.name} did not start: ${error.message} (is port ${port} free?)`);
+        throw new Error(`Agent ${agent.name} did not start: ${error.message} (the [${agent.name}] lines above say why)`);
       });
       const identity = loadNodeIdentity(dataDir);
       if (!identity) throw new Error(`Agent ${agent.name} runs but left no node credential in ${dataDir}`);
