@@ -20,7 +20,7 @@ import type { Services } from '../services.js';
 import { ERROR_RESPONSES } from './errors.js';
 
 /** Drift policies and events for users; summaries from the agents (node credentials, their own node only). */
-export function driftRoutes({ drift }: Services): FastifyPluginAsyncTypebox {
+export function driftRoutes({ drift, desiredState }: Services): FastifyPluginAsyncTypebox {
   return async (app) => {
     // Moves retraining rounds along while the server runs.
     app.addHook('onReady', async () => drift.start(app.log));
@@ -124,13 +124,19 @@ export function driftRoutes({ drift }: Services): FastifyPluginAsyncTypebox {
       {
         config: { access: { minRole: 'viewer' } },
         schema: {
-          summary: "Each node's newest drift summary per deployment (aggregates only)",
+          summary: 'The newest drift summary (aggregates only) of each node a deployment is placed on now',
           tags: ['drift'],
           querystring: DriftReportQuery,
           response: { 200: DriftReportList, ...ERROR_RESPONSES },
         },
       },
-      async (request) => ({ reports: await drift.repository.reports(request.query.deployment) }),
+      async (request) => {
+        // A node's last report stays stored after it stops serving the deployment (relabelled,
+        // cordoned, gone, or the deployment moved): only the nodes it is placed on now are shown.
+        const [reports, placements] = await Promise.all([drift.repository.reports(request.query.deployment), desiredState.rolloutInputs()]);
+        const placed = new Map(placements.map(({ deployment, placedNodes }) => [deployment.name, new Set(placedNodes)]));
+        return { reports: reports.filter((report) => placed.get(report.deployment)?.has(report.nodeId) === true) };
+      },
     );
 
     app.post(
