@@ -68,7 +68,27 @@ describe('fogline --help', { timeout: 60_000 }, () => {
       ['nodes', 'delete'],
       ['<node>', '--json'],
     ],
-    [['audit'], ['--limit', '--before', '--server', '--token', '--data-dir', '--json']],
+    [['audit'], ['--limit', '(default: 50)', '--before', '--server', '--token', '--data-dir', '--json']],
+    [
+      ['drift', 'events'],
+      ['--deployment', '--limit <n>', '(default: 50)', '--timeline'],
+    ],
+    [
+      ['deploy', 'create'],
+      ['--to', '(default: every node)', '--soak', '(default: 60s)', '--timeout', '(default: 5m)'],
+    ],
+    [
+      ['deploy', 'get'],
+      ['<name>', '--wait', '(default: 5m)'],
+    ],
+    [
+      ['datasets', 'get'],
+      ['<name>', '--version <n>', '(default: the latest)'],
+    ],
+    [
+      ['models', 'download'],
+      ['<model>', '--version <ref>', '--output'],
+    ],
   ];
 
   it.each(cases)('fogline %j --help exits 0 and lists what it takes', async (command, expected) => {
@@ -76,6 +96,8 @@ describe('fogline --help', { timeout: 60_000 }, () => {
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/^Usage: fogline/);
     for (const word of expected) expect(stdout).toContain(word);
+    // An empty default is no information (and --to's said "(default: every node) (default: \"\")").
+    expect(stdout.replace(/\s+/g, ' ')).not.toContain('(default: "")');
   });
 
   it('fogline --version and -V print the version', async () => {

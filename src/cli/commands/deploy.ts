@@ -21,7 +21,7 @@ import { rolloutProgress } from '../rollout-progress.js';
 interface CreateOptions {
   name: string;
   model: string;
-  to: string;
+  to?: string;
   strategy: DeploymentStrategy;
   canaryPercent: number;
   soak: number;
@@ -44,7 +44,7 @@ export function deployCommand(): Command {
       .description('Create a deployment; it follows its model selector (moving an alias rolls it forward with the chosen strategy)')
       .requiredOption('--name <name>', 'Deployment name: the model name agents serve it under on /v2')
       .requiredOption('--model <selector>', 'name, name@version or name@alias, e.g. energy-forecaster@champion')
-      .option('--to <k=v,...>', 'Node selector: labels the nodes must have (default: every node)', '')
+      .option('--to <k=v,...>', 'Node selector: labels the nodes must have (default: every node)')
       .addOption(
         new Option('--strategy <strategy>', 'How new versions roll out: all nodes at once, rolling (one node at a time) or canary')
           .choices([...DEPLOYMENT_STRATEGIES])
@@ -56,11 +56,10 @@ export function deployCommand(): Command {
         (v) => parsePercent(v, '--canary-percent'),
         20,
       )
-      .option(
-        '--soak <duration>',
-        'canary: how long the canary must stay healthy before every node gets it (e.g. 60s, 10m)',
-        (v) => parseDuration(v, '--soak'),
-        60,
+      .addOption(
+        new Option('--soak <duration>', 'canary: how long the canary must stay healthy before every node gets it (e.g. 60s, 10m)')
+          .argParser((v) => parseDuration(v, '--soak'))
+          .default(60, '60s'),
       )
       .option(
         '--max-error-rate <share>',
@@ -100,14 +99,14 @@ export function deployCommand(): Command {
         (v) => parseThreshold(v),
       )
       .option('--wait', 'Follow the first rollout with a progress bar until every node serves it', false)
-      .option('--timeout <duration>', 'With --wait: give up after this long (e.g. 5m)', (v) => parseDuration(v, '--timeout'), 300),
+      .addOption(timeoutOption()),
   ).action(async (options: CreateOptions, self: Command) => {
     const joint = jointSetting(options, self);
     const { client, json } = clientFor(self);
     let view = await client.createDeployment({
       name: options.name,
       model: options.model,
-      nodeSelector: parseLabelList(options.to),
+      nodeSelector: parseLabelList(options.to ?? ''),
       strategy: options.strategy,
       canaryPercent: options.canaryPercent,
       soakSeconds: options.soak,
@@ -138,7 +137,7 @@ export function deployCommand(): Command {
       .description('Show a deployment: its rollout, the state on each node and the rollout history')
       .argument('<name>', 'Deployment name')
       .option('--wait', 'Follow the rollout in progress with a progress bar until it ends', false)
-      .option('--timeout <duration>', 'With --wait: give up after this long (e.g. 5m)', (v) => parseDuration(v, '--timeout'), 300),
+      .addOption(timeoutOption()),
   ).action(async (name: string, options: { wait: boolean; timeout: number }, self: Command) => {
     const { client, json } = clientFor(self);
     const view = options.wait ? await followRollout(client, name, options.timeout * 1000) : await client.getDeployment(name);
@@ -154,7 +153,7 @@ export function deployCommand(): Command {
       )
       .argument('<name>', 'Deployment name')
       .option('--wait', 'Follow the rollback until every node serves the version it returns to', false)
-      .option('--timeout <duration>', 'With --wait: give up after this long (e.g. 5m)', (v) => parseDuration(v, '--timeout'), 300),
+      .addOption(timeoutOption()),
   ).action(async (name: string, options: { wait: boolean; timeout: number }, self: Command) => {
     const { client, json } = clientFor(self);
     let view = await client.rollbackDeployment(name);
@@ -262,6 +261,13 @@ function describeDeployment(view: DeploymentView): string {
     for (const event of history) lines.push(`  ${event.at}  ${event.event.padEnd(18)} ${event.message}`);
   }
   return lines.join('\n');
+}
+
+/** --timeout of the --wait options: a duration, 5 minutes unless given. */
+function timeoutOption(): Option {
+  return new Option('--timeout <duration>', 'With --wait: give up after this long (e.g. 10m)')
+    .argParser((v) => parseDuration(v, '--timeout'))
+    .default(300, '5m');
 }
 
 function parseThreshold(text: string): number {
