@@ -16,6 +16,15 @@ export function upCommand(): Command {
     const write = (line: string) => console.log(line);
     console.log(`Starting Fogline in ${config.dataDir} …`);
     const cluster = await startEmbeddedCluster(config, write);
+    // Before "Fogline is up": whoever reads that line may stop it at once.
+    const demo = new AbortController();
+    stopOnSignals(
+      async () => {
+        demo.abort();
+        await cluster.stop();
+      },
+      (message) => console.log(message),
+    );
     const relativeToken = path.relative(process.cwd(), cluster.adminTokenFile) || cluster.adminTokenFile;
     console.log(
       [
@@ -30,14 +39,6 @@ export function upCommand(): Command {
         `  ${cli(`runs start forecast --dataset ${DEMO_DATASET.name}`)}      (train a day-ahead load forecaster)`,
         'Press Ctrl-C to stop everything.',
       ].join('\n'),
-    );
-    const demo = new AbortController();
-    stopOnSignals(
-      async () => {
-        demo.abort();
-        await cluster.stop();
-      },
-      (message) => console.log(message),
     );
     if (config.demo === 'yes') {
       // The demo is a show, not a duty: when it fails (or Ctrl-C stops it) the cluster keeps running.
