@@ -33,7 +33,7 @@ export const CONFIG_ROLES = [
     title: 'All-in-one: `fogline up`',
     intro:
       'Starts `fogline server` and two `fogline agent` processes that share one data folder (agents under `<data dir>/agents/`). ' +
-      'They inherit the environment, so server and agent variables that `up` does not pass as flags (for example `FOGLINE_DB`, `FOGLINE_NODE_TIMEOUT`) apply to them too.',
+      'They inherit the environment, so server and agent variables that `up` does not pass as flags (for example `FOGLINE_HOST`, `FOGLINE_NODE_TIMEOUT`) apply to them too.',
     specs: UP_OPTIONS,
   },
   {
