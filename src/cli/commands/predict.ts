@@ -46,7 +46,7 @@ export function predictCommand(): Command {
       .option('--value-column <name>', '--from-csv: the value column (default: the second)')
       .option(
         '--at <time>',
-        "--from-csv: the first time to forecast, e.g. 2018-08-02T01:00:00Z (default: the file's last forecast horizon)",
+        "--from-csv: the first time to forecast, e.g. 2018-08-02T01:00:00Z (default: the file's last horizon, e.g. its last 24 hours, from the history before them)",
       )
       .option('--node <node>', 'Node id or name: its agent serves the request')
       .option('--cloud', 'Use the control plane’s inference endpoint instead of a node', false)
