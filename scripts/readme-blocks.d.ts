@@ -40,6 +40,7 @@ export type MatchResult =
 export interface Args {
   file: string;
   keep: boolean;
+  showOutput: boolean;
   from: number | undefined;
   only: number | undefined;
   list: boolean;

@@ -313,7 +313,16 @@ export function firstCommand(code) {
  * `--from N` / `--only N` take the block numbers the run prints ([N/total]).
  */
 export function parseArgs(argv) {
-  const options = { file: 'README.md', keep: false, from: undefined, only: undefined, list: false, help: false, ports: [7070, 7071, 7072] };
+  const options = {
+    file: 'README.md',
+    keep: false,
+    showOutput: false,
+    from: undefined,
+    only: undefined,
+    list: false,
+    help: false,
+    ports: [7070, 7071, 7072],
+  };
   const value = (i, name) => {
     const next = argv[i + 1];
     if (next === undefined || next.startsWith('--')) throw new Error(`${name} needs a value`);
@@ -327,6 +336,7 @@ export function parseArgs(argv) {
     const arg = argv[i];
     if (arg === '--help' || arg === '-h') options.help = true;
     else if (arg === '--keep') options.keep = true;
+    else if (arg === '--show-output') options.showOutput = true;
     else if (arg === '--list') options.list = true;
     else if (arg === '--file') options.file = value(i++, arg);
     else if (arg === '--from') options.from = blockNumber(value(i++, arg), arg);

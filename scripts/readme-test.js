@@ -66,6 +66,7 @@ Options:
   --only N        run block N alone (with the earlier background blocks)
   --ports LIST    ports that must be free before the run (default 7070-7072; "none" skips the check)
   --keep          keep the temporary folder (its path is printed)
+  --show-output   print each block's output as it ran (to see what a passing block printed)
   --help          this text
 
 Marking blocks (an HTML comment right above a \`\`\`sh fence):
@@ -93,6 +94,7 @@ class Run {
     this.blocks = blocks;
     this.total = total;
     this.keep = keep;
+    this.showOutput = false;
     this.sandbox = undefined;
     this.background = []; // { block, group }
     this.passed = 0;
@@ -161,6 +163,7 @@ class Run {
     await Promise.race([group.closed, new Promise((resolve) => setTimeout(resolve, 500))]);
     this.current = undefined;
     const output = group.output;
+    if (this.showOutput) for (const line of terminalLines(output)) say(`      | ${line}`);
     const fail = (problem, extra = []) => ({ ok: false, stop: true, problem, details: [...extra, ...this.describe(block, output)] });
     if (this.interrupted) return { ok: false, problem: 'interrupted', details: [] };
     if (timedOut) return fail(`still running after its timeout of ${block.options.timeoutS} s (raise it with timeout=N in its marker)`);
@@ -369,6 +372,7 @@ async function main(argv) {
   }
 
   const run = new Run(file, selected, blocks.length, options.keep);
+  run.showOutput = options.showOutput;
   let interrupts = 0;
   const onSignal = (signal) => {
     interrupts += 1;
