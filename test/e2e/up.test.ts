@@ -77,6 +77,12 @@ describe('fogline up', () => {
     return result.stdout;
   }
 
+  /** What a user who changes the demo does: delete `energy` and create it again on other nodes. */
+  async function recreateEnergy(selector: string): Promise<void> {
+    await fogline(['deploy', 'delete', 'energy', '--data-dir', dataDir]);
+    await fogline(['deploy', 'create', '--name', 'energy', '--model', 'pjme-forecaster@champion', '--to', selector, '--data-dir', dataDir]);
+  }
+
   async function nodesList(): Promise<NodeView[]> {
     const result = await runFogline(['nodes', 'list', '--json', '--data-dir', dataDir], cleanFoglineEnv(), workDir);
     expect(result.code, result.stderr).toBe(0);
@@ -234,19 +240,7 @@ describe('fogline up', () => {
     expect(refused.stderr).toMatch(/error: .*shape/);
 
     // What the README's Deploy section has a user do: energy again, on plant-a's node only.
-    await fogline(['deploy', 'delete', 'energy', '--data-dir', dataDir]);
-    await fogline([
-      'deploy',
-      'create',
-      '--name',
-      'energy',
-      '--model',
-      'pjme-forecaster@champion',
-      '--to',
-      'site=plant-a',
-      '--data-dir',
-      dataDir,
-    ]);
+    await recreateEnergy('site=plant-a');
     signalGroup(proc, 'SIGINT');
     expect(await waitForExit(proc, 30_000)).toBe(0);
   });
@@ -268,19 +262,7 @@ describe('fogline up', () => {
     expect(await fogline(tryCommand, otherDir)).toMatch(/edge-1\s+serving/);
 
     // Next, the user gives energy a selector no node matches.
-    await fogline(['deploy', 'delete', 'energy', '--data-dir', dataDir]);
-    await fogline([
-      'deploy',
-      'create',
-      '--name',
-      'energy',
-      '--model',
-      'pjme-forecaster@champion',
-      '--to',
-      'site=nowhere',
-      '--data-dir',
-      dataDir,
-    ]);
+    await recreateEnergy('site=nowhere');
     signalGroup(proc, 'SIGINT');
     expect(await waitForExit(proc, 30_000)).toBe(0);
   });
