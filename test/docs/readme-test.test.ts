@@ -337,9 +337,10 @@ describe('matchOutput', () => {
 
 describe('the command line', () => {
   it('reads every option', () => {
-    expect(parseArgs(['--file', 'docs/x.md', '--keep', '--from', '3', '--ports', '7470-7472,9000'])).toEqual({
+    expect(parseArgs(['--file', 'docs/x.md', '--keep', '--show-output', '--from', '3', '--ports', '7470-7472,9000'])).toEqual({
       file: 'docs/x.md',
       keep: true,
+      showOutput: true,
       from: 3,
       only: undefined,
       list: false,
