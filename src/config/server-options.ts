@@ -182,6 +182,15 @@ export const SERVER_OPTIONS = {
     defaultValue: () => 300,
     parse: parsePositiveNumber,
   }),
+  sessionMaxLoadPerCpu: option({
+    flag: '--session-max-load <per-cpu>',
+    env: 'FOGLINE_SESSION_MAX_LOAD',
+    description:
+      'A node whose 1-minute load average per CPU is at least this takes no new session (it goes to another node or the cloud, with the reason)',
+    defaultText: '4',
+    defaultValue: () => 4,
+    parse: parsePositiveNumber,
+  }),
   ...tlsOptions('FOGLINE'),
   metricsAccess: option({
     flag: '--metrics-access <who>',

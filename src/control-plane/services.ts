@@ -44,6 +44,8 @@ export interface ServiceSettings {
   /** On-demand model loads for sessions: how long a session waits for one, and when an unused one is released. */
   sessionLoadTimeoutSeconds?: number;
   sessionReleaseSeconds?: number;
+  /** A node busier than this (1-minute load per CPU) takes no new session. */
+  sessionMaxLoadPerCpu?: number;
 }
 
 /** The domain services the control plane's routes call, wired over one store. */
@@ -143,6 +145,7 @@ export function createServices(store: Store, settings: ServiceSettings): Service
         idleMs: (settings.sessionIdleSeconds ?? DEFAULT_SESSION_SETTINGS.idleMs / 1000) * 1000,
         loadTimeoutMs: (settings.sessionLoadTimeoutSeconds ?? DEFAULT_SESSION_SETTINGS.loadTimeoutMs / 1000) * 1000,
         releaseAfterMs: (settings.sessionReleaseSeconds ?? DEFAULT_SESSION_SETTINGS.releaseAfterMs / 1000) * 1000,
+        maxLoadPerCpu: settings.sessionMaxLoadPerCpu ?? DEFAULT_SESSION_SETTINGS.maxLoadPerCpu,
       },
     ),
     registryPublicKeyPem: signingKey.publicKeyPem,

@@ -54,7 +54,16 @@ describe('inference sessions (real processes)', { timeout: 240_000 }, () => {
     (await cluster.api<SessionList>('GET', '/api/v1/sessions?all=true')).body.sessions.find((s) => s.id === id) as SessionView;
 
   beforeAll(async () => {
-    cluster = await TestCluster.start('sessions', ['--sessions-per-node', '1', '--session-idle-timeout', '3']);
+    // A high --session-max-load: placement must not depend on how busy the test machine is (the
+    // overload rule has its own unit test in src/sessions/session-service.test.ts).
+    cluster = await TestCluster.start('sessions', [
+      '--sessions-per-node',
+      '1',
+      '--session-idle-timeout',
+      '3',
+      '--session-max-load',
+      '1000',
+    ]);
     await cluster.uploadPjme();
     await cluster.trainForecaster({ seed: 7 });
     agent = await cluster.startAgent('edge-a', {
