@@ -27,6 +27,8 @@ export interface NodesTable {
   cordoned: number;
   resources: string | null;
   agent: string | null;
+  /** Where the control plane calls the agent: set at enrolment or by an operator, never by a heartbeat (0015). */
+  inference_url: string | null;
   last_heartbeat_at: number | null;
   enrolled_at: number;
   updated_at: number;
