@@ -111,13 +111,27 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const url = config.advertiseUrl ?? defaultAdvertiseUrl(config.host, port, https ? 'https' : 'http');
 
   try {
-    identity = await ensureEnrolled(config, log);
+    identity = await ensureEnrolled(config, url, log);
   } catch (error) {
     await http.close();
     throw error;
   }
   const server = config.server ?? identity.server;
   const client = new ApiClient({ server, token: identity.credential });
+  // The control plane calls this agent where it was enrolled (or moved by an operator), never where
+  // a heartbeat says: tell whoever restarted it on another address what to do.
+  const enrolledAs = identity.nodeName;
+  void client
+    .getNode(identity.nodeId)
+    .then((view) => {
+      if (view.inferenceUrl !== null && view.inferenceUrl !== url) {
+        log.warn(
+          { registered: view.inferenceUrl, url },
+          `the control plane calls this agent at ${view.inferenceUrl}, but it serves at ${url}: start it there (--port, --advertise-url) or run fogline nodes set-url ${enrolledAs} ${url}`,
+        );
+      }
+    })
+    .catch(() => undefined);
   // Offloaded requests go to the control plane's /v2 with this node's credential. A cloud node is
   // where offloaded work lands (the control plane balances across cloud nodes): it never offloads.
   if (config.role !== 'cloud') offloading.connect({ server, credential: identity.credential, nodeName: identity.nodeName });
@@ -185,7 +199,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
 }
 
 /** Uses the stored credential when there is one; enrols with the join token otherwise. */
-async function ensureEnrolled(config: AgentConfig, log: FastifyBaseLogger): Promise<NodeIdentity> {
+async function ensureEnrolled(config: AgentConfig, url: string, log: FastifyBaseLogger): Promise<NodeIdentity> {
   const stored = loadNodeIdentity(config.dataDir);
   if (stored) {
     if (stored.nodeName !== config.name) {
@@ -202,7 +216,13 @@ async function ensureEnrolled(config: AgentConfig, log: FastifyBaseLogger): Prom
   const client = new ApiClient({ server });
   for (let attempt = 1; ; attempt++) {
     try {
-      const enrolled = await client.enroll(config.joinToken, { name: config.name, role: config.role, labels: config.labels });
+      const enrolled = await client.enroll(config.joinToken, {
+        name: config.name,
+        role: config.role,
+        labels: config.labels,
+        // Where the control plane will call this agent: fixed now, heartbeats cannot move it.
+        inferenceUrl: url,
+      });
       const identity: NodeIdentity = {
         server,
         nodeId: enrolled.nodeId,

@@ -75,6 +75,11 @@ export class ApiClient {
     return this.request('POST', `/api/v1/nodes/${encodeURIComponent(idOrName)}/${cordoned ? 'cordon' : 'uncordon'}`);
   }
 
+  /** Where the control plane calls the node's agent (operator); heartbeats cannot change it. */
+  setInferenceUrl(idOrName: string, url: string): Promise<NodeView> {
+    return this.request('PUT', `/api/v1/nodes/${encodeURIComponent(idOrName)}/inference-url`, { body: { url } });
+  }
+
   deleteNode(idOrName: string): Promise<NodeView> {
     return this.request('DELETE', `/api/v1/nodes/${encodeURIComponent(idOrName)}`);
   }

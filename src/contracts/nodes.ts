@@ -13,11 +13,25 @@ export const NodeName = Type.String({
   description: 'Lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
 });
 
+/** Where an agent serves inference (its Open Inference Protocol routes): http or https, no credentials in it. */
+const INFERENCE_URL = { maxLength: 2048, pattern: '^https?://[^\\s/@]+(/\\S*)?$' };
+export const InferenceUrl = Type.String({
+  ...INFERENCE_URL,
+  description: 'http(s)://host:port of the agent, as the control plane reaches it',
+});
+
 export const EnrollRequest = Type.Object(
   {
     name: NodeName,
     role: NodeRoleSchema,
     labels: Type.Optional(Labels),
+    inferenceUrl: Type.Optional(
+      Type.String({
+        ...INFERENCE_URL,
+        description:
+          "The agent's advertise URL: where the control plane calls it (cloud replicas, session sockets, scrapes). Fixed here; a heartbeat cannot change it",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -112,6 +126,12 @@ export const NodeView = Type.Object(
     heartbeatAgeSeconds: Nullable(Type.Number()),
     resources: Nullable(NodeResources),
     agent: Nullable(AgentInfo),
+    inferenceUrl: Nullable(
+      Type.String({
+        description:
+          "Where the control plane calls the node's agent: set at enrolment (or by its first heartbeat when it enrolled without one) and changed only by an operator (fogline nodes set-url); agent.inferenceUrl is only what the agent says",
+      }),
+    ),
     enrolledAt: IsoTime,
   },
   {},
@@ -130,6 +150,9 @@ export const NodeListQuery = Type.Object(
   { additionalProperties: false },
 );
 export type NodeListQuery = Static<typeof NodeListQuery>;
+
+export const SetInferenceUrlRequest = Type.Object({ url: InferenceUrl }, { additionalProperties: false });
+export type SetInferenceUrlRequest = Static<typeof SetInferenceUrlRequest>;
 
 export const LabelPatch = Type.Object(
   {

@@ -17,9 +17,13 @@ export interface CloudReplica {
 }
 
 /**
- * The cloud inference replicas: online nodes with role `cloud` whose agent reports a deployment's
- * version as serving. Edge nodes are never replicas, even when they serve the same version: they
- * are the ones offloading.
+ * The cloud inference replicas: online nodes with role `cloud` that the control plane placed a
+ * deployment on (its desired state for them holds it) and whose agent reports a version of that
+ * deployment's rollout as serving, called at the URL fixed at the node's enrolment (or by an
+ * operator), never at one a heartbeat names. A node's own word never makes it a replica: a report
+ * of "serving" for a deployment it was not given, or of a version the rollout does not hand out,
+ * is not enough (issue 14). Edge nodes are never replicas, even when they serve the same version:
+ * they are the ones offloading.
  */
 export async function findCloudReplicas(deps: {
   deployments: DeploymentRepository;
@@ -35,11 +39,14 @@ export async function findCloudReplicas(deps: {
     const model = parseModelSelector(view.model).model;
     for (const status of view.nodes) {
       const node = byId.get(status.nodeId);
-      if (!node?.agent || status.state !== 'serving' || status.servingVersion === null) continue;
+      if (!node?.inferenceUrl || status.state !== 'serving' || status.servingVersion === null) continue;
+      // Placed here by the control plane now (assignedVersion is null for a report from a node it is not placed on).
+      if (status.assignedVersion === null) continue;
+      if (status.servingVersion !== view.rollout.stableVersion && status.servingVersion !== view.rollout.targetVersion) continue;
       replicas.push({
         id: `${node.id}/${view.name}`,
         nodeName: node.name,
-        url: node.agent.inferenceUrl,
+        url: node.inferenceUrl,
         deployment: view.name,
         model,
         version: status.servingVersion,

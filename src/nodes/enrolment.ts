@@ -47,9 +47,11 @@ export class Enrolment {
         throw new FoglineError('FOGLINE_ERR_JOIN_TOKEN_USED_UP', 'The join token has no uses left: create a new one');
       }
       const nodeId = newTokenId();
-      await this.nodes.insert({ id: nodeId, name: request.name, role: request.role, labels }, trx).catch((error) => {
-        throw isUniqueViolation(error) ? nameTaken(request.name) : error;
-      });
+      await this.nodes
+        .insert({ id: nodeId, name: request.name, role: request.role, labels, inferenceUrl: request.inferenceUrl ?? null }, trx)
+        .catch((error) => {
+          throw isUniqueViolation(error) ? nameTaken(request.name) : error;
+        });
       const { token } = await this.tokens.create({ name: `node ${request.name}`, role: 'node', nodeId, createdBy: join.id }, trx);
       return { nodeId, nodeName: request.name, credential: token, joinTokenId: join.id };
     });

@@ -35,6 +35,7 @@ function node(
       gpus: [],
     },
     agent: { version: '0', os: 'linux', arch: 'x64', hostname: name, inferenceUrl: `http://${name}:7071` },
+    inferenceUrl: `http://${name}:7071`,
     enrolledAt: new Date(0).toISOString(),
   } as NodeView;
 }

@@ -249,7 +249,8 @@ export class SessionService {
       const placedHere = report !== undefined && report.assignedVersion !== null;
       const serves = placedHere && report.state === 'serving' && report.servingVersion !== null;
       const failed = placedHere && report.state === 'failed' && report.version === report.assignedVersion;
-      if (node.status !== 'online' || !node.agent) {
+      // Where the control plane itself was told the agent serves (enrolment, an operator), never a heartbeat's word.
+      if (node.status !== 'online' || !node.inferenceUrl) {
         if (serves) skipped.push(`${node.name} offline`);
         continue;
       }
@@ -267,7 +268,7 @@ export class SessionService {
       }
       const candidate = {
         node,
-        url: node.agent.inferenceUrl,
+        url: node.inferenceUrl,
         count,
         score: count / this.settings.maxPerNode + loadPerCpu / this.settings.maxLoadPerCpu + (1 - freeMemory),
       };

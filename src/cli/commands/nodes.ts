@@ -59,6 +59,21 @@ export function nodesCommand(): Command {
   }
 
   withClientOptions(
+    nodes
+      .command('set-url')
+      .description(
+        "Set where the control plane calls a node's agent (cloud replicas, session sockets, scrapes); heartbeats cannot change it",
+      )
+      .argument('<node>', 'Node id or name')
+      .argument('<url>', 'http(s)://host:port of the agent, e.g. its --advertise-url'),
+  ).action(async (node: string, url: string, _options, self: Command) => {
+    const { client, json } = clientFor(self);
+    const view = await client.setInferenceUrl(node, url);
+    if (json) return printJson(view);
+    console.log(`${view.name}: the control plane now calls its agent at ${view.inferenceUrl}.`);
+  });
+
+  withClientOptions(
     nodes.command('delete').description('Delete a node and revoke its credential').argument('<node>', 'Node id or name'),
   ).action(async (node: string, _options, self: Command) => {
     const { client, json } = clientFor(self);
@@ -121,11 +136,14 @@ function describeNode(node: NodeView): string {
       `GPUs:        ${r.gpus.length === 0 ? 'none' : r.gpus.map((gpu) => gpu.name).join(', ')}`,
     );
   }
+  lines.push(`Inference:   ${node.inferenceUrl ?? '(not known yet)'}`);
   if (node.agent) {
-    lines.push(
-      `Agent:       ${node.agent.version} on ${node.agent.os} ${node.agent.arch} (${node.agent.hostname})`,
-      `Inference:   ${node.agent.inferenceUrl}`,
-    );
+    lines.push(`Agent:       ${node.agent.version} on ${node.agent.os} ${node.agent.arch} (${node.agent.hostname})`);
+    if (node.inferenceUrl !== null && node.agent.inferenceUrl !== node.inferenceUrl) {
+      lines.push(
+        `             says it serves at ${node.agent.inferenceUrl}: ignored (fogline nodes set-url ${node.name} <url> to move it)`,
+      );
+    }
   }
   return lines.join('\n');
 }

@@ -89,8 +89,8 @@ export function predictCommand(): Command {
     let where = 'the cloud';
     if (!options.cloud) {
       const node = await client.getNode(options.node as string);
-      if (!node.agent) throw new Error(`Node ${node.name} has not reported its inference URL yet (no heartbeat)`);
-      agentUrl = node.agent.inferenceUrl.replace(/\/+$/, '');
+      if (!node.inferenceUrl) throw new Error(`Node ${node.name} has no inference URL yet (no heartbeat)`);
+      agentUrl = node.inferenceUrl.replace(/\/+$/, '');
       target = new ApiClient({ server: agentUrl });
       where = node.name;
     }

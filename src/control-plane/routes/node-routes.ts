@@ -9,13 +9,14 @@ import {
   NodeList,
   NodeListQuery,
   NodeView,
+  SetInferenceUrlRequest,
 } from '../../contracts/nodes.js';
 import { FoglineError } from '../../errors/fogline-error.js';
 import { parseLabelList } from '../../nodes/labels.js';
 import type { Services } from '../services.js';
 import { ERROR_RESPONSES } from './errors.js';
 
-export function nodeRoutes({ nodes, enrolment, settings }: Services): FastifyPluginAsyncTypebox {
+export function nodeRoutes({ nodes, enrolment, settings, audit }: Services): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
       '/nodes/enroll',
@@ -54,8 +55,26 @@ export function nodeRoutes({ nodes, enrolment, settings }: Services): FastifyPlu
         },
       },
       async (request) => {
-        if (!(await nodes.recordHeartbeat(request.params.id, request.body))) {
+        const outcome = await nodes.recordHeartbeat(request.params.id, request.body);
+        if (!outcome.found) {
           throw new FoglineError('FOGLINE_ERR_NODE_NOT_FOUND', 'This node has been deleted: enrol it again with a new join token');
+        }
+        if (outcome.ignoredUrl) {
+          // Where the control plane calls an agent is fixed at enrolment: a heartbeat naming another
+          // URL (a moved agent, or a stolen credential pointing replicas at a listener of its own) is ignored.
+          const { stored, reported } = outcome.ignoredUrl;
+          request.log.warn(
+            { nodeId: request.params.id, stored, reported },
+            'heartbeat names another inference URL than the enrolled one: ignored (fogline nodes set-url to move it)',
+          );
+          await audit
+            .record({
+              actor: { id: request.principal?.tokenId ?? null, name: request.principal?.name ?? 'node', role: 'node' },
+              action: 'POST /api/v1/nodes/:id/heartbeat (inferenceUrl ignored)',
+              target: request.params.id,
+              statusCode: 403,
+            })
+            .catch((error: unknown) => request.log.error({ err: error }, 'could not write the audit log'));
         }
         return { heartbeatIntervalSeconds: settings.heartbeatIntervalSeconds, serverTime: new Date().toISOString() };
       },
@@ -80,6 +99,21 @@ export function nodeRoutes({ nodes, enrolment, settings }: Services): FastifyPlu
         schema: { summary: 'Get a node by id or name', tags: ['nodes'], params: IdParams, response: { 200: NodeView, ...ERROR_RESPONSES } },
       },
       async (request) => nodes.get(request.params.id),
+    );
+
+    app.put(
+      '/nodes/:id/inference-url',
+      {
+        config: { access: { minRole: 'operator' } },
+        schema: {
+          summary: "Set where the control plane calls a node's agent (its heartbeats cannot change it)",
+          tags: ['nodes'],
+          params: IdParams,
+          body: SetInferenceUrlRequest,
+          response: { 200: NodeView, ...ERROR_RESPONSES },
+        },
+      },
+      async (request) => nodes.setInferenceUrl(request.params.id, request.body.url),
     );
 
     app.patch(
