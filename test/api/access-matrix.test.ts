@@ -30,6 +30,7 @@ const MATRIX: Record<string, Expected> = {
   'GET /api/v1/nodes/{id}': 'viewer+node',
   'DELETE /api/v1/nodes/{id}': 'operator',
   'PATCH /api/v1/nodes/{id}/labels': 'operator',
+  'PUT /api/v1/nodes/{id}/inference-url': 'operator',
   'POST /api/v1/nodes/{id}/cordon': 'operator',
   'POST /api/v1/nodes/{id}/uncordon': 'operator',
   'GET /api/v1/audit': 'admin',

@@ -108,7 +108,7 @@ const NodeRow = memo(function NodeRow({ node, now, selected }: { node: NodeView;
           </span>
         ))}
       </td>
-      <td className="muted" title={node.agent ? `${node.agent.hostname}, ${node.agent.inferenceUrl}` : undefined}>
+      <td className="muted" title={node.agent ? `${node.agent.hostname}, ${node.inferenceUrl ?? 'no inference URL yet'}` : undefined}>
         {node.agent ? `${node.agent.version} ${node.agent.os}/${node.agent.arch}` : '–'}
       </td>
     </tr>
@@ -171,7 +171,7 @@ function NodeDetail({ node }: { node: NodeView }) {
         <dt>GPUs</dt>
         <dd>{node.resources?.gpus.length ? node.resources.gpus.map((g) => g.name).join(', ') : 'none'}</dd>
         <dt>Inference</dt>
-        <dd>{node.agent?.inferenceUrl ?? '–'}</dd>
+        <dd>{node.inferenceUrl ?? '–'}</dd>
       </dl>
       {error && <p className="error">{error}</p>}
       <div className="chart-grid">
