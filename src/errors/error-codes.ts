@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   FOGLINE_ERR_TOKEN_NOT_FOUND: { status: 404, message: 'No such token' },
   FOGLINE_ERR_NODE_NOT_FOUND: { status: 404, message: 'No such node' },
   FOGLINE_ERR_NODE_NAME_TAKEN: { status: 409, message: 'A node with this name already exists' },
+  FOGLINE_ERR_NODE_NOT_ASSIGNED: { status: 403, message: 'This node is not assigned that deployment, round or session' },
   FOGLINE_ERR_LABEL_INVALID: { status: 400, message: 'A label is not a valid key=value pair' },
   FOGLINE_ERR_DATASET_NOT_FOUND: { status: 404, message: 'No such dataset or dataset version' },
   FOGLINE_ERR_DATASET_INVALID: { status: 400, message: 'The data is not usable' },
