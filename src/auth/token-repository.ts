@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { JoinPolicy } from '../contracts/join-policy.js';
 import type { Database, TokensTable } from '../store/schema.js';
 import type { TokenRole } from './roles.js';
 import { generateToken, hashSecret } from './token-secret.js';
@@ -14,6 +15,8 @@ export interface TokenRecord {
   revokedAt: number | null;
   createdAt: number;
   createdBy: string | null;
+  /** Join tokens: what they decide for the nodes that enrol with them (null: the node decides). */
+  joinPolicy: JoinPolicy | null;
 }
 
 export interface NewToken {
@@ -25,6 +28,7 @@ export interface NewToken {
   expiresAt?: number | null;
   maxUses?: number | null;
   createdBy?: string | null;
+  joinPolicy?: JoinPolicy | null;
 }
 
 /** How long a looked-up token is trusted without asking the database again. */
@@ -59,6 +63,7 @@ export class TokenRepository {
       revoked_at: null,
       created_at: Date.now(),
       created_by: input.createdBy ?? null,
+      join_policy: input.joinPolicy ? JSON.stringify(input.joinPolicy) : null,
     };
     await db.insertInto('tokens').values(row).execute();
     return { record: toRecord(row), token };
@@ -137,5 +142,6 @@ function toRecord(row: TokensTable): TokenRecord {
     revokedAt: row.revoked_at,
     createdAt: row.created_at,
     createdBy: row.created_by,
+    joinPolicy: row.join_policy === null ? null : (JSON.parse(row.join_policy) as JoinPolicy),
   };
 }

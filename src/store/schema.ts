@@ -17,6 +17,8 @@ export interface TokensTable {
   revoked_at: number | null;
   created_at: number;
   created_by: string | null;
+  /** Join tokens: what they decide for the nodes that enrol with them (JSON, migration 0016). */
+  join_policy: string | null;
 }
 
 export interface NodesTable {

@@ -16,6 +16,7 @@ import * as offloadCounts from './0012-offload-counts.js';
 import * as jointInference from './0013-joint-inference.js';
 import * as sessions from './0014-sessions.js';
 import * as nodeInferenceUrl from './0015-node-inference-url.js';
+import * as joinPolicies from './0016-join-policies.js';
 /** Every schema change, in order. Names sort in the order they run; never rename one. */
 export function allMigrations(dialect: DialectName): Record<string, Migration> {
   return {
@@ -34,5 +35,6 @@ export function allMigrations(dialect: DialectName): Record<string, Migration> {
     '0013-joint-inference': jointInference,
     '0014-sessions': sessions,
     '0015-node-inference-url': nodeInferenceUrl,
+    '0016-join-policies': joinPolicies,
   };
 }
