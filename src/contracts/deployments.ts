@@ -1,6 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { IsoTime, Labels, Nullable } from './common.js';
 import { IoSignature, ModelName } from './models.js';
+import { EdgeToken } from './edge-access.js';
 
 export const DEPLOYMENT_STRATEGIES = ['all', 'rolling', 'canary'] as const;
 export type DeploymentStrategy = (typeof DEPLOYMENT_STRATEGIES)[number];
@@ -223,13 +224,20 @@ export const DesiredDeployment = Type.Object({
       inferPath: Type.String({ description: "The control plane's V2 infer path for that version" }),
     }),
   ),
+  sampleUpload: Type.Optional(
+    Type.Boolean({
+      description: "The deployment's drift policy uploads samples: the node's POST …/actuals then needs an inference token for it",
+    }),
+  ),
 });
 export type DesiredDeployment = Static<typeof DesiredDeployment>;
 
 export const DesiredState = Type.Object({
-  /** Changes whenever anything in `deployments` changes; send it back as ?revision= to wait for the next change. */
+  /** Changes whenever anything in `deployments` or `edgeTokens` changes; send it back as ?revision= to wait for the next change. */
   revision: Type.String(),
   deployments: Type.Array(DesiredDeployment),
+  /** The inference tokens this node's agent accepts on /v2 and /metrics (hashes only; src/agent/edge-auth). */
+  edgeTokens: Type.Optional(Type.Array(EdgeToken)),
 });
 export type DesiredState = Static<typeof DesiredState>;
 

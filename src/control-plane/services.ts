@@ -1,6 +1,9 @@
 import path from 'node:path';
 import { AuditLog } from '../audit/audit-log.js';
 import { Authenticator } from '../auth/authenticator.js';
+import { controlPlaneEdgeToken } from '../auth/control-plane-edge-token.js';
+import { InferenceTokens } from '../auth/inference-tokens.js';
+import { ALL_DEPLOYMENTS } from '../contracts/edge-access.js';
 import { TokenRepository } from '../auth/token-repository.js';
 import { DatasetCatalog } from '../datasets/dataset-catalog.js';
 import { ChangeSignal } from '../deployments/change-signal.js';
@@ -51,6 +54,8 @@ export interface Services {
   store: Store;
   settings: ServiceSettings;
   tokens: TokenRepository;
+  /** Scopes of inference tokens (agents' /v2 and /metrics), handed to agents with their desired state. */
+  inferenceTokens: InferenceTokens;
   authenticator: Authenticator;
   nodes: NodeRegistry;
   enrolment: Enrolment;
@@ -93,10 +98,28 @@ export function createServices(store: Store, settings: ServiceSettings): Service
   const deployments = new DeploymentRepository(store.db);
   const changes = new ChangeSignal();
   const onDemand = new OnDemandPlacements(store.db);
-  const desiredState = new DesiredStateService(deployments, models, nodes, changes, onDemand);
+  const inferenceTokens = new InferenceTokens(store.db);
+  const policies = new DriftRepository(store.db);
+  // What the control plane presents to cloud agents that run --edge-auth token; only cloud nodes get its hash.
+  const edgeToken = controlPlaneEdgeToken((message) => signingKey.signBytes(message));
+  const desiredState = new DesiredStateService(deployments, models, nodes, changes, onDemand, {
+    grants: async () => [
+      ...(await inferenceTokens.active()),
+      {
+        id: edgeToken.id,
+        secretHash: edgeToken.secretHash,
+        deployments: [ALL_DEPLOYMENTS],
+        metrics: false,
+        expiresAt: null,
+        cloudOnly: true,
+      },
+    ],
+    sampleUploads: async () => new Set((await policies.listPolicies()).filter((p) => p.sampleUpload).map((p) => p.deployment)),
+  });
   const inference = new CloudInference(models, () => store.ping());
   const cloudReplicas = new ReplicaBalancer(inference, () => findCloudReplicas({ deployments, desiredState, nodes }), {
     observer: metrics.cloudReplicas,
+    credential: edgeToken.token,
   });
   metrics.cloudReplicas.watch(() => cloudReplicas.states());
   const datasets = new DatasetCatalog(store.db, new ArtifactStore(path.join(settings.dataDir, 'datasets')), settings.datasetLimitBytes);
@@ -113,6 +136,7 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     store,
     settings,
     tokens,
+    inferenceTokens,
     authenticator,
     nodes,
     enrolment: new Enrolment(store.db, authenticator, tokens, nodes),

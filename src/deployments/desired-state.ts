@@ -12,6 +12,7 @@ import { placeDeployment } from './placement.js';
 import { assignedVersion } from './rollout.js';
 import { parseModelSelector } from '../registry/model-selector.js';
 import { desiredJoint, jointNodeView, jointView, resolveJointCloud } from './joint-setting.js';
+import { type EdgeAccess, type EdgeGrant, edgeTokensFor } from './edge-tokens.js';
 
 /** How often a waiting long poll re-checks without a signal (node status changes, other replicas). */
 const RECHECK_MS = 2000;
@@ -31,6 +32,8 @@ interface Snapshot {
   nodes: NodeView[];
   /** Nodes each deployment was loaded on on demand (sessions), by deployment name. */
   onDemand: Map<string, string[]>;
+  /** Inference tokens agents may accept, and the deployments that upload samples (undefined without EdgeAccess). */
+  edge?: { grants: EdgeGrant[]; sampleUploads: ReadonlySet<string> };
 }
 
 interface Placement {
@@ -58,11 +61,14 @@ export class DesiredStateService {
     private readonly changes: ChangeSignal,
     /** Where deployments were loaded on demand for sessions; placed like the selector's nodes. */
     private readonly onDemand?: OnDemandPlacements,
+    /** What agents need to guard their /v2 and /metrics (src/agent/edge-auth). */
+    private readonly edge?: EdgeAccess,
   ) {}
 
   /** What `nodeId` should serve now. The asking node is alive by definition, whatever its last heartbeat says. */
   async forNode(nodeId: string): Promise<DesiredState> {
     const deployments: DesiredDeployment[] = [];
+    const { edge, nodes } = await this.currentSnapshot();
     for (const { deployment, versions, joint, nodeIds } of await this.placements(nodeId)) {
       if (!nodeIds.includes(nodeId)) continue;
       const assigned = assignedVersion(deployment.rollout, nodeId);
@@ -86,10 +92,16 @@ export class DesiredStateService {
           inferPath: `/v2/models/${encodeURIComponent(version.model)}/versions/${version.version}/infer`,
         },
         ...(jointEntry ? { joint: jointEntry } : {}),
+        ...(edge?.sampleUploads.has(deployment.name) ? { sampleUpload: true } : {}),
       });
     }
-    const revision = createHash('sha256').update(JSON.stringify(deployments)).digest('hex').slice(0, 16);
-    return { revision, deployments };
+    const role = nodes.find((node) => node.id === nodeId)?.role ?? 'edge';
+    const served = deployments.map((d) => d.name);
+    const edgeTokens = edge ? edgeTokensFor(edge.grants, { role }, served) : undefined;
+    // Without EdgeAccess the revision is what it always was: agents of an older control plane see no change.
+    const hashed = edgeTokens ? { deployments, edgeTokens } : deployments;
+    const revision = createHash('sha256').update(JSON.stringify(hashed)).digest('hex').slice(0, 16);
+    return { revision, deployments, ...(edgeTokens ? { edgeTokens } : {}) };
   }
 
   /** Long poll: the desired state as soon as its revision differs from `revision`, or after `waitMs` as it is. */
@@ -224,16 +236,25 @@ export class DesiredStateService {
     this.snapshotMeta = { at: now, generation };
     const snapshot = (async (): Promise<Snapshot> => {
       const deployments = await this.deployments.list();
-      const resolved = await Promise.all(deployments.map((deployment) => this.resolveVersions(deployment)));
-      if (deployments.length === 0) return { deployments: resolved, nodes: [], onDemand: new Map() };
+      const [resolved, edge] = await Promise.all([
+        Promise.all(deployments.map((deployment) => this.resolveVersions(deployment))),
+        this.loadEdge(),
+      ]);
+      if (deployments.length === 0) return { deployments: resolved, nodes: [], onDemand: new Map(), edge };
       const [nodes, onDemand] = await Promise.all([this.nodes.list(), this.onDemand?.byDeployment() ?? new Map<string, string[]>()]);
-      return { deployments: resolved, nodes, onDemand };
+      return { deployments: resolved, nodes, onDemand, edge };
     })();
     this.snapshot = snapshot;
     snapshot.catch(() => {
       if (this.snapshot === snapshot) this.snapshot = undefined;
     });
     return snapshot;
+  }
+
+  private async loadEdge(): Promise<Snapshot['edge']> {
+    if (!this.edge) return undefined;
+    const [grants, sampleUploads] = await Promise.all([this.edge.grants(), this.edge.sampleUploads()]);
+    return { grants, sampleUploads };
   }
 
   private async resolveVersions(deployment: DeploymentRecord): Promise<Snapshot['deployments'][number]> {

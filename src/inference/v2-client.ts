@@ -17,7 +17,7 @@ export class CloudInferError extends Error {
 export interface CloudClientOptions {
   /** The control plane's URL (or a cloud replica's inference URL): the V2 routes live under it. */
   server: string;
-  /** The node credential: the control plane's V2 routes accept node credentials. Agents' own V2 routes need none. */
+  /** The node credential (the control plane's V2 routes accept it), or the control plane's own inference token (cloud agents with --edge-auth token accept it). */
   credential?: string;
   /** How long an offloaded request may take before the node runs it itself, ms. */
   timeoutMs: number;

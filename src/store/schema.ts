@@ -21,6 +21,12 @@ export interface TokensTable {
   join_policy: string | null;
 }
 
+/** Scopes of inference tokens (migration 0017): `deployment:<name>` or `metrics`. */
+export interface TokenScopesTable {
+  token_id: string;
+  scope: string;
+}
+
 export interface NodesTable {
   id: string;
   name: string;
@@ -290,6 +296,7 @@ export interface OnDemandPlacementsTable {
 
 export interface Database {
   tokens: TokensTable;
+  token_scopes: TokenScopesTable;
   nodes: NodesTable;
   audit_events: AuditEventsTable;
   models: ModelsTable;
