@@ -12,6 +12,7 @@ import { DesiredStateService } from '../deployments/desired-state.js';
 import { OnDemandPlacements } from '../deployments/on-demand-placements.js';
 import { DriftRepository } from '../drift/drift-repository.js';
 import { DriftService } from '../drift/drift-service.js';
+import { DEFAULT_SAMPLE_LIMITS } from '../drift/sample-bounds.js';
 import { FederatedService } from '../federated/federated-service.js';
 import { RolloutController } from '../deployments/rollout-controller.js';
 import { Enrolment } from '../nodes/enrolment.js';
@@ -41,6 +42,10 @@ export interface ServiceSettings {
   /** Per client address and minute; 0 turns a limit off. */
   enrolRateLimit?: number;
   authFailureLimit?: number;
+  /** Bounds on node sample uploads (src/drift/sample-bounds.ts); the defaults when left out. */
+  sampleClockSkewSeconds?: number;
+  sampleValueBand?: number;
+  sampleGapLimit?: number;
   /** Inference sessions: per node, and the idle timeout their sockets get. */
   sessionsPerNode?: number;
   sessionIdleSeconds?: number;
@@ -170,6 +175,19 @@ export function createServices(store: Store, settings: ServiceSettings): Service
       },
     ),
     registryPublicKeyPem: signingKey.publicKeyPem,
-    drift: new DriftService({ repository: new DriftRepository(store.db), deployments, models, artifacts, datasets, runs, changes }),
+    drift: new DriftService({
+      repository: new DriftRepository(store.db),
+      deployments,
+      models,
+      artifacts,
+      datasets,
+      runs,
+      changes,
+      sampleLimits: {
+        clockSkewSeconds: settings.sampleClockSkewSeconds ?? DEFAULT_SAMPLE_LIMITS.clockSkewSeconds,
+        valueBand: settings.sampleValueBand ?? DEFAULT_SAMPLE_LIMITS.valueBand,
+        gapLimit: settings.sampleGapLimit ?? DEFAULT_SAMPLE_LIMITS.gapLimit,
+      },
+    }),
   };
 }

@@ -57,6 +57,7 @@ export const ERROR_CODES = {
   FOGLINE_ERR_DRIFT_EVENT_NOT_FOUND: { status: 404, message: 'No such drift event' },
   FOGLINE_ERR_DRIFT_RETRAIN_UNAVAILABLE: { status: 409, message: 'This deployment cannot be retrained automatically' },
   FOGLINE_ERR_DRIFT_SAMPLES_REFUSED: { status: 409, message: 'Samples are not collected for this deployment' },
+  FOGLINE_ERR_DRIFT_SAMPLES_INVALID: { status: 400, message: 'Some samples were refused; the others were kept' },
   FOGLINE_ERR_INTERNAL: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
