@@ -131,10 +131,13 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
       { method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime },
       'request',
     );
-    // Telemetry (heartbeats, status reports, inference) is neither audited nor a change.
-    if (!MUTATING.has(request.method) || request.routeOptions.config.audit === false) return;
+    if (!MUTATING.has(request.method)) return;
+    // Telemetry (heartbeats, status reports, inference) is neither audited nor a change, except when it
+    // is refused as forbidden: a node writing about what is not its own is in the audit log (issue 14).
+    const telemetry = request.routeOptions.config.audit === false;
+    if (telemetry && reply.statusCode !== 403) return;
     // Any other successful change may change what nodes should serve (deployments, aliases, labels).
-    if (reply.statusCode < 400) services.changes.notify();
+    if (!telemetry && reply.statusCode < 400) services.changes.notify();
     if (!request.routeOptions.url) return;
     const principal = request.principal;
     const target = (request.params as { id?: string } | undefined)?.id ?? null;

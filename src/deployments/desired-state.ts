@@ -124,6 +124,48 @@ export class DesiredStateService {
     return assigned;
   }
 
+  /**
+   * The deployments `nodeId` is given now, by name, with the version each hands it: what forNode()
+   * lists, worked out for this node alone from the shared snapshot (no placement of the whole
+   * fleet), so that every write a node makes can be checked against it on the hot path (issue 14).
+   */
+  async assignedTo(nodeId: string): Promise<Map<string, number>> {
+    const { deployments, nodes, onDemand } = await this.currentSnapshot();
+    const assigned = new Map<string, number>();
+    const node = nodes.find((n) => n.id === nodeId);
+    if (!node) return assigned;
+    // As in forNode(): the asking node is alive by definition.
+    const alive = [{ ...node, status: 'online' as const }];
+    for (const entry of deployments) {
+      if (placeOne(entry, alive, onDemand).nodeIds.length === 0) continue;
+      const version = assignedVersion(entry.deployment.rollout, nodeId);
+      if (version !== null && entry.versions.has(version)) assigned.set(entry.deployment.name, version);
+    }
+    return assigned;
+  }
+
+  /**
+   * Which of `names` a node may write about: those given to it now. Throws
+   * FOGLINE_ERR_NODE_NOT_ASSIGNED (nothing may be written then) when one is a deployment that is
+   * not given to it; names of no deployment (one deleted as the node reported) are left out quietly.
+   */
+  async writableBy(nodeId: string, names: readonly string[], what: string): Promise<Set<string>> {
+    if (names.length === 0) return new Set();
+    const [assigned, { deployments }] = await Promise.all([this.assignedTo(nodeId), this.currentSnapshot()]);
+    const known = new Set(deployments.map((entry) => entry.deployment.name));
+    const unique = [...new Set(names)];
+    const refused = unique.filter((name) => known.has(name) && !assigned.has(name));
+    if (refused.length > 0) {
+      const listed = refused.map((name) => `"${name}"`).join(', ');
+      throw new FoglineError(
+        'FOGLINE_ERR_NODE_NOT_ASSIGNED',
+        `This node is not assigned ${refused.length === 1 ? 'deployment' : 'deployments'} ${listed}: its ${what} was refused and nothing was written`,
+        { deployments: refused },
+      );
+    }
+    return new Set(unique.filter((name) => assigned.has(name)));
+  }
+
   /** What the rollout controller needs for each deployment: the selector's version now and where it is placed. */
   async rolloutInputs(): Promise<{ deployment: DeploymentRecord; resolvedVersion: number | null; placedNodes: string[] }[]> {
     return (await this.placements()).map(({ deployment, resolved, nodeIds }) => ({

@@ -177,7 +177,17 @@ export class SessionService {
   /** The socket holder's report: `nodeId` null for the control plane's own stream. */
   async record(nodeId: string | null, id: string, event: 'connected' | 'closed', reason?: string): Promise<SessionView> {
     const session = await this.repository.find(id);
-    if (!session || session.nodeId !== nodeId) throw new FoglineError('FOGLINE_ERR_SESSION_NOT_FOUND', `No session ${id} on this node`);
+    if (!session || (nodeId === null && session.nodeId !== null)) {
+      throw new FoglineError('FOGLINE_ERR_SESSION_NOT_FOUND', `No session ${id} on this node`);
+    }
+    if (session.nodeId !== nodeId) {
+      // Another node's session (or a cloud one): not this node's to report on (issue 14).
+      throw new FoglineError(
+        'FOGLINE_ERR_NODE_NOT_ASSIGNED',
+        `Session ${id} is not placed on this node: its event was refused and nothing was written`,
+        { session: id },
+      );
+    }
     if (event === 'connected') await this.repository.markConnected(id, this.now());
     else await this.repository.close([id], reason ?? 'disconnected', this.now());
     return this.get(id);
