@@ -19,6 +19,9 @@ export interface TokenRecord {
   joinPolicy: JoinPolicy | null;
 }
 
+/** A looked-up token: its record, the hash its secret must match, and (node credentials) whether the node waits for approval. */
+export type FoundToken = TokenRecord & { secretHash: string; nodePending: boolean };
+
 export interface NewToken {
   /** Normally random; fixed only for the bootstrap admin token, so that two servers cannot both create one. */
   id?: string;
@@ -42,7 +45,7 @@ const TOKEN_CACHE_LIMIT = 100_000;
  * effect within TOKEN_CACHE_MS.
  */
 export class TokenRepository {
-  private readonly cache = new Map<string, { row: TokenRecord & { secretHash: string }; at: number }>();
+  private readonly cache = new Map<string, { row: FoundToken; at: number }>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -69,12 +72,19 @@ export class TokenRepository {
     return { record: toRecord(row), token };
   }
 
-  async find(id: string): Promise<(TokenRecord & { secretHash: string }) | undefined> {
+  async find(id: string): Promise<FoundToken | undefined> {
     const cached = this.cache.get(id);
     if (cached && Date.now() - cached.at < this.cacheMs) return cached.row;
-    const row = await this.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+    // A node credential carries whether its node still waits for approval (read in the same query).
+    const row = await this.db
+      .selectFrom('tokens')
+      .leftJoin('nodes', 'nodes.id', 'tokens.node_id')
+      .selectAll('tokens')
+      .select('nodes.pending as node_pending')
+      .where('tokens.id', '=', id)
+      .executeTakeFirst();
     if (!row) return undefined;
-    const found = { ...toRecord(row), secretHash: row.secret_hash };
+    const found: FoundToken = { ...toRecord(row), secretHash: row.secret_hash, nodePending: row.node_pending === 1 };
     if (this.cache.size >= TOKEN_CACHE_LIMIT) this.cache.clear();
     this.cache.set(id, { row: found, at: Date.now() });
     return found;
@@ -99,8 +109,13 @@ export class TokenRepository {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async revokeForNode(nodeId: string, db: Kysely<Database> = this.db, at = Date.now()): Promise<void> {
+  /** Drops a node's credentials from the cache: the next request reads them (and the node's approval) again. */
+  forgetNode(nodeId: string): void {
     for (const [id, entry] of this.cache) if (entry.row.nodeId === nodeId) this.cache.delete(id);
+  }
+
+  async revokeForNode(nodeId: string, db: Kysely<Database> = this.db, at = Date.now()): Promise<void> {
+    this.forgetNode(nodeId);
     await db.updateTable('tokens').set({ revoked_at: at }).where('node_id', '=', nodeId).where('revoked_at', 'is', null).execute();
   }
 

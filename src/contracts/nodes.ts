@@ -43,6 +43,7 @@ export const EnrollResponse = Type.Object(
     nodeName: Type.String(),
     credential: Type.String({ description: 'The node credential: acts only as this node; shown once' }),
     heartbeatIntervalSeconds: Type.Number(),
+    pendingApproval: Type.Optional(Type.Boolean({ description: 'The node gets no work until an operator approves it' })),
   },
   {},
 );
@@ -108,7 +109,27 @@ export const HeartbeatRequest = Type.Object(
 );
 export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
 
-export const HeartbeatResponse = Type.Object({ heartbeatIntervalSeconds: Type.Number(), serverTime: IsoTime }, {});
+/** A new node credential, handed to the agent with a heartbeat answer when its credential is rotated. */
+export const IssuedCredential = Type.Object(
+  {
+    credential: Type.String({
+      description: 'The new credential: save it (node.json), then use it; the one this heartbeat used stops working soon after',
+    }),
+    expiresAt: Nullable(IsoTime),
+  },
+  {},
+);
+export type IssuedCredential = Static<typeof IssuedCredential>;
+
+export const HeartbeatResponse = Type.Object(
+  {
+    heartbeatIntervalSeconds: Type.Number(),
+    serverTime: IsoTime,
+    pendingApproval: Type.Optional(Type.Boolean({ description: 'The node waits for an operator to approve it (fogline nodes approve)' })),
+    newCredential: Type.Optional(IssuedCredential),
+  },
+  {},
+);
 export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
 
 export const NODE_STATUSES = ['online', 'offline'] as const;
@@ -122,6 +143,17 @@ export const NodeView = Type.Object(
     labels: Labels,
     status: Type.Union(NODE_STATUSES.map((status) => Type.Literal(status))),
     cordoned: Type.Boolean({ description: 'Cordoned nodes get no new deployments' }),
+    pending: Type.Optional(
+      Type.Boolean({
+        description:
+          'True until an operator approves a node enrolled with a --require-approval join token: it gets no deployments, federated rounds, sessions or cloud-replica role',
+      }),
+    ),
+    credentialRotation: Type.Optional(
+      Type.Union([Type.Literal('requested'), Type.Literal('delivered')], {
+        description: "A credential rotation under way: requested (handed out with the node's next heartbeat), delivered (not used yet)",
+      }),
+    ),
     lastHeartbeatAt: Nullable(IsoTime),
     heartbeatAgeSeconds: Nullable(Type.Number()),
     resources: Nullable(NodeResources),

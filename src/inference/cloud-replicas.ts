@@ -1,5 +1,6 @@
 import type { DeploymentRepository } from '../deployments/deployment-repository.js';
 import type { DesiredStateService } from '../deployments/desired-state.js';
+import { isApproved } from '../nodes/node-eligibility.js';
 import type { NodeRegistry } from '../nodes/node-registry.js';
 import { parseModelSelector } from '../registry/model-selector.js';
 
@@ -30,7 +31,7 @@ export async function findCloudReplicas(deps: {
   desiredState: DesiredStateService;
   nodes: NodeRegistry;
 }): Promise<CloudReplica[]> {
-  const cloudNodes = await deps.nodes.list({ role: 'cloud', status: 'online' });
+  const cloudNodes = (await deps.nodes.list({ role: 'cloud', status: 'online' })).filter(isApproved);
   // Most clusters have no cloud nodes: no need to read every deployment then.
   if (cloudNodes.length === 0) return [];
   const byId = new Map(cloudNodes.map((node) => [node.id, node]));

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { AgentInfo, HeartbeatRequest, NodeResources, NodeRole, NodeView } from '../contracts/nodes.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import type { Database, NodesTable } from '../store/schema.js';
@@ -32,7 +32,17 @@ export class NodeRegistry {
   ) {}
 
   async insert(
-    node: { id: string; name: string; role: NodeRole; labels: LabelMap; inferenceUrl?: string | null },
+    node: {
+      id: string;
+      name: string;
+      role: NodeRole;
+      labels: LabelMap;
+      inferenceUrl?: string | null;
+      /** Waits for an operator's approval (a --require-approval join token). */
+      pending?: boolean;
+      credentialId?: string | null;
+      credentialTtlSeconds?: number | null;
+    },
     db = this.db,
   ): Promise<void> {
     const now = this.now();
@@ -50,6 +60,9 @@ export class NodeRegistry {
         last_heartbeat_at: null,
         enrolled_at: now,
         updated_at: now,
+        pending: node.pending ? 1 : 0,
+        credential_id: node.credentialId ?? null,
+        credential_ttl_seconds: node.credentialTtlSeconds ?? null,
       })
       .execute();
   }
@@ -139,6 +152,17 @@ export class NodeRegistry {
     return { ...node, cordoned };
   }
 
+  /** An operator lets a pending node take work (`fogline nodes approve`); approving an approved node changes nothing. */
+  async approve(idOrName: string): Promise<NodeView> {
+    const node = await this.get(idOrName);
+    if (node.pending) {
+      await this.db.updateTable('nodes').set({ pending: 0, updated_at: this.now() }).where('id', '=', node.id).execute();
+      // Its credential's cached principal says pending: the next request must see the approval.
+      this.tokens.forgetNode(node.id);
+    }
+    return { ...node, pending: false };
+  }
+
   /**
    * Deletes the node and revokes its credentials in one transaction; what it last reported about
    * deployments and drift goes with it (views also skip reports of nodes that are gone).
@@ -166,7 +190,7 @@ export class NodeRegistry {
     return this.toView(row, this.now());
   }
 
-  private toView(row: NodesTable, now: number): NodeView {
+  private toView(row: Selectable<NodesTable>, now: number): NodeView {
     return {
       id: row.id,
       name: row.name,
@@ -174,6 +198,12 @@ export class NodeRegistry {
       labels: JSON.parse(row.labels) as LabelMap,
       status: nodeStatus(row.last_heartbeat_at, now, this.nodeTimeoutMs),
       cordoned: row.cordoned === 1,
+      pending: row.pending === 1,
+      ...(row.rotate_credential === 1
+        ? { credentialRotation: 'requested' as const }
+        : row.next_credential_id !== null
+          ? { credentialRotation: 'delivered' as const }
+          : {}),
       lastHeartbeatAt: row.last_heartbeat_at === null ? null : new Date(row.last_heartbeat_at).toISOString(),
       heartbeatAgeSeconds: row.last_heartbeat_at === null ? null : Math.max(0, (now - row.last_heartbeat_at) / 1000),
       resources: row.resources === null ? null : (JSON.parse(row.resources) as NodeResources),

@@ -40,6 +40,14 @@ export interface NodesTable {
   last_heartbeat_at: number | null;
   enrolled_at: number;
   updated_at: number;
+  /** 1 until an operator approves a node enrolled with a --require-approval join token (migration 0016). */
+  pending: Generated<number>;
+  /** The credential the node uses now, and one handed to it on a rotation but not used yet. */
+  credential_id: string | null;
+  next_credential_id: string | null;
+  /** 1 when an operator asked for a new credential: handed out with the node's next heartbeat. */
+  rotate_credential: Generated<number>;
+  credential_ttl_seconds: number | null;
 }
 
 export interface AuditEventsTable {
