@@ -16,6 +16,7 @@ import { isMlInputError } from '../ml/errors.js';
 import { aggregate, checkUpdate, clipToNorm, l2Norm, type ServerOptimizerState, type ServerStrategy } from '../ml/federated/aggregation.js';
 import { type FederatedModelSpec, initialWeights } from '../ml/federated/federated-model.js';
 import { decodeUpdate, encodeUpdate } from '../ml/federated/update-codec.js';
+import { takesNewWork } from '../nodes/node-eligibility.js';
 import type { NodeRegistry } from '../nodes/node-registry.js';
 import { ArtifactStore } from '../registry/artifact-store.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
@@ -383,7 +384,7 @@ export class FederatedService {
         const seen = this.seen.get(n.id);
         const kinds = this.kinds.get(n.id);
         return (
-          !n.cordoned &&
+          takesNewWork(n) &&
           seen !== undefined &&
           now - seen <= liveness &&
           seen >= (this.dropped.get(n.id) ?? Number.NEGATIVE_INFINITY) &&

@@ -10,6 +10,7 @@ import type { OnDemandPlacements } from '../deployments/on-demand-placements.js'
 import { MEMORY_PER_BUNDLE_BYTE } from '../deployments/placement.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import { matchesSelector } from '../nodes/labels.js';
+import { isApproved, takesNewWork } from '../nodes/node-eligibility.js';
 import type { NodeRegistry } from '../nodes/node-registry.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
 import type { Database } from '../store/schema.js';
@@ -253,7 +254,8 @@ export class SessionService {
     const loadable: Candidate[] = [];
     const skipped: string[] = [];
     for (const node of nodes) {
-      if (!matchesSelector(node.labels, selector)) continue;
+      // A pending node gets no sessions, whatever it reports.
+      if (!matchesSelector(node.labels, selector) || !isApproved(node)) continue;
       const report = reports.get(node.id);
       // Only where the deployment is placed now: a node it was released from may still show its last report.
       const placedHere = report !== undefined && report.assignedVersion !== null;
@@ -285,7 +287,7 @@ export class SessionService {
       if (serves) serving.push(candidate);
       else if (failed) skipped.push(`${node.name} failed to load it (${report.reason ?? 'no reason given'})`);
       else if (
-        !node.cordoned &&
+        takesNewWork(node) &&
         r !== null &&
         r.memoryFreeBytes >= resolved.artifact.sizeBytes * MEMORY_PER_BUNDLE_BYTE &&
         this.settings.loadTimeoutMs > 0
