@@ -1,4 +1,4 @@
-import { httpsOptions, pinCertificateAuthority } from '../http/tls.js';
+import { pinCertificateAuthority } from '../http/tls.js';
 import { listenError } from '../http/listen-error.js';
 import { ensureWritableDir } from '../files/writable-dir.js';
 import os from 'node:os';
@@ -28,6 +28,8 @@ import { DriftReporter } from './drift/drift-reporter.js';
 import { driftRoutes } from './drift/drift-routes.js';
 import path from 'node:path';
 import { DeployedModels } from './runtime/deployed-models.js';
+import { EdgeGuard } from './edge-auth/edge-guard.js';
+import { edgeHttpsOptions, isLoopback } from './edge-auth/edge-tls.js';
 import { type DeploymentSync, startDeploymentSync } from './sync/deployment-sync.js';
 
 const DEFAULT_SERVER = 'http://127.0.0.1:7070';
@@ -49,9 +51,12 @@ export interface RunningAgent {
 /** Starts an agent: its own HTTP server, enrolment (first start only) and the heartbeat loop. */
 export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   ensureWritableDir(config.dataDir, '--data-dir (FOGLINE_AGENT_DATA_DIR)');
-  const https = httpsOptions(config);
+  const https = edgeHttpsOptions(config);
   pinCertificateAuthority(config.ca);
   const http = Fastify({ logger: { level: config.logLevel }, ...(https ? { https } : {}) });
+  // Who may call /v2 and /metrics (--edge-auth): checked before any route, with the tokens of the desired state.
+  const guard = new EdgeGuard(config.edgeAuth);
+  guard.install(http);
   const metrics = new AgentMetrics({ dataDir: config.dataDir });
   metrics.install(http);
   const log = http.log;
@@ -68,7 +73,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       lastError: heartbeats?.state.lastError ?? null,
     });
   });
-  // Deployed models on the Open Inference Protocol; open to callers, as a model server is.
+  // Deployed models on the Open Inference Protocol; who may call them is the EdgeGuard's to say (--edge-auth).
   const models = new DeployedModels({
     observer: metrics.serving,
     batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxBatchDelayMs },
@@ -161,6 +166,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         credential: identity.credential,
         cacheLimitBytes: config.cacheLimitBytes,
         ranWhere: (name) => offloading.ranWhere(name),
+        onDesiredState: (state) => guard.update(state),
       },
       models,
       log,
@@ -176,7 +182,16 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     : undefined;
   const driftReporter = new DriftReporter(drift, { server, nodeId: identity.nodeId, credential: identity.credential }, log);
   driftReporter.start();
-  log.info({ nodeId: identity.nodeId, name: identity.nodeName, server, url }, 'agent started');
+  log.info({ nodeId: identity.nodeId, name: identity.nodeName, server, url, edgeAuth: config.edgeAuth }, 'agent started');
+  if (config.edgeAuth === 'open' && !isLoopback(config.host)) {
+    log.warn(
+      { host: config.host },
+      'inference and metrics are open to anyone who can reach this port (--edge-auth open): use --edge-auth token or mtls outside a lab',
+    );
+  }
+  if (config.edgeAuth === 'mtls' && config.role === 'cloud') {
+    log.warn('the control plane presents no client certificate: with --edge-auth mtls it cannot use this cloud node as a replica (use --edge-auth token)');
+  }
 
   const running = heartbeats;
   return {

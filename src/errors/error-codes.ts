@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   FOGLINE_ERR_AUTH_EXPIRED: { status: 401, message: 'The token has expired' },
   FOGLINE_ERR_AUTH_REVOKED: { status: 401, message: 'The token has been revoked' },
   FOGLINE_ERR_AUTH_FORBIDDEN: { status: 403, message: 'This token may not do that' },
+  FOGLINE_ERR_AUTH_SCOPE: { status: 403, message: 'The inference token does not cover this deployment or endpoint' },
   FOGLINE_ERR_JOIN_TOKEN_INVALID: { status: 401, message: 'The join token is not valid' },
   FOGLINE_ERR_JOIN_TOKEN_USED_UP: { status: 401, message: 'The join token has no uses left' },
   FOGLINE_ERR_JOIN_ROLE_REFUSED: { status: 403, message: 'The join token enrols nodes of another role' },

@@ -8,6 +8,7 @@ import { DesiredStateWatcher } from './desired-state-watcher.js';
 import { Reconciler } from './reconciler.js';
 import { StatusReporter } from './status-reporter.js';
 import type { RanWhere } from '../offload/offloading-models.js';
+import type { DesiredState } from '../../contracts/deployments.js';
 
 export interface DeploymentSyncConfig {
   dataDir: string;
@@ -17,6 +18,8 @@ export interface DeploymentSyncConfig {
   cacheLimitBytes: number;
   /** Answered requests per deployment by where they ran (OffloadingModels.ranWhere), for the status report. */
   ranWhere?: (name: string) => RanWhere | undefined;
+  /** Told of the kept desired state at start, then of every one received (the agent's EdgeGuard takes its tokens). */
+  onDesiredState?: (state: DesiredState) => void;
 }
 
 export interface DeploymentSync {
@@ -54,11 +57,13 @@ export async function startDeploymentSync(
     log.info({ deployments: models.names() }, 'serving the deployments kept from the last run');
   }
   const kept = files.loadDesired();
+  if (kept) config.onDesiredState?.(kept);
   if (kept) void reconciler.apply(kept.deployments);
 
   const watcher = new DesiredStateWatcher(
     link,
     (state, changed) => {
+      config.onDesiredState?.(state);
       if (changed) files.saveDesired(state);
       void reconciler.apply(state.deployments, changed);
     },

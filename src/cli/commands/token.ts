@@ -15,15 +15,33 @@ export function tokenCommand(): Command {
       .addOption(new Option('--role <role>', 'Role of the token').choices([...CREATABLE_ROLES]).makeOptionMandatory())
       .option('--name <name>', 'What the token is for (default: "<role> token")')
       .option('--expires-in <duration>', 'Lifetime, e.g. 30m, 12h, 7d (default: never)')
-      .option('--max-uses <n>', 'Join tokens: how many agents may enrol with it (default: unlimited)'),
+      .option('--max-uses <n>', 'Join tokens: how many agents may enrol with it (default: unlimited)')
+      .option(
+        '--deployment <name>',
+        'Inference tokens: a deployment whose /v2 routes (infer, stream, actuals, metadata) it may call on the agents that serve it (repeatable)',
+        (name: string, names: string[] | undefined) => [...(names ?? []), name],
+      )
+      .option('--metrics', "Inference tokens: may also read agents' GET /metrics (give it to Prometheus)"),
   ).action(
-    async (options: { role: (typeof CREATABLE_ROLES)[number]; name?: string; expiresIn?: string; maxUses?: string }, self: Command) => {
+    async (
+      options: {
+        role: (typeof CREATABLE_ROLES)[number];
+        name?: string;
+        expiresIn?: string;
+        maxUses?: string;
+        deployment?: string[];
+        metrics?: boolean;
+      },
+      self: Command,
+    ) => {
       const { client, json } = clientFor(self);
       const created = await client.createToken({
         name: options.name || `${options.role} token`,
         role: options.role,
         expiresInSeconds: options.expiresIn === undefined ? undefined : parseDuration(options.expiresIn, '--expires-in'),
         maxUses: options.maxUses === undefined ? undefined : parseCount(options.maxUses, '--max-uses'),
+        ...(options.deployment ? { deployments: options.deployment } : {}),
+        ...(options.metrics ? { metrics: true } : {}),
       });
       if (json) return printJson(created);
       console.log(created.token);
@@ -59,12 +77,17 @@ export function tokenCommand(): Command {
 const TOKEN_COLUMNS = [
   { header: 'ID', value: (t: TokenInfo) => t.id },
   { header: 'NAME', value: (t: TokenInfo) => t.name },
-  { header: 'ROLE', value: (t: TokenInfo) => t.role },
+  { header: 'ROLE', value: (t: TokenInfo) => (t.role === 'inference' ? `inference (${inferenceScope(t)})` : t.role) },
   { header: 'USES', value: (t: TokenInfo) => (t.maxUses === null ? String(t.uses) : `${t.uses}/${t.maxUses}`) },
   { header: 'EXPIRES', value: (t: TokenInfo) => t.expiresAt ?? 'never' },
   { header: 'STATE', value: (t: TokenInfo) => tokenState(t) },
   { header: 'CREATED', value: (t: TokenInfo) => t.createdAt },
 ];
+
+/** An inference token's scope in a list: its deployments, and metrics when it may read /metrics. */
+export function inferenceScope(token: Pick<TokenInfo, 'deployments' | 'metrics'>): string {
+  return [...(token.deployments ?? []), ...(token.metrics ? ['metrics'] : [])].join(', ');
+}
 
 /** What a token can still do: revoked, expired and used-up tokens are refused by the server. */
 export function tokenState(token: TokenInfo, now = Date.now()): string {
