@@ -13,6 +13,7 @@ import { FoglineError } from '../errors/fogline-error.js';
 import { VERSION } from '../version.js';
 import { type Access, authorize } from '../http/access.js';
 import { installErrorHandlers } from '../http/error-handler.js';
+import { AuthFailureLimits } from '../http/auth-failures.js';
 import { RateLimiter } from '../http/rate-limit.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { datasetRoutes } from './routes/dataset-routes.js';
@@ -81,7 +82,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   services.metrics.http.install(app);
   app.decorateRequest('principal', null);
 
-  const authFailures = new RateLimiter(services.settings.authFailureLimit ?? 30);
+  const authFailures = new AuthFailureLimits(services.settings.authFailureLimit ?? 30);
   const enrolments = new RateLimiter(services.settings.enrolRateLimit ?? 600);
   let closing = false;
   app.addHook('onReady', async () => {
@@ -108,19 +109,37 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
     // Routes that declare nothing are admin-only, so that a forgotten declaration fails closed.
     const access: Access = request.routeOptions.config.access ?? { minRole: 'admin' };
     if (access === 'public') return;
-    const tooMany = (limiter: RateLimiter): FoglineError => {
-      reply.header('retry-after', String(limiter.retryAfterSeconds(request.ip)));
-      return new FoglineError('FOGLINE_ERR_RATE_LIMITED', `Too many attempts from ${request.ip}: wait a minute and retry`);
+    const tooMany = (retryAfterSeconds: number): FoglineError => {
+      reply.header('retry-after', String(retryAfterSeconds));
+      return new FoglineError(
+        'FOGLINE_ERR_RATE_LIMITED',
+        `Too many attempts from ${request.ip} or with this token: wait a minute and retry`,
+      );
     };
-    // Guessing tokens (or join tokens) costs a client its access for the rest of the minute.
-    if (authFailures.exceeded(request.ip)) throw tooMany(authFailures);
+    // Failed token checks count per address and per token id (src/http/auth-failures.ts): past the
+    // limit a failing check gets 429 for the rest of the minute, while a valid token always passes.
+    const presented = request.headers.authorization;
+    const refusal = (error: unknown): unknown => {
+      // Only a refused token is a failed check (a database away is not).
+      if (!(error instanceof FoglineError) || error.status !== 401) return error;
+      const dead = error.code === 'FOGLINE_ERR_AUTH_REVOKED' || error.code === 'FOGLINE_ERR_AUTH_EXPIRED';
+      // A missing token is not a guess: it does not count, but a locked-out address gets 429 for it.
+      const retryAfter = presented
+        ? authFailures.failed(request.ip, presented, dead ? 'dead' : 'guess')
+        : authFailures.addressLocked(request.ip);
+      return retryAfter === undefined ? error : tooMany(retryAfter);
+    };
     if (access === 'join') {
-      if (enrolments.count(request.ip)) throw tooMany(enrolments);
+      if (enrolments.count(request.ip)) throw tooMany(enrolments.retryAfterSeconds(request.ip));
+      // The enrolment checks its join token and says what is wrong with it; a wrong one counts here.
+      await services.authenticator.authenticate(presented).catch((error: unknown) => {
+        const answer = refusal(error);
+        if (answer !== error) throw answer;
+      });
       return;
     }
-    const principal = await services.authenticator.authenticate(request.headers.authorization).catch((error: unknown) => {
-      // A wrong token counts; a missing one is not a guess.
-      throw request.headers.authorization && authFailures.count(request.ip) ? tooMany(authFailures) : error;
+    const principal = await services.authenticator.authenticate(presented).catch((error: unknown) => {
+      throw refusal(error);
     });
     request.principal = principal;
     authorize(request, principal, access);
