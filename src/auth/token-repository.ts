@@ -109,6 +109,18 @@ export class TokenRepository {
     return Number(result.numUpdatedRows) > 0;
   }
 
+  /** Makes a token expire at `at` at the latest (a node's replaced credential, after its overlap). */
+  async expireBy(id: string, at: number, db: Kysely<Database> = this.db): Promise<void> {
+    this.cache.delete(id);
+    await db
+      .updateTable('tokens')
+      .set({ expires_at: at })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', at)]))
+      .execute();
+  }
+
   /** Drops a node's credentials from the cache: the next request reads them (and the node's approval) again. */
   forgetNode(nodeId: string): void {
     for (const [id, entry] of this.cache) if (entry.row.nodeId === nodeId) this.cache.delete(id);

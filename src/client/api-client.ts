@@ -10,6 +10,7 @@ import type {
   FederatedUpdateReceipt,
   StartFederatedJobRequest,
 } from '../contracts/federated.js';
+import type { RotateCredentialRequest } from '../contracts/join-policy.js';
 import type { ModelList, ModelVersionList, ModelVersionView, ModelView, RegistryPublicKey } from '../contracts/models.js';
 import type {
   EnrollRequest,
@@ -78,6 +79,14 @@ export class ApiClient {
   /** Where the control plane calls the node's agent (operator); heartbeats cannot change it. */
   setInferenceUrl(idOrName: string, url: string): Promise<NodeView> {
     return this.request('PUT', `/api/v1/nodes/${encodeURIComponent(idOrName)}/inference-url`, { body: { url } });
+  }
+
+  approveNode(idOrName: string): Promise<NodeView> {
+    return this.request('POST', `/api/v1/nodes/${encodeURIComponent(idOrName)}/approve`);
+  }
+
+  rotateCredential(idOrName: string, body: RotateCredentialRequest = {}): Promise<NodeView> {
+    return this.request('POST', `/api/v1/nodes/${encodeURIComponent(idOrName)}/rotate-credential`, { body });
   }
 
   deleteNode(idOrName: string): Promise<NodeView> {

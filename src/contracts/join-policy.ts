@@ -40,6 +40,16 @@ export const JoinPolicy = Type.Object(
     ),
     credentialTtlSeconds: Type.Optional(CredentialTtlSeconds),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description: 'Join tokens only: what the nodes that enrol with it get and may ask for, decided by the token instead of the node',
+  },
 );
 export type JoinPolicy = Static<typeof JoinPolicy>;
+
+/** `POST /nodes/:id/rotate-credential`: optionally a new lifetime for the node's credentials from now on. */
+export const RotateCredentialRequest = Type.Object(
+  { credentialTtlSeconds: Type.Optional(CredentialTtlSeconds) },
+  { additionalProperties: false },
+);
+export type RotateCredentialRequest = Static<typeof RotateCredentialRequest>;

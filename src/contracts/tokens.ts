@@ -1,6 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { CREATABLE_ROLES, TOKEN_ROLES } from '../auth/roles.js';
 import { IsoTime, Nullable } from './common.js';
+import { JoinPolicy } from './join-policy.js';
 import { ModelName } from './models.js';
 
 export const CreateTokenRequest = Type.Object(
@@ -19,6 +20,7 @@ export const CreateTokenRequest = Type.Object(
       }),
     ),
     metrics: Type.Optional(Type.Boolean({ description: "Inference tokens: may also read agents' GET /metrics (for Prometheus)" })),
+    joinPolicy: Type.Optional(JoinPolicy),
   },
   { additionalProperties: false },
 );
@@ -38,6 +40,7 @@ export const TokenInfo = Type.Object(
     createdBy: Nullable(Type.String()),
     deployments: Type.Optional(Type.Array(Type.String(), { description: 'Inference tokens: the deployments it covers' })),
     metrics: Type.Optional(Type.Boolean({ description: "Inference tokens: whether it may read agents' /metrics" })),
+    joinPolicy: Type.Optional(JoinPolicy),
   },
   {},
 );

@@ -8,7 +8,7 @@ import { migrateToLatest, openStore } from '../store/store.js';
 import { bootstrapAdminToken } from './admin-bootstrap.js';
 import { buildControlPlaneApp, type ControlPlaneApp } from './app.js';
 import { writeServerInfo } from './data-dir-files.js';
-import { createServices } from './services.js';
+import { createServices, type ServiceSettings } from './services.js';
 
 export type ServerConfig = ResolvedOptions<typeof SERVER_OPTIONS>;
 
@@ -22,7 +22,8 @@ export interface RunningControlPlane {
 }
 
 /** Opens and migrates the database, bootstraps the admin token and listens. */
-export async function startControlPlane(config: ServerConfig): Promise<RunningControlPlane> {
+/** `config` is what `fogline server` resolved; tests may add settings that have no flag (ServiceSettings). */
+export async function startControlPlane(config: ServerConfig & Partial<ServiceSettings>): Promise<RunningControlPlane> {
   ensureWritableDir(config.dataDir, '--data-dir (FOGLINE_DATA_DIR)');
   const store = openStore(config.db);
   try {

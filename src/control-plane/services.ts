@@ -15,6 +15,7 @@ import { DriftService } from '../drift/drift-service.js';
 import { DEFAULT_SAMPLE_LIMITS } from '../drift/sample-bounds.js';
 import { FederatedService } from '../federated/federated-service.js';
 import { RolloutController } from '../deployments/rollout-controller.js';
+import { CREDENTIAL_OVERLAP_MS, CredentialRotation } from '../nodes/credential-rotation.js';
 import { Enrolment } from '../nodes/enrolment.js';
 import { CloudInference } from '../inference/cloud-inference.js';
 import { findCloudReplicas } from '../inference/cloud-replicas.js';
@@ -31,6 +32,8 @@ import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 
 export interface ServiceSettings {
+  /** How long a node's replaced credential still works once the new one is in use (default 30; not a flag: tests shorten it). */
+  credentialOverlapSeconds?: number;
   /** Holds the artifact store and the registry's signing key. */
   dataDir: string;
   datasetLimitBytes: number;
@@ -64,6 +67,8 @@ export interface Services {
   authenticator: Authenticator;
   nodes: NodeRegistry;
   enrolment: Enrolment;
+  /** Node credentials handed over through heartbeats (rotation on request, renewal at half their lifetime). */
+  credentials: CredentialRotation;
   audit: AuditLog;
   artifacts: ArtifactStore;
   models: ModelRegistry;
@@ -145,6 +150,12 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     authenticator,
     nodes,
     enrolment: new Enrolment(store.db, authenticator, tokens, nodes),
+    credentials: new CredentialRotation(
+      store.db,
+      tokens,
+      nodes,
+      (settings.credentialOverlapSeconds ?? CREDENTIAL_OVERLAP_MS / 1000) * 1000,
+    ),
     audit: new AuditLog(store.db),
     artifacts,
     models,

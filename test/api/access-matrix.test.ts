@@ -33,6 +33,8 @@ const MATRIX: Record<string, Expected> = {
   'PUT /api/v1/nodes/{id}/inference-url': 'operator',
   'POST /api/v1/nodes/{id}/cordon': 'operator',
   'POST /api/v1/nodes/{id}/uncordon': 'operator',
+  'POST /api/v1/nodes/{id}/approve': 'operator',
+  'POST /api/v1/nodes/{id}/rotate-credential': 'operator',
   'GET /api/v1/audit': 'admin',
   // A public key: agents pin it at enrolment; nothing secret in it.
   'GET /api/v1/registry/public-key': 'public',

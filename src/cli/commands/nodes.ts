@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { NODE_ROLES, NODE_STATUSES, type NodeView } from '../../contracts/nodes.js';
 import { formatLabels, parseLabelList } from '../../nodes/labels.js';
 import { clientFor, withClientOptions } from '../client-context.js';
+import { addNodeTrustCommands } from './node-trust.js';
 import { formatAge, formatBytes, printJson, printRows } from '../output.js';
 
 export function nodesCommand(): Command {
@@ -73,6 +74,8 @@ export function nodesCommand(): Command {
     console.log(`${view.name}: the control plane now calls its agent at ${view.inferenceUrl}.`);
   });
 
+  addNodeTrustCommands(nodes);
+
   withClientOptions(
     nodes.command('delete').description('Delete a node and revoke its credential').argument('<node>', 'Node id or name'),
   ).action(async (node: string, _options, self: Command) => {
@@ -98,7 +101,7 @@ export function parseLabelChanges(changes: string[]): { set: Record<string, stri
 }
 
 export function nodeState(node: NodeView): string {
-  return node.cordoned ? `${node.status},cordoned` : node.status;
+  return [node.status, ...(node.pending ? ['pending'] : []), ...(node.cordoned ? ['cordoned'] : [])].join(',');
 }
 
 const NODE_COLUMNS = [
@@ -126,6 +129,9 @@ function describeNode(node: NodeView): string {
     `Status:      ${nodeState(node)}`,
     `Labels:      ${formatLabels(node.labels) || '(none)'}`,
     `Enrolled:    ${node.enrolledAt}`,
+    ...(node.pending ? [`Approval:    pending: it gets no work until an operator runs fogline nodes approve ${node.name}`] : []),
+    ...(node.credentialRotation === 'requested' ? ['Credential:  a new one goes to the node with its next heartbeat'] : []),
+    ...(node.credentialRotation === 'delivered' ? ['Credential:  a new one was handed out; the node has not used it yet'] : []),
     `Heartbeat:   ${node.lastHeartbeatAt ? `${node.lastHeartbeatAt} (${formatAge(node.heartbeatAgeSeconds)} ago)` : 'never'}`,
   ];
   if (r) {

@@ -2,12 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { InferenceScopes } from '../../auth/inference-tokens.js';
 import type { TokenRecord } from '../../auth/token-repository.js';
 import { IdParams } from '../../contracts/common.js';
+import type { JoinPolicy } from '../../contracts/join-policy.js';
 import { CreateTokenRequest, CreateTokenResponse, type TokenInfo, TokenList, TokenListQuery } from '../../contracts/tokens.js';
 import { FoglineError } from '../../errors/fogline-error.js';
+import { normalizeJoinPolicy } from '../../nodes/join-policy.js';
 import type { Services } from '../services.js';
 import { ERROR_RESPONSES } from './errors.js';
 
-export function tokenRoutes({ tokens, inferenceTokens, deployments, store }: Services): FastifyPluginAsyncTypebox {
+export function tokenRoutes({ tokens, inferenceTokens, deployments, store, settings }: Services): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
       '/tokens',
@@ -23,6 +25,7 @@ export function tokenRoutes({ tokens, inferenceTokens, deployments, store }: Ser
       async (request, reply) => {
         const { name, role, expiresInSeconds, maxUses } = request.body;
         const scopes = await inferenceScopes(request.body, (deployment) => deployments.get(deployment));
+        const joinPolicy = checkedJoinPolicy(request.body, settings.heartbeatIntervalSeconds);
         const { record, token } = await store.db.transaction().execute(async (trx) => {
           const created = await tokens.create(
             {
@@ -31,6 +34,7 @@ export function tokenRoutes({ tokens, inferenceTokens, deployments, store }: Ser
               expiresAt: expiresInSeconds ? Date.now() + expiresInSeconds * 1000 : null,
               maxUses: maxUses ?? null,
               createdBy: request.principal?.tokenId ?? null,
+              joinPolicy,
             },
             trx,
           );
@@ -106,10 +110,30 @@ async function inferenceScopes(
   return { deployments: deployments.sort(), metrics: body.metrics === true };
 }
 
+/**
+ * A join token's policy, checked: join tokens only, labels and patterns valid, and a credential
+ * lifetime that leaves a node at least two heartbeats to pick up the next credential (it is renewed
+ * at half its life). Null when the policy decides nothing.
+ */
+function checkedJoinPolicy(body: { role: string; joinPolicy?: JoinPolicy }, heartbeatIntervalSeconds: number): JoinPolicy | null {
+  if (body.joinPolicy === undefined) return null;
+  if (body.role !== 'join') throw new FoglineError('FOGLINE_ERR_REQUEST_INVALID', 'joinPolicy is for join tokens (role join) only');
+  const policy = normalizeJoinPolicy(body.joinPolicy);
+  const ttl = policy?.credentialTtlSeconds;
+  if (ttl !== undefined && ttl < 4 * heartbeatIntervalSeconds) {
+    throw new FoglineError(
+      'FOGLINE_ERR_REQUEST_INVALID',
+      `--credential-ttl must be at least 4 heartbeat intervals (${4 * heartbeatIntervalSeconds} s here): a node renews its credential at half its life, with a heartbeat`,
+    );
+  }
+  return policy;
+}
+
 export function toTokenInfo(record: TokenRecord, scopes?: InferenceScopes): TokenInfo {
   const iso = (time: number | null) => (time === null ? null : new Date(time).toISOString());
   return {
     ...(scopes ? { deployments: scopes.deployments, metrics: scopes.metrics } : {}),
+    ...(record.joinPolicy ? { joinPolicy: record.joinPolicy } : {}),
     id: record.id,
     name: record.name,
     role: record.role,
