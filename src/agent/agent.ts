@@ -16,7 +16,7 @@ import { VERSION } from '../version.js';
 import { backoffDelay } from './backoff.js';
 import { startFederatedClient } from './federated/federated-client.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
-import { loadNodeIdentity, type NodeIdentity, saveNodeIdentity } from './node-identity.js';
+import { loadNodeIdentity, NODE_IDENTITY_FILE, type NodeIdentity, saveNodeIdentity } from './node-identity.js';
 import { detectGpus, readResources } from './resources.js';
 import { DEFAULT_THRESHOLDS } from './offload/decide.js';
 import { OffloadingModels } from './offload/offloading-models.js';
@@ -45,6 +45,11 @@ export interface RunningAgent {
   /** The V2 source the agent serves: its models, with requests offloaded per each deployment's policy. */
   offloading: OffloadingModels;
   deployments: DeploymentSync;
+  /**
+   * Settles with what to do when the control plane refuses this node's credential for good
+   * (revoked, unknown, expired): the heartbeats have stopped, and the caller stops the agent.
+   */
+  credentialRefused: Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -154,7 +159,14 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   });
   const node = { nodeId: identity.nodeId, nodeName: identity.nodeName, role: config.role, version: VERSION };
   metrics.setNode(node, async () => (await collect()).resources);
-  heartbeats = new HeartbeatLoop(client, identity.nodeId, 15_000, collect, log);
+  let refused: (message: string) => void = () => undefined;
+  const credentialRefused = new Promise<string>((resolve) => (refused = resolve));
+  const enrolled = identity;
+  heartbeats = new HeartbeatLoop(client, identity.nodeId, 15_000, collect, log, (error) => {
+    const message = credentialRefusedMessage(error, enrolled, config.dataDir);
+    log.error({ code: error.code }, message);
+    refused(message);
+  });
   heartbeats.start();
   let deployments: DeploymentSync;
   try {
@@ -190,7 +202,9 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     );
   }
   if (config.edgeAuth === 'mtls' && config.role === 'cloud') {
-    log.warn('the control plane presents no client certificate: with --edge-auth mtls it cannot use this cloud node as a replica (use --edge-auth token)');
+    log.warn(
+      'the control plane presents no client certificate: with --edge-auth mtls it cannot use this cloud node as a replica (use --edge-auth token)',
+    );
   }
 
   const running = heartbeats;
@@ -202,6 +216,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     models,
     offloading,
     deployments,
+    credentialRefused,
     async stop() {
       await driftReporter.stop();
       await federated?.stop();
@@ -211,6 +226,21 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       await models.close();
     },
   };
+}
+
+/** What to do once the control plane refuses the node's credential: enrol again (the node was deleted or its credential revoked). */
+function credentialRefusedMessage(error: ApiError, identity: NodeIdentity, dataDir: string): string {
+  const why =
+    error.code === 'FOGLINE_ERR_AUTH_EXPIRED'
+      ? 'its credential has expired'
+      : error.code === 'FOGLINE_ERR_AUTH_REVOKED'
+        ? 'the node was deleted or its credential revoked'
+        : 'the control plane does not know its credential (another control plane, or a database started afresh)';
+  return (
+    `The control plane refuses node ${identity.nodeName} (${error.code}: ${why}); retrying will not help, so the agent stops. ` +
+    `To enrol it again: delete ${path.join(dataDir, NODE_IDENTITY_FILE)} and start the agent with --join-token <token> ` +
+    `(an admin creates one with: fogline token create --role join)`
+  );
 }
 
 /** Uses the stored credential when there is one; enrols with the join token otherwise. */

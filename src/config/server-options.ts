@@ -148,7 +148,8 @@ export const SERVER_OPTIONS = {
   authFailureLimit: option({
     flag: '--auth-failure-limit <per-minute>',
     env: 'FOGLINE_AUTH_FAILURE_LIMIT',
-    description: 'Failed token checks one client address may cause per minute before it gets 429 until the minute ends (0: no limit)',
+    description:
+      'Failed token checks per minute, counted per client address and per token id, past which the failing checks of that address or token get 429 until the minute ends; a valid token always passes (0: no limit)',
     defaultText: '30',
     defaultValue: () => 30,
     parse: parseCount,
