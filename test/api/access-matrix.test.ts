@@ -100,8 +100,10 @@ const MATRIX: Record<string, Expected> = {
   'GET /v2/models/{name}/versions/{version}/stream': 'session',
 };
 
-type Caller = 'anonymous' | 'wrong-token' | 'viewer' | 'operator' | 'admin' | 'join' | 'own-node' | 'other-node';
-const CALLERS: Caller[] = ['anonymous', 'wrong-token', 'viewer', 'operator', 'admin', 'join', 'own-node', 'other-node'];
+// An inference token is for agents' /v2 and /metrics (checked there, test/e2e/edge-auth.test.ts): the
+// control plane lets it in nowhere but the public routes.
+type Caller = 'anonymous' | 'wrong-token' | 'viewer' | 'operator' | 'admin' | 'join' | 'own-node' | 'other-node' | 'inference';
+const CALLERS: Caller[] = ['anonymous', 'wrong-token', 'viewer', 'operator', 'admin', 'join', 'own-node', 'other-node', 'inference'];
 const ROLE_RANK = { viewer: 1, operator: 2, admin: 3 } as const;
 
 /** Whether `caller` should get past authentication and authorisation on a route with `expected` access. */
@@ -152,6 +154,7 @@ describe('access matrix: every route, every caller', () => {
     tokens.operator = (await cp.admin.createToken({ name: 'operator', role: 'operator' })).token;
     tokens.admin = cp.adminToken;
     tokens.join = (await cp.admin.createToken({ name: 'join', role: 'join', maxUses: 10 })).token;
+    tokens.inference = (await cp.admin.createToken({ name: 'inference', role: 'inference', metrics: true })).token;
     tokens['wrong-token'] = `${tokens.viewer.slice(0, -4)}AAAA`;
     const client = new ApiClient({ server: cp.url });
     const own = await client.enroll(tokens.join, { name: 'edge-own', role: 'edge' });
