@@ -16,6 +16,7 @@ import { VERSION } from '../version.js';
 import { backoffDelay } from './backoff.js';
 import { startFederatedClient } from './federated/federated-client.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
+import { NodeCredentials } from './node-credentials.js';
 import { loadNodeIdentity, NODE_IDENTITY_FILE, type NodeIdentity, saveNodeIdentity } from './node-identity.js';
 import { detectGpus, readResources } from './resources.js';
 import { DEFAULT_THRESHOLDS } from './offload/decide.js';
@@ -127,7 +128,10 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     throw error;
   }
   const server = config.server ?? identity.server;
-  const client = new ApiClient({ server, token: identity.credential });
+  // Every part reads the credential for each request: a rotation (heartbeat answers) reaches them all at once.
+  const credentials = new NodeCredentials(config.dataDir, identity);
+  const credential = credentials.current;
+  const client = new ApiClient({ server, token: credential });
   // The control plane calls this agent where it was enrolled (or moved by an operator), never where
   // a heartbeat says: tell whoever restarted it on another address what to do.
   const enrolledAs = identity.nodeName;
@@ -144,7 +148,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     .catch(() => undefined);
   // Offloaded requests go to the control plane's /v2 with this node's credential. A cloud node is
   // where offloaded work lands (the control plane balances across cloud nodes): it never offloads.
-  if (config.role !== 'cloud') offloading.connect({ server, credential: identity.credential, nodeName: identity.nodeName });
+  if (config.role !== 'cloud') offloading.connect({ server, credential, nodeName: identity.nodeName });
   const gpus = await detectGpus();
   const agentInfo: AgentInfo = {
     version: VERSION,
@@ -162,11 +166,44 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   let refused: (message: string) => void = () => undefined;
   const credentialRefused = new Promise<string>((resolve) => (refused = resolve));
   const enrolled = identity;
-  heartbeats = new HeartbeatLoop(client, identity.nodeId, 15_000, collect, log, (error) => {
-    const message = credentialRefusedMessage(error, enrolled, config.dataDir);
-    log.error({ code: error.code }, message);
-    refused(message);
-  });
+  let waitingForApproval = false;
+  heartbeats = new HeartbeatLoop(
+    client,
+    identity.nodeId,
+    15_000,
+    collect,
+    log,
+    (error) => {
+      const message = credentialRefusedMessage(error, enrolled, config.dataDir);
+      log.error({ code: error.code }, message);
+      refused(message);
+    },
+    (answer) => {
+      if (answer.pendingApproval !== waitingForApproval) {
+        waitingForApproval = answer.pendingApproval === true;
+        if (waitingForApproval) {
+          log.warn(`this node waits for an operator's approval (fogline nodes approve ${enrolled.nodeName}): until then it gets no work`);
+        } else {
+          log.info('this node is approved: it may take work now');
+        }
+      }
+      if (answer.newCredential) {
+        try {
+          credentials.replace(answer.newCredential.credential);
+          identity = credentials.identity;
+          log.info(
+            { expiresAt: answer.newCredential.expiresAt },
+            `the control plane gave this node a new credential: saved to ${NODE_IDENTITY_FILE} and in use`,
+          );
+        } catch (error) {
+          log.error(
+            { err: error },
+            `could not save the new credential to ${NODE_IDENTITY_FILE}: keeping the current one (the control plane offers another with the next heartbeat)`,
+          );
+        }
+      }
+    },
+  );
   heartbeats.start();
   let deployments: DeploymentSync;
   try {
@@ -175,7 +212,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         dataDir: config.dataDir,
         server,
         nodeId: identity.nodeId,
-        credential: identity.credential,
+        credential,
         cacheLimitBytes: config.cacheLimitBytes,
         ranWhere: (name) => offloading.ranWhere(name),
         onDesiredState: (state) => guard.update(state),
@@ -190,9 +227,9 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   }
   // Federated learning: only on nodes given their own data (--fl-data); it never leaves the node.
   const federated = config.flData
-    ? startFederatedClient({ server, nodeId: identity.nodeId, credential: identity.credential, dataPath: config.flData }, log)
+    ? startFederatedClient({ server, nodeId: identity.nodeId, credential, dataPath: config.flData }, log)
     : undefined;
-  const driftReporter = new DriftReporter(drift, { server, nodeId: identity.nodeId, credential: identity.credential }, log);
+  const driftReporter = new DriftReporter(drift, { server, nodeId: identity.nodeId, credential }, log);
   driftReporter.start();
   log.info({ nodeId: identity.nodeId, name: identity.nodeName, server, url, edgeAuth: config.edgeAuth }, 'agent started');
   if (config.edgeAuth === 'open' && !isLoopback(config.host)) {

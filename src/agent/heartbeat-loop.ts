@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { ApiClient } from '../client/api-client.js';
 import { ApiError } from '../client/api-error.js';
-import type { AgentInfo, NodeResources } from '../contracts/nodes.js';
+import type { AgentInfo, HeartbeatResponse, NodeResources } from '../contracts/nodes.js';
 import { backoffDelay, jittered } from './backoff.js';
 import { TelemetryBuffer } from './telemetry-buffer.js';
 
@@ -38,6 +38,8 @@ export class HeartbeatLoop {
     private readonly collect: () => Promise<{ resources: NodeResources; agent: AgentInfo }>,
     private readonly log: FastifyBaseLogger,
     private readonly onRefused: (error: ApiError) => void = () => undefined,
+    /** Hears every answer before the next heartbeat is sent (a new credential must be in use by then). */
+    private readonly onAnswer: (answer: HeartbeatResponse) => void = () => undefined,
   ) {}
 
   start(): void {
@@ -76,6 +78,7 @@ export class HeartbeatLoop {
       this.state.consecutiveFailures = 0;
       this.state.lastError = null;
       this.intervalMs = response.heartbeatIntervalSeconds * 1000;
+      this.onAnswer(response);
       return jittered(this.intervalMs);
     } catch (error) {
       // What was measured while away is delivered with the first heartbeat that gets through.

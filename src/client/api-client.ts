@@ -25,10 +25,12 @@ import type {
 import type { PipelineList, RunEventList, RunList, RunListQuery, RunView, StartRunRequest } from '../contracts/runs.js';
 import type { CreateTokenRequest, CreateTokenResponse, TokenList } from '../contracts/tokens.js';
 import { ApiError } from './api-error.js';
+import { type BearerToken, bearerValue } from './bearer-token.js';
 
 export interface ApiClientOptions {
   server: string;
-  token?: string;
+  /** A token, or a function that gives the current one (a node's rotating credential). */
+  token?: BearerToken;
   timeoutMs?: number;
 }
 
@@ -271,7 +273,7 @@ export class ApiClient {
     options: { body?: unknown; token?: string; raw?: ReadableStream<Uint8Array>; contentType?: string },
     timeoutMs = this.options.timeoutMs ?? 10_000,
   ): Promise<Response> {
-    const token = options.token ?? this.options.token;
+    const token = options.token ?? (this.options.token === undefined ? undefined : bearerValue(this.options.token));
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';

@@ -1,11 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { type BearerToken, bearerValue } from '../../client/bearer-token.js';
 import type { DriftReportReceipt, DriftSampleReceipt, DriftSampleRefusal } from '../../contracts/drift.js';
 import type { DriftMonitoredModels } from './drift-models.js';
 
 export interface DriftReporterOptions {
   server: string;
   nodeId: string;
-  credential: string;
+  /** The node credential, read for each request (it changes when rotated). */
+  credential: BearerToken;
   /** Until the control plane says otherwise (default 60 s). */
   intervalSeconds?: number;
 }
@@ -53,7 +55,7 @@ export class DriftReporter {
     try {
       const response = await fetch(url, {
         method: 'POST',
-        headers: { authorization: `Bearer ${this.options.credential}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${bearerValue(this.options.credential)}`, 'content-type': 'application/json' },
         body: JSON.stringify({ reports: this.models.reports() }),
         signal: AbortSignal.timeout(10_000),
       });
@@ -77,7 +79,7 @@ export class DriftReporter {
       try {
         const response = await fetch(url, {
           method: 'POST',
-          headers: { authorization: `Bearer ${this.options.credential}`, 'content-type': 'application/json' },
+          headers: { authorization: `Bearer ${bearerValue(this.options.credential)}`, 'content-type': 'application/json' },
           body: JSON.stringify(batch),
           signal: AbortSignal.timeout(30_000),
         });

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { BearerToken } from '../../client/bearer-token.js';
 import { ArtifactCache } from '../artifacts/artifact-cache.js';
 import { RegistryKey } from '../artifacts/registry-key.js';
 import type { DeployedModels } from '../runtime/deployed-models.js';
@@ -14,7 +15,8 @@ export interface DeploymentSyncConfig {
   dataDir: string;
   server: string;
   nodeId: string;
-  credential: string;
+  /** The node credential, read for each request (it changes when rotated). */
+  credential: BearerToken;
   cacheLimitBytes: number;
   /** Answered requests per deployment by where they ran (OffloadingModels.ranWhere), for the status report. */
   ranWhere?: (name: string) => RanWhere | undefined;
