@@ -1,5 +1,6 @@
 import { pinCertificateAuthority } from '../http/tls.js';
 import { listenError } from '../http/listen-error.js';
+import { REDACTING_LOG_SERIALIZERS } from '../http/redact-url.js';
 import { ensureWritableDir } from '../files/writable-dir.js';
 import os from 'node:os';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -59,7 +60,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   ensureWritableDir(config.dataDir, '--data-dir (FOGLINE_AGENT_DATA_DIR)');
   const https = edgeHttpsOptions(config);
   pinCertificateAuthority(config.ca);
-  const http = Fastify({ logger: { level: config.logLevel }, ...(https ? { https } : {}) });
+  // Requests are logged with their URL's ?session= (and ?token=) values redacted: they are credentials.
+  const http = Fastify({ logger: { level: config.logLevel, serializers: REDACTING_LOG_SERIALIZERS }, ...(https ? { https } : {}) });
   // Who may call /v2 and /metrics (--edge-auth): checked before any route, with the tokens of the desired state.
   const guard = new EdgeGuard(config.edgeAuth);
   guard.install(http);
