@@ -7,12 +7,14 @@
  * token; /metrics takes a --metrics token; actuals of a sampled deployment need a token even on an
  * open agent; no Authorization header, however malformed, gets a 5xx.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { CreateTokenResponse } from '../../src/contracts/tokens.js';
 import { FORECAST_REQUEST, TestCluster } from '../support/cluster.js';
-import { eventually } from '../support/processes.js';
+import { cleanFoglineEnv, eventually, runFogline, tempDir } from '../support/processes.js';
 
 /** One call to an agent: status and the V2 error text, if any. */
 async function call(url: string, options: { method?: string; token?: string; authorization?: string; body?: unknown } = {}) {
@@ -128,6 +130,26 @@ describe('authenticated edge endpoints (real processes)', { timeout: 240_000 }, 
     expect(scraped.text).toMatch(/fogline_agent_info\{[^}]*node_name="edge-token"/);
     // The open agent's metrics stay open.
     expect((await call(`${openAgent}/metrics`)).status).toBe(200);
+  });
+
+  it('fogline predict --node sends --inference-token (or FOGLINE_INFERENCE_TOKEN) to the agent', async () => {
+    const dir = tempDir('edge-auth-predict');
+    const input = path.join(dir, 'request.json');
+    fs.writeFileSync(input, JSON.stringify(FORECAST_REQUEST));
+    const env = cleanFoglineEnv({ FOGLINE_SERVER: cluster.url, FOGLINE_TOKEN: cluster.adminToken });
+    const predict = ['predict', '--node', 'edge-token', '--model', 'energy', '--input', input];
+    try {
+      const refused = await runFogline(predict, env);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/401|Authorization: Bearer/);
+      const answered = await runFogline([...predict, '--inference-token', energyToken.token], env);
+      expect(answered.code, answered.stderr).toBe(0);
+      expect(answered.stdout).toMatch(/^energy version 1/);
+      const fromEnv = await runFogline(predict, { ...env, FOGLINE_INFERENCE_TOKEN: energyToken.token });
+      expect(fromEnv.code, fromEnv.stderr).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('never answers a malformed Authorization header with a server error', async () => {
