@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { IsoTime, Nullable } from './common.js';
+import { IsoTime, Nullable, VersionNumber } from './common.js';
 import { ModelName } from './models.js';
 
 export const DRIFT_TESTS = ['auto', 'psi', 'wasserstein', 'ks', 'error'] as const;
@@ -224,7 +224,7 @@ export type DriftSummary = Static<typeof DriftSummary>;
 export const DriftReport = Type.Object({
   deployment: Type.String({ minLength: 1, maxLength: 200 }),
   model: Type.String({ maxLength: 200 }),
-  version: Type.Integer({ minimum: 1 }),
+  version: VersionNumber(),
   sha256: Type.String({ maxLength: 64 }),
   summary: DriftSummary,
 });
