@@ -32,6 +32,8 @@ export interface NewToken {
   maxUses?: number | null;
   createdBy?: string | null;
   joinPolicy?: JoinPolicy | null;
+  /** When it was made (default: now); callers with their own clock pass theirs, so that its lifetime adds up. */
+  createdAt?: number;
 }
 
 /** How long a looked-up token is trusted without asking the database again. */
@@ -64,7 +66,7 @@ export class TokenRepository {
       max_uses: input.maxUses ?? null,
       uses: 0,
       revoked_at: null,
-      created_at: Date.now(),
+      created_at: input.createdAt ?? Date.now(),
       created_by: input.createdBy ?? null,
       join_policy: input.joinPolicy ? JSON.stringify(input.joinPolicy) : null,
     };

@@ -91,7 +91,7 @@ export class CredentialRotation {
         if (unused !== null) await this.tokens.revoke(unused, trx);
         const node = await trx.selectFrom('nodes').select('name').where('id', '=', nodeId).executeTakeFirstOrThrow();
         const created = await this.tokens.create(
-          { id, name: `node ${node.name}`, role: 'node', nodeId, expiresAt, createdBy: current },
+          { id, name: `node ${node.name}`, role: 'node', nodeId, expiresAt, createdBy: current, createdAt: now },
           trx,
         );
         return created.token;

@@ -85,6 +85,7 @@ export class Enrolment {
           role: 'node',
           nodeId,
           createdBy: join.id,
+          createdAt: now,
           expiresAt: admitted.credentialTtlSeconds === null ? null : now + admitted.credentialTtlSeconds * 1000,
         },
         trx,
