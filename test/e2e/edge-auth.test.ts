@@ -76,7 +76,16 @@ describe('authenticated edge endpoints (real processes)', { timeout: 240_000 }, 
       const created = await cluster.api('POST', '/api/v1/deployments', { name, model: 'energy@1', nodeSelector: { site } });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
     }
-    energyToken = await createToken({ name: 'energy app', role: 'inference', deployments: ['energy'] });
+    // As an admin would: fogline token create --role inference --deployment energy.
+    const env = cleanFoglineEnv({ FOGLINE_SERVER: cluster.url, FOGLINE_TOKEN: cluster.adminToken });
+    const created = await runFogline(
+      ['token', 'create', '--role', 'inference', '--deployment', 'energy', '--name', 'energy app', '--json'],
+      env,
+    );
+    expect(created.code, created.stderr).toBe(0);
+    energyToken = JSON.parse(created.stdout) as CreateTokenResponse;
+    const listed = await runFogline(['token', 'list'], env);
+    expect(listed.stdout).toMatch(new RegExp(`${energyToken.info.id}\\s+energy app\\s+inference \\(energy\\)`));
     scrapeToken = (await createToken({ name: 'prometheus', role: 'inference', metrics: true })).token;
     sampledToken = (await createToken({ name: 'meter', role: 'inference', deployments: ['sampled'] })).token;
     // Serving, and the tokens arrived with the desired state.
