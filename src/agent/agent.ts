@@ -1,6 +1,7 @@
 import { pinCertificateAuthority } from '../http/tls.js';
 import { listenError } from '../http/listen-error.js';
 import { REDACTING_LOG_SERIALIZERS } from '../http/redact-url.js';
+import { sweepTemporaryFiles } from '../files/temporary-files.js';
 import { ensureWritableDir } from '../files/writable-dir.js';
 import os from 'node:os';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -58,6 +59,8 @@ export interface RunningAgent {
 /** Starts an agent: its own HTTP server, enrolment (first start only) and the heartbeat loop. */
 export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   ensureWritableDir(config.dataDir, '--data-dir (FOGLINE_AGENT_DATA_DIR)');
+  // Files a killed agent left half-written (node.json, the desired state, the registry key).
+  const swept = sweepTemporaryFiles(config.dataDir);
   const https = edgeHttpsOptions(config);
   pinCertificateAuthority(config.ca);
   // Requests are logged with their URL's ?session= (and ?token=) values redacted: they are credentials.
@@ -68,6 +71,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const metrics = new AgentMetrics({ dataDir: config.dataDir });
   metrics.install(http);
   const log = http.log;
+  if (swept.length > 0) log.info({ removed: swept }, 'removed temporary files a stopped process left behind');
   // Routes must exist before listening; they read the parts that enrolment creates later.
   let identity: NodeIdentity | undefined;
   let heartbeats: HeartbeatLoop | undefined;

@@ -4,6 +4,7 @@
  * share one cluster; every wait polls (`eventually`) instead of sleeping, with room for a busy
  * two-core machine.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +27,13 @@ const HEARTBEAT_INTERVAL_S = 1;
 const NODE_TIMEOUT_S = 3;
 /** How long a state change may take to show on a loaded machine (several heartbeat intervals). */
 const SETTLE_MS = 25_000;
+
+/** The pid of a process that has ended. */
+async function endedPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => child.once('exit', resolve));
+  return child.pid!;
+}
 
 describe('agent lifecycle (real processes)', { timeout: 90_000 }, () => {
   const serverDir = tempDir('lifecycle-server');
@@ -172,8 +180,12 @@ describe('agent lifecycle (real processes)', { timeout: 90_000 }, () => {
   it('restarts without re-enrolling: same node id, still online, join token still at one use', async () => {
     expect(await stopProcess(agent)).toBe(0);
     const before = await getNode();
+    // What an agent killed while writing node.json leaves behind is swept at the next start.
+    const leftover = path.join(agentDir, `node.json.${await endedPid()}.tmp`);
+    fs.writeFileSync(leftover, '{"half":');
 
     agent = await startAgent(false);
+    expect(fs.existsSync(leftover)).toBe(false);
     // It announces the stored identity; a second enrolment would have failed (the join token is used up).
     expect(agent.output()).toContain(`Fogline agent edge-a (${nodeId})`);
     const node = await nodeWhen(
