@@ -23,7 +23,7 @@ import { loadNodeIdentity, NODE_IDENTITY_FILE, type NodeIdentity, saveNodeIdenti
 import { detectGpus, readResources } from './resources.js';
 import { DEFAULT_THRESHOLDS } from './offload/decide.js';
 import { OffloadingModels } from './offload/offloading-models.js';
-import { RegistryKey } from './artifacts/registry-key.js';
+import { REGISTRY_KEY_FILE, RegistryKey } from './artifacts/registry-key.js';
 import { sessionGate } from '../sessions/session-gate.js';
 import { sessionReporter } from '../sessions/session-reporter.js';
 import { DriftMonitoredModels } from './drift/drift-models.js';
@@ -320,6 +320,12 @@ async function ensureEnrolled(config: AgentConfig, url: string, log: FastifyBase
       };
       saveNodeIdentity(config.dataDir, identity);
       log.info({ nodeId: identity.nodeId, name: identity.nodeName }, 'enrolled');
+      // The registry's key comes with the enrolment (the control plane the operator chose to trust).
+      if (enrolled.registryPublicKey) {
+        const replaced = new RegistryKey(config.dataDir, () => Promise.reject(new Error('offline'))).pin(enrolled.registryPublicKey);
+        if (replaced)
+          log.warn(`${REGISTRY_KEY_FILE} held another registry key: replaced by the one of the control plane this node enrolled with`);
+      }
       return identity;
     } catch (error) {
       // A refusal (bad token, taken name) will not change by retrying; an unreachable server may.

@@ -44,6 +44,12 @@ export const EnrollResponse = Type.Object(
     credential: Type.String({ description: 'The node credential: acts only as this node; shown once' }),
     heartbeatIntervalSeconds: Type.Number(),
     pendingApproval: Type.Optional(Type.Boolean({ description: 'The node gets no work until an operator approves it' })),
+    registryPublicKey: Type.Optional(
+      Type.String({
+        description:
+          "The model registry's public key (PEM): the agent pins it at enrolment and checks every bundle's signature with it (absent from control planes before it: the agent then pins the key on its first artifact fetch)",
+      }),
+    ),
   },
   {},
 );

@@ -17,7 +17,7 @@ import { parseLabelList } from '../../nodes/labels.js';
 import type { Services } from '../services.js';
 import { ERROR_RESPONSES } from './errors.js';
 
-export function nodeRoutes({ nodes, enrolment, credentials, settings, audit }: Services): FastifyPluginAsyncTypebox {
+export function nodeRoutes({ nodes, enrolment, credentials, settings, audit, registryPublicKeyPem }: Services): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
       '/nodes/enroll',
@@ -42,6 +42,8 @@ export function nodeRoutes({ nodes, enrolment, credentials, settings, audit }: S
           credential: result.credential,
           heartbeatIntervalSeconds: settings.heartbeatIntervalSeconds,
           ...(result.pending ? { pendingApproval: true } : {}),
+          // Pinned by the agent now, over the channel it enrolled on, rather than trusted on its first download.
+          registryPublicKey: registryPublicKeyPem,
         });
       },
     );
