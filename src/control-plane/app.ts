@@ -15,6 +15,7 @@ import { type Access, authorize } from '../http/access.js';
 import { installErrorHandlers } from '../http/error-handler.js';
 import { AuthFailureLimits } from '../http/auth-failures.js';
 import { RateLimiter } from '../http/rate-limit.js';
+import { auditTarget, targetFromAnswer } from './audit-target.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { datasetRoutes } from './routes/dataset-routes.js';
 import { deploymentRoutes } from './routes/deployment-routes.js';
@@ -145,6 +146,14 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
     authorize(request, principal, access);
   });
 
+  // Creates name what they made in their answer (a token's id, a run's): kept for the audit entry.
+  const answerTargets = new WeakMap<object, string>();
+  app.addHook('onSend', async (request, _reply, payload) => {
+    const target = MUTATING.has(request.method) ? targetFromAnswer(request.method, request.routeOptions.url ?? '', payload) : undefined;
+    if (target !== undefined) answerTargets.set(request, target);
+    return payload;
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug(
       { method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime },
@@ -159,7 +168,10 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
     if (!telemetry && reply.statusCode < 400) services.changes.notify();
     if (!request.routeOptions.url) return;
     const principal = request.principal;
-    const target = (request.params as { id?: string } | undefined)?.id ?? null;
+    const target = auditTarget(
+      { method: request.method, route: request.routeOptions.url, params: request.params, body: request.body },
+      answerTargets.get(request),
+    );
     await services.audit
       .record({
         actor: principal
