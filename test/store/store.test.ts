@@ -59,7 +59,11 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
   it('migrates an older database forward without losing its rows', async () => {
     await migrateToLatest(store, '0001-nodes-and-tokens');
     const { nodes } = services();
-    await nodes.insert({ id: 'n1', name: 'old-node', role: 'edge', labels: { site: 'a' } });
+    // The columns 0001 made: NodeRegistry writes the later ones too.
+    await store.db
+      .insertInto('nodes')
+      .values({ id: 'n1', name: 'old-node', role: 'edge', labels: '{"site":"a"}', cordoned: 0, enrolled_at: clock, updated_at: clock })
+      .execute();
     const report = await migrateToLatest(store);
     expect(report.applied).toEqual(Object.keys(allMigrations(dialect)).slice(1));
     expect((await nodes.get('old-node')).labels).toEqual({ site: 'a' });
