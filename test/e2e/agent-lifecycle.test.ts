@@ -157,6 +157,8 @@ describe('agent lifecycle (real processes)', { timeout: 90_000 }, () => {
     expect(node.resources?.memoryFreeBytes).toBeLessThanOrEqual(node.resources?.memoryTotalBytes ?? 0);
     expect(node.resources?.diskFreeBytes).toBeGreaterThan(0);
     expect(node.agent?.inferenceUrl).toBe(agentUrl(agent));
+    // Where the control plane calls it: what the agent sent when it enrolled.
+    expect(node.inferenceUrl).toBe(agentUrl(agent));
 
     // The agent's own health endpoints: ready once a heartbeat got through.
     expect((await requestJson(`${agentUrl(agent)}/healthz`)).status).toBe(200);
@@ -192,6 +194,11 @@ describe('agent lifecycle (real processes)', { timeout: 90_000 }, () => {
       (view) => view.status === 'online' && Date.parse(view.lastHeartbeatAt ?? '') > Date.parse(before.lastHeartbeatAt ?? ''),
     );
     expect(node.id).toBe(nodeId);
+    // On another port (--port 0) now: its heartbeats say so, but the control plane keeps calling it
+    // where it enrolled until an operator moves it, and the agent says how.
+    expect(node.agent?.inferenceUrl).toBe(agentUrl(agent));
+    expect(node.inferenceUrl).toBe(before.inferenceUrl);
+    await agent.waitForOutput(/the control plane calls this agent at \S+, but it serves at \S+: .*fogline nodes set-url edge-a/, 10_000);
 
     const nodes = await listNodes();
     expect(nodes.map((view) => view.id)).toEqual([nodeId]);
