@@ -28,9 +28,11 @@ describe('edgeTokensFor', () => {
 
   it("gives the control plane's own token to cloud nodes only", () => {
     expect(edgeTokensFor(grants, { role: 'edge' }, []).map((t) => t.id)).toEqual(['c000000000000003']);
-    expect(edgeTokensFor(grants, { role: 'cloud' }, []).map((t) => [t.id, t.deployments])).toEqual([
+    expect(edgeTokensFor(grants, { role: 'cloud' }, ['replicated']).map((t) => [t.id, t.deployments])).toEqual([
       ['0000000000000002', ['*']],
       ['c000000000000003', []],
     ]);
+    // Not to a cloud node given nothing to serve (yet, or while it waits for approval).
+    expect(edgeTokensFor(grants, { role: 'cloud' }, []).map((t) => t.id)).toEqual(['c000000000000003']);
   });
 });

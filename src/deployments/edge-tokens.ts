@@ -30,8 +30,11 @@ export function edgeTokensFor(grants: readonly EdgeGrant[], node: { role: string
   const tokens: EdgeToken[] = [];
   for (const grant of grants) {
     if (grant.cloudOnly && node.role !== 'cloud') continue;
+    // A token for every deployment goes only where there is one to call (not to a node given none, or pending).
     const deployments = grant.deployments.includes(ALL_DEPLOYMENTS)
-      ? [ALL_DEPLOYMENTS]
+      ? here.size > 0
+        ? [ALL_DEPLOYMENTS]
+        : []
       : grant.deployments.filter((name) => here.has(name)).sort();
     if (deployments.length === 0 && !grant.metrics) continue;
     tokens.push({
