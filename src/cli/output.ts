@@ -1,4 +1,5 @@
 import { format } from 'node:util';
+export { formatBytes } from './format-bytes.js';
 
 /**
  * Control characters (C0 but tab and newline, DEL, C1) and bidirectional overrides: what a node
@@ -66,16 +67,4 @@ export function formatAge(seconds: number | null): string {
   if (seconds < 3600) return `${Math.round(seconds / 60)}m`;
   if (seconds < 86400) return `${Math.round(seconds / 3600)}h`;
   return `${Math.round(seconds / 86400)}d`;
-}
-
-/** 1536 → "1.5KiB" (or "1.5 KiB" with `separator` ' '), binary units up to TiB. */
-export function formatBytes(bytes: number, separator = ''): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)}${separator}${units[unit]}`;
 }
