@@ -199,6 +199,11 @@ describe('agent lifecycle (real processes)', { timeout: 90_000 }, () => {
     expect(node.agent?.inferenceUrl).toBe(agentUrl(agent));
     expect(node.inferenceUrl).toBe(before.inferenceUrl);
     await agent.waitForOutput(/the control plane calls this agent at \S+, but it serves at \S+: .*fogline nodes set-url edge-a/, 10_000);
+    const env = cleanFoglineEnv({ FOGLINE_SERVER: serverUrl, FOGLINE_TOKEN: adminToken });
+    const moved = await runFogline(['nodes', 'set-url', 'edge-a', agentUrl(agent)], env);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(moved.stdout).toContain(`edge-a: the control plane now calls its agent at ${agentUrl(agent)}.`);
+    expect((await getNode()).inferenceUrl).toBe(agentUrl(agent));
 
     const nodes = await listNodes();
     expect(nodes.map((view) => view.id)).toEqual([nodeId]);
