@@ -53,6 +53,7 @@ interface Placement {
 export class DesiredStateService {
   private snapshot: Promise<Snapshot> | undefined;
   private snapshotMeta = { at: 0, generation: -1 };
+  private readonly nodesById = new WeakMap<Snapshot, ReadonlyMap<string, NodeView>>();
 
   constructor(
     private readonly deployments: DeploymentRepository,
@@ -130,9 +131,10 @@ export class DesiredStateService {
    * fleet), so that every write a node makes can be checked against it on the hot path (issue 14).
    */
   async assignedTo(nodeId: string): Promise<Map<string, number>> {
-    const { deployments, nodes, onDemand } = await this.currentSnapshot();
+    const snapshot = await this.currentSnapshot();
+    const { deployments, onDemand } = snapshot;
     const assigned = new Map<string, number>();
-    const node = nodes.find((n) => n.id === nodeId);
+    const node = this.nodeIndex(snapshot).get(nodeId);
     if (!node) return assigned;
     // As in forNode(): the asking node is alive by definition.
     const alive = [{ ...node, status: 'online' as const }];
@@ -142,6 +144,16 @@ export class DesiredStateService {
       if (version !== null && entry.versions.has(version)) assigned.set(entry.deployment.name, version);
     }
     return assigned;
+  }
+
+  /** The snapshot's nodes by id, built once per snapshot: status reports come from every node all the time. */
+  private nodeIndex(snapshot: Snapshot): ReadonlyMap<string, NodeView> {
+    let index = this.nodesById.get(snapshot);
+    if (!index) {
+      index = new Map(snapshot.nodes.map((n) => [n.id, n]));
+      this.nodesById.set(snapshot, index);
+    }
+    return index;
   }
 
   /**
