@@ -283,7 +283,9 @@ describe('node ownership: a node writes only about what its desired state gives 
   });
 
   it('audits every refused node write', async () => {
-    const refusals = (await audit()).filter((e) => e.statusCode === 403 && e.actor.role === 'node' && e.target === b.nodeId);
+    // As B's credential (fgl.<id>.<secret>), whatever the entry names as its target.
+    const credentialId = b.credential.split('.')[1];
+    const refusals = (await audit()).filter((e) => e.statusCode === 403 && e.actor.role === 'node' && e.actor.id === credentialId);
     const actions = new Set(refusals.map((e) => e.action));
     for (const action of [
       'POST /api/v1/nodes/:id/deployment-status',
