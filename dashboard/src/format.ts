@@ -1,4 +1,4 @@
-import { formatBytes } from '../../src/cli/output.js';
+import { formatBytes } from '../../src/cli/format-bytes.js';
 
 /** 1536 → "1.5 KiB": the CLI's format, with a space. */
 export function bytes(value: number): string {

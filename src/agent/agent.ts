@@ -1,5 +1,7 @@
-import { httpsOptions, pinCertificateAuthority } from '../http/tls.js';
+import { pinCertificateAuthority } from '../http/tls.js';
 import { listenError } from '../http/listen-error.js';
+import { REDACTING_LOG_SERIALIZERS } from '../http/redact-url.js';
+import { sweepTemporaryFiles } from '../files/temporary-files.js';
 import { ensureWritableDir } from '../files/writable-dir.js';
 import os from 'node:os';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -16,11 +18,12 @@ import { VERSION } from '../version.js';
 import { backoffDelay } from './backoff.js';
 import { startFederatedClient } from './federated/federated-client.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
-import { loadNodeIdentity, type NodeIdentity, saveNodeIdentity } from './node-identity.js';
+import { NodeCredentials } from './node-credentials.js';
+import { loadNodeIdentity, NODE_IDENTITY_FILE, type NodeIdentity, saveNodeIdentity } from './node-identity.js';
 import { detectGpus, readResources } from './resources.js';
 import { DEFAULT_THRESHOLDS } from './offload/decide.js';
 import { OffloadingModels } from './offload/offloading-models.js';
-import { RegistryKey } from './artifacts/registry-key.js';
+import { REGISTRY_KEY_FILE, RegistryKey } from './artifacts/registry-key.js';
 import { sessionGate } from '../sessions/session-gate.js';
 import { sessionReporter } from '../sessions/session-reporter.js';
 import { DriftMonitoredModels } from './drift/drift-models.js';
@@ -28,6 +31,8 @@ import { DriftReporter } from './drift/drift-reporter.js';
 import { driftRoutes } from './drift/drift-routes.js';
 import path from 'node:path';
 import { DeployedModels } from './runtime/deployed-models.js';
+import { EdgeGuard } from './edge-auth/edge-guard.js';
+import { edgeHttpsOptions, isLoopback } from './edge-auth/edge-tls.js';
 import { type DeploymentSync, startDeploymentSync } from './sync/deployment-sync.js';
 
 const DEFAULT_SERVER = 'http://127.0.0.1:7070';
@@ -43,18 +48,30 @@ export interface RunningAgent {
   /** The V2 source the agent serves: its models, with requests offloaded per each deployment's policy. */
   offloading: OffloadingModels;
   deployments: DeploymentSync;
+  /**
+   * Settles with what to do when the control plane refuses this node's credential for good
+   * (revoked, unknown, expired): the heartbeats have stopped, and the caller stops the agent.
+   */
+  credentialRefused: Promise<string>;
   stop(): Promise<void>;
 }
 
 /** Starts an agent: its own HTTP server, enrolment (first start only) and the heartbeat loop. */
 export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   ensureWritableDir(config.dataDir, '--data-dir (FOGLINE_AGENT_DATA_DIR)');
-  const https = httpsOptions(config);
+  // Files a killed agent left half-written (node.json, the desired state, the registry key).
+  const swept = sweepTemporaryFiles(config.dataDir);
+  const https = edgeHttpsOptions(config);
   pinCertificateAuthority(config.ca);
-  const http = Fastify({ logger: { level: config.logLevel }, ...(https ? { https } : {}) });
+  // Requests are logged with their URL's ?session= (and ?token=) values redacted: they are credentials.
+  const http = Fastify({ logger: { level: config.logLevel, serializers: REDACTING_LOG_SERIALIZERS }, ...(https ? { https } : {}) });
+  // Who may call /v2 and /metrics (--edge-auth): checked before any route, with the tokens of the desired state.
+  const guard = new EdgeGuard(config.edgeAuth);
+  guard.install(http);
   const metrics = new AgentMetrics({ dataDir: config.dataDir });
   metrics.install(http);
   const log = http.log;
+  if (swept.length > 0) log.info({ removed: swept }, 'removed temporary files a stopped process left behind');
   // Routes must exist before listening; they read the parts that enrolment creates later.
   let identity: NodeIdentity | undefined;
   let heartbeats: HeartbeatLoop | undefined;
@@ -68,7 +85,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       lastError: heartbeats?.state.lastError ?? null,
     });
   });
-  // Deployed models on the Open Inference Protocol; open to callers, as a model server is.
+  // Deployed models on the Open Inference Protocol; who may call them is the EdgeGuard's to say (--edge-auth).
   const models = new DeployedModels({
     observer: metrics.serving,
     batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxBatchDelayMs },
@@ -111,16 +128,33 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const url = config.advertiseUrl ?? defaultAdvertiseUrl(config.host, port, https ? 'https' : 'http');
 
   try {
-    identity = await ensureEnrolled(config, log);
+    identity = await ensureEnrolled(config, url, log);
   } catch (error) {
     await http.close();
     throw error;
   }
   const server = config.server ?? identity.server;
-  const client = new ApiClient({ server, token: identity.credential });
+  // Every part reads the credential for each request: a rotation (heartbeat answers) reaches them all at once.
+  const credentials = new NodeCredentials(config.dataDir, identity);
+  const credential = credentials.current;
+  const client = new ApiClient({ server, token: credential });
+  // The control plane calls this agent where it was enrolled (or moved by an operator), never where
+  // a heartbeat says: tell whoever restarted it on another address what to do.
+  const enrolledAs = identity.nodeName;
+  void client
+    .getNode(identity.nodeId)
+    .then((view) => {
+      if (view.inferenceUrl !== null && view.inferenceUrl !== url) {
+        log.warn(
+          { registered: view.inferenceUrl, url },
+          `the control plane calls this agent at ${view.inferenceUrl}, but it serves at ${url}: start it there (--port, --advertise-url) or run fogline nodes set-url ${enrolledAs} ${url}`,
+        );
+      }
+    })
+    .catch(() => undefined);
   // Offloaded requests go to the control plane's /v2 with this node's credential. A cloud node is
   // where offloaded work lands (the control plane balances across cloud nodes): it never offloads.
-  if (config.role !== 'cloud') offloading.connect({ server, credential: identity.credential, nodeName: identity.nodeName });
+  if (config.role !== 'cloud') offloading.connect({ server, credential, nodeName: identity.nodeName });
   const gpus = await detectGpus();
   const agentInfo: AgentInfo = {
     version: VERSION,
@@ -135,7 +169,47 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   });
   const node = { nodeId: identity.nodeId, nodeName: identity.nodeName, role: config.role, version: VERSION };
   metrics.setNode(node, async () => (await collect()).resources);
-  heartbeats = new HeartbeatLoop(client, identity.nodeId, 15_000, collect, log);
+  let refused: (message: string) => void = () => undefined;
+  const credentialRefused = new Promise<string>((resolve) => (refused = resolve));
+  const enrolled = identity;
+  let waitingForApproval = false;
+  heartbeats = new HeartbeatLoop(
+    client,
+    identity.nodeId,
+    15_000,
+    collect,
+    log,
+    (error) => {
+      const message = credentialRefusedMessage(error, enrolled, config.dataDir);
+      log.error({ code: error.code }, message);
+      refused(message);
+    },
+    (answer) => {
+      if (answer.pendingApproval !== waitingForApproval) {
+        waitingForApproval = answer.pendingApproval === true;
+        if (waitingForApproval) {
+          log.warn(`this node waits for an operator's approval (fogline nodes approve ${enrolled.nodeName}): until then it gets no work`);
+        } else {
+          log.info('this node is approved: it may take work now');
+        }
+      }
+      if (answer.newCredential) {
+        try {
+          credentials.replace(answer.newCredential.credential);
+          identity = credentials.identity;
+          log.info(
+            { expiresAt: answer.newCredential.expiresAt },
+            `the control plane gave this node a new credential: saved to ${NODE_IDENTITY_FILE} and in use`,
+          );
+        } catch (error) {
+          log.error(
+            { err: error },
+            `could not save the new credential to ${NODE_IDENTITY_FILE}: keeping the current one (the control plane offers another with the next heartbeat)`,
+          );
+        }
+      }
+    },
+  );
   heartbeats.start();
   let deployments: DeploymentSync;
   try {
@@ -144,9 +218,10 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         dataDir: config.dataDir,
         server,
         nodeId: identity.nodeId,
-        credential: identity.credential,
+        credential,
         cacheLimitBytes: config.cacheLimitBytes,
         ranWhere: (name) => offloading.ranWhere(name),
+        onDesiredState: (state) => guard.update(state),
       },
       models,
       log,
@@ -158,11 +233,22 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   }
   // Federated learning: only on nodes given their own data (--fl-data); it never leaves the node.
   const federated = config.flData
-    ? startFederatedClient({ server, nodeId: identity.nodeId, credential: identity.credential, dataPath: config.flData }, log)
+    ? startFederatedClient({ server, nodeId: identity.nodeId, credential, dataPath: config.flData }, log)
     : undefined;
-  const driftReporter = new DriftReporter(drift, { server, nodeId: identity.nodeId, credential: identity.credential }, log);
+  const driftReporter = new DriftReporter(drift, { server, nodeId: identity.nodeId, credential }, log);
   driftReporter.start();
-  log.info({ nodeId: identity.nodeId, name: identity.nodeName, server, url }, 'agent started');
+  log.info({ nodeId: identity.nodeId, name: identity.nodeName, server, url, edgeAuth: config.edgeAuth }, 'agent started');
+  if (config.edgeAuth === 'open' && !isLoopback(config.host)) {
+    log.warn(
+      { host: config.host },
+      'inference and metrics are open to anyone who can reach this port (--edge-auth open): use --edge-auth token or mtls outside a lab',
+    );
+  }
+  if (config.edgeAuth === 'mtls' && config.role === 'cloud') {
+    log.warn(
+      'the control plane presents no client certificate: with --edge-auth mtls it cannot use this cloud node as a replica (use --edge-auth token)',
+    );
+  }
 
   const running = heartbeats;
   return {
@@ -173,6 +259,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     models,
     offloading,
     deployments,
+    credentialRefused,
     async stop() {
       await driftReporter.stop();
       await federated?.stop();
@@ -184,8 +271,23 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   };
 }
 
+/** What to do once the control plane refuses the node's credential: enrol again (the node was deleted or its credential revoked). */
+function credentialRefusedMessage(error: ApiError, identity: NodeIdentity, dataDir: string): string {
+  const why =
+    error.code === 'FOGLINE_ERR_AUTH_EXPIRED'
+      ? 'its credential has expired'
+      : error.code === 'FOGLINE_ERR_AUTH_REVOKED'
+        ? 'the node was deleted or its credential revoked'
+        : 'the control plane does not know its credential (another control plane, or a database started afresh)';
+  return (
+    `The control plane refuses node ${identity.nodeName} (${error.code}: ${why}); retrying will not help, so the agent stops. ` +
+    `To enrol it again: delete ${path.join(dataDir, NODE_IDENTITY_FILE)} and start the agent with --join-token <token> ` +
+    `(an admin creates one with: fogline token create --role join)`
+  );
+}
+
 /** Uses the stored credential when there is one; enrols with the join token otherwise. */
-async function ensureEnrolled(config: AgentConfig, log: FastifyBaseLogger): Promise<NodeIdentity> {
+async function ensureEnrolled(config: AgentConfig, url: string, log: FastifyBaseLogger): Promise<NodeIdentity> {
   const stored = loadNodeIdentity(config.dataDir);
   if (stored) {
     if (stored.nodeName !== config.name) {
@@ -202,7 +304,13 @@ async function ensureEnrolled(config: AgentConfig, log: FastifyBaseLogger): Prom
   const client = new ApiClient({ server });
   for (let attempt = 1; ; attempt++) {
     try {
-      const enrolled = await client.enroll(config.joinToken, { name: config.name, role: config.role, labels: config.labels });
+      const enrolled = await client.enroll(config.joinToken, {
+        name: config.name,
+        role: config.role,
+        labels: config.labels,
+        // Where the control plane will call this agent: fixed now, heartbeats cannot move it.
+        inferenceUrl: url,
+      });
       const identity: NodeIdentity = {
         server,
         nodeId: enrolled.nodeId,
@@ -212,6 +320,12 @@ async function ensureEnrolled(config: AgentConfig, log: FastifyBaseLogger): Prom
       };
       saveNodeIdentity(config.dataDir, identity);
       log.info({ nodeId: identity.nodeId, name: identity.nodeName }, 'enrolled');
+      // The registry's key comes with the enrolment (the control plane the operator chose to trust).
+      if (enrolled.registryPublicKey) {
+        const replaced = new RegistryKey(config.dataDir, () => Promise.reject(new Error('offline'))).pin(enrolled.registryPublicKey);
+        if (replaced)
+          log.warn(`${REGISTRY_KEY_FILE} held another registry key: replaced by the one of the control plane this node enrolled with`);
+      }
       return identity;
     } catch (error) {
       // A refusal (bad token, taken name) will not change by retrying; an unreachable server may.

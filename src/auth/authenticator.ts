@@ -1,6 +1,6 @@
 import { FoglineError } from '../errors/fogline-error.js';
 import type { TokenRole } from './roles.js';
-import type { TokenRecord, TokenRepository } from './token-repository.js';
+import type { FoundToken, TokenRepository } from './token-repository.js';
 import { parseToken, secretMatches } from './token-secret.js';
 
 /** Who is calling: resolved from the bearer token on every request. */
@@ -10,6 +10,8 @@ export interface Principal {
   role: TokenRole;
   /** Set for node credentials: the only node this caller may act as. */
   nodeId: string | null;
+  /** Node credentials of a node that waits for an operator's approval (`fogline nodes approve`). */
+  pendingApproval?: boolean;
 }
 
 /**
@@ -24,11 +26,17 @@ export class Authenticator {
 
   async authenticate(authorization: string | undefined): Promise<Principal> {
     const record = await this.verify(bearerToken(authorization));
-    return { tokenId: record.id, name: record.name, role: record.role, nodeId: record.nodeId };
+    return {
+      tokenId: record.id,
+      name: record.name,
+      role: record.role,
+      nodeId: record.nodeId,
+      ...(record.nodeId !== null && record.nodePending ? { pendingApproval: true } : {}),
+    };
   }
 
   /** Verifies a token string and returns its record; throws a coded 401 otherwise. */
-  async verify(token: string): Promise<TokenRecord> {
+  async verify(token: string): Promise<FoundToken> {
     const parts = parseToken(token);
     const record = parts ? await this.tokens.find(parts.id) : undefined;
     if (!parts || !record || !secretMatches(parts.secret, record.secretHash)) {

@@ -2,12 +2,16 @@
 export const USER_ROLES = ['viewer', 'operator', 'admin'] as const;
 export type UserRole = (typeof USER_ROLES)[number];
 
-/** Every kind of token: user roles, join tokens (enrolment only) and node credentials. */
-export const TOKEN_ROLES = [...USER_ROLES, 'join', 'node'] as const;
+/**
+ * Every kind of token: user roles, join tokens (enrolment only), node credentials, and inference
+ * tokens (agents' /v2 and /metrics only, scoped to deployments: checked on the agent, never by the
+ * control plane's API).
+ */
+export const TOKEN_ROLES = [...USER_ROLES, 'join', 'node', 'inference'] as const;
 export type TokenRole = (typeof TOKEN_ROLES)[number];
 
 /** Roles an admin may hand out with `fogline token create`. Node credentials come from enrolment. */
-export const CREATABLE_ROLES = ['viewer', 'operator', 'admin', 'join'] as const;
+export const CREATABLE_ROLES = ['viewer', 'operator', 'admin', 'join', 'inference'] as const;
 export type CreatableRole = (typeof CREATABLE_ROLES)[number];
 
 export function isUserRole(role: string): role is UserRole {

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { JoinPolicy } from '../contracts/join-policy.js';
 import type { Database, TokensTable } from '../store/schema.js';
 import type { TokenRole } from './roles.js';
 import { generateToken, hashSecret } from './token-secret.js';
@@ -14,7 +15,12 @@ export interface TokenRecord {
   revokedAt: number | null;
   createdAt: number;
   createdBy: string | null;
+  /** Join tokens: what they decide for the nodes that enrol with them (null: the node decides). */
+  joinPolicy: JoinPolicy | null;
 }
+
+/** A looked-up token: its record, the hash its secret must match, and (node credentials) whether the node waits for approval. */
+export type FoundToken = TokenRecord & { secretHash: string; nodePending: boolean };
 
 export interface NewToken {
   /** Normally random; fixed only for the bootstrap admin token, so that two servers cannot both create one. */
@@ -25,6 +31,9 @@ export interface NewToken {
   expiresAt?: number | null;
   maxUses?: number | null;
   createdBy?: string | null;
+  joinPolicy?: JoinPolicy | null;
+  /** When it was made (default: now); callers with their own clock pass theirs, so that its lifetime adds up. */
+  createdAt?: number;
 }
 
 /** How long a looked-up token is trusted without asking the database again. */
@@ -38,7 +47,7 @@ const TOKEN_CACHE_LIMIT = 100_000;
  * effect within TOKEN_CACHE_MS.
  */
 export class TokenRepository {
-  private readonly cache = new Map<string, { row: TokenRecord & { secretHash: string }; at: number }>();
+  private readonly cache = new Map<string, { row: FoundToken; at: number }>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -57,19 +66,27 @@ export class TokenRepository {
       max_uses: input.maxUses ?? null,
       uses: 0,
       revoked_at: null,
-      created_at: Date.now(),
+      created_at: input.createdAt ?? Date.now(),
       created_by: input.createdBy ?? null,
+      join_policy: input.joinPolicy ? JSON.stringify(input.joinPolicy) : null,
     };
     await db.insertInto('tokens').values(row).execute();
     return { record: toRecord(row), token };
   }
 
-  async find(id: string): Promise<(TokenRecord & { secretHash: string }) | undefined> {
+  async find(id: string): Promise<FoundToken | undefined> {
     const cached = this.cache.get(id);
     if (cached && Date.now() - cached.at < this.cacheMs) return cached.row;
-    const row = await this.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+    // A node credential carries whether its node still waits for approval (read in the same query).
+    const row = await this.db
+      .selectFrom('tokens')
+      .leftJoin('nodes', 'nodes.id', 'tokens.node_id')
+      .selectAll('tokens')
+      .select('nodes.pending as node_pending')
+      .where('tokens.id', '=', id)
+      .executeTakeFirst();
     if (!row) return undefined;
-    const found = { ...toRecord(row), secretHash: row.secret_hash };
+    const found: FoundToken = { ...toRecord(row), secretHash: row.secret_hash, nodePending: row.node_pending === 1 };
     if (this.cache.size >= TOKEN_CACHE_LIMIT) this.cache.clear();
     this.cache.set(id, { row: found, at: Date.now() });
     return found;
@@ -94,8 +111,25 @@ export class TokenRepository {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async revokeForNode(nodeId: string, db: Kysely<Database> = this.db, at = Date.now()): Promise<void> {
+  /** Makes a token expire at `at` at the latest (a node's replaced credential, after its overlap). */
+  async expireBy(id: string, at: number, db: Kysely<Database> = this.db): Promise<void> {
+    this.cache.delete(id);
+    await db
+      .updateTable('tokens')
+      .set({ expires_at: at })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', at)]))
+      .execute();
+  }
+
+  /** Drops a node's credentials from the cache: the next request reads them (and the node's approval) again. */
+  forgetNode(nodeId: string): void {
     for (const [id, entry] of this.cache) if (entry.row.nodeId === nodeId) this.cache.delete(id);
+  }
+
+  async revokeForNode(nodeId: string, db: Kysely<Database> = this.db, at = Date.now()): Promise<void> {
+    this.forgetNode(nodeId);
     await db.updateTable('tokens').set({ revoked_at: at }).where('node_id', '=', nodeId).where('revoked_at', 'is', null).execute();
   }
 
@@ -137,5 +171,6 @@ function toRecord(row: TokensTable): TokenRecord {
     revokedAt: row.revoked_at,
     createdAt: row.created_at,
     createdBy: row.created_by,
+    joinPolicy: row.join_policy === null ? null : (JSON.parse(row.join_policy) as JoinPolicy),
   };
 }

@@ -17,6 +17,7 @@ import { runsCommand } from './commands/runs.js';
 import { serverCommand } from './commands/server.js';
 import { tokenCommand } from './commands/token.js';
 import { upCommand } from './commands/up.js';
+import { installTerminalSafeConsole } from './output.js';
 
 /**
  * The `fogline` command tree. Program options (-V/--version) are read only before the subcommand
@@ -61,6 +62,7 @@ or the data folder (--data-dir, FOGLINE_DATA_DIR, default ./.fogline).`,
 
 /** Runs the CLI; known errors print one clear line and exit 1, with no stack trace. */
 export async function main(argv: string[]): Promise<void> {
+  installTerminalSafeConsole();
   const program = buildProgram().exitOverride();
   try {
     await program.parseAsync(argv);

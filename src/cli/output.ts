@@ -1,3 +1,34 @@
+import { format } from 'node:util';
+export { formatBytes } from './format-bytes.js';
+
+/**
+ * Control characters (C0 but tab and newline, DEL, C1) and bidirectional overrides: what a node
+ * could put in a string it reports (its OS, host name, a status reason, an error message) to move
+ * the cursor, clear the screen, retitle the window or reorder the text of an operator's terminal.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNSAFE_FOR_TERMINALS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` without control characters and bidirectional overrides (tabs and newlines stay). */
+export function terminalSafe(text: string): string {
+  return text.replace(UNSAFE_FOR_TERMINALS, '');
+}
+
+/**
+ * Makes everything the CLI prints through the console terminal-safe, once for every command:
+ * node-supplied strings reach tables, details, JSON and error lines by many paths, and none of them
+ * may drive the operator's terminal. Called by main(); the progress bar writes to its stream itself.
+ */
+let installed = false;
+export function installTerminalSafeConsole(): void {
+  if (installed) return;
+  installed = true;
+  for (const name of ['log', 'error', 'warn', 'info'] as const) {
+    const print = console[name].bind(console);
+    console[name] = (...args: unknown[]) => print(terminalSafe(format(...args)));
+  }
+}
+
 /** Prints rows as an aligned text table, or as JSON for scripts (`--json`). */
 export interface Column<T> {
   header: string;
@@ -36,16 +67,4 @@ export function formatAge(seconds: number | null): string {
   if (seconds < 3600) return `${Math.round(seconds / 60)}m`;
   if (seconds < 86400) return `${Math.round(seconds / 3600)}h`;
   return `${Math.round(seconds / 86400)}d`;
-}
-
-/** 1536 → "1.5KiB" (or "1.5 KiB" with `separator` ' '), binary units up to TiB. */
-export function formatBytes(bytes: number, separator = ''): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)}${separator}${units[unit]}`;
 }

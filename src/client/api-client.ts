@@ -10,6 +10,7 @@ import type {
   FederatedUpdateReceipt,
   StartFederatedJobRequest,
 } from '../contracts/federated.js';
+import type { RotateCredentialRequest } from '../contracts/join-policy.js';
 import type { ModelList, ModelVersionList, ModelVersionView, ModelView, RegistryPublicKey } from '../contracts/models.js';
 import type {
   EnrollRequest,
@@ -24,10 +25,12 @@ import type {
 import type { PipelineList, RunEventList, RunList, RunListQuery, RunView, StartRunRequest } from '../contracts/runs.js';
 import type { CreateTokenRequest, CreateTokenResponse, TokenList } from '../contracts/tokens.js';
 import { ApiError } from './api-error.js';
+import { type BearerToken, bearerValue } from './bearer-token.js';
 
 export interface ApiClientOptions {
   server: string;
-  token?: string;
+  /** A token, or a function that gives the current one (a node's rotating credential). */
+  token?: BearerToken;
   timeoutMs?: number;
 }
 
@@ -73,6 +76,19 @@ export class ApiClient {
 
   setCordoned(idOrName: string, cordoned: boolean): Promise<NodeView> {
     return this.request('POST', `/api/v1/nodes/${encodeURIComponent(idOrName)}/${cordoned ? 'cordon' : 'uncordon'}`);
+  }
+
+  /** Where the control plane calls the node's agent (operator); heartbeats cannot change it. */
+  setInferenceUrl(idOrName: string, url: string): Promise<NodeView> {
+    return this.request('PUT', `/api/v1/nodes/${encodeURIComponent(idOrName)}/inference-url`, { body: { url } });
+  }
+
+  approveNode(idOrName: string): Promise<NodeView> {
+    return this.request('POST', `/api/v1/nodes/${encodeURIComponent(idOrName)}/approve`);
+  }
+
+  rotateCredential(idOrName: string, body: RotateCredentialRequest = {}): Promise<NodeView> {
+    return this.request('POST', `/api/v1/nodes/${encodeURIComponent(idOrName)}/rotate-credential`, { body });
   }
 
   deleteNode(idOrName: string): Promise<NodeView> {
@@ -257,7 +273,7 @@ export class ApiClient {
     options: { body?: unknown; token?: string; raw?: ReadableStream<Uint8Array>; contentType?: string },
     timeoutMs = this.options.timeoutMs ?? 10_000,
   ): Promise<Response> {
-    const token = options.token ?? this.options.token;
+    const token = options.token ?? (this.options.token === undefined ? undefined : bearerValue(this.options.token));
     const headers: Record<string, string> = {};
     if (token) headers.authorization = `Bearer ${token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { EDGE_AUTH_MODES } from '../contracts/edge-access.js';
 import { NODE_ROLES } from '../contracts/nodes.js';
 import type { LabelMap } from '../nodes/labels.js';
 import { parseLabelList } from '../nodes/labels.js';
@@ -120,6 +121,24 @@ export const AGENT_OPTIONS = {
   }),
   ...tlsOptions('FOGLINE_AGENT'),
   ca: caOption,
+  edgeAuth: option({
+    flag: '--edge-auth <mode>',
+    env: 'FOGLINE_AGENT_EDGE_AUTH',
+    description:
+      "Who may call this agent's /v2 and /metrics (health and readiness stay open). open: anyone who reaches the port (a lab; fogline up); token: a bearer inference token (fogline token create --role inference --deployment <name>, --metrics for Prometheus), checked here against the ids and hashes that come with the desired state, or a stream's ?session= token; mtls: a client certificate chained to --client-ca (needs --tls-cert and --tls-key). Whatever the mode, POST …/actuals needs an inference token for the deployment when its drift policy uploads samples",
+    defaultText: 'open',
+    defaultValue: () => 'open' as const,
+    parse: parseChoice(EDGE_AUTH_MODES),
+  }),
+  clientCa: option({
+    flag: '--client-ca <file>',
+    env: 'FOGLINE_AGENT_CLIENT_CA',
+    description:
+      '--edge-auth mtls: CA certificate (PEM) that client certificates must chain to; a client without one is refused during the TLS handshake',
+    defaultText: '(none)',
+    defaultValue: () => undefined as string | undefined,
+    parse: parseString,
+  }),
   predictorIsolation: option({
     flag: '--predictor-isolation <mode>',
     env: 'FOGLINE_AGENT_PREDICTOR_ISOLATION',

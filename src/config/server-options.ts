@@ -8,6 +8,13 @@ function parseCount(raw: string, name: string): number {
   return value;
 }
 
+function parseNonNegative(raw: string, name: string): number {
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value < 0)
+    throw new ConfigError(`${name} must be a number (0 or more), got "${raw}"`);
+  return value;
+}
+
 export const METRICS_ACCESS = ['viewer', 'public'] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -141,9 +148,37 @@ export const SERVER_OPTIONS = {
   authFailureLimit: option({
     flag: '--auth-failure-limit <per-minute>',
     env: 'FOGLINE_AUTH_FAILURE_LIMIT',
-    description: 'Failed token checks one client address may cause per minute before it gets 429 until the minute ends (0: no limit)',
+    description:
+      'Failed token checks per minute, counted per client address and per token id, past which the failing checks of that address or token get 429 until the minute ends; a valid token always passes (0: no limit)',
     defaultText: '30',
     defaultValue: () => 30,
+    parse: parseCount,
+  }),
+  sampleClockSkewSeconds: option({
+    flag: '--sample-clock-skew <seconds>',
+    env: 'FOGLINE_SAMPLE_CLOCK_SKEW',
+    description:
+      "A node's uploaded samples may be at most this far ahead of the control plane's clock; later rows are refused (and the rest kept)",
+    defaultText: '3600',
+    defaultValue: () => 3600,
+    parse: parsePositiveNumber,
+  }),
+  sampleValueBand: option({
+    flag: '--sample-value-band <factor>',
+    env: 'FOGLINE_SAMPLE_VALUE_BAND',
+    description:
+      "Uploaded samples must lie in the range of the dataset's newest version not made from samples, widened by this times its width on each side (and not below 0 if it never was); others are refused",
+    defaultText: '1',
+    defaultValue: () => 1,
+    parse: parseNonNegative,
+  }),
+  sampleGapLimit: option({
+    flag: '--sample-gap-limit <slots>',
+    env: 'FOGLINE_SAMPLE_GAP_LIMIT',
+    description:
+      "Empty slots of the dataset's interval one sample upload may leave before and between its rows (reading the dataset fills them in); rows past it are refused",
+    defaultText: '168',
+    defaultValue: () => 168,
     parse: parseCount,
   }),
   sessionsPerNode: option({

@@ -1,6 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { IsoTime, Labels, Nullable } from './common.js';
+import { Count, IsoTime, Labels, Nullable, VersionNumber } from './common.js';
 import { IoSignature, ModelName } from './models.js';
+import { EdgeToken } from './edge-access.js';
 
 export const DEPLOYMENT_STRATEGIES = ['all', 'rolling', 'canary'] as const;
 export type DeploymentStrategy = (typeof DEPLOYMENT_STRATEGIES)[number];
@@ -223,13 +224,20 @@ export const DesiredDeployment = Type.Object({
       inferPath: Type.String({ description: "The control plane's V2 infer path for that version" }),
     }),
   ),
+  sampleUpload: Type.Optional(
+    Type.Boolean({
+      description: "The deployment's drift policy uploads samples: the node's POST …/actuals then needs an inference token for it",
+    }),
+  ),
 });
 export type DesiredDeployment = Static<typeof DesiredDeployment>;
 
 export const DesiredState = Type.Object({
-  /** Changes whenever anything in `deployments` changes; send it back as ?revision= to wait for the next change. */
+  /** Changes whenever anything in `deployments` or `edgeTokens` changes; send it back as ?revision= to wait for the next change. */
   revision: Type.String(),
   deployments: Type.Array(DesiredDeployment),
+  /** The inference tokens this node's agent accepts on /v2 and /metrics (hashes only; src/agent/edge-auth). */
+  edgeTokens: Type.Optional(Type.Array(EdgeToken)),
 });
 export type DesiredState = Static<typeof DesiredState>;
 
@@ -250,27 +258,23 @@ export const DeploymentStatusReport = Type.Object(
       Type.Object(
         {
           name: Type.String({ maxLength: 200 }),
-          version: Nullable(Type.Integer()),
+          version: Nullable(VersionNumber()),
           state: Type.Union(NODE_DEPLOYMENT_STATES.map((s) => Type.Literal(s))),
           reason: Type.Optional(Type.String({ maxLength: 2000 })),
           servingVersion: Type.Optional(
-            Nullable(Type.Integer({ description: 'The version this node serves now (the old one while a new one loads or failed)' })),
+            Nullable(VersionNumber({ description: 'The version this node serves now (the old one while a new one loads or failed)' })),
           ),
-          requests: Type.Optional(
-            Type.Integer({ minimum: 0, description: 'Requests the serving version answered here since it started serving' }),
-          ),
-          errors: Type.Optional(Type.Integer({ minimum: 0, description: 'Of those, the ones that failed on the server side' })),
+          requests: Type.Optional(Count({ description: 'Requests the serving version answered here since it started serving' })),
+          errors: Type.Optional(Count({ description: 'Of those, the ones that failed on the server side' })),
           latencyP50Ms: Type.Optional(
             Type.Number({ minimum: 0, maximum: 3_600_000, description: 'Median latency of the last requests, ms' }),
           ),
           latencyP99Ms: Type.Optional(
             Type.Number({ minimum: 0, maximum: 3_600_000, description: '99th percentile latency of the last requests, ms' }),
           ),
-          localRequests: Type.Optional(
-            Type.Integer({ minimum: 0, description: 'Requests answered on this node since the agent started (all versions)' }),
-          ),
+          localRequests: Type.Optional(Count({ description: 'Requests answered on this node since the agent started (all versions)' })),
           offloadedRequests: Type.Optional(
-            Type.Integer({ minimum: 0, description: 'Requests offloaded to the cloud and answered there since the agent started' }),
+            Count({ description: 'Requests offloaded to the cloud and answered there since the agent started' }),
           ),
           joint: Type.Optional(JointCounts),
         },

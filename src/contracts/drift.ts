@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { IsoTime, Nullable } from './common.js';
+import { IsoTime, Nullable, VersionNumber } from './common.js';
 import { ModelName } from './models.js';
 
 export const DRIFT_TESTS = ['auto', 'psi', 'wasserstein', 'ks', 'error'] as const;
@@ -9,6 +9,15 @@ export type DriftAction = (typeof DRIFT_ACTIONS)[number];
 /** What started a round: a node's drift, a person (`fogline drift retrain`), or the policy's schedule. */
 export const DRIFT_TRIGGERS = ['drift', 'manual', 'schedule'] as const;
 export type DriftTrigger = (typeof DRIFT_TRIGGERS)[number];
+/** Why a row of a sample upload was refused (src/drift/sample-bounds.ts). */
+export const SAMPLE_REFUSAL_REASONS = [
+  'time-not-after-dataset',
+  'time-in-future',
+  'value-not-finite',
+  'value-out-of-band',
+  'too-many-gaps',
+] as const;
+export type SampleRefusalReason = (typeof SAMPLE_REFUSAL_REASONS)[number];
 export const DRIFT_EVENT_STATUSES = ['alerted', 'collecting', 'retraining', 'canary', 'promoted', 'kept', 'rolled-back', 'failed'] as const;
 export type DriftEventStatus = (typeof DRIFT_EVENT_STATUSES)[number];
 
@@ -215,7 +224,7 @@ export type DriftSummary = Static<typeof DriftSummary>;
 export const DriftReport = Type.Object({
   deployment: Type.String({ minLength: 1, maxLength: 200 }),
   model: Type.String({ maxLength: 200 }),
-  version: Type.Integer({ minimum: 1 }),
+  version: VersionNumber(),
   sha256: Type.String({ maxLength: 64 }),
   summary: DriftSummary,
 });
@@ -257,7 +266,7 @@ export type DriftSampleBatch = Static<typeof DriftSampleBatch>;
 export const DriftSampleReceipt = Type.Object({
   /** Samples newer than the dataset's last row, appended (duplicates by time counted once). */
   accepted: Type.Integer(),
-  /** Samples not newer than the dataset's last row, or repeated in the batch. */
+  /** Samples whose time a later row of the batch repeats. */
   skipped: Type.Integer(),
   dataset: Type.String(),
   /** The version that holds them (the latest one when nothing was new). */
@@ -266,6 +275,24 @@ export const DriftSampleReceipt = Type.Object({
   samplesAfter: Nullable(Type.Number()),
 });
 export type DriftSampleReceipt = Static<typeof DriftSampleReceipt>;
+
+/**
+ * The `details` of a 400 FOGLINE_ERR_DRIFT_SAMPLES_INVALID: the rows refused (index in `samples`,
+ * reason, sentence) beside the receipt of the rest, which were kept.
+ */
+export const DriftSampleRefusal = Type.Composite([
+  DriftSampleReceipt,
+  Type.Object({
+    refused: Type.Array(
+      Type.Object({
+        row: Type.Integer({ description: "Index in the batch's samples" }),
+        reason: Type.Union(SAMPLE_REFUSAL_REASONS.map((r) => Type.Literal(r))),
+        message: Type.String(),
+      }),
+    ),
+  }),
+]);
+export type DriftSampleRefusal = Static<typeof DriftSampleRefusal>;
 
 export const DriftReportView = Type.Object({
   deployment: Type.String(),

@@ -13,11 +13,25 @@ export const NodeName = Type.String({
   description: 'Lowercase letters, digits, "-" and ".", starting and ending with a letter or digit',
 });
 
+/** Where an agent serves inference (its Open Inference Protocol routes): http or https, no credentials in it. */
+const INFERENCE_URL = { maxLength: 2048, pattern: '^https?://[^\\s/@]+(/\\S*)?$' };
+export const InferenceUrl = Type.String({
+  ...INFERENCE_URL,
+  description: 'http(s)://host:port of the agent, as the control plane reaches it',
+});
+
 export const EnrollRequest = Type.Object(
   {
     name: NodeName,
     role: NodeRoleSchema,
     labels: Type.Optional(Labels),
+    inferenceUrl: Type.Optional(
+      Type.String({
+        ...INFERENCE_URL,
+        description:
+          "The agent's advertise URL: where the control plane calls it (cloud replicas, session sockets, scrapes). Fixed here; a heartbeat cannot change it",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -29,6 +43,13 @@ export const EnrollResponse = Type.Object(
     nodeName: Type.String(),
     credential: Type.String({ description: 'The node credential: acts only as this node; shown once' }),
     heartbeatIntervalSeconds: Type.Number(),
+    pendingApproval: Type.Optional(Type.Boolean({ description: 'The node gets no work until an operator approves it' })),
+    registryPublicKey: Type.Optional(
+      Type.String({
+        description:
+          "The model registry's public key (PEM): the agent pins it at enrolment and checks every bundle's signature with it (absent from control planes before it: the agent then pins the key on its first artifact fetch)",
+      }),
+    ),
   },
   {},
 );
@@ -94,7 +115,27 @@ export const HeartbeatRequest = Type.Object(
 );
 export type HeartbeatRequest = Static<typeof HeartbeatRequest>;
 
-export const HeartbeatResponse = Type.Object({ heartbeatIntervalSeconds: Type.Number(), serverTime: IsoTime }, {});
+/** A new node credential, handed to the agent with a heartbeat answer when its credential is rotated. */
+export const IssuedCredential = Type.Object(
+  {
+    credential: Type.String({
+      description: 'The new credential: save it (node.json), then use it; the one this heartbeat used stops working soon after',
+    }),
+    expiresAt: Nullable(IsoTime),
+  },
+  {},
+);
+export type IssuedCredential = Static<typeof IssuedCredential>;
+
+export const HeartbeatResponse = Type.Object(
+  {
+    heartbeatIntervalSeconds: Type.Number(),
+    serverTime: IsoTime,
+    pendingApproval: Type.Optional(Type.Boolean({ description: 'The node waits for an operator to approve it (fogline nodes approve)' })),
+    newCredential: Type.Optional(IssuedCredential),
+  },
+  {},
+);
 export type HeartbeatResponse = Static<typeof HeartbeatResponse>;
 
 export const NODE_STATUSES = ['online', 'offline'] as const;
@@ -108,10 +149,27 @@ export const NodeView = Type.Object(
     labels: Labels,
     status: Type.Union(NODE_STATUSES.map((status) => Type.Literal(status))),
     cordoned: Type.Boolean({ description: 'Cordoned nodes get no new deployments' }),
+    pending: Type.Optional(
+      Type.Boolean({
+        description:
+          'True until an operator approves a node enrolled with a --require-approval join token: it gets no deployments, federated rounds, sessions or cloud-replica role',
+      }),
+    ),
+    credentialRotation: Type.Optional(
+      Type.Union([Type.Literal('requested'), Type.Literal('delivered')], {
+        description: "A credential rotation under way: requested (handed out with the node's next heartbeat), delivered (not used yet)",
+      }),
+    ),
     lastHeartbeatAt: Nullable(IsoTime),
     heartbeatAgeSeconds: Nullable(Type.Number()),
     resources: Nullable(NodeResources),
     agent: Nullable(AgentInfo),
+    inferenceUrl: Nullable(
+      Type.String({
+        description:
+          "Where the control plane calls the node's agent: set at enrolment (or by its first heartbeat when it enrolled without one) and changed only by an operator (fogline nodes set-url); agent.inferenceUrl is only what the agent says",
+      }),
+    ),
     enrolledAt: IsoTime,
   },
   {},
@@ -130,6 +188,9 @@ export const NodeListQuery = Type.Object(
   { additionalProperties: false },
 );
 export type NodeListQuery = Static<typeof NodeListQuery>;
+
+export const SetInferenceUrlRequest = Type.Object({ url: InferenceUrl }, { additionalProperties: false });
+export type SetInferenceUrlRequest = Static<typeof SetInferenceUrlRequest>;
 
 export const LabelPatch = Type.Object(
   {

@@ -13,7 +13,9 @@ import { FoglineError } from '../errors/fogline-error.js';
 import { VERSION } from '../version.js';
 import { type Access, authorize } from '../http/access.js';
 import { installErrorHandlers } from '../http/error-handler.js';
+import { AuthFailureLimits } from '../http/auth-failures.js';
 import { RateLimiter } from '../http/rate-limit.js';
+import { auditTarget, targetFromAnswer } from './audit-target.js';
 import { auditRoutes } from './routes/audit-routes.js';
 import { datasetRoutes } from './routes/dataset-routes.js';
 import { deploymentRoutes } from './routes/deployment-routes.js';
@@ -81,7 +83,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   services.metrics.http.install(app);
   app.decorateRequest('principal', null);
 
-  const authFailures = new RateLimiter(services.settings.authFailureLimit ?? 30);
+  const authFailures = new AuthFailureLimits(services.settings.authFailureLimit ?? 30);
   const enrolments = new RateLimiter(services.settings.enrolRateLimit ?? 600);
   let closing = false;
   app.addHook('onReady', async () => {
@@ -108,22 +110,48 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
     // Routes that declare nothing are admin-only, so that a forgotten declaration fails closed.
     const access: Access = request.routeOptions.config.access ?? { minRole: 'admin' };
     if (access === 'public') return;
-    const tooMany = (limiter: RateLimiter): FoglineError => {
-      reply.header('retry-after', String(limiter.retryAfterSeconds(request.ip)));
-      return new FoglineError('FOGLINE_ERR_RATE_LIMITED', `Too many attempts from ${request.ip}: wait a minute and retry`);
+    const tooMany = (retryAfterSeconds: number): FoglineError => {
+      reply.header('retry-after', String(retryAfterSeconds));
+      return new FoglineError(
+        'FOGLINE_ERR_RATE_LIMITED',
+        `Too many attempts from ${request.ip} or with this token: wait a minute and retry`,
+      );
     };
-    // Guessing tokens (or join tokens) costs a client its access for the rest of the minute.
-    if (authFailures.exceeded(request.ip)) throw tooMany(authFailures);
+    // Failed token checks count per address and per token id (src/http/auth-failures.ts): past the
+    // limit a failing check gets 429 for the rest of the minute, while a valid token always passes.
+    const presented = request.headers.authorization;
+    const refusal = (error: unknown): unknown => {
+      // Only a refused token is a failed check (a database away is not).
+      if (!(error instanceof FoglineError) || error.status !== 401) return error;
+      const dead = error.code === 'FOGLINE_ERR_AUTH_REVOKED' || error.code === 'FOGLINE_ERR_AUTH_EXPIRED';
+      // A missing token is not a guess: it does not count, but a locked-out address gets 429 for it.
+      const retryAfter = presented
+        ? authFailures.failed(request.ip, presented, dead ? 'dead' : 'guess')
+        : authFailures.addressLocked(request.ip);
+      return retryAfter === undefined ? error : tooMany(retryAfter);
+    };
     if (access === 'join') {
-      if (enrolments.count(request.ip)) throw tooMany(enrolments);
+      if (enrolments.count(request.ip)) throw tooMany(enrolments.retryAfterSeconds(request.ip));
+      // The enrolment checks its join token and says what is wrong with it; a wrong one counts here.
+      await services.authenticator.authenticate(presented).catch((error: unknown) => {
+        const answer = refusal(error);
+        if (answer !== error) throw answer;
+      });
       return;
     }
-    const principal = await services.authenticator.authenticate(request.headers.authorization).catch((error: unknown) => {
-      // A wrong token counts; a missing one is not a guess.
-      throw request.headers.authorization && authFailures.count(request.ip) ? tooMany(authFailures) : error;
+    const principal = await services.authenticator.authenticate(presented).catch((error: unknown) => {
+      throw refusal(error);
     });
     request.principal = principal;
     authorize(request, principal, access);
+  });
+
+  // Creates name what they made in their answer (a token's id, a run's): kept for the audit entry.
+  const answerTargets = new WeakMap<object, string>();
+  app.addHook('onSend', async (request, _reply, payload) => {
+    const target = MUTATING.has(request.method) ? targetFromAnswer(request.method, request.routeOptions.url ?? '', payload) : undefined;
+    if (target !== undefined) answerTargets.set(request, target);
+    return payload;
   });
 
   app.addHook('onResponse', async (request, reply) => {
@@ -131,13 +159,19 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
       { method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime },
       'request',
     );
-    // Telemetry (heartbeats, status reports, inference) is neither audited nor a change.
-    if (!MUTATING.has(request.method) || request.routeOptions.config.audit === false) return;
+    if (!MUTATING.has(request.method)) return;
+    // Telemetry (heartbeats, status reports, inference) is neither audited nor a change, except when it
+    // is refused as forbidden: a node writing about what is not its own is in the audit log (issue 14).
+    const telemetry = request.routeOptions.config.audit === false;
+    if (telemetry && reply.statusCode !== 403) return;
     // Any other successful change may change what nodes should serve (deployments, aliases, labels).
-    if (reply.statusCode < 400) services.changes.notify();
+    if (!telemetry && reply.statusCode < 400) services.changes.notify();
     if (!request.routeOptions.url) return;
     const principal = request.principal;
-    const target = (request.params as { id?: string } | undefined)?.id ?? null;
+    const target = auditTarget(
+      { method: request.method, route: request.routeOptions.url, params: request.params, body: request.body },
+      answerTargets.get(request),
+    );
     await services.audit
       .record({
         actor: principal

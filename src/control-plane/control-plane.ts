@@ -1,5 +1,6 @@
 import { listenError } from '../http/listen-error.js';
 import { httpsOptions } from '../http/tls.js';
+import { sweepTemporaryFiles } from '../files/temporary-files.js';
 import { ensureWritableDir } from '../files/writable-dir.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { SERVER_OPTIONS } from '../config/server-options.js';
@@ -8,7 +9,7 @@ import { migrateToLatest, openStore } from '../store/store.js';
 import { bootstrapAdminToken } from './admin-bootstrap.js';
 import { buildControlPlaneApp, type ControlPlaneApp } from './app.js';
 import { writeServerInfo } from './data-dir-files.js';
-import { createServices } from './services.js';
+import { createServices, type ServiceSettings } from './services.js';
 
 export type ServerConfig = ResolvedOptions<typeof SERVER_OPTIONS>;
 
@@ -22,8 +23,11 @@ export interface RunningControlPlane {
 }
 
 /** Opens and migrates the database, bootstraps the admin token and listens. */
-export async function startControlPlane(config: ServerConfig): Promise<RunningControlPlane> {
+/** `config` is what `fogline server` resolved; tests may add settings that have no flag (ServiceSettings). */
+export async function startControlPlane(config: ServerConfig & Partial<ServiceSettings>): Promise<RunningControlPlane> {
   ensureWritableDir(config.dataDir, '--data-dir (FOGLINE_DATA_DIR)');
+  // What a killed server left half-written (uploads, the step cache, files written by rename).
+  const swept = sweepTemporaryFiles(config.dataDir);
   const store = openStore(config.db);
   try {
     await migrateToLatest(store);
@@ -39,6 +43,7 @@ export async function startControlPlane(config: ServerConfig): Promise<RunningCo
     https,
     logger: { level: config.logLevel },
   });
+  if (swept.length > 0) app.log.info({ removed: swept }, 'removed temporary files a stopped process left behind');
   // Runs stop before the database closes, so that none is left marked running.
   app.addHook('onClose', async () => {
     await services.runs.stop();

@@ -1,6 +1,9 @@
 import path from 'node:path';
 import { AuditLog } from '../audit/audit-log.js';
 import { Authenticator } from '../auth/authenticator.js';
+import { controlPlaneEdgeToken } from '../auth/control-plane-edge-token.js';
+import { InferenceTokens } from '../auth/inference-tokens.js';
+import { ALL_DEPLOYMENTS } from '../contracts/edge-access.js';
 import { TokenRepository } from '../auth/token-repository.js';
 import { DatasetCatalog } from '../datasets/dataset-catalog.js';
 import { ChangeSignal } from '../deployments/change-signal.js';
@@ -9,8 +12,10 @@ import { DesiredStateService } from '../deployments/desired-state.js';
 import { OnDemandPlacements } from '../deployments/on-demand-placements.js';
 import { DriftRepository } from '../drift/drift-repository.js';
 import { DriftService } from '../drift/drift-service.js';
+import { DEFAULT_SAMPLE_LIMITS } from '../drift/sample-bounds.js';
 import { FederatedService } from '../federated/federated-service.js';
 import { RolloutController } from '../deployments/rollout-controller.js';
+import { CREDENTIAL_OVERLAP_MS, CredentialRotation } from '../nodes/credential-rotation.js';
 import { Enrolment } from '../nodes/enrolment.js';
 import { CloudInference } from '../inference/cloud-inference.js';
 import { findCloudReplicas } from '../inference/cloud-replicas.js';
@@ -27,6 +32,8 @@ import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 
 export interface ServiceSettings {
+  /** How long a node's replaced credential still works once the new one is in use (default 30; not a flag: tests shorten it). */
+  credentialOverlapSeconds?: number;
   /** Holds the artifact store and the registry's signing key. */
   dataDir: string;
   datasetLimitBytes: number;
@@ -38,6 +45,10 @@ export interface ServiceSettings {
   /** Per client address and minute; 0 turns a limit off. */
   enrolRateLimit?: number;
   authFailureLimit?: number;
+  /** Bounds on node sample uploads (src/drift/sample-bounds.ts); the defaults when left out. */
+  sampleClockSkewSeconds?: number;
+  sampleValueBand?: number;
+  sampleGapLimit?: number;
   /** Inference sessions: per node, and the idle timeout their sockets get. */
   sessionsPerNode?: number;
   sessionIdleSeconds?: number;
@@ -53,9 +64,13 @@ export interface Services {
   store: Store;
   settings: ServiceSettings;
   tokens: TokenRepository;
+  /** Scopes of inference tokens (agents' /v2 and /metrics), handed to agents with their desired state. */
+  inferenceTokens: InferenceTokens;
   authenticator: Authenticator;
   nodes: NodeRegistry;
   enrolment: Enrolment;
+  /** Node credentials handed over through heartbeats (rotation on request, renewal at half their lifetime). */
+  credentials: CredentialRotation;
   audit: AuditLog;
   artifacts: ArtifactStore;
   models: ModelRegistry;
@@ -95,10 +110,28 @@ export function createServices(store: Store, settings: ServiceSettings): Service
   const deployments = new DeploymentRepository(store.db);
   const changes = new ChangeSignal();
   const onDemand = new OnDemandPlacements(store.db);
-  const desiredState = new DesiredStateService(deployments, models, nodes, changes, onDemand);
+  const inferenceTokens = new InferenceTokens(store.db);
+  const policies = new DriftRepository(store.db);
+  // What the control plane presents to cloud agents that run --edge-auth token; only cloud nodes get its hash.
+  const edgeToken = controlPlaneEdgeToken((message) => signingKey.signBytes(message));
+  const desiredState = new DesiredStateService(deployments, models, nodes, changes, onDemand, {
+    grants: async () => [
+      ...(await inferenceTokens.active()),
+      {
+        id: edgeToken.id,
+        secretHash: edgeToken.secretHash,
+        deployments: [ALL_DEPLOYMENTS],
+        metrics: false,
+        expiresAt: null,
+        cloudOnly: true,
+      },
+    ],
+    sampleUploads: async () => new Set((await policies.listPolicies()).filter((p) => p.sampleUpload).map((p) => p.deployment)),
+  });
   const inference = new CloudInference(models, () => store.ping());
   const cloudReplicas = new ReplicaBalancer(inference, () => findCloudReplicas({ deployments, desiredState, nodes }), {
     observer: metrics.cloudReplicas,
+    credential: edgeToken.token,
   });
   metrics.cloudReplicas.watch(() => cloudReplicas.states());
   const datasets = new DatasetCatalog(store.db, new ArtifactStore(path.join(settings.dataDir, 'datasets')), settings.datasetLimitBytes);
@@ -115,9 +148,16 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     store,
     settings,
     tokens,
+    inferenceTokens,
     authenticator,
     nodes,
     enrolment: new Enrolment(store.db, authenticator, tokens, nodes),
+    credentials: new CredentialRotation(
+      store.db,
+      tokens,
+      nodes,
+      (settings.credentialOverlapSeconds ?? CREDENTIAL_OVERLAP_MS / 1000) * 1000,
+    ),
     audit: new AuditLog(store.db),
     artifacts,
     models,
@@ -149,6 +189,19 @@ export function createServices(store: Store, settings: ServiceSettings): Service
       },
     ),
     registryPublicKeyPem: signingKey.publicKeyPem,
-    drift: new DriftService({ repository: new DriftRepository(store.db), deployments, models, artifacts, datasets, runs, changes }),
+    drift: new DriftService({
+      repository: new DriftRepository(store.db),
+      deployments,
+      models,
+      artifacts,
+      datasets,
+      runs,
+      changes,
+      sampleLimits: {
+        clockSkewSeconds: settings.sampleClockSkewSeconds ?? DEFAULT_SAMPLE_LIMITS.clockSkewSeconds,
+        valueBand: settings.sampleValueBand ?? DEFAULT_SAMPLE_LIMITS.valueBand,
+        gapLimit: settings.sampleGapLimit ?? DEFAULT_SAMPLE_LIMITS.gapLimit,
+      },
+    }),
   };
 }

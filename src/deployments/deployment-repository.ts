@@ -193,17 +193,23 @@ export class DeploymentRepository {
   }
 
   async statuses(name: string): Promise<NodeStatusRecord[]> {
-    const rows = await this.db.selectFrom('deployment_node_status').selectAll().where('deployment_name', '=', name).execute();
+    const rows = await this.ofExistingNodes().where('deployment_node_status.deployment_name', '=', name).execute();
     return rows.map(toStatus);
   }
 
   /** One node's report for a deployment (undefined before its first). */
-  async statusOf(name: string, nodeId: string): Promise<NodeStatusRecord | undefined> {
-    const row = await this.db
+  /** Reports of nodes that exist: a deleted node's rows never show (one written as it was deleted included). */
+  private ofExistingNodes() {
+    return this.db
       .selectFrom('deployment_node_status')
-      .selectAll()
-      .where('deployment_name', '=', name)
-      .where('node_id', '=', nodeId)
+      .innerJoin('nodes', 'nodes.id', 'deployment_node_status.node_id')
+      .selectAll('deployment_node_status');
+  }
+
+  async statusOf(name: string, nodeId: string): Promise<NodeStatusRecord | undefined> {
+    const row = await this.ofExistingNodes()
+      .where('deployment_node_status.deployment_name', '=', name)
+      .where('deployment_node_status.node_id', '=', nodeId)
       .executeTakeFirst();
     return row && toStatus(row);
   }
@@ -211,7 +217,7 @@ export class DeploymentRepository {
   /** Every deployment's node reports, by deployment name. */
   async allStatuses(): Promise<Map<string, NodeStatusRecord[]>> {
     const byName = new Map<string, NodeStatusRecord[]>();
-    for (const row of await this.db.selectFrom('deployment_node_status').selectAll().execute()) {
+    for (const row of await this.ofExistingNodes().execute()) {
       const list = byName.get(row.deployment_name) ?? [];
       list.push(toStatus(row));
       byName.set(row.deployment_name, list);

@@ -12,6 +12,7 @@ import { placeDeployment } from './placement.js';
 import { assignedVersion } from './rollout.js';
 import { parseModelSelector } from '../registry/model-selector.js';
 import { desiredJoint, jointNodeView, jointView, resolveJointCloud } from './joint-setting.js';
+import { type EdgeAccess, type EdgeGrant, edgeTokensFor } from './edge-tokens.js';
 
 /** How often a waiting long poll re-checks without a signal (node status changes, other replicas). */
 const RECHECK_MS = 2000;
@@ -31,6 +32,8 @@ interface Snapshot {
   nodes: NodeView[];
   /** Nodes each deployment was loaded on on demand (sessions), by deployment name. */
   onDemand: Map<string, string[]>;
+  /** Inference tokens agents may accept, and the deployments that upload samples (undefined without EdgeAccess). */
+  edge?: { grants: EdgeGrant[]; sampleUploads: ReadonlySet<string> };
 }
 
 interface Placement {
@@ -50,6 +53,7 @@ interface Placement {
 export class DesiredStateService {
   private snapshot: Promise<Snapshot> | undefined;
   private snapshotMeta = { at: 0, generation: -1 };
+  private readonly nodesById = new WeakMap<Snapshot, ReadonlyMap<string, NodeView>>();
 
   constructor(
     private readonly deployments: DeploymentRepository,
@@ -58,11 +62,14 @@ export class DesiredStateService {
     private readonly changes: ChangeSignal,
     /** Where deployments were loaded on demand for sessions; placed like the selector's nodes. */
     private readonly onDemand?: OnDemandPlacements,
+    /** What agents need to guard their /v2 and /metrics (src/agent/edge-auth). */
+    private readonly edge?: EdgeAccess,
   ) {}
 
   /** What `nodeId` should serve now. The asking node is alive by definition, whatever its last heartbeat says. */
   async forNode(nodeId: string): Promise<DesiredState> {
     const deployments: DesiredDeployment[] = [];
+    const { edge, nodes } = await this.currentSnapshot();
     for (const { deployment, versions, joint, nodeIds } of await this.placements(nodeId)) {
       if (!nodeIds.includes(nodeId)) continue;
       const assigned = assignedVersion(deployment.rollout, nodeId);
@@ -86,10 +93,16 @@ export class DesiredStateService {
           inferPath: `/v2/models/${encodeURIComponent(version.model)}/versions/${version.version}/infer`,
         },
         ...(jointEntry ? { joint: jointEntry } : {}),
+        ...(edge?.sampleUploads.has(deployment.name) ? { sampleUpload: true } : {}),
       });
     }
-    const revision = createHash('sha256').update(JSON.stringify(deployments)).digest('hex').slice(0, 16);
-    return { revision, deployments };
+    const role = nodes.find((node) => node.id === nodeId)?.role ?? 'edge';
+    const served = deployments.map((d) => d.name);
+    const edgeTokens = edge ? edgeTokensFor(edge.grants, { role }, served) : undefined;
+    // Without EdgeAccess the revision is what it always was: agents of an older control plane see no change.
+    const hashed = edgeTokens ? { deployments, edgeTokens } : deployments;
+    const revision = createHash('sha256').update(JSON.stringify(hashed)).digest('hex').slice(0, 16);
+    return { revision, deployments, ...(edgeTokens ? { edgeTokens } : {}) };
   }
 
   /** Long poll: the desired state as soon as its revision differs from `revision`, or after `waitMs` as it is. */
@@ -110,6 +123,59 @@ export class DesiredStateService {
       throw new FoglineError('FOGLINE_ERR_ARTIFACT_NOT_ASSIGNED', `Node ${nodeId} is not assigned ${model} version ${version}`);
     }
     return assigned;
+  }
+
+  /**
+   * The deployments `nodeId` is given now, by name, with the version each hands it: what forNode()
+   * lists, worked out for this node alone from the shared snapshot (no placement of the whole
+   * fleet), so that every write a node makes can be checked against it on the hot path (issue 14).
+   */
+  async assignedTo(nodeId: string): Promise<Map<string, number>> {
+    const snapshot = await this.currentSnapshot();
+    const { deployments, onDemand } = snapshot;
+    const assigned = new Map<string, number>();
+    const node = this.nodeIndex(snapshot).get(nodeId);
+    if (!node) return assigned;
+    // As in forNode(): the asking node is alive by definition.
+    const alive = [{ ...node, status: 'online' as const }];
+    for (const entry of deployments) {
+      if (placeOne(entry, alive, onDemand).nodeIds.length === 0) continue;
+      const version = assignedVersion(entry.deployment.rollout, nodeId);
+      if (version !== null && entry.versions.has(version)) assigned.set(entry.deployment.name, version);
+    }
+    return assigned;
+  }
+
+  /** The snapshot's nodes by id, built once per snapshot: status reports come from every node all the time. */
+  private nodeIndex(snapshot: Snapshot): ReadonlyMap<string, NodeView> {
+    let index = this.nodesById.get(snapshot);
+    if (!index) {
+      index = new Map(snapshot.nodes.map((n) => [n.id, n]));
+      this.nodesById.set(snapshot, index);
+    }
+    return index;
+  }
+
+  /**
+   * Which of `names` a node may write about: those given to it now. Throws
+   * FOGLINE_ERR_NODE_NOT_ASSIGNED (nothing may be written then) when one is a deployment that is
+   * not given to it; names of no deployment (one deleted as the node reported) are left out quietly.
+   */
+  async writableBy(nodeId: string, names: readonly string[], what: string): Promise<Set<string>> {
+    if (names.length === 0) return new Set();
+    const [assigned, { deployments }] = await Promise.all([this.assignedTo(nodeId), this.currentSnapshot()]);
+    const known = new Set(deployments.map((entry) => entry.deployment.name));
+    const unique = [...new Set(names)];
+    const refused = unique.filter((name) => known.has(name) && !assigned.has(name));
+    if (refused.length > 0) {
+      const listed = refused.map((name) => `"${name}"`).join(', ');
+      throw new FoglineError(
+        'FOGLINE_ERR_NODE_NOT_ASSIGNED',
+        `This node is not assigned ${refused.length === 1 ? 'deployment' : 'deployments'} ${listed}: its ${what} was refused and nothing was written`,
+        { deployments: refused },
+      );
+    }
+    return new Set(unique.filter((name) => assigned.has(name)));
   }
 
   /** What the rollout controller needs for each deployment: the selector's version now and where it is placed. */
@@ -224,16 +290,25 @@ export class DesiredStateService {
     this.snapshotMeta = { at: now, generation };
     const snapshot = (async (): Promise<Snapshot> => {
       const deployments = await this.deployments.list();
-      const resolved = await Promise.all(deployments.map((deployment) => this.resolveVersions(deployment)));
-      if (deployments.length === 0) return { deployments: resolved, nodes: [], onDemand: new Map() };
+      const [resolved, edge] = await Promise.all([
+        Promise.all(deployments.map((deployment) => this.resolveVersions(deployment))),
+        this.loadEdge(),
+      ]);
+      if (deployments.length === 0) return { deployments: resolved, nodes: [], onDemand: new Map(), edge };
       const [nodes, onDemand] = await Promise.all([this.nodes.list(), this.onDemand?.byDeployment() ?? new Map<string, string[]>()]);
-      return { deployments: resolved, nodes, onDemand };
+      return { deployments: resolved, nodes, onDemand, edge };
     })();
     this.snapshot = snapshot;
     snapshot.catch(() => {
       if (this.snapshot === snapshot) this.snapshot = undefined;
     });
     return snapshot;
+  }
+
+  private async loadEdge(): Promise<Snapshot['edge']> {
+    if (!this.edge) return undefined;
+    const [grants, sampleUploads] = await Promise.all([this.edge.grants(), this.edge.sampleUploads()]);
+    return { grants, sampleUploads };
   }
 
   private async resolveVersions(deployment: DeploymentRecord): Promise<Snapshot['deployments'][number]> {

@@ -1,5 +1,6 @@
 import type { NodeView } from '../contracts/nodes.js';
 import { type LabelMap, matchesSelector } from '../nodes/labels.js';
+import { takesNewWork } from '../nodes/node-eligibility.js';
 
 /**
  * A loaded bundle takes several times its file size in memory (weights unpacked, a warm-up
@@ -9,7 +10,7 @@ export const MEMORY_PER_BUNDLE_BYTE = 4;
 
 /**
  * The nodes a deployment goes to: its selector's labels (or one of `extraNodeIds`, where it was
- * loaded on demand for an inference session), online, not cordoned, and with room for the bundle.
+ * loaded on demand for an inference session), online, taking new work (approved, not cordoned), and with room for the bundle.
  * Nodes whose memory is not known yet (no heartbeat) are not chosen.
  */
 export function placeDeployment(
@@ -22,7 +23,7 @@ export function placeDeployment(
     (node) =>
       (matchesSelector(node.labels, nodeSelector) || extraNodeIds.includes(node.id)) &&
       node.status === 'online' &&
-      !node.cordoned &&
+      takesNewWork(node) &&
       node.resources !== null &&
       node.resources.memoryFreeBytes >= bundleBytes * MEMORY_PER_BUNDLE_BYTE,
   );

@@ -136,10 +136,11 @@ export class DriftRepository {
     });
   }
 
+  /** The newest report of each node that still exists (a deleted node's reports are not shown). */
   async reports(deployment?: string): Promise<DriftReportView[]> {
     let query = this.db
       .selectFrom('drift_reports')
-      .leftJoin('nodes', 'nodes.id', 'drift_reports.node_id')
+      .innerJoin('nodes', 'nodes.id', 'drift_reports.node_id')
       .select([
         'drift_reports.deployment_name',
         'drift_reports.node_id',

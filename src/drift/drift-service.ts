@@ -10,6 +10,7 @@ import {
   type DriftReportReceipt,
   type DriftSampleBatch,
   type DriftSampleReceipt,
+  type DriftSampleRefusal,
   type DriftTrigger,
   type SetDriftPolicyRequest,
 } from '../contracts/drift.js';
@@ -27,7 +28,9 @@ import type { ModelRegistry } from '../registry/model-registry.js';
 import { parseModelSelector } from '../registry/model-selector.js';
 import type { DriftRepository } from './drift-repository.js';
 import { evaluateDrift } from './evaluate-drift.js';
+import { checkSamples, DEFAULT_SAMPLE_LIMITS, type SampleLimits, type SampleRefusal } from './sample-bounds.js';
 import { csvRowsToAppend } from './sample-csv.js';
+import { TrainingRanges } from './training-range.js';
 
 export interface DriftServiceDeps {
   repository: DriftRepository;
@@ -39,6 +42,8 @@ export interface DriftServiceDeps {
   changes: ChangeSignal;
   /** How often retraining rounds are moved along (default 2000 ms). */
   tickMs?: number;
+  /** What one sample upload may add (src/drift/sample-bounds.ts); the defaults when left out. */
+  sampleLimits?: SampleLimits;
   now?: () => number;
 }
 
@@ -60,9 +65,13 @@ export class DriftService {
   private readonly scheduleRefused = new Set<string>();
   private log: FastifyBaseLogger | undefined;
   private readonly now: () => number;
+  private readonly sampleLimits: SampleLimits;
+  private readonly ranges: TrainingRanges;
 
   constructor(private readonly deps: DriftServiceDeps) {
     this.now = deps.now ?? Date.now;
+    this.sampleLimits = deps.sampleLimits ?? DEFAULT_SAMPLE_LIMITS;
+    this.ranges = new TrainingRanges(deps.datasets);
   }
 
   get repository(): DriftRepository {
@@ -125,9 +134,12 @@ export class DriftService {
   /**
    * Samples a node uploads with the policy's consent: those newer than the last row of the
    * deployment's dataset (its latest version), once per time, are appended to a copy of that
-   * version, which becomes the next version with the node in its `source` (lineage). Older or
-   * repeated times are skipped, so an upload sent twice (a lost answer) adds nothing the second
-   * time. One upload per deployment at a time.
+   * version, which becomes the next version with the node in its `source` (lineage). Each row must
+   * pass src/drift/sample-bounds.ts (time after the dataset and not ahead of the clock, value in
+   * the training data's band, few gaps); the rows that do are kept even when others are refused,
+   * and the refused ones come back as a 400 (FOGLINE_ERR_DRIFT_SAMPLES_INVALID) naming each row,
+   * with the receipt of what was kept in its details. A time repeated in the batch counts once
+   * (`skipped`). One upload per deployment at a time.
    */
   async receiveSamples(nodeId: string, batch: DriftSampleBatch): Promise<DriftSampleReceipt> {
     const policy = await this.deps.repository.findPolicy(batch.deployment);
@@ -145,14 +157,24 @@ export class DriftService {
     return this.serialised(`samples:${batch.deployment}`, async () => {
       const latest = await this.sampleDataset(policy);
       const after = endOf(latest);
-      const fresh = new Map<number, number>();
-      for (const { time, value } of batch.samples) {
-        if (Number.isFinite(value) && (after === null || time > after)) fresh.set(time, value);
-      }
-      const times = [...fresh.keys()].sort((a, b) => a - b);
-      const skipped = batch.samples.length - times.length;
+      const checked = checkSamples(batch.samples, {
+        after,
+        nowSeconds: Math.floor(this.now() / 1000),
+        intervalSeconds: typeof latest.schema.intervalSeconds === 'number' ? latest.schema.intervalSeconds : null,
+        range: await this.ranges.of(latest),
+        limits: this.sampleLimits,
+      });
+      const fresh = new Map(checked.accepted);
+      const times = [...fresh.keys()];
+      const skipped = checked.repeated;
       if (times.length === 0) {
-        return { accepted: 0, skipped, dataset: latest.name, datasetVersion: latest.version, samplesAfter: after };
+        return receiptUnlessRefused(checked.refused, {
+          accepted: 0,
+          skipped,
+          dataset: latest.name,
+          datasetVersion: latest.version,
+          samplesAfter: after,
+        });
       }
       const read = this.deps.datasets.readOptions(latest);
       const file = this.deps.datasets.filePath(latest);
@@ -195,7 +217,13 @@ export class DriftService {
           (error: unknown) => this.log?.error({ err: error, event: event.id }, 'drift: could not start retraining on the samples'),
         );
       }
-      return { accepted: times.length, skipped, dataset: view.name, datasetVersion: view.version, samplesAfter: endOf(view) };
+      return receiptUnlessRefused(checked.refused, {
+        accepted: times.length,
+        skipped,
+        dataset: view.name,
+        datasetVersion: view.version,
+        samplesAfter: endOf(view),
+      });
     });
   }
 
@@ -599,6 +627,18 @@ function describe(findings: DriftFinding[]): string {
   return findings
     .map((f) => `${f.feature} (${f.test} ${f.value.toPrecision(3)} vs ${f.threshold.toPrecision(3)}, ${f.samples} values)`)
     .join(', ');
+}
+
+/** The receipt, or, when rows were refused, a 400 that names each of them and carries the receipt of what was kept. */
+function receiptUnlessRefused(refused: SampleRefusal[], receipt: DriftSampleReceipt): DriftSampleReceipt {
+  if (refused.length === 0) return receipt;
+  const shown = refused.slice(0, 5).map((r) => r.message);
+  if (refused.length > shown.length) shown.push(`and ${refused.length - shown.length} more`);
+  const kept = receipt.accepted > 0 ? `${receipt.accepted} kept as ${receipt.dataset}@${receipt.datasetVersion}` : 'none kept';
+  throw new FoglineError('FOGLINE_ERR_DRIFT_SAMPLES_INVALID', `${refused.length} sample(s) refused (${kept}): ${shown.join('; ')}`, {
+    ...receipt,
+    refused,
+  } satisfies DriftSampleRefusal);
 }
 
 /** Unix seconds of a dataset version's newest row (null when it has no time column). */

@@ -16,6 +16,7 @@ import { isMlInputError } from '../ml/errors.js';
 import { aggregate, checkUpdate, clipToNorm, l2Norm, type ServerOptimizerState, type ServerStrategy } from '../ml/federated/aggregation.js';
 import { type FederatedModelSpec, initialWeights } from '../ml/federated/federated-model.js';
 import { decodeUpdate, encodeUpdate } from '../ml/federated/update-codec.js';
+import { takesNewWork } from '../nodes/node-eligibility.js';
 import type { NodeRegistry } from '../nodes/node-registry.js';
 import { ArtifactStore } from '../registry/artifact-store.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
@@ -247,11 +248,19 @@ export class FederatedService {
     try {
       client = await this.sampledIn(nodeId, jobId, round, attempt);
     } catch (error) {
+      if (!(error instanceof FoglineError) || error.code !== 'FOGLINE_ERR_FL_NOT_SAMPLED') throw error;
       // Sampled in that attempt, but it closed: recorded as late, so the round shows who straggled.
       const attempts = await this.repository.rounds(jobId);
       const closed = attempts.find((r) => Number(r.round) === round && Number(r.attempt) === attempt);
       const sampled = closed ? (JSON.parse(closed.sampled) as RoundClient[]).find((c) => c.nodeId === nodeId) : undefined;
-      if (!sampled) throw error;
+      if (!sampled) {
+        // Never a client of that attempt: an update from it is not its to send (issue 14).
+        throw new FoglineError(
+          'FOGLINE_ERR_NODE_NOT_ASSIGNED',
+          `This node is not a client of round ${round} (attempt ${attempt}) of ${jobId}: its update was refused and nothing was written`,
+          { job: jobId, round, attempt },
+        );
+      }
       await this.repository.recordUpdate({
         jobId,
         round,
@@ -375,7 +384,7 @@ export class FederatedService {
         const seen = this.seen.get(n.id);
         const kinds = this.kinds.get(n.id);
         return (
-          !n.cordoned &&
+          takesNewWork(n) &&
           seen !== undefined &&
           now - seen <= liveness &&
           seen >= (this.dropped.get(n.id) ?? Number.NEGATIVE_INFINITY) &&

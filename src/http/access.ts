@@ -26,7 +26,16 @@ declare module 'fastify' {
 
 export function authorize(request: FastifyRequest, principal: Principal, access: Exclude<Access, 'public' | 'join'>): void {
   if (access.minRole && roleAllows(principal.role, access.minRole)) return;
-  if (access.anyNode && principal.role === 'node') return;
+  if (access.anyNode && principal.role === 'node') {
+    // A node that waits for approval may report in, not use the cluster (cloud inference).
+    if (principal.pendingApproval) {
+      throw new FoglineError(
+        'FOGLINE_ERR_NODE_PENDING',
+        'This node waits for an operator to approve it (fogline nodes approve): until then it may only send heartbeats',
+      );
+    }
+    return;
+  }
   if (access.nodeSelf && principal.role === 'node') {
     const id = (request.params as { id?: string }).id;
     if (id !== undefined && id === principal.nodeId) return;

@@ -17,6 +17,14 @@ export function httpsOptions(files: TlsFiles): { cert: Buffer; key: Buffer } | u
 }
 
 /**
+ * Mutual TLS for a server: a client must present a certificate chained to the CA in `file`, or
+ * the TLS handshake fails (before any HTTP request is read).
+ */
+export function clientCertificateOptions(file: string): { ca: Buffer; requestCert: true; rejectUnauthorized: true } {
+  return { ca: readPem(file, '--client-ca'), requestCert: true, rejectUnauthorized: true };
+}
+
+/**
  * Trusts only the CA in `file` for this process's outgoing HTTPS (fetch): the control plane's
  * certificate must chain to it, whatever the system trusts. That pins the control plane's CA.
  */

@@ -1,5 +1,6 @@
 import type { DeploymentRepository } from '../deployments/deployment-repository.js';
 import type { DesiredStateService } from '../deployments/desired-state.js';
+import { isApproved } from '../nodes/node-eligibility.js';
 import type { NodeRegistry } from '../nodes/node-registry.js';
 import { parseModelSelector } from '../registry/model-selector.js';
 
@@ -17,16 +18,20 @@ export interface CloudReplica {
 }
 
 /**
- * The cloud inference replicas: online nodes with role `cloud` whose agent reports a deployment's
- * version as serving. Edge nodes are never replicas, even when they serve the same version: they
- * are the ones offloading.
+ * The cloud inference replicas: online nodes with role `cloud` that the control plane placed a
+ * deployment on (its desired state for them holds it) and whose agent reports a version of that
+ * deployment's rollout as serving, called at the URL fixed at the node's enrolment (or by an
+ * operator), never at one a heartbeat names. A node's own word never makes it a replica: a report
+ * of "serving" for a deployment it was not given, or of a version the rollout does not hand out,
+ * is not enough (issue 14). Edge nodes are never replicas, even when they serve the same version:
+ * they are the ones offloading.
  */
 export async function findCloudReplicas(deps: {
   deployments: DeploymentRepository;
   desiredState: DesiredStateService;
   nodes: NodeRegistry;
 }): Promise<CloudReplica[]> {
-  const cloudNodes = await deps.nodes.list({ role: 'cloud', status: 'online' });
+  const cloudNodes = (await deps.nodes.list({ role: 'cloud', status: 'online' })).filter(isApproved);
   // Most clusters have no cloud nodes: no need to read every deployment then.
   if (cloudNodes.length === 0) return [];
   const byId = new Map(cloudNodes.map((node) => [node.id, node]));
@@ -35,11 +40,14 @@ export async function findCloudReplicas(deps: {
     const model = parseModelSelector(view.model).model;
     for (const status of view.nodes) {
       const node = byId.get(status.nodeId);
-      if (!node?.agent || status.state !== 'serving' || status.servingVersion === null) continue;
+      if (!node?.inferenceUrl || status.state !== 'serving' || status.servingVersion === null) continue;
+      // Placed here by the control plane now (assignedVersion is null for a report from a node it is not placed on).
+      if (status.assignedVersion === null) continue;
+      if (status.servingVersion !== view.rollout.stableVersion && status.servingVersion !== view.rollout.targetVersion) continue;
       replicas.push({
         id: `${node.id}/${view.name}`,
         nodeName: node.name,
-        url: node.agent.inferenceUrl,
+        url: node.inferenceUrl,
         deployment: view.name,
         model,
         version: status.servingVersion,

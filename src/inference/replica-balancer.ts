@@ -18,6 +18,8 @@ export interface ReplicaBalancerOptions {
   timeoutMs?: number;
   /** Told of every answered request (the control plane's metrics). */
   observer?: ReplicaObserver;
+  /** Bearer token for forwarded requests and health checks: agents with --edge-auth token accept it (src/auth/control-plane-edge-token.ts). */
+  credential?: string;
 }
 
 export interface ReplicaObserver {
@@ -62,6 +64,7 @@ export class ReplicaBalancer implements V2ModelSource {
   private readonly checkTimeoutMs: number;
   private readonly timeoutMs: number;
   private readonly observer: ReplicaObserver | undefined;
+  private readonly credential: string | undefined;
 
   constructor(
     private readonly local: LocalModels,
@@ -72,6 +75,7 @@ export class ReplicaBalancer implements V2ModelSource {
     this.checkTimeoutMs = options.checkTimeoutMs ?? 1000;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.observer = options.observer;
+    this.credential = options.credential;
   }
 
   /** Starts discovery and health checks; the first pass runs now. */
@@ -177,7 +181,7 @@ export class ReplicaBalancer implements V2ModelSource {
       if (known && known.replica.url === replica.url && known.replica.version === replica.version) continue;
       this.tracked.set(replica.id, {
         replica,
-        client: new CloudClient({ server: replica.url, timeoutMs: this.timeoutMs }),
+        client: new CloudClient({ server: replica.url, timeoutMs: this.timeoutMs, credential: this.credential }),
         healthy: false,
         outstanding: 0,
       });
@@ -188,6 +192,7 @@ export class ReplicaBalancer implements V2ModelSource {
   private async probe(replica: CloudReplica): Promise<boolean> {
     try {
       const response = await undiciRequest(new URL(`/v2/models/${encodeURIComponent(replica.deployment)}/ready`, replica.url), {
+        ...(this.credential ? { headers: { authorization: `Bearer ${this.credential}` } } : {}),
         signal: AbortSignal.timeout(this.checkTimeoutMs),
         headersTimeout: this.checkTimeoutMs,
         bodyTimeout: this.checkTimeoutMs,

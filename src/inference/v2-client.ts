@@ -1,4 +1,5 @@
 import { request as undiciRequest } from 'undici';
+import { type BearerToken, bearerValue } from '../client/bearer-token.js';
 import type { V2InferRequest, V2InferResponse } from '../contracts/open-inference.js';
 
 /** Why an offloaded request did not come back with an answer. */
@@ -17,8 +18,8 @@ export class CloudInferError extends Error {
 export interface CloudClientOptions {
   /** The control plane's URL (or a cloud replica's inference URL): the V2 routes live under it. */
   server: string;
-  /** The node credential: the control plane's V2 routes accept node credentials. Agents' own V2 routes need none. */
-  credential?: string;
+  /** The node credential (the control plane's V2 routes accept it), or the control plane's own inference token (cloud agents with --edge-auth token accept it). */
+  credential?: BearerToken;
   /** How long an offloaded request may take before the node runs it itself, ms. */
   timeoutMs: number;
 }
@@ -41,7 +42,7 @@ export class CloudClient {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          ...(this.options.credential ? { authorization: `Bearer ${this.options.credential}` } : {}),
+          ...(this.options.credential ? { authorization: `Bearer ${bearerValue(this.options.credential)}` } : {}),
         },
         body: JSON.stringify(request),
         signal: AbortSignal.timeout(timeoutMs),

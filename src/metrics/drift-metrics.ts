@@ -51,7 +51,8 @@ export class DriftMetrics {
         .execute(),
       this.db
         .selectFrom('drift_reports')
-        .leftJoin('nodes', 'nodes.id', 'drift_reports.node_id')
+        // Nodes that still exist: a deleted node's last report is no gauge.
+        .innerJoin('nodes', 'nodes.id', 'drift_reports.node_id')
         .select(['drift_reports.deployment_name', 'drift_reports.node_id', 'drift_reports.version', 'drift_reports.summary'])
         .select('nodes.name as node_name')
         .execute(),

@@ -83,9 +83,11 @@ export class FleetMetrics {
       this.db.selectFrom('deployments').select('name').execute(),
       this.db
         .selectFrom('deployment_node_status')
-        .select(['deployment_name', 'state', 'serving_version'])
+        // Nodes that still exist: a deleted node's last report counts nowhere.
+        .innerJoin('nodes', 'nodes.id', 'deployment_node_status.node_id')
+        .select(['deployment_node_status.deployment_name', 'deployment_node_status.state', 'deployment_node_status.serving_version'])
         .select((eb) => eb.fn.countAll().as('count'))
-        .groupBy(['deployment_name', 'state', 'serving_version'])
+        .groupBy(['deployment_node_status.deployment_name', 'deployment_node_status.state', 'deployment_node_status.serving_version'])
         .execute(),
       this.db
         .selectFrom('runs')

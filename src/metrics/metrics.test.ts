@@ -62,6 +62,7 @@ describe('prometheusTargets', () => {
       status: 'online',
       cordoned: false,
       agent: inferenceUrl === null ? null : { version: '1', os: 'linux', arch: 'x64', hostname: name, inferenceUrl },
+      inferenceUrl,
     }) as unknown as NodeView;
 
   it("targets each agent's advertised address, with its labels for relabelling; skips nodes without one", () => {

@@ -7,22 +7,22 @@ export interface TargetGroup {
 }
 
 /**
- * Prometheus HTTP service discovery from the node registry: one target per node whose agent has
- * reported where it serves (its inferenceUrl; /metrics is served beside /v2). Labels:
+ * Prometheus HTTP service discovery from the node registry: one target per node with an inference
+ * URL (where the control plane calls its agent, fixed at enrolment; /metrics is served beside /v2). Labels:
  * - `node` (its name) and `node_role`: attached to every series scraped from that agent;
  * - `__meta_fogline_node_id`, `__meta_fogline_node_status`, `__meta_fogline_node_cordoned`,
  *   `__meta_fogline_node_label_<key>`
  *   (the node's labels, the key made a valid Prometheus label name): for relabelling only, e.g.
  *   `labelmap` them, or drop offline nodes.
- * Nodes that never sent a heartbeat have no address yet and are left out.
+ * Nodes without one yet (enrolled by an older agent, before its first heartbeat) are left out.
  */
 export function prometheusTargets(nodes: NodeView[]): TargetGroup[] {
   const groups: TargetGroup[] = [];
   for (const node of nodes) {
-    if (!node.agent) continue;
+    if (!node.inferenceUrl) continue;
     let url: URL;
     try {
-      url = new URL(node.agent.inferenceUrl);
+      url = new URL(node.inferenceUrl);
     } catch {
       continue;
     }

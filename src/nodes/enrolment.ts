@@ -1,11 +1,12 @@
 import type { Kysely } from 'kysely';
 import type { Authenticator } from '../auth/authenticator.js';
-import type { TokenRepository } from '../auth/token-repository.js';
+import type { TokenRecord, TokenRepository } from '../auth/token-repository.js';
 import { newTokenId } from '../auth/token-secret.js';
 import type { EnrollRequest } from '../contracts/nodes.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import type { Database } from '../store/schema.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
+import { admitNode } from './join-policy.js';
 import { assertValidLabels } from './labels.js';
 import type { NodeRegistry } from './node-registry.js';
 
@@ -15,11 +16,15 @@ export interface EnrolmentResult {
   credential: string;
   /** The join token that was used, for the audit log. */
   joinTokenId: string;
+  /** The node waits for an operator's approval before it gets work. */
+  pending: boolean;
 }
 
 /**
- * Exchanges a join token for a node record and that node's own credential. One transaction:
- * a refused enrolment (duplicate name, used-up token) writes nothing and uses nothing up.
+ * Exchanges a join token for a node record and that node's own credential. The join token's
+ * policy decides the role and labels where it fixes them, whether the node waits for approval and
+ * how long its credentials live. One transaction: a refused enrolment (a role or label the token
+ * does not allow, a duplicate name, a used-up token) writes nothing and uses nothing up.
  */
 export class Enrolment {
   constructor(
@@ -30,15 +35,22 @@ export class Enrolment {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async enroll(joinToken: string, request: EnrollRequest): Promise<EnrolmentResult> {
-    const labels = request.labels ?? {};
-    assertValidLabels(labels);
+  /**
+   * `seen` hears of the join token once it is verified, before the policy is applied: a refusal
+   * after that is audited as the join token's.
+   */
+  async enroll(joinToken: string, request: EnrollRequest, seen?: (join: TokenRecord) => void): Promise<EnrolmentResult> {
+    assertValidLabels(request.labels ?? {});
     const join = await this.authenticator.verify(joinToken).catch((error: unknown) => {
       throw joinTokenError(error);
     });
     if (join.role !== 'join') {
       throw new FoglineError('FOGLINE_ERR_JOIN_TOKEN_INVALID', 'Enrolment needs a join token (fogline token create --role join)');
     }
+    seen?.(join);
+    // The token decides what it fixes; a node asking for more is refused before anything is used up.
+    const admitted = admitNode(join.joinPolicy, { role: request.role, labels: request.labels ?? {} });
+    const { labels } = admitted;
     return this.db.transaction().execute(async (trx) => {
       if (await this.nodes.nameTaken(request.name, trx)) {
         throw nameTaken(request.name);
@@ -47,11 +59,38 @@ export class Enrolment {
         throw new FoglineError('FOGLINE_ERR_JOIN_TOKEN_USED_UP', 'The join token has no uses left: create a new one');
       }
       const nodeId = newTokenId();
-      await this.nodes.insert({ id: nodeId, name: request.name, role: request.role, labels }, trx).catch((error) => {
-        throw isUniqueViolation(error) ? nameTaken(request.name) : error;
-      });
-      const { token } = await this.tokens.create({ name: `node ${request.name}`, role: 'node', nodeId, createdBy: join.id }, trx);
-      return { nodeId, nodeName: request.name, credential: token, joinTokenId: join.id };
+      const credentialId = newTokenId();
+      const now = this.now();
+      await this.nodes
+        .insert(
+          {
+            id: nodeId,
+            name: request.name,
+            role: admitted.role,
+            labels,
+            inferenceUrl: request.inferenceUrl ?? null,
+            pending: admitted.pending,
+            credentialId,
+            credentialTtlSeconds: admitted.credentialTtlSeconds,
+          },
+          trx,
+        )
+        .catch((error) => {
+          throw isUniqueViolation(error) ? nameTaken(request.name) : error;
+        });
+      const { token } = await this.tokens.create(
+        {
+          id: credentialId,
+          name: `node ${request.name}`,
+          role: 'node',
+          nodeId,
+          createdBy: join.id,
+          createdAt: now,
+          expiresAt: admitted.credentialTtlSeconds === null ? null : now + admitted.credentialTtlSeconds * 1000,
+        },
+        trx,
+      );
+      return { nodeId, nodeName: request.name, credential: token, joinTokenId: join.id, pending: admitted.pending };
     });
   }
 }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { AgentInfo, HeartbeatRequest, NodeResources, NodeRole, NodeView } from '../contracts/nodes.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import type { Database, NodesTable } from '../store/schema.js';
@@ -12,8 +12,18 @@ export interface NodeFilter {
   role?: NodeRole;
 }
 
+export interface HeartbeatOutcome {
+  /** False when the node no longer exists. */
+  found: boolean;
+  /** Set when the heartbeat named another inference URL than the stored one (ignored). */
+  ignoredUrl?: { stored: string; reported: string };
+}
+
 /** The cluster's nodes as the database remembers them; status is derived from heartbeat age. */
 export class NodeRegistry {
+  /** The inference URL each node's agent named in its last heartbeat to this process. */
+  private readonly reportedUrls = new Map<string, string>();
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly tokens: TokenRepository,
@@ -21,7 +31,20 @@ export class NodeRegistry {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async insert(node: { id: string; name: string; role: NodeRole; labels: LabelMap }, db = this.db): Promise<void> {
+  async insert(
+    node: {
+      id: string;
+      name: string;
+      role: NodeRole;
+      labels: LabelMap;
+      inferenceUrl?: string | null;
+      /** Waits for an operator's approval (a --require-approval join token). */
+      pending?: boolean;
+      credentialId?: string | null;
+      credentialTtlSeconds?: number | null;
+    },
+    db = this.db,
+  ): Promise<void> {
     const now = this.now();
     await db
       .insertInto('nodes')
@@ -33,9 +56,13 @@ export class NodeRegistry {
         cordoned: 0,
         resources: null,
         agent: null,
+        inference_url: node.inferenceUrl ?? null,
         last_heartbeat_at: null,
         enrolled_at: now,
         updated_at: now,
+        pending: node.pending ? 1 : 0,
+        credential_id: node.credentialId ?? null,
+        credential_ttl_seconds: node.credentialTtlSeconds ?? null,
       })
       .execute();
   }
@@ -45,20 +72,43 @@ export class NodeRegistry {
     return row !== undefined;
   }
 
-  /** Records a heartbeat; false when the node no longer exists. */
-  async recordHeartbeat(nodeId: string, heartbeat: HeartbeatRequest): Promise<boolean> {
+  /**
+   * Records a heartbeat; `found` is false when the node no longer exists. The agent's
+   * `inferenceUrl` is stored as what it says (`agent`), never as where the control plane calls it:
+   * that URL is fixed at enrolment, or set here once for a node that enrolled without one (an
+   * agent older than issue 14). `ignoredUrl` tells the caller, once per new value, that the
+   * heartbeat named another URL than the stored one.
+   */
+  async recordHeartbeat(nodeId: string, heartbeat: HeartbeatRequest): Promise<HeartbeatOutcome> {
     const now = this.now();
+    const reported = heartbeat.agent.inferenceUrl;
     const result = await this.db
       .updateTable('nodes')
-      .set({
+      .set((eb) => ({
         resources: JSON.stringify(heartbeat.resources),
         agent: JSON.stringify(heartbeat.agent),
+        inference_url: eb.fn.coalesce('inference_url', eb.val(reported)),
         last_heartbeat_at: now,
         updated_at: now,
-      })
+      }))
       .where('id', '=', nodeId)
       .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    if (Number(result.numUpdatedRows) === 0) return { found: false };
+    // The hot path is one UPDATE: the stored URL is read only when this agent names a URL it did
+    // not name in its last heartbeat here (the first one after a restart, or a change).
+    if (this.reportedUrls.get(nodeId) === reported) return { found: true };
+    this.reportedUrls.set(nodeId, reported);
+    const row = await this.db.selectFrom('nodes').select('inference_url').where('id', '=', nodeId).executeTakeFirst();
+    const stored = row?.inference_url ?? null;
+    return stored !== null && stored !== reported ? { found: true, ignoredUrl: { stored, reported } } : { found: true };
+  }
+
+  /** An operator moves where the control plane calls a node's agent (`fogline nodes set-url`). */
+  async setInferenceUrl(idOrName: string, url: string): Promise<NodeView> {
+    const node = await this.get(idOrName);
+    await this.db.updateTable('nodes').set({ inference_url: url, updated_at: this.now() }).where('id', '=', node.id).execute();
+    this.reportedUrls.delete(node.id);
+    return { ...node, inferenceUrl: url };
   }
 
   async list(filter: NodeFilter = {}): Promise<NodeView[]> {
@@ -102,14 +152,32 @@ export class NodeRegistry {
     return { ...node, cordoned };
   }
 
-  /** Deletes the node and revokes its credentials in one transaction. */
+  /** An operator lets a pending node take work (`fogline nodes approve`); approving an approved node changes nothing. */
+  async approve(idOrName: string): Promise<NodeView> {
+    const node = await this.get(idOrName);
+    if (node.pending) {
+      await this.db.updateTable('nodes').set({ pending: 0, updated_at: this.now() }).where('id', '=', node.id).execute();
+      // Its credential's cached principal says pending: the next request must see the approval.
+      this.tokens.forgetNode(node.id);
+    }
+    return { ...node, pending: false };
+  }
+
+  /**
+   * Deletes the node and revokes its credentials in one transaction; what it last reported about
+   * deployments and drift goes with it (views also skip reports of nodes that are gone).
+   */
   async delete(idOrName: string): Promise<NodeView> {
-    return this.db.transaction().execute(async (trx) => {
+    const deleted = await this.db.transaction().execute(async (trx) => {
       const node = await this.getIn(trx, idOrName);
       await this.tokens.revokeForNode(node.id, trx, this.now());
+      await trx.deleteFrom('deployment_node_status').where('node_id', '=', node.id).execute();
+      await trx.deleteFrom('drift_reports').where('node_id', '=', node.id).execute();
       await trx.deleteFrom('nodes').where('id', '=', node.id).execute();
       return node;
     });
+    this.reportedUrls.delete(deleted.id);
+    return deleted;
   }
 
   private async getIn(db: Kysely<Database>, idOrName: string): Promise<NodeView> {
@@ -122,7 +190,7 @@ export class NodeRegistry {
     return this.toView(row, this.now());
   }
 
-  private toView(row: NodesTable, now: number): NodeView {
+  private toView(row: Selectable<NodesTable>, now: number): NodeView {
     return {
       id: row.id,
       name: row.name,
@@ -130,10 +198,17 @@ export class NodeRegistry {
       labels: JSON.parse(row.labels) as LabelMap,
       status: nodeStatus(row.last_heartbeat_at, now, this.nodeTimeoutMs),
       cordoned: row.cordoned === 1,
+      pending: row.pending === 1,
+      ...(row.rotate_credential === 1
+        ? { credentialRotation: 'requested' as const }
+        : row.next_credential_id !== null
+          ? { credentialRotation: 'delivered' as const }
+          : {}),
       lastHeartbeatAt: row.last_heartbeat_at === null ? null : new Date(row.last_heartbeat_at).toISOString(),
       heartbeatAgeSeconds: row.last_heartbeat_at === null ? null : Math.max(0, (now - row.last_heartbeat_at) / 1000),
       resources: row.resources === null ? null : (JSON.parse(row.resources) as NodeResources),
       agent: row.agent === null ? null : (JSON.parse(row.agent) as AgentInfo),
+      inferenceUrl: row.inference_url,
       enrolledAt: new Date(row.enrolled_at).toISOString(),
     };
   }

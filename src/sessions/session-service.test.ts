@@ -5,7 +5,8 @@ import { ChangeSignal } from '../deployments/change-signal.js';
 import { DeploymentRepository } from '../deployments/deployment-repository.js';
 import type { DesiredStateService } from '../deployments/desired-state.js';
 import { OnDemandPlacements } from '../deployments/on-demand-placements.js';
-import type { NodeRegistry } from '../nodes/node-registry.js';
+import { TokenRepository } from '../auth/token-repository.js';
+import { NodeRegistry } from '../nodes/node-registry.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
 import { migrateToLatest, openStore, type Store } from '../store/store.js';
 import { DEFAULT_SESSION_SETTINGS, SessionService } from './session-service.js';
@@ -35,6 +36,7 @@ function node(
       gpus: [],
     },
     agent: { version: '0', os: 'linux', arch: 'x64', hostname: name, inferenceUrl: `http://${name}:7071` },
+    inferenceUrl: `http://${name}:7071`,
     enrolledAt: new Date(0).toISOString(),
   } as NodeView;
 }
@@ -105,7 +107,8 @@ describe('session placement', () => {
     });
     const sessions = await service([node('a')]);
     const { session } = await sessions.open({ model: 'energy', kind: 'scalar' }, 'http://cp');
-    await expect(sessions.record('id-b', session.id, 'connected')).rejects.toThrow(/No session/);
+    await expect(sessions.record('id-b', session.id, 'connected')).rejects.toMatchObject({ code: 'FOGLINE_ERR_NODE_NOT_ASSIGNED' });
+    await expect(sessions.record('id-a', 'ses_nope', 'connected')).rejects.toThrow(/No session/);
     expect((await sessions.record('id-a', session.id, 'connected')).state).toBe('connected');
   });
 });
@@ -125,6 +128,9 @@ describe('loading on demand', () => {
       firstVersion: 3,
       createdBy: null,
     });
+    // Reports are read only for nodes that exist.
+    const registry = new NodeRegistry(store.db, new TokenRepository(store.db), 60_000);
+    for (const n of nodes) await registry.insert({ id: n.id, name: n.name, role: n.role, labels: n.labels });
     const clock = { now: Date.now() };
     const state = loads === 'failed' ? 'failed' : loads ? 'serving' : 'loading';
     // A node placed on demand reports at once what it made of it: serving (or loading, forever, or failed).

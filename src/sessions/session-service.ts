@@ -10,6 +10,7 @@ import type { OnDemandPlacements } from '../deployments/on-demand-placements.js'
 import { MEMORY_PER_BUNDLE_BYTE } from '../deployments/placement.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import { matchesSelector } from '../nodes/labels.js';
+import { isApproved, takesNewWork } from '../nodes/node-eligibility.js';
 import type { NodeRegistry } from '../nodes/node-registry.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
 import type { Database } from '../store/schema.js';
@@ -177,7 +178,17 @@ export class SessionService {
   /** The socket holder's report: `nodeId` null for the control plane's own stream. */
   async record(nodeId: string | null, id: string, event: 'connected' | 'closed', reason?: string): Promise<SessionView> {
     const session = await this.repository.find(id);
-    if (!session || session.nodeId !== nodeId) throw new FoglineError('FOGLINE_ERR_SESSION_NOT_FOUND', `No session ${id} on this node`);
+    if (!session || (nodeId === null && session.nodeId !== null)) {
+      throw new FoglineError('FOGLINE_ERR_SESSION_NOT_FOUND', `No session ${id} on this node`);
+    }
+    if (session.nodeId !== nodeId) {
+      // Another node's session (or a cloud one): not this node's to report on (issue 14).
+      throw new FoglineError(
+        'FOGLINE_ERR_NODE_NOT_ASSIGNED',
+        `Session ${id} is not placed on this node: its event was refused and nothing was written`,
+        { session: id },
+      );
+    }
     if (event === 'connected') await this.repository.markConnected(id, this.now());
     else await this.repository.close([id], reason ?? 'disconnected', this.now());
     return this.get(id);
@@ -243,13 +254,15 @@ export class SessionService {
     const loadable: Candidate[] = [];
     const skipped: string[] = [];
     for (const node of nodes) {
-      if (!matchesSelector(node.labels, selector)) continue;
+      // A pending node gets no sessions, whatever it reports.
+      if (!matchesSelector(node.labels, selector) || !isApproved(node)) continue;
       const report = reports.get(node.id);
       // Only where the deployment is placed now: a node it was released from may still show its last report.
       const placedHere = report !== undefined && report.assignedVersion !== null;
       const serves = placedHere && report.state === 'serving' && report.servingVersion !== null;
       const failed = placedHere && report.state === 'failed' && report.version === report.assignedVersion;
-      if (node.status !== 'online' || !node.agent) {
+      // Where the control plane itself was told the agent serves (enrolment, an operator), never a heartbeat's word.
+      if (node.status !== 'online' || !node.inferenceUrl) {
         if (serves) skipped.push(`${node.name} offline`);
         continue;
       }
@@ -267,14 +280,14 @@ export class SessionService {
       }
       const candidate = {
         node,
-        url: node.agent.inferenceUrl,
+        url: node.inferenceUrl,
         count,
         score: count / this.settings.maxPerNode + loadPerCpu / this.settings.maxLoadPerCpu + (1 - freeMemory),
       };
       if (serves) serving.push(candidate);
       else if (failed) skipped.push(`${node.name} failed to load it (${report.reason ?? 'no reason given'})`);
       else if (
-        !node.cordoned &&
+        takesNewWork(node) &&
         r !== null &&
         r.memoryFreeBytes >= resolved.artifact.sizeBytes * MEMORY_PER_BUNDLE_BYTE &&
         this.settings.loadTimeoutMs > 0

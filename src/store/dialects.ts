@@ -54,6 +54,9 @@ export function createDialect(location: DatabaseLocation): Dialect {
 
 function openSqlite(file: string): SqliteDatabase.Database {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  // A new database file is created 0600 like the rest of the data dir; SQLite gives its -wal and
+  // -shm files the database file's permissions.
+  if (file !== ':memory:' && !fs.existsSync(file)) fs.closeSync(fs.openSync(file, 'a', 0o600));
   const db = new SqliteDatabase(file);
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');

@@ -17,6 +17,14 @@ export interface TokensTable {
   revoked_at: number | null;
   created_at: number;
   created_by: string | null;
+  /** Join tokens: what they decide for the nodes that enrol with them (JSON, migration 0016). */
+  join_policy: string | null;
+}
+
+/** Scopes of inference tokens (migration 0017): `deployment:<name>` or `metrics`. */
+export interface TokenScopesTable {
+  token_id: string;
+  scope: string;
 }
 
 export interface NodesTable {
@@ -27,9 +35,19 @@ export interface NodesTable {
   cordoned: number;
   resources: string | null;
   agent: string | null;
+  /** Where the control plane calls the agent: set at enrolment or by an operator, never by a heartbeat (0015). */
+  inference_url: string | null;
   last_heartbeat_at: number | null;
   enrolled_at: number;
   updated_at: number;
+  /** 1 until an operator approves a node enrolled with a --require-approval join token (migration 0016). */
+  pending: Generated<number>;
+  /** The credential the node uses now, and one handed to it on a rotation but not used yet. */
+  credential_id: string | null;
+  next_credential_id: string | null;
+  /** 1 when an operator asked for a new credential: handed out with the node's next heartbeat. */
+  rotate_credential: Generated<number>;
+  credential_ttl_seconds: number | null;
 }
 
 export interface AuditEventsTable {
@@ -286,6 +304,7 @@ export interface OnDemandPlacementsTable {
 
 export interface Database {
   tokens: TokensTable;
+  token_scopes: TokenScopesTable;
   nodes: NodesTable;
   audit_events: AuditEventsTable;
   models: ModelsTable;

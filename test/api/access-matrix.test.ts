@@ -30,8 +30,11 @@ const MATRIX: Record<string, Expected> = {
   'GET /api/v1/nodes/{id}': 'viewer+node',
   'DELETE /api/v1/nodes/{id}': 'operator',
   'PATCH /api/v1/nodes/{id}/labels': 'operator',
+  'PUT /api/v1/nodes/{id}/inference-url': 'operator',
   'POST /api/v1/nodes/{id}/cordon': 'operator',
   'POST /api/v1/nodes/{id}/uncordon': 'operator',
+  'POST /api/v1/nodes/{id}/approve': 'operator',
+  'POST /api/v1/nodes/{id}/rotate-credential': 'operator',
   'GET /api/v1/audit': 'admin',
   // A public key: agents pin it at enrolment; nothing secret in it.
   'GET /api/v1/registry/public-key': 'public',
@@ -97,8 +100,10 @@ const MATRIX: Record<string, Expected> = {
   'GET /v2/models/{name}/versions/{version}/stream': 'session',
 };
 
-type Caller = 'anonymous' | 'wrong-token' | 'viewer' | 'operator' | 'admin' | 'join' | 'own-node' | 'other-node';
-const CALLERS: Caller[] = ['anonymous', 'wrong-token', 'viewer', 'operator', 'admin', 'join', 'own-node', 'other-node'];
+// An inference token is for agents' /v2 and /metrics (checked there, test/e2e/edge-auth.test.ts): the
+// control plane lets it in nowhere but the public routes.
+type Caller = 'anonymous' | 'wrong-token' | 'viewer' | 'operator' | 'admin' | 'join' | 'own-node' | 'other-node' | 'inference';
+const CALLERS: Caller[] = ['anonymous', 'wrong-token', 'viewer', 'operator', 'admin', 'join', 'own-node', 'other-node', 'inference'];
 const ROLE_RANK = { viewer: 1, operator: 2, admin: 3 } as const;
 
 /** Whether `caller` should get past authentication and authorisation on a route with `expected` access. */
@@ -149,6 +154,7 @@ describe('access matrix: every route, every caller', () => {
     tokens.operator = (await cp.admin.createToken({ name: 'operator', role: 'operator' })).token;
     tokens.admin = cp.adminToken;
     tokens.join = (await cp.admin.createToken({ name: 'join', role: 'join', maxUses: 10 })).token;
+    tokens.inference = (await cp.admin.createToken({ name: 'inference', role: 'inference', metrics: true })).token;
     tokens['wrong-token'] = `${tokens.viewer.slice(0, -4)}AAAA`;
     const client = new ApiClient({ server: cp.url });
     const own = await client.enroll(tokens.join, { name: 'edge-own', role: 'edge' });

@@ -4,6 +4,7 @@
  * share one cluster; every wait polls (`eventually`) instead of sleeping, with room for a busy
  * two-core machine.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +27,13 @@ const HEARTBEAT_INTERVAL_S = 1;
 const NODE_TIMEOUT_S = 3;
 /** How long a state change may take to show on a loaded machine (several heartbeat intervals). */
 const SETTLE_MS = 25_000;
+
+/** The pid of a process that has ended. */
+async function endedPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  await new Promise((resolve) => child.once('exit', resolve));
+  return child.pid!;
+}
 
 describe('agent lifecycle (real processes)', { timeout: 90_000 }, () => {
   const serverDir = tempDir('lifecycle-server');
@@ -149,6 +157,8 @@ describe('agent lifecycle (real processes)', { timeout: 90_000 }, () => {
     expect(node.resources?.memoryFreeBytes).toBeLessThanOrEqual(node.resources?.memoryTotalBytes ?? 0);
     expect(node.resources?.diskFreeBytes).toBeGreaterThan(0);
     expect(node.agent?.inferenceUrl).toBe(agentUrl(agent));
+    // Where the control plane calls it: what the agent sent when it enrolled.
+    expect(node.inferenceUrl).toBe(agentUrl(agent));
 
     // The agent's own health endpoints: ready once a heartbeat got through.
     expect((await requestJson(`${agentUrl(agent)}/healthz`)).status).toBe(200);
@@ -172,14 +182,28 @@ describe('agent lifecycle (real processes)', { timeout: 90_000 }, () => {
   it('restarts without re-enrolling: same node id, still online, join token still at one use', async () => {
     expect(await stopProcess(agent)).toBe(0);
     const before = await getNode();
+    // What an agent killed while writing node.json leaves behind is swept at the next start.
+    const leftover = path.join(agentDir, `node.json.${await endedPid()}.tmp`);
+    fs.writeFileSync(leftover, '{"half":');
 
     agent = await startAgent(false);
+    expect(fs.existsSync(leftover)).toBe(false);
     // It announces the stored identity; a second enrolment would have failed (the join token is used up).
     expect(agent.output()).toContain(`Fogline agent edge-a (${nodeId})`);
     const node = await nodeWhen(
       (view) => view.status === 'online' && Date.parse(view.lastHeartbeatAt ?? '') > Date.parse(before.lastHeartbeatAt ?? ''),
     );
     expect(node.id).toBe(nodeId);
+    // On another port (--port 0) now: its heartbeats say so, but the control plane keeps calling it
+    // where it enrolled until an operator moves it, and the agent says how.
+    expect(node.agent?.inferenceUrl).toBe(agentUrl(agent));
+    expect(node.inferenceUrl).toBe(before.inferenceUrl);
+    await agent.waitForOutput(/the control plane calls this agent at \S+, but it serves at \S+: .*fogline nodes set-url edge-a/, 10_000);
+    const env = cleanFoglineEnv({ FOGLINE_SERVER: serverUrl, FOGLINE_TOKEN: adminToken });
+    const moved = await runFogline(['nodes', 'set-url', 'edge-a', agentUrl(agent)], env);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(moved.stdout).toContain(`edge-a: the control plane now calls its agent at ${agentUrl(agent)}.`);
+    expect((await getNode()).inferenceUrl).toBe(agentUrl(agent));
 
     const nodes = await listNodes();
     expect(nodes.map((view) => view.id)).toEqual([nodeId]);
@@ -239,7 +263,7 @@ describe('agent lifecycle (real processes)', { timeout: 90_000 }, () => {
     expect(await findToken(joinTokenId)).toMatchObject({ uses: 1, maxUses: 1 });
   });
 
-  it('keeps running but is refused (401) and goes offline once its node credential is revoked', async () => {
+  it('stops, says how to enrol again and exits non-zero once its credential is revoked (fogline token revoke)', async () => {
     agent = await startAgent(false);
     await nodeWhen((view) => view.status === 'online');
 
@@ -251,21 +275,23 @@ describe('agent lifecycle (real processes)', { timeout: 90_000 }, () => {
     // Not listed without ?all=true: node credentials are not user tokens.
     expect((await api<TokenList>('GET', '/api/v1/tokens')).body.tokens.map((token) => token.id)).not.toContain(credentialId);
 
-    expect((await api('DELETE', `/api/v1/tokens/${credentialId}`)).status).toBe(204);
+    const revoked = await runFogline(
+      ['token', 'revoke', credentialId],
+      cleanFoglineEnv({ FOGLINE_SERVER: serverUrl, FOGLINE_TOKEN: adminToken }),
+    );
+    expect(revoked.code, revoked.stderr).toBe(0);
 
     const credential = (JSON.parse(fs.readFileSync(path.join(agentDir, 'node.json'), 'utf8')) as { credential: string }).credential;
     const refused = await requestJson<{ code: string }>(`${serverUrl}/api/v1/nodes/${nodeId}`, { token: credential });
     expect(refused.status).toBe(401);
     expect(refused.body.code).toBe('FOGLINE_ERR_AUTH_REVOKED');
 
+    // Retrying a revoked credential helps nobody: the agent stops and exits with EX_CONFIG (78).
+    expect(await waitForExit(agent, SETTLE_MS)).toBe(78);
+    expect(agent.output()).toMatch(/refuses node edge-a \(FOGLINE_ERR_AUTH_REVOKED: the node was deleted or its credential revoked\)/);
+    expect(agent.output()).toContain(`delete ${path.join(agentDir, 'node.json')} and start the agent with --join-token`);
     const node = await nodeWhen((view) => view.status === 'offline');
     expect(node.id).toBe(nodeId);
-    // The agent says why in its log and on /readyz, and stays up for an operator to look at.
-    await agent.waitForOutput(/refuses this node/, SETTLE_MS);
-    const ready = await requestJson<{ lastError: string | null }>(`${agentUrl(agent)}/readyz`);
-    expect(ready.body.lastError).toMatch(/revoked/i);
-    expect((await requestJson(`${agentUrl(agent)}/healthz`)).status).toBe(200);
-    expect(agent.child.exitCode).toBeNull();
     expect((await findToken(credentialId))?.revokedAt).not.toBeNull();
   });
 
@@ -280,5 +306,65 @@ describe('agent lifecycle (real processes)', { timeout: 90_000 }, () => {
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/No node has the id or name/);
     expect(gone.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+});
+
+describe('an agent whose node is deleted while it runs (real processes)', { timeout: 90_000 }, () => {
+  const serverDir = tempDir('deleted-server');
+  const agentDir = tempDir('deleted-agent');
+  const processes = new ProcessTracker();
+
+  afterAll(async () => {
+    await processes.stopAll();
+    fs.rmSync(serverDir, { recursive: true, force: true });
+    fs.rmSync(agentDir, { recursive: true, force: true });
+  });
+
+  it('exits non-zero, then enrols again as it says once node.json is gone and it has a new join token', async () => {
+    const port = await freePort();
+    const serverUrl = `http://127.0.0.1:${port}`;
+    const server = processes.start([
+      'server',
+      '--data-dir',
+      serverDir,
+      '--port',
+      String(port),
+      '--heartbeat-interval',
+      '1',
+      '--log-level',
+      'warn',
+    ]);
+    await server.waitForOutput(/listening on/, 30_000);
+    const env = cleanFoglineEnv({
+      FOGLINE_SERVER: serverUrl,
+      FOGLINE_TOKEN: fs.readFileSync(path.join(serverDir, 'admin.token'), 'utf8').trim(),
+    });
+    const joinToken = async () => {
+      const created = await runFogline(['token', 'create', '--role', 'join', '--max-uses', '1', '--json'], env);
+      expect(created.code, created.stderr).toBe(0);
+      return (JSON.parse(created.stdout) as { token: string }).token;
+    };
+    const agentArgs = ['agent', '--server', serverUrl, '--name', 'edge-d', '--data-dir', agentDir, '--port', '0', '--log-level', 'warn'];
+    const agent = processes.start([...agentArgs, '--join-token', await joinToken()]);
+    await agent.waitForOutput(/serving on/, 30_000);
+    await eventually(
+      async () => ((await runFogline(['nodes', 'get', 'edge-d'], env)).stdout.match(/online/) ? true : undefined),
+      SETTLE_MS,
+    );
+
+    const deleted = await runFogline(['nodes', 'delete', 'edge-d'], env);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(await waitForExit(agent, SETTLE_MS)).toBe(78);
+    expect(agent.output()).toMatch(/refuses node edge-d \(FOGLINE_ERR_AUTH_REVOKED/);
+
+    // What it said to do: delete node.json, start with a new join token.
+    fs.rmSync(path.join(agentDir, 'node.json'));
+    const again = processes.start([...agentArgs, '--join-token', await joinToken()]);
+    await again.waitForOutput(/serving on/, 30_000);
+    await eventually(
+      async () => ((await runFogline(['nodes', 'get', 'edge-d'], env)).stdout.match(/online/) ? true : undefined),
+      SETTLE_MS,
+    );
+    expect(again.child.exitCode).toBeNull();
   });
 });

@@ -5,6 +5,7 @@
  * control plane's /v2 go to the cloud nodes, both take a share, and the numbers are the same as
  * the control plane's own; an edge node's offloaded requests land on them too; a replica killed
  * mid-traffic fails no request, and with every replica gone the control plane answers itself.
+ * cloud-2 runs `--edge-auth token`: the control plane reaches it with its own inference token.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentView } from '../../src/contracts/deployments.js';
@@ -39,8 +40,10 @@ describe('cloud inference replicas (real processes)', { timeout: 240_000 }, () =
     await cluster.uploadPjme();
     expect(await cluster.trainForecaster({ seed: 1 })).toBe(1);
     const join = await cluster.joinToken(3);
-    for (const name of ['cloud-1', 'cloud-2'])
-      await cluster.startAgent(name, { labels: 'tier=cloud', joinToken: join, args: ['--role', 'cloud'] });
+    for (const name of ['cloud-1', 'cloud-2']) {
+      const edgeAuth = name === 'cloud-2' ? ['--edge-auth', 'token'] : [];
+      await cluster.startAgent(name, { labels: 'tier=cloud', joinToken: join, args: ['--role', 'cloud', ...edgeAuth] });
+    }
     await cluster.startAgent('edge-1', { labels: 'tier=edge', joinToken: join });
     await cluster.nodesOnline(3);
     for (const [name, tier, offload] of [

@@ -69,6 +69,8 @@ function mape(series: RegularSeries, forecasts: Map<number, number[]>): number {
 
 describe('drift loop on two nodes (real processes, real data)', { timeout: 420_000 }, () => {
   let cluster: TestCluster;
+  /** The meter's inference token: the policy uploads samples, so the agent takes actuals only with one. */
+  let meterToken: string;
   const api = <T>(method: string, route: string, body?: unknown) => cluster.api<T>(method, route, body);
   const cli = (args: string[]) => runFogline(args, cleanFoglineEnv({ FOGLINE_SERVER: cluster.url, FOGLINE_TOKEN: cluster.adminToken }));
   /** edge-1's load: shifted from July 2017. edge-2's: as it was. */
@@ -114,6 +116,7 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     if (postActual) {
       const actual = await requestJson(`${url}/v2/models/energy/actuals`, {
         method: 'POST',
+        token: meterToken,
         body: { start_time: startTime - series.intervalSeconds, values: [series.values[o - 1]] },
       });
       expect(actual.status).toBe(200);
@@ -146,6 +149,10 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
       ...['--min-samples', '96', '--report-interval', '1s', '--margin', '1%', '--cooldown', '1h', '--sample-upload', 'on'],
     ]);
     expect(policy.code, policy.stderr).toBe(0);
+    // The policy uploads samples: the meter posts actuals with an inference token for energy.
+    const meter = await cli(['token', 'create', '--role', 'inference', '--deployment', 'energy', '--name', 'meter']);
+    expect(meter.code, meter.stderr).toBe(0);
+    meterToken = meter.stdout.trim();
     const joinToken = await cluster.joinToken(2);
     await cluster.startAgent('edge-1', { labels: 'site=plant', joinToken });
     await cluster.startAgent('edge-2', { labels: 'site=plant', joinToken });
@@ -167,6 +174,7 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     const first = indexOf(shifted, `${SHIFT_FROM}T00:00:00Z`);
     const backfill = await requestJson<{ scored: number }>(`${cluster.agents.get('edge-1')!.url}/v2/models/energy/actuals`, {
       method: 'POST',
+      token: meterToken,
       body: {
         start_time: shifted.start + first * shifted.intervalSeconds,
         values: Array.from(shifted.values.subarray(first, first + BACKFILL_HOURS)),
@@ -344,6 +352,7 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     const again: RegularSeries = { ...shifted, values: Float64Array.from(shifted.values, (v, i) => (i >= from ? v * 1.2 : v)) };
     const backfill = await requestJson(`${cluster.agents.get('edge-1')!.url}/v2/models/energy/actuals`, {
       method: 'POST',
+      token: meterToken,
       body: { start_time: again.start + from * again.intervalSeconds, values: Array.from(again.values.subarray(from, from + 4000)) },
     });
     expect(backfill.status).toBe(200);

@@ -50,6 +50,8 @@ function csv(until: string, shift: boolean, options: { second?: boolean; faulty?
 
 describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
   let cluster: TestCluster;
+  /** The meter's inference token: once a policy uploads samples, the agent takes actuals only with one. */
+  let meterToken: string;
   const api = <T>(method: string, route: string, body?: unknown) => cluster.api<T>(method, route, body);
   const cli = (args: string[]) => runFogline(args, cleanFoglineEnv({ FOGLINE_SERVER: cluster.url, FOGLINE_TOKEN: cluster.adminToken }));
 
@@ -86,6 +88,12 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
     // Defaults for every test setting; reports every second only so that the test is short.
     const calmPolicy = await cli(['drift', 'policy', 'set', 'calm', '--report-interval', '1s']);
     expect(calmPolicy.code, calmPolicy.stderr).toBe(0);
+    const meter = await cli([
+      ...['token', 'create', '--role', 'inference', '--name', 'meter'],
+      ...['--deployment', 'energy', '--deployment', 'calm'],
+    ]);
+    expect(meter.code, meter.stderr).toBe(0);
+    meterToken = meter.stdout.trim();
     // The data collected since (here: the whole series, shifted from SHIFT_FROM) is the dataset's next version.
     await cluster.uploadPjme(csv('2099-01-01', true));
     const joinToken = await cluster.joinToken(1);
@@ -130,6 +138,7 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
       expect(answer.status).toBe(200);
       const actual = await requestJson<{ scored: number }>(`${agent}/v2/models/${model}/actuals`, {
         method: 'POST',
+        token: meterToken,
         body: { start_time: startTime - series.intervalSeconds, values: [series.values[o - 1]] },
       });
       expect(actual.status).toBe(200);
@@ -299,6 +308,7 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
     const from = Math.round((Date.parse('2018-06-03T00:00:00Z') / 1000 - series.start) / series.intervalSeconds);
     const again = await requestJson(`${cluster.agents.get('edge-1')!.url}/v2/models/calm/actuals`, {
       method: 'POST',
+      token: meterToken,
       body: { start_time: series.start + from * series.intervalSeconds, values: Array.from(series.values.subarray(from, from + 10)) },
     });
     expect(again.status).toBe(200);

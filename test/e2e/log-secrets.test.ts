@@ -3,6 +3,7 @@
  * valid and wrong tokens, a join token and node credentials, print none of their secrets (the
  * admin token is printed once, on purpose, at the first start, and is excluded from the check).
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -66,6 +67,12 @@ describe('secrets in logs', { timeout: 90_000 }, () => {
     await api('POST', '/api/v1/nodes/enroll', join, { name: 'again', role: 'edge' });
     await api('GET', '/api/v1/audit', admin);
     await api('GET', '/api/v1/tokens', viewer);
+    // Session tokens travel in the stream's URL (?session=): the agent logs the URL, never the value.
+    const session = `eyJ${randomBytes(24).toString('base64url')}.${randomBytes(32).toString('base64url')}`;
+    const agentUrl = /serving on (http:\/\/\S+)/.exec(agent.output())![1]!;
+    await requestJson(`${agentUrl}/v2/models/energy/stream?session=${encodeURIComponent(session)}&x=1`);
+    await requestJson(`${agentUrl}/v2/models/energy/stream?x=1&session=${session}`);
+    await requestJson(`${agentUrl}/v2/models/energy/infer?token=${viewer}`, { method: 'POST', body: {} });
 
     const secretOf = (token: string) => token.split('.').at(-1)!;
     const logs = { server: server.output().slice(startup.length), agent: agent.output() };
@@ -73,7 +80,10 @@ describe('secrets in logs', { timeout: 90_000 }, () => {
       for (const token of [admin, viewer, join, credential, wrong]) {
         expect(text.includes(secretOf(token)), `${name} log contains a token secret`).toBe(false);
       }
+      expect(text.includes(session.slice(3, 30)), `${name} log contains a session token`).toBe(false);
     }
+    // The requests are logged, with the value redacted.
+    expect(logs.agent).toMatch(/stream\?session=\[redacted\]&x=1/);
     expect(logs.server.length).toBeGreaterThan(0);
   });
 });

@@ -4,7 +4,9 @@
  * Prometheus (Debian's `prometheus` package; `.ci/run` installs it) started on a free port with
  * deploy/prometheus/prometheus.yml (addresses and intervals adjusted). It must find the agents
  * through the control plane's HTTP service discovery, scrape all three targets, and hold the key
- * series; `promtool` must accept the configuration and a scrape of every process.
+ * series; `promtool` must accept the configuration and a scrape of every process. edge-1 runs
+ * `--edge-auth token`: Prometheus scrapes it with the inference token in fogline-agents.token, as
+ * the shipped configuration says; edge-2 is open and ignores that token.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -44,7 +46,12 @@ describe('Prometheus scrapes the control plane and the agents (real processes)',
   let serverUrl: string;
   let promUrl: string;
   let viewerToken: string;
+  /** An inference token made for scraping (--metrics), and one that may call energy on edge-1. */
+  let scrapeToken: string;
+  let inferToken: string;
   const agentUrls: string[] = [];
+  /** edge-1 (token mode) needs the scrape token; edge-2 is open. */
+  const scrapeAgent = (url: string) => fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${scrapeToken}` } });
 
   const api = <T>(method: string, route: string, body?: unknown) => cluster.api<T>(method, route, body);
 
@@ -82,6 +89,8 @@ describe('Prometheus scrapes the control plane and the agents (real processes)',
     cluster = await TestCluster.start('prometheus');
     serverUrl = cluster.url;
     viewerToken = (await api<{ token: string }>('POST', '/api/v1/tokens', { name: 'prometheus', role: 'viewer' })).body.token;
+    scrapeToken = (await api<{ token: string }>('POST', '/api/v1/tokens', { name: 'prometheus', role: 'inference', metrics: true })).body
+      .token;
     const joinToken = await cluster.joinToken(2);
 
     // A model to serve: one short training run (its epochs feed the pipeline metrics), trained
@@ -92,13 +101,21 @@ describe('Prometheus scrapes the control plane and the agents (real processes)',
       ['edge-1', 'plant-a'],
       ['edge-2', 'plant-b'],
     ] as const) {
-      agentUrls.push((await cluster.startAgent(name, { labels: `site=${site}`, joinToken })).url);
+      const args = name === 'edge-1' ? ['--edge-auth', 'token'] : [];
+      agentUrls.push((await cluster.startAgent(name, { labels: `site=${site}`, joinToken, args })).url);
     }
     expect((await run).error).toBeNull();
     expect((await api('POST', '/api/v1/deployments', { name: 'energy', model: 'energy' })).status).toBe(201);
+    inferToken = (await api<{ token: string }>('POST', '/api/v1/tokens', { name: 'app', role: 'inference', deployments: ['energy'] })).body
+      .token;
     for (const url of agentUrls) {
       await eventually(async () => {
-        const answer = await requestJson(`${url}/v2/models/energy/infer`, { method: 'POST', body: REQUEST, timeoutMs: 10_000 });
+        const answer = await requestJson(`${url}/v2/models/energy/infer`, {
+          method: 'POST',
+          body: REQUEST,
+          token: inferToken,
+          timeoutMs: 10_000,
+        });
         return answer.status === 200 ? true : undefined;
       }, 60_000);
     }
@@ -107,6 +124,7 @@ describe('Prometheus scrapes the control plane and the agents (real processes)',
     const promDir = path.join(dir, 'prometheus');
     fs.mkdirSync(promDir);
     fs.writeFileSync(path.join(promDir, 'fogline.token'), `${viewerToken}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(promDir, 'fogline-agents.token'), `${scrapeToken}\n`, { mode: 0o600 });
     const config = fs
       .readFileSync(CONFIG, 'utf8')
       .replaceAll('127.0.0.1:7070', new URL(cluster.url).host)
@@ -154,6 +172,7 @@ describe('Prometheus scrapes the control plane and the agents (real processes)',
     fs.mkdirSync(copy, { recursive: true });
     fs.copyFileSync(CONFIG, path.join(copy, 'prometheus.yml'));
     fs.writeFileSync(path.join(copy, 'fogline.token'), 'fgl.x.y\n', { mode: 0o600 });
+    fs.writeFileSync(path.join(copy, 'fogline-agents.token'), 'fgl.x.z\n', { mode: 0o600 });
     const result = spawnSync(promtoolBin, ['check', 'config', path.join(copy, 'prometheus.yml')], { encoding: 'utf8' });
     expect(result.status, `${result.stdout}${result.stderr}`).toBe(0);
   });
@@ -222,7 +241,7 @@ describe('Prometheus scrapes the control plane and the agents (real processes)',
   it('has Grafana dashboards whose queries Prometheus accepts, over metrics the processes export', async () => {
     const scrapes = await Promise.all([
       fetch(`${serverUrl}/metrics`, { headers: { authorization: `Bearer ${viewerToken}` } }).then((r) => r.text()),
-      ...agentUrls.map((url) => fetch(`${url}/metrics`).then((r) => r.text())),
+      ...agentUrls.map((url) => scrapeAgent(url).then((r) => r.text())),
     ]);
     const exported = new Set(['up']);
     for (const text of scrapes) for (const match of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) exported.add(match[1]!);
@@ -254,7 +273,7 @@ describe('Prometheus scrapes the control plane and the agents (real processes)',
   it('serves scrapes that promtool check metrics accepts', async () => {
     const scrapes = [
       await fetch(`${serverUrl}/metrics`, { headers: { authorization: `Bearer ${viewerToken}` } }),
-      ...(await Promise.all(agentUrls.map((url) => fetch(`${url}/metrics`)))),
+      ...(await Promise.all(agentUrls.map((url) => scrapeAgent(url)))),
     ];
     for (const scrape of scrapes) {
       expect(scrape.status).toBe(200);
@@ -262,7 +281,10 @@ describe('Prometheus scrapes the control plane and the agents (real processes)',
       const result = promtoolCheckMetrics(await scrape.text());
       expect(result.status, result.output).toBe(0);
     }
-    // Without a token the control plane's /metrics is refused (--metrics-access viewer, the default).
+    // Without a token the control plane's /metrics is refused (--metrics-access viewer, the default),
+    // and so is that of the agent in token mode; the open one answers anyone.
     expect((await fetch(`${serverUrl}/metrics`)).status).toBe(401);
+    expect((await fetch(`${agentUrls[0]}/metrics`)).status).toBe(401);
+    expect((await fetch(`${agentUrls[1]}/metrics`)).status).toBe(200);
   });
 });

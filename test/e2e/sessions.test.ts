@@ -1,10 +1,11 @@
 /**
  * Inference sessions end to end, with real processes: a control plane that allows one session per
  * node and idles sockets out after 3 s, and one agent that streams only with a session token
- * (--stream-sessions required). A session is placed on the node serving the deployment, streams
- * 1:1, and is reported closed on disconnect; while the node is full (or no node matches the
- * selector) the next one goes to the cloud's stream; tokens are single-use and model-bound; an
- * idle socket is closed; the CLI opens one and prints the predictions.
+ * (--stream-sessions required) and guards its endpoints with inference tokens (--edge-auth token),
+ * which a stream with a session token does not need. A session is placed on the node serving the
+ * deployment, streams 1:1, and is reported closed on disconnect; while the node is full (or no
+ * node matches the selector) the next one goes to the cloud's stream; tokens are single-use and
+ * model-bound; an idle socket is closed; the CLI opens one and prints the predictions.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -69,7 +70,7 @@ describe('inference sessions (real processes)', { timeout: 240_000 }, () => {
     agent = await cluster.startAgent('edge-a', {
       labels: 'site=plant-a',
       joinToken: await cluster.joinToken(1),
-      args: ['--stream-sessions', 'required'],
+      args: ['--stream-sessions', 'required', '--edge-auth', 'token'],
     });
     await cluster.nodesOnline(1);
     const created = await cluster.api<DeploymentView>('POST', '/api/v1/deployments', { name: 'energy', model: 'energy@1' });

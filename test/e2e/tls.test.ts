@@ -1,13 +1,28 @@
 /**
  * HTTPS end to end: the control plane and an agent serve HTTPS with given certificates; the agent
  * and the CLI trust only the CA passed with --ca (pinning): a control plane whose certificate
- * does not chain to it is refused, with a message that says what to pass.
+ * does not chain to it is refused, with a message that says what to pass. An agent with
+ * --edge-auth mtls refuses, in the TLS handshake, clients without a certificate of its --client-ca.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCertificates, type TestCertificates } from '../support/certificates.js';
 import { cleanFoglineEnv, eventually, freePort, ProcessTracker, runFogline, tempDir } from '../support/processes.js';
+
+/** GET `url` over HTTPS trusting `ca`, presenting a client certificate when given one. */
+async function getWithClientCertificate(url: string, ca: string, client?: { cert: string; key: string }): Promise<number> {
+  const read = (file: string) => fs.readFileSync(file);
+  const dispatcher = new Agent({ connect: { ca: read(ca), ...(client ? { cert: read(client.cert), key: read(client.key) } : {}) } });
+  try {
+    const response = await request(url, { dispatcher, signal: AbortSignal.timeout(10_000) });
+    await response.body.dump();
+    return response.statusCode;
+  } finally {
+    await dispatcher.close();
+  }
+}
 
 describe('HTTPS with given certificates and a pinned CA', { timeout: 120_000 }, () => {
   const dir = tempDir('tls');
@@ -74,5 +89,29 @@ describe('HTTPS with given certificates and a pinned CA', { timeout: 120_000 }, 
       return nodes.find((n) => n.name === 'edge-1' && n.status === 'online');
     }, 30_000);
     expect(online).toBeDefined();
+  });
+
+  it('an agent with --edge-auth mtls refuses clients without a certificate of its --client-ca during the handshake', async () => {
+    const clients = makeCertificates(dir, 'clients');
+    const join = await cli(['token', 'create', '--role', 'join', '--name', 'mtls', '--json', '--ca', pki.ca]);
+    const joinToken = (JSON.parse(join.stdout) as { token: string }).token;
+    const agentArgs = (name: string) => [
+      ...['agent', '--server', url, '--join-token', joinToken, '--name', name, '--data-dir', path.join(dir, name)],
+      ...['--port', '0', '--ca', pki.ca, '--tls-cert', pki.cert, '--tls-key', pki.key, '--log-level', 'warn', '--edge-auth', 'mtls'],
+    ];
+    // Without --client-ca there is nothing to check client certificates against: refused at start.
+    const misconfigured = await runFogline(agentArgs('edge-bad'), cleanFoglineEnv());
+    expect(misconfigured.code).not.toBe(0);
+    expect(misconfigured.stderr).toMatch(/--edge-auth mtls needs --client-ca/);
+
+    const agent = processes.start([...agentArgs('edge-mtls'), '--client-ca', clients.ca]);
+    const [, agentUrl] = await agent.waitForOutput(/serving on (\S+)/, 30_000);
+    // No certificate, or one of another CA: the handshake fails, no HTTP status at all.
+    await expect(getWithClientCertificate(`${agentUrl}/metrics`, pki.ca)).rejects.toThrow();
+    await expect(getWithClientCertificate(`${agentUrl}/healthz`, pki.ca, { cert: other.cert, key: other.key })).rejects.toThrow();
+    // A certificate of the client CA: served.
+    expect(await getWithClientCertificate(`${agentUrl}/metrics`, pki.ca, clients)).toBe(200);
+    expect(await getWithClientCertificate(`${agentUrl}/healthz`, pki.ca, clients)).toBe(200);
+    expect(await getWithClientCertificate(`${agentUrl}/v2/models/energy/ready`, pki.ca, clients)).toBe(404);
   });
 });

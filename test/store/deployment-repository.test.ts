@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DeploymentRepository } from '../../src/deployments/deployment-repository.js';
 import { advanceRollout } from '../../src/deployments/rollout.js';
+import { TokenRepository } from '../../src/auth/token-repository.js';
+import { NodeRegistry } from '../../src/nodes/node-registry.js';
 import { type Store } from '../../src/store/store.js';
 import { DIALECTS, type MigratedTestStore, migratedTestStore } from '../support/databases.js';
 
@@ -12,12 +14,16 @@ describe.each(DIALECTS)('deployment repository on %s', (dialect) => {
   let database: MigratedTestStore;
   let store: Store;
   let repository: DeploymentRepository;
+  let nodes: NodeRegistry;
   let clock = Date.UTC(2026, 10, 23, 8, 0, 0);
 
   beforeEach(async () => {
     database = await migratedTestStore(dialect);
     store = database.store;
     repository = new DeploymentRepository(store.db, () => clock);
+    nodes = new NodeRegistry(store.db, new TokenRepository(store.db), 45_000, () => clock);
+    // Reports are read only for nodes that exist.
+    for (const id of ['node-a', 'node-b']) await nodes.insert({ id, name: id, role: 'edge', labels: {} });
   });
 
   afterEach(async () => {
@@ -101,6 +107,27 @@ describe.each(DIALECTS)('deployment repository on %s', (dialect) => {
     expect(byNode['node-b']).toMatchObject({ state: 'failed', reason: 'sha256 mismatch', requests: 0, errors: 0, latencyP50Ms: null });
     await repository.delete('energy');
     expect((await repository.allStatuses()).size).toBe(0);
+  });
+
+  it('does not read the reports of a deleted node: they go with it, and one written as it was deleted is not shown', async () => {
+    await repository.create({
+      name: 'energy',
+      modelSelector: 'energy',
+      nodeSelector: {},
+      policy: POLICY,
+      firstVersion: 1,
+      createdBy: null,
+    });
+    for (const node of ['node-a', 'node-b']) {
+      await repository.recordStatus(node, { deployments: [{ name: 'energy', version: 1, state: 'serving', servingVersion: 1 }] });
+    }
+    await nodes.delete('node-b');
+    expect((await repository.statuses('energy')).map((s) => s.nodeId)).toEqual(['node-a']);
+    // A report that passed authentication just before the node was deleted, and was stored after.
+    await repository.recordStatus('node-b', { deployments: [{ name: 'energy', version: 1, state: 'serving', servingVersion: 1 }] });
+    expect((await repository.statuses('energy')).map((s) => s.nodeId)).toEqual(['node-a']);
+    expect([...(await repository.allStatuses()).values()].flat().map((s) => s.nodeId)).toEqual(['node-a']);
+    expect(await repository.statusOf('energy', 'node-b')).toBeUndefined();
   });
 
   // The offload policy (migration 0009).

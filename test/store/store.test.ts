@@ -59,7 +59,11 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
   it('migrates an older database forward without losing its rows', async () => {
     await migrateToLatest(store, '0001-nodes-and-tokens');
     const { nodes } = services();
-    await nodes.insert({ id: 'n1', name: 'old-node', role: 'edge', labels: { site: 'a' } });
+    // The columns 0001 made: NodeRegistry writes the later ones too.
+    await store.db
+      .insertInto('nodes')
+      .values({ id: 'n1', name: 'old-node', role: 'edge', labels: '{"site":"a"}', cordoned: 0, enrolled_at: clock, updated_at: clock })
+      .execute();
     const report = await migrateToLatest(store);
     expect(report.applied).toEqual(Object.keys(allMigrations(dialect)).slice(1));
     expect((await nodes.get('old-node')).labels).toEqual({ site: 'a' });
@@ -97,7 +101,7 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
     it('keeps times as numbers and JSON fields intact', async () => {
       const { nodes } = services();
       await nodes.insert({ id: 'n1', name: 'edge-1', role: 'edge', labels: { site: 'plant-a' } });
-      expect(await nodes.recordHeartbeat('n1', HEARTBEAT)).toBe(true);
+      expect(await nodes.recordHeartbeat('n1', HEARTBEAT)).toEqual({ found: true });
       const node = await nodes.get('n1');
       expect(node).toMatchObject({
         name: 'edge-1',
@@ -121,7 +125,30 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
       expect((await nodes.get('edge-1')).status).toBe('online');
       clock += 1;
       expect((await nodes.get('edge-1')).status).toBe('offline');
-      expect(await nodes.recordHeartbeat('missing', HEARTBEAT)).toBe(false);
+      expect(await nodes.recordHeartbeat('missing', HEARTBEAT)).toEqual({ found: false });
+    });
+
+    it('keeps the inference URL given at enrolment; a heartbeat sets one only where there is none, and reports another once', async () => {
+      const { nodes } = services();
+      await nodes.insert({ id: 'n1', name: 'edge-1', role: 'edge', labels: {}, inferenceUrl: 'http://10.0.0.5:7071' });
+      await nodes.insert({ id: 'old', name: 'edge-old', role: 'edge', labels: {} });
+      const moved = { ...HEARTBEAT, agent: { ...HEARTBEAT.agent, inferenceUrl: 'http://10.6.6.6:1' } };
+      expect(await nodes.recordHeartbeat('n1', HEARTBEAT)).toEqual({ found: true });
+      expect(await nodes.recordHeartbeat('n1', moved)).toEqual({
+        found: true,
+        ignoredUrl: { stored: 'http://10.0.0.5:7071', reported: 'http://10.6.6.6:1' },
+      });
+      // Once per new value: the next heartbeats saying the same are not reported again.
+      expect(await nodes.recordHeartbeat('n1', moved)).toEqual({ found: true });
+      expect(await nodes.get('n1')).toMatchObject({ inferenceUrl: 'http://10.0.0.5:7071', agent: { inferenceUrl: 'http://10.6.6.6:1' } });
+      // A node enrolled by an older agent (no URL) takes its first heartbeat's, and keeps it.
+      expect((await nodes.get('old')).inferenceUrl).toBeNull();
+      expect(await nodes.recordHeartbeat('old', HEARTBEAT)).toEqual({ found: true });
+      expect(await nodes.recordHeartbeat('old', moved)).toMatchObject({ ignoredUrl: { stored: 'http://10.0.0.5:7071' } });
+      expect((await nodes.get('old')).inferenceUrl).toBe('http://10.0.0.5:7071');
+      // An operator moves it.
+      expect((await nodes.setInferenceUrl('edge-old', 'http://10.0.0.9:7071')).inferenceUrl).toBe('http://10.0.0.9:7071');
+      expect((await nodes.get('old')).inferenceUrl).toBe('http://10.0.0.9:7071');
     });
 
     it('filters by label selector, status and role', async () => {

@@ -5,6 +5,7 @@ import { resolveOptions } from '../../src/config/options.js';
 import { SERVER_OPTIONS } from '../../src/config/server-options.js';
 import { type RunningControlPlane, startControlPlane } from '../../src/control-plane/control-plane.js';
 import { readAdminToken } from '../../src/control-plane/data-dir-files.js';
+import type { ServiceSettings } from '../../src/control-plane/services.js';
 import type { RunView } from '../../src/contracts/runs.js';
 import { eventually, tempDir } from './processes.js';
 
@@ -44,11 +45,17 @@ export interface TestControlPlane {
   close(): Promise<void>;
 }
 
-/** A real control plane on loopback (SQLite unless `db` says otherwise), as `fogline server` starts it. */
-export async function startTestControlPlane(flags: Record<string, string> = {}): Promise<TestControlPlane> {
+/**
+ * A real control plane on loopback (SQLite unless `db` says otherwise), as `fogline server` starts
+ * it; `settings` are those without a flag (ServiceSettings), such as a shorter credential overlap.
+ */
+export async function startTestControlPlane(
+  flags: Record<string, string> = {},
+  settings: Partial<ServiceSettings> = {},
+): Promise<TestControlPlane> {
   const config = resolveOptions(SERVER_OPTIONS, { dataDir: tempDir('cp'), port: '0', logLevel: 'silent', ...flags }, {});
   const dataDir = config.dataDir;
-  const running = await startControlPlane(config);
+  const running = await startControlPlane({ ...config, ...settings });
   // A restart on an existing data dir finds the admin token in its file.
   const adminToken = running.adminToken ?? readAdminToken(dataDir);
   if (!adminToken) throw new Error(`no admin token: neither bootstrapped nor in ${dataDir}`);

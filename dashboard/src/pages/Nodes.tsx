@@ -7,7 +7,7 @@ import { Status } from '../components/Status.js';
 import { ago, bytes } from '../format.js';
 import { useNow } from '../hooks.js';
 import { href } from '../router.js';
-import { onHeartbeats, useCluster } from '../store.js';
+import { onHeartbeats, refresh, useCluster } from '../store.js';
 
 /** The last hour, as the control plane keeps it. */
 const WINDOW_SECONDS = 3600;
@@ -94,9 +94,10 @@ const NodeRow = memo(function NodeRow({ node, now, selected }: { node: NodeView;
         </a>
       </th>
       <td>{node.role}</td>
-      <td>
+      <td className={node.pending ? 'wraps' : undefined}>
         <Status value={node.status} />
         {node.cordoned && <Status value="cordoned" />}
+        {node.pending && <ApproveButton node={node} />}
       </td>
       <td>{ago(node.lastHeartbeatAt, now)}</td>
       <td>{r ? `${(r.loadAverage[0] ?? 0).toFixed(2)} on ${r.cpuCount} CPU${r.cpuCount === 1 ? '' : 's'}` : '–'}</td>
@@ -108,12 +109,39 @@ const NodeRow = memo(function NodeRow({ node, now, selected }: { node: NodeView;
           </span>
         ))}
       </td>
-      <td className="muted" title={node.agent ? `${node.agent.hostname}, ${node.agent.inferenceUrl}` : undefined}>
+      <td className="muted" title={node.agent ? `${node.agent.hostname}, ${node.inferenceUrl ?? 'no inference URL yet'}` : undefined}>
         {node.agent ? `${node.agent.version} ${node.agent.os}/${node.agent.arch}` : '–'}
       </td>
     </tr>
   );
 });
+
+/** A node enrolled with a --require-approval join token waits: an operator lets it take work (`fogline nodes approve`). */
+function ApproveButton({ node }: { node: NodeView }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const approve = () => {
+    setBusy(true);
+    setError(null);
+    api<NodeView>('POST', `/api/v1/nodes/${encodeURIComponent(node.id)}/approve`)
+      .then(() => refresh.nodes())
+      .catch((caught: unknown) => setError(describeError(caught)))
+      .finally(() => setBusy(false));
+  };
+  return (
+    <>
+      <Status value="pending" />
+      <button type="button" onClick={approve} disabled={busy} title={`Let ${node.name} take work (fogline nodes approve ${node.name})`}>
+        Approve
+      </button>
+      {error && (
+        <span className="error" role="alert">
+          {error}
+        </span>
+      )}
+    </>
+  );
+}
 
 function NodeDetail({ node }: { node: NodeView }) {
   const [samples, setSamples] = useState<ResourceSample[]>([]);
@@ -171,7 +199,7 @@ function NodeDetail({ node }: { node: NodeView }) {
         <dt>GPUs</dt>
         <dd>{node.resources?.gpus.length ? node.resources.gpus.map((g) => g.name).join(', ') : 'none'}</dd>
         <dt>Inference</dt>
-        <dd>{node.agent?.inferenceUrl ?? '–'}</dd>
+        <dd>{node.inferenceUrl ?? '–'}</dd>
       </dl>
       {error && <p className="error">{error}</p>}
       <div className="chart-grid">

@@ -6,9 +6,11 @@ import { ArtifactRefused } from './artifact-refused.js';
 export const REGISTRY_KEY_FILE = 'registry-key.pem';
 
 /**
- * The registry's public key, trusted on first use and pinned in `<data dir>/registry-key.pem`:
- * a control plane that later presents another key is refused (someone would have to delete the
- * file on purpose), and an agent cut off from the control plane still verifies with the pin.
+ * The registry's public key, pinned in `<data dir>/registry-key.pem`: at enrolment, from the
+ * enrolment's answer (`pin`); an agent enrolled by a control plane that did not send it pins the
+ * key on first use instead. A control plane that later presents another key is refused (someone
+ * would have to delete the file on purpose), and an agent cut off from the control plane still
+ * verifies with the pin.
  */
 export class RegistryKey {
   private readonly file: string;
@@ -19,6 +21,14 @@ export class RegistryKey {
     private readonly fetchKey: () => Promise<string>,
   ) {
     this.file = path.join(dataDir, REGISTRY_KEY_FILE);
+  }
+
+  /** Pins `pem` (at enrolment: this is the control plane the node was just enrolled with); true when it replaced another key. */
+  pin(pem: string): boolean {
+    const pinned = this.pinned();
+    if (pinned !== undefined && normalise(pinned) === normalise(pem)) return false;
+    writePrivateFile(this.file, pem);
+    return pinned !== undefined;
   }
 
   /** The pinned key, or undefined before the first contact with the control plane. */

@@ -32,6 +32,9 @@ export const DEFAULT_WINDOWS: DriftWindows = { windowHours: 168, errorWindowHour
 /** At most this many actual values in one POST …/actuals. */
 export const MAX_ACTUALS = 10_000;
 
+/** Actuals are observations: their times may be at most this far ahead of the node's clock (seconds). */
+export const ACTUALS_CLOCK_SKEW_SECONDS = 3600;
+
 /**
  * The agent's V2 source with drift statistics: every answered request's inputs (and, for
  * forecasters, its forecasts) go into the DriftCollector of the version that answered, built from
@@ -82,6 +85,7 @@ export class DriftMonitoredModels implements V2ModelSource {
     values: number[],
     intervalSeconds?: number,
   ): Promise<{ scored: number; pending: number }> {
+    checkActualTimes(startTime, 1, 0);
     await this.inner.modelReady(name);
     const tracked = await this.currentLoaded(name);
     if (!tracked) return { scored: 0, pending: 0 };
@@ -91,10 +95,18 @@ export class DriftMonitoredModels implements V2ModelSource {
         `"${name}" serves a model of kind ${tracked.collector.kind}: actuals are for forecasters`,
       );
     }
+    const step = intervalSeconds ?? tracked.collector.errors.intervalSeconds;
+    checkActualTimes(startTime, values.length, step);
     const scored = tracked.collector.recordActuals(startTime, values, intervalSeconds);
     // Kept in memory either way (bounded); they leave the node only with the policy's consent.
-    this.keepSamples(name, startTime, values, intervalSeconds ?? tracked.collector.errors.intervalSeconds);
+    this.keepSamples(name, startTime, values, step);
     return { scored, pending: tracked.collector.errors.pendingCount() };
+  }
+
+  /** Forgets kept samples the control plane refused (FOGLINE_ERR_DRIFT_SAMPLES_INVALID): sending them again would only be refused again. */
+  dropSamples(deployment: string, times: readonly number[]): void {
+    const kept = this.samples.get(deployment);
+    for (const time of times) kept?.delete(time);
   }
 
   /** Keeps observed values for upload: one per time (a repeat replaces it), the newest MAX_DRIFT_SAMPLES. */
@@ -201,6 +213,21 @@ export class DriftMonitoredModels implements V2ModelSource {
     tracked.collector.observe(
       inputs,
       response.outputs.map((o) => ({ name: o.name, shape: o.shape, data: o.data as ArrayLike<unknown> })),
+    );
+  }
+}
+
+/**
+ * Refuses actuals whose times are not a sane range of Unix seconds: from 1970 up to the node's
+ * clock plus a small skew, for the first value and the last. A 400, never kept or uploaded.
+ */
+function checkActualTimes(startTime: number, count: number, step: number): void {
+  const last = startTime + (count - 1) * step;
+  const latest = Math.floor(Date.now() / 1000) + ACTUALS_CLOCK_SKEW_SECONDS;
+  if (!(startTime >= 0) || !(last <= latest)) {
+    throw new FoglineError(
+      'FOGLINE_ERR_REQUEST_INVALID',
+      `start_time ${startTime} with ${count} value(s) every ${step} s is not in Unix seconds from 1970 up to now + ${ACTUALS_CLOCK_SKEW_SECONDS} s: actuals are values already observed`,
     );
   }
 }

@@ -1,11 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { DriftReportReceipt, DriftSampleReceipt } from '../../contracts/drift.js';
+import { type BearerToken, bearerValue } from '../../client/bearer-token.js';
+import type { DriftReportReceipt, DriftSampleReceipt, DriftSampleRefusal } from '../../contracts/drift.js';
 import type { DriftMonitoredModels } from './drift-models.js';
 
 export interface DriftReporterOptions {
   server: string;
   nodeId: string;
-  credential: string;
+  /** The node credential, read for each request (it changes when rotated). */
+  credential: BearerToken;
   /** Until the control plane says otherwise (default 60 s). */
   intervalSeconds?: number;
 }
@@ -19,7 +21,9 @@ export interface DriftReporterOptions {
  * Where a deployment's policy consents to sample upload, the answer also says up to when the
  * control plane has the data (`samplesAfter`); the reporter then sends the newer actuals it kept
  * (`POST …/samples`). An upload that fails or whose answer is lost is sent again after the next
- * report: the control plane skips times it already has, so that is resumable and never doubles a row.
+ * report, which says up to when the control plane has the data: resumable, never doubling a row.
+ * Rows the control plane refuses (a 400 that names each; the others are kept) are dropped, so that
+ * one bad value never holds back the good ones.
  */
 export class DriftReporter {
   private timer: NodeJS.Timeout | undefined;
@@ -51,7 +55,7 @@ export class DriftReporter {
     try {
       const response = await fetch(url, {
         method: 'POST',
-        headers: { authorization: `Bearer ${this.options.credential}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${bearerValue(this.options.credential)}`, 'content-type': 'application/json' },
         body: JSON.stringify({ reports: this.models.reports() }),
         signal: AbortSignal.timeout(10_000),
       });
@@ -75,10 +79,30 @@ export class DriftReporter {
       try {
         const response = await fetch(url, {
           method: 'POST',
-          headers: { authorization: `Bearer ${this.options.credential}`, 'content-type': 'application/json' },
+          headers: { authorization: `Bearer ${bearerValue(this.options.credential)}`, 'content-type': 'application/json' },
           body: JSON.stringify(batch),
           signal: AbortSignal.timeout(30_000),
         });
+        const refusal = response.status === 400 ? await refusedRows(response) : undefined;
+        if (refusal) {
+          // The valid rows were kept; the refused ones would only be refused again: they are dropped.
+          this.models.dropSamples(
+            batch.deployment,
+            refusal.refused.flatMap((r) => batch.samples[r.row]?.time ?? []),
+          );
+          const windows = this.models.windows.get(batch.deployment);
+          if (windows) windows.samplesAfter = refusal.samplesAfter;
+          this.log?.warn(
+            {
+              deployment: batch.deployment,
+              accepted: refusal.accepted,
+              refused: refusal.refused.length,
+              datasetVersion: refusal.datasetVersion,
+            },
+            `drift samples: ${refusal.refused.length} refused and dropped (${refusal.refused[0]?.message ?? ''}), ${refusal.accepted} kept`,
+          );
+          continue;
+        }
         if (!response.ok) {
           this.log?.warn({ status: response.status, deployment: batch.deployment }, 'drift samples refused');
           continue;
@@ -100,4 +124,10 @@ export class DriftReporter {
     }, ms);
     this.timer.unref();
   }
+}
+
+/** The refused rows of a 400 FOGLINE_ERR_DRIFT_SAMPLES_INVALID; undefined for any other 400 (kept for the next try). */
+async function refusedRows(response: Response): Promise<DriftSampleRefusal | undefined> {
+  const body = (await response.json().catch(() => undefined)) as { code?: string; details?: DriftSampleRefusal } | undefined;
+  return body?.code === 'FOGLINE_ERR_DRIFT_SAMPLES_INVALID' && Array.isArray(body.details?.refused) ? body.details : undefined;
 }

@@ -17,7 +17,8 @@ const ActualsRequest = Type.Object(
 /**
  * `POST /v2/models/{name}/actuals` on an agent: a client posts the values it observed after
  * asking for a forecast, and the node scores the forecasts it made for those times (the forecast
- * error drift test). Open like the node's other /v2 routes; answers {scored, pending}.
+ * error drift test). Guarded like the node's other /v2 routes, and needs an inference token for the
+ * deployment whenever its drift policy uploads samples (src/agent/edge-auth); answers {scored, pending}.
  */
 export function driftRoutes(models: DriftMonitoredModels): FastifyPluginAsyncTypebox {
   return async (app) => {

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ApiClient } from '../../client/api-client.js';
 import { ApiError } from '../../client/api-error.js';
+import type { BearerToken } from '../../client/bearer-token.js';
 import type { FederatedTask } from '../../contracts/federated.js';
 import { backoffDelay } from '../backoff.js';
 import { detectDataKind } from './data-kind.js';
@@ -28,7 +29,7 @@ interface Logger {
 export interface FederatedClientOptions {
   server: string;
   nodeId: string;
-  credential: string;
+  credential: BearerToken;
   /** The node's own data (a digits CSV or a load series CSV). */
   dataPath: string;
   /** Seconds each task poll may wait on the server. */

@@ -1,3 +1,4 @@
+import type { BearerToken } from '../../client/bearer-token.js';
 import type { JointCounts } from '../../contracts/deployments.js';
 import type { V2InferRequest, V2InferResponse, V2ModelMetadata } from '../../contracts/open-inference.js';
 import type { V2ModelSource } from '../../inference/v2-model-source.js';
@@ -82,7 +83,8 @@ export interface OffloadingModelsOptions {
 /** Where offloaded requests go once the agent is enrolled. */
 export interface OffloadTarget {
   server: string;
-  credential: string;
+  /** The node credential, read for each request (it changes when rotated). */
+  credential: BearerToken;
   nodeName: string;
 }
 

@@ -1,4 +1,5 @@
 import { ApiError } from '../../client/api-error.js';
+import { type BearerToken, bearerValue } from '../../client/bearer-token.js';
 import type { DeploymentStatusReport, DesiredState } from '../../contracts/deployments.js';
 import type { RegistryPublicKey } from '../../contracts/models.js';
 
@@ -12,7 +13,7 @@ export class ControlPlaneLink {
   constructor(
     server: string,
     private readonly nodeId: string,
-    private readonly credential: string,
+    private readonly credential: BearerToken,
   ) {
     this.server = server.replace(/\/+$/, '');
   }
@@ -53,7 +54,7 @@ export class ControlPlaneLink {
 
   private async fetch(path: string, init: RequestInit, authorised = true): Promise<Response> {
     const headers = new Headers(init.headers);
-    if (authorised) headers.set('authorization', `Bearer ${this.credential}`);
+    if (authorised) headers.set('authorization', `Bearer ${bearerValue(this.credential)}`);
     let response: Response;
     try {
       response = await fetch(`${this.server}${path}`, { ...init, headers });

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { BearerToken } from '../../client/bearer-token.js';
 import { ArtifactCache } from '../artifacts/artifact-cache.js';
 import { RegistryKey } from '../artifacts/registry-key.js';
 import type { DeployedModels } from '../runtime/deployed-models.js';
@@ -8,15 +9,19 @@ import { DesiredStateWatcher } from './desired-state-watcher.js';
 import { Reconciler } from './reconciler.js';
 import { StatusReporter } from './status-reporter.js';
 import type { RanWhere } from '../offload/offloading-models.js';
+import type { DesiredState } from '../../contracts/deployments.js';
 
 export interface DeploymentSyncConfig {
   dataDir: string;
   server: string;
   nodeId: string;
-  credential: string;
+  /** The node credential, read for each request (it changes when rotated). */
+  credential: BearerToken;
   cacheLimitBytes: number;
   /** Answered requests per deployment by where they ran (OffloadingModels.ranWhere), for the status report. */
   ranWhere?: (name: string) => RanWhere | undefined;
+  /** Told of the kept desired state at start, then of every one received (the agent's EdgeGuard takes its tokens). */
+  onDesiredState?: (state: DesiredState) => void;
 }
 
 export interface DeploymentSync {
@@ -54,11 +59,13 @@ export async function startDeploymentSync(
     log.info({ deployments: models.names() }, 'serving the deployments kept from the last run');
   }
   const kept = files.loadDesired();
+  if (kept) config.onDesiredState?.(kept);
   if (kept) void reconciler.apply(kept.deployments);
 
   const watcher = new DesiredStateWatcher(
     link,
     (state, changed) => {
+      config.onDesiredState?.(state);
       if (changed) files.saveDesired(state);
       void reconciler.apply(state.deployments, changed);
     },

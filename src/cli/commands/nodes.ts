@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { NODE_ROLES, NODE_STATUSES, type NodeView } from '../../contracts/nodes.js';
 import { formatLabels, parseLabelList } from '../../nodes/labels.js';
 import { clientFor, withClientOptions } from '../client-context.js';
+import { addNodeTrustCommands } from './node-trust.js';
 import { formatAge, formatBytes, printJson, printRows } from '../output.js';
 
 export function nodesCommand(): Command {
@@ -59,6 +60,23 @@ export function nodesCommand(): Command {
   }
 
   withClientOptions(
+    nodes
+      .command('set-url')
+      .description(
+        "Set where the control plane calls a node's agent (cloud replicas, session sockets, scrapes); heartbeats cannot change it",
+      )
+      .argument('<node>', 'Node id or name')
+      .argument('<url>', 'http(s)://host:port of the agent, e.g. its --advertise-url'),
+  ).action(async (node: string, url: string, _options, self: Command) => {
+    const { client, json } = clientFor(self);
+    const view = await client.setInferenceUrl(node, url);
+    if (json) return printJson(view);
+    console.log(`${view.name}: the control plane now calls its agent at ${view.inferenceUrl}.`);
+  });
+
+  addNodeTrustCommands(nodes);
+
+  withClientOptions(
     nodes.command('delete').description('Delete a node and revoke its credential').argument('<node>', 'Node id or name'),
   ).action(async (node: string, _options, self: Command) => {
     const { client, json } = clientFor(self);
@@ -83,7 +101,7 @@ export function parseLabelChanges(changes: string[]): { set: Record<string, stri
 }
 
 export function nodeState(node: NodeView): string {
-  return node.cordoned ? `${node.status},cordoned` : node.status;
+  return [node.status, ...(node.pending ? ['pending'] : []), ...(node.cordoned ? ['cordoned'] : [])].join(',');
 }
 
 const NODE_COLUMNS = [
@@ -111,6 +129,9 @@ function describeNode(node: NodeView): string {
     `Status:      ${nodeState(node)}`,
     `Labels:      ${formatLabels(node.labels) || '(none)'}`,
     `Enrolled:    ${node.enrolledAt}`,
+    ...(node.pending ? [`Approval:    pending: it gets no work until an operator runs fogline nodes approve ${node.name}`] : []),
+    ...(node.credentialRotation === 'requested' ? ['Credential:  a new one goes to the node with its next heartbeat'] : []),
+    ...(node.credentialRotation === 'delivered' ? ['Credential:  a new one was handed out; the node has not used it yet'] : []),
     `Heartbeat:   ${node.lastHeartbeatAt ? `${node.lastHeartbeatAt} (${formatAge(node.heartbeatAgeSeconds)} ago)` : 'never'}`,
   ];
   if (r) {
@@ -121,11 +142,14 @@ function describeNode(node: NodeView): string {
       `GPUs:        ${r.gpus.length === 0 ? 'none' : r.gpus.map((gpu) => gpu.name).join(', ')}`,
     );
   }
+  lines.push(`Inference:   ${node.inferenceUrl ?? '(not known yet)'}`);
   if (node.agent) {
-    lines.push(
-      `Agent:       ${node.agent.version} on ${node.agent.os} ${node.agent.arch} (${node.agent.hostname})`,
-      `Inference:   ${node.agent.inferenceUrl}`,
-    );
+    lines.push(`Agent:       ${node.agent.version} on ${node.agent.os} ${node.agent.arch} (${node.agent.hostname})`);
+    if (node.inferenceUrl !== null && node.agent.inferenceUrl !== node.inferenceUrl) {
+      lines.push(
+        `             says it serves at ${node.agent.inferenceUrl}: ignored (fogline nodes set-url ${node.name} <url> to move it)`,
+      );
+    }
   }
   return lines.join('\n');
 }

@@ -22,6 +22,7 @@ interface PredictOptions {
   at?: string;
   node?: string;
   cloud: boolean;
+  inferenceToken?: string;
   repeat?: number;
   concurrency: number;
   duration: number;
@@ -52,6 +53,12 @@ export function predictCommand(): Command {
       .option('--cloud', 'Use the control plane’s inference endpoint instead of a node', false)
       .addOption(
         new Option(
+          '--inference-token <token>',
+          '--node: an inference token for the deployment, for an agent that runs --edge-auth token (fogline token create --role inference --deployment <name>)',
+        ).env('FOGLINE_INFERENCE_TOKEN'),
+      )
+      .addOption(
+        new Option(
           '--repeat <n>',
           `Send the request n times (at most ${LOAD_LIMITS.repeat}) and print a summary instead of the outputs`,
         ).argParser(upTo(LOAD_LIMITS.repeat, parseCount, '--repeat')),
@@ -72,6 +79,8 @@ export function predictCommand(): Command {
   ).action(async (options: PredictOptions, self: Command) => {
     const { client, json } = clientFor(self);
     if (!options.node === !options.cloud) throw new Error('Say where to predict: --node <node> or --cloud');
+    if (options.cloud && self.getOptionValueSource('inferenceToken') === 'cli')
+      throw new Error('--inference-token goes with --node (the cloud takes --token)');
     if ((options.input === undefined) === (options.fromCsv === undefined))
       throw new Error('Say what to send: --input <file> or --from-csv <file>');
     for (const flag of ['timeColumn', 'valueColumn', 'at'] as const) {
@@ -89,9 +98,9 @@ export function predictCommand(): Command {
     let where = 'the cloud';
     if (!options.cloud) {
       const node = await client.getNode(options.node as string);
-      if (!node.agent) throw new Error(`Node ${node.name} has not reported its inference URL yet (no heartbeat)`);
-      agentUrl = node.agent.inferenceUrl.replace(/\/+$/, '');
-      target = new ApiClient({ server: agentUrl });
+      if (!node.inferenceUrl) throw new Error(`Node ${node.name} has no inference URL yet (no heartbeat)`);
+      agentUrl = node.inferenceUrl.replace(/\/+$/, '');
+      target = new ApiClient({ server: agentUrl, ...(options.inferenceToken ? { token: options.inferenceToken } : {}) });
       where = node.name;
     }
 
@@ -118,7 +127,7 @@ export function predictCommand(): Command {
     if (options.repeat !== undefined) {
       const body = JSON.stringify(request);
       const send = agentUrl
-        ? () => postInfer(`${agentUrl}${modelPath}/infer`, body, LOAD_TIMEOUT_MS)
+        ? () => postInfer(`${agentUrl}${modelPath}/infer`, body, LOAD_TIMEOUT_MS, options.inferenceToken)
         : () =>
             client
               .request<V2InferResponse>('POST', `${modelPath}/infer`, { body: request, timeoutMs: LOAD_TIMEOUT_MS })

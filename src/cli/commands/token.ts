@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
 import { CREATABLE_ROLES } from '../../auth/roles.js';
+import { NODE_ROLES } from '../../contracts/nodes.js';
 import type { TokenInfo } from '../../contracts/tokens.js';
+import { describeJoinPolicy, joinPolicyFromFlags, type JoinPolicyFlags } from '../join-policy-options.js';
 import { clientFor, withClientOptions } from '../client-context.js';
 import { printJson, printRows } from '../output.js';
 import { parseCount, parseDuration } from '../parse-arguments.js';
@@ -15,15 +17,56 @@ export function tokenCommand(): Command {
       .addOption(new Option('--role <role>', 'Role of the token').choices([...CREATABLE_ROLES]).makeOptionMandatory())
       .option('--name <name>', 'What the token is for (default: "<role> token")')
       .option('--expires-in <duration>', 'Lifetime, e.g. 30m, 12h, 7d (default: never)')
-      .option('--max-uses <n>', 'Join tokens: how many agents may enrol with it (default: unlimited)'),
+      .option('--max-uses <n>', 'Join tokens: how many agents may enrol with it (default: unlimited)')
+      .option(
+        '--deployment <name>',
+        'Inference tokens: a deployment whose /v2 routes (infer, stream, actuals, metadata) it may call on the agents that serve it (repeatable)',
+        (name: string, names: string[] | undefined) => [...(names ?? []), name],
+      )
+      .option('--metrics', "Inference tokens: may also read agents' GET /metrics (give it to Prometheus)")
+      .addOption(
+        new Option('--node-role <role>', 'Join tokens: the role its nodes get; an agent asking for another is refused').choices([
+          ...NODE_ROLES,
+        ]),
+      )
+      .option(
+        '--node-labels <k=v,...>',
+        'Join tokens: labels its nodes get, e.g. site=plant-a,zone=north; an agent asking for none gets these',
+      )
+      .option(
+        '--allowed-labels <k=v,...>',
+        "Join tokens: labels an agent may ask for, where * matches any run of characters, e.g. 'site=plant-*,zone=*'; others are refused",
+      )
+      .option(
+        '--require-approval',
+        'Join tokens: its nodes wait, pending and without work, until an operator approves them (fogline nodes approve)',
+      )
+      .option(
+        '--credential-ttl <duration>',
+        "Join tokens: its nodes' credentials expire after this, e.g. 30d; agents renew them at half-life (default: never)",
+      ),
   ).action(
-    async (options: { role: (typeof CREATABLE_ROLES)[number]; name?: string; expiresIn?: string; maxUses?: string }, self: Command) => {
+    async (
+      options: {
+        role: (typeof CREATABLE_ROLES)[number];
+        name?: string;
+        expiresIn?: string;
+        maxUses?: string;
+        deployment?: string[];
+        metrics?: boolean;
+      } & JoinPolicyFlags,
+      self: Command,
+    ) => {
       const { client, json } = clientFor(self);
+      const joinPolicy = joinPolicyFromFlags(options);
       const created = await client.createToken({
         name: options.name || `${options.role} token`,
         role: options.role,
         expiresInSeconds: options.expiresIn === undefined ? undefined : parseDuration(options.expiresIn, '--expires-in'),
         maxUses: options.maxUses === undefined ? undefined : parseCount(options.maxUses, '--max-uses'),
+        ...(options.deployment ? { deployments: options.deployment } : {}),
+        ...(options.metrics ? { metrics: true } : {}),
+        ...(joinPolicy ? { joinPolicy } : {}),
       });
       if (json) return printJson(created);
       console.log(created.token);
@@ -59,12 +102,21 @@ export function tokenCommand(): Command {
 const TOKEN_COLUMNS = [
   { header: 'ID', value: (t: TokenInfo) => t.id },
   { header: 'NAME', value: (t: TokenInfo) => t.name },
-  { header: 'ROLE', value: (t: TokenInfo) => t.role },
+  {
+    header: 'ROLE',
+    value: (t: TokenInfo) =>
+      t.role === 'inference' ? `inference (${inferenceScope(t)})` : t.joinPolicy ? `join (${describeJoinPolicy(t.joinPolicy)})` : t.role,
+  },
   { header: 'USES', value: (t: TokenInfo) => (t.maxUses === null ? String(t.uses) : `${t.uses}/${t.maxUses}`) },
   { header: 'EXPIRES', value: (t: TokenInfo) => t.expiresAt ?? 'never' },
   { header: 'STATE', value: (t: TokenInfo) => tokenState(t) },
   { header: 'CREATED', value: (t: TokenInfo) => t.createdAt },
 ];
+
+/** An inference token's scope in a list: its deployments, and metrics when it may read /metrics. */
+export function inferenceScope(token: Pick<TokenInfo, 'deployments' | 'metrics'>): string {
+  return [...(token.deployments ?? []), ...(token.metrics ? ['metrics'] : [])].join(', ');
+}
 
 /** What a token can still do: revoked, expired and used-up tokens are refused by the server. */
 export function tokenState(token: TokenInfo, now = Date.now()): string {

@@ -153,7 +153,8 @@ export function deploymentRoutes({ deployments, desiredState, models, rollouts }
       {
         config: { access: { nodeSelf: true }, audit: false },
         schema: {
-          summary: 'Report the state of each deployment on this node',
+          summary:
+            'Report the state of each deployment on this node (only deployments placed on it: else 403 FOGLINE_ERR_NODE_NOT_ASSIGNED, nothing written)',
           tags: ['deployments'],
           params: IdParams,
           body: DeploymentStatusReport,
@@ -161,7 +162,14 @@ export function deploymentRoutes({ deployments, desiredState, models, rollouts }
         },
       },
       async (request, reply) => {
-        await deployments.recordStatus(request.params.id, request.body);
+        // Only about deployments placed on this node: a report about any other is refused whole (issue 14).
+        const reported = request.body.deployments;
+        const writable = await desiredState.writableBy(
+          request.params.id,
+          reported.map((d) => d.name),
+          'deployment status report',
+        );
+        await deployments.recordStatus(request.params.id, { deployments: reported.filter((d) => writable.has(d.name)) });
         rollouts.poke();
         return reply.status(204).send();
       },

@@ -151,7 +151,16 @@ export function driftRoutes({ drift, desiredState }: Services): FastifyPluginAsy
           response: { 200: DriftReportReceipt, ...ERROR_RESPONSES },
         },
       },
-      async (request) => drift.receive(request.params.id, request.body),
+      async (request) => {
+        // Only about deployments placed on this node: a batch about any other is refused whole (issue 14).
+        const { reports } = request.body;
+        const writable = await desiredState.writableBy(
+          request.params.id,
+          reports.map((r) => r.deployment),
+          'drift report',
+        );
+        return drift.receive(request.params.id, { reports: reports.filter((r) => writable.has(r.deployment)) });
+      },
     );
 
     app.post(
@@ -167,7 +176,11 @@ export function driftRoutes({ drift, desiredState }: Services): FastifyPluginAsy
           response: { 200: DriftSampleReceipt, ...ERROR_RESPONSES },
         },
       },
-      async (request) => drift.receiveSamples(request.params.id, request.body),
+      async (request) => {
+        // Samples only for a deployment placed on this node (issue 14); the drift policy decides the rest.
+        await desiredState.writableBy(request.params.id, [request.body.deployment], 'sample upload');
+        return drift.receiveSamples(request.params.id, request.body);
+      },
     );
   };
 }

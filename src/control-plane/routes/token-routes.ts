@@ -1,12 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { InferenceScopes } from '../../auth/inference-tokens.js';
 import type { TokenRecord } from '../../auth/token-repository.js';
 import { IdParams } from '../../contracts/common.js';
+import type { JoinPolicy } from '../../contracts/join-policy.js';
 import { CreateTokenRequest, CreateTokenResponse, type TokenInfo, TokenList, TokenListQuery } from '../../contracts/tokens.js';
 import { FoglineError } from '../../errors/fogline-error.js';
+import { normalizeJoinPolicy } from '../../nodes/join-policy.js';
 import type { Services } from '../services.js';
 import { ERROR_RESPONSES } from './errors.js';
 
-export function tokenRoutes({ tokens }: Services): FastifyPluginAsyncTypebox {
+export function tokenRoutes({ tokens, inferenceTokens, deployments, store, settings }: Services): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
       '/tokens',
@@ -21,14 +24,24 @@ export function tokenRoutes({ tokens }: Services): FastifyPluginAsyncTypebox {
       },
       async (request, reply) => {
         const { name, role, expiresInSeconds, maxUses } = request.body;
-        const { record, token } = await tokens.create({
-          name,
-          role,
-          expiresAt: expiresInSeconds ? Date.now() + expiresInSeconds * 1000 : null,
-          maxUses: maxUses ?? null,
-          createdBy: request.principal?.tokenId ?? null,
+        const scopes = await inferenceScopes(request.body, (deployment) => deployments.get(deployment));
+        const joinPolicy = checkedJoinPolicy(request.body, settings.heartbeatIntervalSeconds);
+        const { record, token } = await store.db.transaction().execute(async (trx) => {
+          const created = await tokens.create(
+            {
+              name,
+              role,
+              expiresAt: expiresInSeconds ? Date.now() + expiresInSeconds * 1000 : null,
+              maxUses: maxUses ?? null,
+              createdBy: request.principal?.tokenId ?? null,
+              joinPolicy,
+            },
+            trx,
+          );
+          if (scopes) await inferenceTokens.setScopes(created.record.id, scopes, trx);
+          return created;
         });
-        return reply.status(201).send({ token, info: toTokenInfo(record) });
+        return reply.status(201).send({ token, info: toTokenInfo(record, scopes) });
       },
     );
 
@@ -46,7 +59,8 @@ export function tokenRoutes({ tokens }: Services): FastifyPluginAsyncTypebox {
       async (request) => {
         const all = request.query.all === true;
         const list = await tokens.list({ includeRevoked: all, includeNodeCredentials: all });
-        return { tokens: list.map(toTokenInfo) };
+        const scopes = await inferenceTokens.scopesOf(list.filter((t) => t.role === 'inference').map((t) => t.id));
+        return { tokens: list.map((record) => toTokenInfo(record, scopes.get(record.id))) };
       },
     );
 
@@ -70,9 +84,56 @@ export function tokenRoutes({ tokens }: Services): FastifyPluginAsyncTypebox {
   };
 }
 
-export function toTokenInfo(record: TokenRecord): TokenInfo {
+/**
+ * An inference token's scopes, checked: it needs a deployment (each one existing) or --metrics;
+ * other roles take neither. Undefined for other roles.
+ */
+async function inferenceScopes(
+  body: { role: string; deployments?: string[]; metrics?: boolean },
+  findDeployment: (name: string) => Promise<unknown>,
+): Promise<InferenceScopes | undefined> {
+  const deployments = [...new Set(body.deployments ?? [])];
+  if (body.role !== 'inference') {
+    if (deployments.length > 0 || body.metrics === true) {
+      throw new FoglineError('FOGLINE_ERR_REQUEST_INVALID', 'deployments and metrics are for inference tokens (role inference) only');
+    }
+    return undefined;
+  }
+  if (deployments.length === 0 && body.metrics !== true) {
+    throw new FoglineError(
+      'FOGLINE_ERR_REQUEST_INVALID',
+      'An inference token needs the deployments it may call (--deployment <name>, repeatable) or --metrics, or both',
+    );
+  }
+  // A typo would make a token that opens nothing: each deployment must exist (404 otherwise).
+  for (const name of deployments) await findDeployment(name);
+  return { deployments: deployments.sort(), metrics: body.metrics === true };
+}
+
+/**
+ * A join token's policy, checked: join tokens only, labels and patterns valid, and a credential
+ * lifetime that leaves a node at least two heartbeats to pick up the next credential (it is renewed
+ * at half its life). Null when the policy decides nothing.
+ */
+function checkedJoinPolicy(body: { role: string; joinPolicy?: JoinPolicy }, heartbeatIntervalSeconds: number): JoinPolicy | null {
+  if (body.joinPolicy === undefined) return null;
+  if (body.role !== 'join') throw new FoglineError('FOGLINE_ERR_REQUEST_INVALID', 'joinPolicy is for join tokens (role join) only');
+  const policy = normalizeJoinPolicy(body.joinPolicy);
+  const ttl = policy?.credentialTtlSeconds;
+  if (ttl !== undefined && ttl < 4 * heartbeatIntervalSeconds) {
+    throw new FoglineError(
+      'FOGLINE_ERR_REQUEST_INVALID',
+      `--credential-ttl must be at least 4 heartbeat intervals (${4 * heartbeatIntervalSeconds} s here): a node renews its credential at half its life, with a heartbeat`,
+    );
+  }
+  return policy;
+}
+
+export function toTokenInfo(record: TokenRecord, scopes?: InferenceScopes): TokenInfo {
   const iso = (time: number | null) => (time === null ? null : new Date(time).toISOString());
   return {
+    ...(scopes ? { deployments: scopes.deployments, metrics: scopes.metrics } : {}),
+    ...(record.joinPolicy ? { joinPolicy: record.joinPolicy } : {}),
     id: record.id,
     name: record.name,
     role: record.role,

@@ -25,8 +25,9 @@ export class StepCache {
   write(key: string, files: Record<string, Uint8Array | string>): void {
     const target = path.join(this.dir, key);
     const temporary = `${target}.${process.pid}.${Date.now()}.tmp`;
-    fs.mkdirSync(temporary, { recursive: true });
-    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(temporary, name), content);
+    // Private like the rest of the data dir: prepared training data is the dataset's.
+    fs.mkdirSync(temporary, { recursive: true, mode: 0o700 });
+    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(temporary, name), content, { mode: 0o600 });
     fs.rmSync(target, { recursive: true, force: true });
     fs.renameSync(temporary, target);
   }

@@ -15,6 +15,9 @@ import * as nodeLatency from './0011-node-latency.js';
 import * as offloadCounts from './0012-offload-counts.js';
 import * as jointInference from './0013-joint-inference.js';
 import * as sessions from './0014-sessions.js';
+import * as nodeInferenceUrl from './0015-node-inference-url.js';
+import * as joinPolicies from './0016-join-policies.js';
+import * as tokenScopes from './0017-token-scopes.js';
 /** Every schema change, in order. Names sort in the order they run; never rename one. */
 export function allMigrations(dialect: DialectName): Record<string, Migration> {
   return {
@@ -32,5 +35,8 @@ export function allMigrations(dialect: DialectName): Record<string, Migration> {
     '0012-offload-counts': offloadCounts,
     '0013-joint-inference': jointInference,
     '0014-sessions': sessions,
+    '0015-node-inference-url': nodeInferenceUrl,
+    '0016-join-policies': joinPolicies,
+    '0017-token-scopes': tokenScopes,
   };
 }
