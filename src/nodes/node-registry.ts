@@ -1,5 +1,13 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { AgentInfo, HeartbeatRequest, NodeResources, NodeRole, NodeView } from '../contracts/nodes.js';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import {
+  type AgentInfo,
+  type HeartbeatRequest,
+  InferenceUrl,
+  type NodeResources,
+  type NodeRole,
+  type NodeView,
+} from '../contracts/nodes.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import type { Database, NodesTable } from '../store/schema.js';
 import type { TokenRepository } from '../auth/token-repository.js';
@@ -18,6 +26,9 @@ export interface HeartbeatOutcome {
   /** Set when the heartbeat named another inference URL than the stored one (ignored). */
   ignoredUrl?: { stored: string; reported: string };
 }
+
+/** What enrolment accepts as an inference URL (http or https): a heartbeat's is taken only in that form. */
+const inferenceUrl = TypeCompiler.Compile(InferenceUrl);
 
 /** The cluster's nodes as the database remembers them; status is derived from heartbeat age. */
 export class NodeRegistry {
@@ -87,7 +98,7 @@ export class NodeRegistry {
       .set((eb) => ({
         resources: JSON.stringify(heartbeat.resources),
         agent: JSON.stringify(heartbeat.agent),
-        inference_url: eb.fn.coalesce('inference_url', eb.val(reported)),
+        inference_url: eb.fn.coalesce('inference_url', eb.val(inferenceUrl.Check(reported) ? reported : null)),
         last_heartbeat_at: now,
         updated_at: now,
       }))

@@ -141,7 +141,9 @@ describe.each(DIALECTS)('store on %s', (dialect) => {
       // Once per new value: the next heartbeats saying the same are not reported again.
       expect(await nodes.recordHeartbeat('n1', moved)).toEqual({ found: true });
       expect(await nodes.get('n1')).toMatchObject({ inferenceUrl: 'http://10.0.0.5:7071', agent: { inferenceUrl: 'http://10.6.6.6:1' } });
-      // A node enrolled by an older agent (no URL) takes its first heartbeat's, and keeps it.
+      // A node enrolled by an older agent (no URL) takes its first heartbeat's http(s) URL, and keeps it.
+      expect((await nodes.get('old')).inferenceUrl).toBeNull();
+      await nodes.recordHeartbeat('old', { ...HEARTBEAT, agent: { ...HEARTBEAT.agent, inferenceUrl: 'file:///etc/passwd' } });
       expect((await nodes.get('old')).inferenceUrl).toBeNull();
       expect(await nodes.recordHeartbeat('old', HEARTBEAT)).toEqual({ found: true });
       expect(await nodes.recordHeartbeat('old', moved)).toMatchObject({ ignoredUrl: { stored: 'http://10.0.0.5:7071' } });
