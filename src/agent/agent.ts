@@ -25,7 +25,7 @@ import { DEFAULT_THRESHOLDS } from './offload/decide.js';
 import { OffloadingModels } from './offload/offloading-models.js';
 import { REGISTRY_KEY_FILE, RegistryKey } from './artifacts/registry-key.js';
 import { sessionGate } from '../sessions/session-gate.js';
-import { sessionReporter } from '../sessions/session-reporter.js';
+import { sessionReporter } from './sessions/session-reporter.js';
 import { DriftMonitoredModels } from './drift/drift-models.js';
 import { DriftReporter } from './drift/drift-reporter.js';
 import { driftRoutes } from './drift/drift-routes.js';

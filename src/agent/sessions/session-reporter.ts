@@ -1,4 +1,4 @@
-import { backoffDelay } from '../agent/backoff.js';
+import { backoffDelay } from '../backoff.js';
 
 export interface SessionReportTarget {
   server: string;
