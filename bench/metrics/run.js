@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import Fastify from 'fastify';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const { AgentMetrics } = await import(path.join(ROOT, 'dist/metrics/agent-metrics.js'));
+const { AgentMetrics } = await import(path.join(ROOT, 'dist/agent/metrics/agent-metrics.js'));
 const { readResources } = await import(path.join(ROOT, 'dist/agent/resources.js'));
 
 const { values: flags } = parseArgs({

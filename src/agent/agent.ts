@@ -13,7 +13,7 @@ import type { ResolvedOptions } from '../config/options.js';
 import type { AgentInfo, NodeResources } from '../contracts/nodes.js';
 import { v2Routes } from '../inference/v2-routes.js';
 import { v2StreamRoutes } from '../inference/v2-stream.js';
-import { AgentMetrics } from '../metrics/agent-metrics.js';
+import { AgentMetrics } from './metrics/agent-metrics.js';
 import { VERSION } from '../version.js';
 import { backoffDelay } from './backoff.js';
 import { startFederatedClient } from './federated/federated-client.js';

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { ServingObserver } from '../agent/runtime/serving-observer.js';
-import { BATCH_SIZES, INFERENCE_SECONDS, MODEL_LOAD_SECONDS } from './buckets.js';
+import { BATCH_SIZES, INFERENCE_SECONDS, MODEL_LOAD_SECONDS } from '../../metrics/buckets.js';
+import type { ServingObserver } from '../runtime/serving-observer.js';
 
 type VersionLabels = 'deployment' | 'model' | 'version';
 

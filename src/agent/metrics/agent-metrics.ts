@@ -2,15 +2,15 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { ARTIFACT_DOWNLOAD_CHANNEL, type ArtifactDownloadEvent } from '../agent/artifacts/download-artifact.js';
-import type { BreakerState } from '../agent/offload/circuit-breaker.js';
-import type { JointEvent, OffloadEvent, OffloadObserver } from '../agent/offload/offloading-models.js';
-import type { NodeResources } from '../contracts/nodes.js';
-import { DOWNLOAD_SECONDS } from './buckets.js';
-import { HttpMetrics } from './http-metrics.js';
-import { collectProcessMetrics } from './process-metrics.js';
-import { ScrapeQueue } from './metrics-endpoint.js';
-import { ResourceGauges } from './resource-gauges.js';
+import type { NodeResources } from '../../contracts/nodes.js';
+import { DOWNLOAD_SECONDS } from '../../metrics/buckets.js';
+import { HttpMetrics } from '../../metrics/http-metrics.js';
+import { collectProcessMetrics } from '../../metrics/process-metrics.js';
+import { ScrapeQueue } from '../../metrics/metrics-endpoint.js';
+import { ResourceGauges } from '../../metrics/resource-gauges.js';
+import { ARTIFACT_DOWNLOAD_CHANNEL, type ArtifactDownloadEvent } from '../artifacts/download-artifact.js';
+import type { BreakerState } from '../offload/circuit-breaker.js';
+import type { JointEvent, OffloadEvent, OffloadObserver } from '../offload/offloading-models.js';
 import { ServingMetrics, type ServingMetricsOptions } from './serving-metrics.js';
 
 export interface AgentMetricsOptions extends ServingMetricsOptions {
