@@ -1,5 +1,5 @@
+import type { TokenRole } from '../contracts/roles.js';
 import { FoglineError } from '../errors/fogline-error.js';
-import type { TokenRole } from './roles.js';
 import type { FoundToken, TokenRepository } from './token-repository.js';
 import { parseToken, secretMatches } from './token-secret.js';
 

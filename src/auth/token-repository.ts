@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { JoinPolicy } from '../contracts/join-policy.js';
+import type { TokenRole } from '../contracts/roles.js';
 import type { Database, TokensTable } from '../store/schema.js';
-import type { TokenRole } from './roles.js';
 import { generateToken, hashSecret } from './token-secret.js';
 
 export interface TokenRecord {

@@ -1,6 +1,10 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { ALIAS_PATTERN, MODEL_NAME_PATTERN } from '../registry/model-selector.js';
 import { IsoTime, Nullable } from './common.js';
+
+/** Model and alias names: lowercase letters, digits and "-", as in DNS labels. */
+export const MODEL_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]{0,198}[a-z0-9])?$';
+/** Aliases start with a letter so that `name@3` (a version) and `name@champion` never clash. */
+export const ALIAS_PATTERN = '^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$';
 
 export const ModelName = Type.String({ pattern: MODEL_NAME_PATTERN, maxLength: 200, description: 'Lowercase letters, digits and "-"' });
 export const AliasName = Type.String({

@@ -1,8 +1,8 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { CREATABLE_ROLES, TOKEN_ROLES } from '../auth/roles.js';
 import { IsoTime, Nullable } from './common.js';
 import { JoinPolicy } from './join-policy.js';
 import { ModelName } from './models.js';
+import { CREATABLE_ROLES, TOKEN_ROLES } from './roles.js';
 
 export const CreateTokenRequest = Type.Object(
   {

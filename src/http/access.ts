@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/authenticator.js';
-import { roleAllows, type UserRole } from '../auth/roles.js';
+import { roleAllows } from '../auth/roles.js';
+import type { UserRole } from '../contracts/roles.js';
 import { FoglineError } from '../errors/fogline-error.js';
 
 /**

@@ -1,9 +1,5 @@
+import { ALIAS_PATTERN, MODEL_NAME_PATTERN } from '../contracts/models.js';
 import { FoglineError } from '../errors/fogline-error.js';
-
-/** Model and alias names: lowercase letters, digits and "-", as in DNS labels. */
-export const MODEL_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]{0,198}[a-z0-9])?$';
-/** Aliases start with a letter so that `name@3` (a version) and `name@champion` never clash. */
-export const ALIAS_PATTERN = '^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$';
 
 export type ModelSelector =
   { model: string; kind: 'latest' } | { model: string; kind: 'version'; version: number } | { model: string; kind: 'alias'; alias: string };

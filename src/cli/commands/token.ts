@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
-import { CREATABLE_ROLES } from '../../auth/roles.js';
 import { NODE_ROLES } from '../../contracts/nodes.js';
+import { CREATABLE_ROLES } from '../../contracts/roles.js';
 import type { TokenInfo } from '../../contracts/tokens.js';
 import { describeJoinPolicy, joinPolicyFromFlags, type JoinPolicyFlags } from '../join-policy-options.js';
 import { clientFor, withClientOptions } from '../client-context.js';
