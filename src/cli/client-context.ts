@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { ApiClient } from '../client/api-client.js';
 import { CLIENT_OPTIONS } from '../config/client-options.js';
-import { ConfigError } from '../config/options.js';
 import { ADMIN_TOKEN_FILE, readAdminToken, readServerUrl } from '../control-plane/data-dir-files.js';
+import { ConfigError } from '../errors/config-error.js';
 import { addOptions, readOptions } from './command-options.js';
 
 const DEFAULT_SERVER = 'http://127.0.0.1:7070';

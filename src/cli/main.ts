@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ApiError } from '../client/api-error.js';
-import { ConfigError } from '../config/options.js';
+import { ConfigError } from '../errors/config-error.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import { VERSION } from '../version.js';
 import { agentCommand } from './commands/agent.js';

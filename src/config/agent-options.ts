@@ -2,9 +2,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { EDGE_AUTH_MODES } from '../contracts/edge-access.js';
 import { NODE_ROLES } from '../contracts/nodes.js';
+import { ConfigError } from '../errors/config-error.js';
 import type { LabelMap } from '../nodes/labels.js';
 import { parseLabelList } from '../nodes/labels.js';
-import { ConfigError, option, parseChoice, parsePort, parsePositiveNumber, parseString } from './options.js';
+import { option, parseChoice, parsePort, parsePositiveNumber, parseString } from './options.js';
 import { caOption, logLevelOption, tlsOptions } from './server-options.js';
 
 function parseBatchSize(raw: string, name: string): number {

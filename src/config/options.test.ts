@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../errors/config-error.js';
 import { AGENT_OPTIONS } from './agent-options.js';
-import { ConfigError, resolveOptions } from './options.js';
+import { resolveOptions } from './options.js';
 import { SERVER_OPTIONS } from './server-options.js';
 
 describe('configuration', () => {

@@ -1,3 +1,5 @@
+import { ConfigError } from '../errors/config-error.js';
+
 /**
  * One way to declare a process's configuration: each option names its flag, its `FOGLINE_*`
  * variable, its default and what it means. Commands register the flags from these specs, the
@@ -21,13 +23,6 @@ export type OptionSpecs = Record<string, OptionSpec>;
 export type ResolvedOptions<S extends OptionSpecs> = {
   [K in keyof S]: S[K] extends OptionSpec<infer T> ? T : never;
 };
-
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
 
 export function option<T>(spec: OptionSpec<T>): OptionSpec<T> {
   return spec;

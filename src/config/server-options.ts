@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { ConfigError, option, parseChoice, parsePort, parsePositiveNumber, parseString } from './options.js';
+import { ConfigError } from '../errors/config-error.js';
+import { option, parseChoice, parsePort, parsePositiveNumber, parseString } from './options.js';
 
 function parseCount(raw: string, name: string): number {
   const value = Number(raw);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../config/options.js';
+import { ConfigError } from '../errors/config-error.js';
 
 /**
  * Makes `dir` (and its parents) and proves it can be written, so that a read-only, full or

@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/options.js';
+import { ConfigError } from '../errors/config-error.js';
 
 /**
  * A failed `listen` as one line that says what to do (the CLI prints a ConfigError without a

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { Agent, setGlobalDispatcher } from 'undici';
-import { ConfigError } from '../config/options.js';
+import { ConfigError } from '../errors/config-error.js';
 
 export interface TlsFiles {
   tlsCert?: string | undefined;

@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/options.js';
+import { ConfigError } from '../errors/config-error.js';
 
 export type DialectName = 'sqlite' | 'postgres' | 'mysql';
 

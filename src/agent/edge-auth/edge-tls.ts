@@ -1,5 +1,5 @@
-import { ConfigError } from '../../config/options.js';
 import type { EdgeAuthMode } from '../../contracts/edge-access.js';
+import { ConfigError } from '../../errors/config-error.js';
 import { clientCertificateOptions, httpsOptions } from '../../http/tls.js';
 
 export interface EdgeTlsConfig {
