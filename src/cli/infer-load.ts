@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { request as undiciRequest } from 'undici';
 import type { V2InferResponse } from '../contracts/open-inference.js';
+import { postV2Infer } from '../inference/v2-client.js';
 
 /** The most requests, requests in flight and seconds one `fogline predict --repeat` may use. */
 export const LOAD_LIMITS = { repeat: 100_000, concurrency: 256, durationSeconds: 600 } as const;
@@ -120,38 +120,15 @@ export function formatLoadSummary(summary: InferLoadSummary, target: string): st
   return lines;
 }
 
-/**
- * POSTs a V2 infer request through undici (a third of `fetch`'s cost per call: the load generator
- * shares the machine with what it loads); throws with the V2 error, or says it timed out.
- */
+/** POSTs a V2 infer request (postV2Infer, as agents offload); throws with the V2 error, or says it timed out. */
 export async function postInfer(url: string, body: string, timeoutMs: number, token?: string): Promise<V2InferResponse> {
-  let status: number;
-  let text: string;
-  try {
-    const response = await undiciRequest(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body,
-      signal: AbortSignal.timeout(timeoutMs),
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
-    status = response.statusCode;
-    text = await response.body.text();
-  } catch (error) {
-    const name = (error as Error).name;
-    if (name === 'TimeoutError' || name === 'AbortError' || /Timeout/.test(name)) throw new Error(`no answer within ${timeoutMs} ms`);
-    const code = (error as { code?: string }).code;
-    throw new Error(`cannot reach ${new URL(url).host}: ${code ?? (error as Error).message}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new Error(`HTTP ${status} without JSON`);
-  }
-  if (status !== 200) throw new Error(`HTTP ${status}: ${String((parsed as { error?: unknown } | null)?.error ?? text)}`);
-  return parsed as V2InferResponse;
+  const result = await postV2Infer(url, body, timeoutMs, token);
+  if (result.kind === 'timeout') throw new Error(`no answer within ${timeoutMs} ms`);
+  if (result.kind === 'unreachable') throw new Error(`cannot reach ${new URL(url).host}: ${result.error.code ?? result.error.message}`);
+  if (result.kind === 'not-json') throw new Error(`HTTP ${result.status} without JSON`);
+  if (result.status !== 200)
+    throw new Error(`HTTP ${result.status}: ${String((result.body as { error?: unknown } | null)?.error ?? JSON.stringify(result.body))}`);
+  return result.body as V2InferResponse;
 }
 
 function count(counts: Record<string, number>, key: string): void {

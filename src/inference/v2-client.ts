@@ -24,48 +24,58 @@ export interface CloudClientOptions {
   timeoutMs: number;
 }
 
+/** What one V2 infer POST came to: a JSON answer (of any status), or why there was none. */
+export type V2PostResult =
+  | { kind: 'answer'; status: number; body: unknown }
+  | { kind: 'timeout' }
+  | { kind: 'unreachable'; error: Error & { code?: string } }
+  | { kind: 'not-json'; status: number };
+
+/**
+ * POSTs a V2 infer body through undici's `request` on the global dispatcher (keep-alive, and the
+ * CA pinned with --ca; about a third of `fetch`'s cost per call, which matters on a node short of
+ * CPU or a load generator sharing the machine with what it loads). Callers word the failures.
+ */
+export async function postV2Infer(url: string | URL, body: string, timeoutMs: number, token?: BearerToken): Promise<V2PostResult> {
+  let status: number;
+  let text: string;
+  try {
+    const response = await undiciRequest(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${bearerValue(token)}` } : {}) },
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    status = response.statusCode;
+    text = await response.body.text();
+  } catch (error) {
+    const name = (error as Error).name;
+    if (name === 'TimeoutError' || name === 'AbortError' || /Timeout/.test(name)) return { kind: 'timeout' };
+    return { kind: 'unreachable', error: error as Error };
+  }
+  try {
+    return { kind: 'answer', status, body: JSON.parse(text) as unknown };
+  } catch {
+    return { kind: 'not-json', status };
+  }
+}
+
 /**
  * Posts V2 infer requests to the control plane with the node credential (or, from the control
- * plane, to a cloud replica's agent), through undici's
- * `request` on the global dispatcher (keep-alive, and the CA pinned with --ca; about a third of
- * `fetch`'s cost per call, which matters on a node short of CPU).
+ * plane, to a cloud replica's agent) with postV2Infer().
  */
 export class CloudClient {
   constructor(private readonly options: CloudClientOptions) {}
 
   async infer(path: string, request: V2InferRequest): Promise<V2InferResponse> {
     const { timeoutMs } = this.options;
-    let status: number;
-    let text: string;
-    try {
-      const response = await undiciRequest(new URL(path, this.options.server), {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(this.options.credential ? { authorization: `Bearer ${bearerValue(this.options.credential)}` } : {}),
-        },
-        body: JSON.stringify(request),
-        signal: AbortSignal.timeout(timeoutMs),
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      status = response.statusCode;
-      text = await response.body.text();
-    } catch (error) {
-      const name = (error as Error).name;
-      const timedOut = name === 'TimeoutError' || name === 'AbortError' || /Timeout/.test(name);
-      throw new CloudInferError(
-        timedOut ? `the cloud did not answer within ${timeoutMs} ms` : `the cloud cannot be reached: ${(error as Error).message}`,
-        undefined,
-        true,
-      );
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new CloudInferError(`the cloud answered ${status} without JSON`, status, true);
-    }
+    const result = await postV2Infer(new URL(path, this.options.server), JSON.stringify(request), timeoutMs, this.options.credential);
+    if (result.kind === 'timeout') throw new CloudInferError(`the cloud did not answer within ${timeoutMs} ms`, undefined, true);
+    if (result.kind === 'unreachable') throw new CloudInferError(`the cloud cannot be reached: ${result.error.message}`, undefined, true);
+    if (result.kind === 'not-json') throw new CloudInferError(`the cloud answered ${result.status} without JSON`, result.status, true);
+    const { status, body } = result;
     if (status !== 200) {
       const message = (body as { error?: unknown } | null)?.error;
       // A 400 or 413 is about this request (the node answers it with its own error); anything else is the cloud's trouble.
