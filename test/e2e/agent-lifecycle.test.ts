@@ -22,6 +22,7 @@ import {
   waitForExit,
   ProcessTracker,
 } from '../support/processes.js';
+import { TestCluster } from '../support/cluster.js';
 
 const HEARTBEAT_INTERVAL_S = 1;
 const NODE_TIMEOUT_S = 3;
@@ -310,47 +311,24 @@ describe('agent lifecycle (real processes)', { timeout: 90_000 }, () => {
 });
 
 describe('an agent whose node is deleted while it runs (real processes)', { timeout: 90_000 }, () => {
-  const serverDir = tempDir('deleted-server');
-  const agentDir = tempDir('deleted-agent');
-  const processes = new ProcessTracker();
+  let cluster: TestCluster | undefined;
 
   afterAll(async () => {
-    await processes.stopAll();
-    fs.rmSync(serverDir, { recursive: true, force: true });
-    fs.rmSync(agentDir, { recursive: true, force: true });
+    await cluster?.stop();
   });
 
   it('exits non-zero, then enrols again as it says once node.json is gone and it has a new join token', async () => {
-    const port = await freePort();
-    const serverUrl = `http://127.0.0.1:${port}`;
-    const server = processes.start([
-      'server',
-      '--data-dir',
-      serverDir,
-      '--port',
-      String(port),
-      '--heartbeat-interval',
-      '1',
-      '--log-level',
-      'warn',
-    ]);
-    await server.waitForOutput(/listening on/, 30_000);
-    const env = cleanFoglineEnv({
-      FOGLINE_SERVER: serverUrl,
-      FOGLINE_TOKEN: fs.readFileSync(path.join(serverDir, 'admin.token'), 'utf8').trim(),
-    });
+    cluster = await TestCluster.start('deleted');
+    const env = cleanFoglineEnv({ FOGLINE_SERVER: cluster.url, FOGLINE_TOKEN: cluster.adminToken });
     const joinToken = async () => {
       const created = await runFogline(['token', 'create', '--role', 'join', '--max-uses', '1', '--json'], env);
       expect(created.code, created.stderr).toBe(0);
       return (JSON.parse(created.stdout) as { token: string }).token;
     };
-    const agentArgs = ['agent', '--server', serverUrl, '--name', 'edge-d', '--data-dir', agentDir, '--port', '0', '--log-level', 'warn'];
-    const agent = processes.start([...agentArgs, '--join-token', await joinToken()]);
-    await agent.waitForOutput(/serving on/, 30_000);
-    await eventually(
-      async () => ((await runFogline(['nodes', 'get', 'edge-d'], env)).stdout.match(/online/) ? true : undefined),
-      SETTLE_MS,
-    );
+    const online = () =>
+      eventually(async () => ((await runFogline(['nodes', 'get', 'edge-d'], env)).stdout.match(/online/) ? true : undefined), SETTLE_MS);
+    const { process: agent, dataDir } = await cluster.startAgent('edge-d', { joinToken: await joinToken() });
+    await online();
 
     const deleted = await runFogline(['nodes', 'delete', 'edge-d'], env);
     expect(deleted.code, deleted.stderr).toBe(0);
@@ -358,13 +336,9 @@ describe('an agent whose node is deleted while it runs (real processes)', { time
     expect(agent.output()).toMatch(/refuses node edge-d \(FOGLINE_ERR_AUTH_REVOKED/);
 
     // What it said to do: delete node.json, start with a new join token.
-    fs.rmSync(path.join(agentDir, 'node.json'));
-    const again = processes.start([...agentArgs, '--join-token', await joinToken()]);
-    await again.waitForOutput(/serving on/, 30_000);
-    await eventually(
-      async () => ((await runFogline(['nodes', 'get', 'edge-d'], env)).stdout.match(/online/) ? true : undefined),
-      SETTLE_MS,
-    );
+    fs.rmSync(path.join(dataDir, 'node.json'));
+    const { process: again } = await cluster.startAgent('edge-d', { joinToken: await joinToken() });
+    await online();
     expect(again.child.exitCode).toBeNull();
   });
 });
