@@ -19,8 +19,12 @@ export interface TokenRecord {
   joinPolicy: JoinPolicy | null;
 }
 
-/** A looked-up token: its record, the hash its secret must match, and (node credentials) whether the node waits for approval. */
-export type FoundToken = TokenRecord & { secretHash: string; nodePending: boolean };
+/**
+ * A looked-up token: its record, the hash its secret must match, and for node credentials whether
+ * the node waits for approval and whether a rotation of its credentials is asked for or under way
+ * (so that a heartbeat reads nothing more when none is: src/nodes/credential-rotation.ts).
+ */
+export type FoundToken = TokenRecord & { secretHash: string; nodePending: boolean; nodeRotating: boolean };
 
 export interface NewToken {
   /** Normally random; fixed only for the bootstrap admin token, so that two servers cannot both create one. */
@@ -77,16 +81,25 @@ export class TokenRepository {
   async find(id: string): Promise<FoundToken | undefined> {
     const cached = this.cache.get(id);
     if (cached && Date.now() - cached.at < this.cacheMs) return cached.row;
-    // A node credential carries whether its node still waits for approval (read in the same query).
+    // A node credential carries its node's approval and rotation state (read in the same query).
     const row = await this.db
       .selectFrom('tokens')
       .leftJoin('nodes', 'nodes.id', 'tokens.node_id')
       .selectAll('tokens')
-      .select('nodes.pending as node_pending')
+      .select([
+        'nodes.pending as node_pending',
+        'nodes.rotate_credential as node_rotate',
+        'nodes.next_credential_id as node_next_credential',
+      ])
       .where('tokens.id', '=', id)
       .executeTakeFirst();
     if (!row) return undefined;
-    const found: FoundToken = { ...toRecord(row), secretHash: row.secret_hash, nodePending: row.node_pending === 1 };
+    const found: FoundToken = {
+      ...toRecord(row),
+      secretHash: row.secret_hash,
+      nodePending: row.node_pending === 1,
+      nodeRotating: row.node_rotate === 1 || (row.node_next_credential ?? null) !== null,
+    };
     if (this.cache.size >= TOKEN_CACHE_LIMIT) this.cache.clear();
     this.cache.set(id, { row: found, at: Date.now() });
     return found;

@@ -46,6 +46,8 @@ export class CredentialRotation {
       })
       .where('id', '=', node.id)
       .execute();
+    // Its credentials' cached lookups say no rotation is asked for: the next heartbeat must see this one.
+    this.tokens.forgetNode(node.id);
     return this.nodes.get(node.id);
   }
 
@@ -54,6 +56,13 @@ export class CredentialRotation {
    * changed (a credential to hand to the agent, or the old one retired), or undefined.
    */
   async onHeartbeat(nodeId: string, tokenId: string): Promise<RotationStep> {
+    // The authentication has just looked the credential up (cached): it says whether a rotation is
+    // asked for or under way, so most heartbeats read nothing more. One asked for through another
+    // replica is seen once the cached lookup expires (TOKEN_CACHE_MS), like a revocation.
+    const presented = await this.tokens.find(tokenId);
+    if (!presented) return undefined;
+    const halfLife = presented.expiresAt !== null && this.now() >= (presented.createdAt + presented.expiresAt) / 2;
+    if (!presented.nodeRotating && !halfLife) return undefined;
     const node = await this.db
       .selectFrom('nodes')
       .select(['credential_id', 'next_credential_id', 'rotate_credential', 'credential_ttl_seconds'])
@@ -63,10 +72,6 @@ export class CredentialRotation {
     if (tokenId === node.next_credential_id) return this.confirm(nodeId, tokenId, node.credential_id);
     // Only the current credential gets a new one: not an old one still in its overlap.
     if (node.credential_id !== null && tokenId !== node.credential_id) return undefined;
-    const presented = await this.tokens.find(tokenId);
-    if (!presented) return undefined;
-    const now = this.now();
-    const halfLife = presented.expiresAt !== null && now >= (presented.createdAt + presented.expiresAt) / 2;
     if (node.rotate_credential !== 1 && node.next_credential_id === null && !halfLife) return undefined;
     const ttlSeconds =
       node.credential_ttl_seconds ?? (presented.expiresAt === null ? null : Math.round((presented.expiresAt - presented.createdAt) / 1000));
