@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeView } from '../../src/contracts/nodes.js';
+import { databaseServers } from '../support/database-servers.js';
 import {
   cleanFoglineEnv,
   ensureStopped,
@@ -20,7 +21,7 @@ import {
   waitForExit,
 } from '../support/processes.js';
 
-const SERVER = new URL(process.env.FOGLINE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+const SERVER = new URL(databaseServers().postgresUrl);
 
 describe('fogline up on PostgreSQL', () => {
   const workDir = tempDir('up-db');

@@ -7,13 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { createDatabaseCommand } from '../../src/store/database-hints.js';
 import { parseDatabaseUrl } from '../../src/store/database-url.js';
 import { migrateToLatest, openStore } from '../../src/store/store.js';
+import { databaseServers } from '../support/database-servers.js';
 import { DIALECTS } from '../support/databases.js';
 import { freePort } from '../support/processes.js';
 
-const SERVERS = {
-  postgres: process.env.FOGLINE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-  mysql: process.env.FOGLINE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/',
-};
+const { postgresUrl, mysqlUrl } = databaseServers();
+const SERVERS = { postgres: postgresUrl, mysql: mysqlUrl };
 
 /** The server's URL with another database, user, password or port. */
 function variant(dialect: 'postgres' | 'mysql', change: { database?: string; user?: string; password?: string; port?: number }): string {

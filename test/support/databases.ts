@@ -6,18 +6,17 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { DialectName } from '../../src/store/database-url.js';
 import { migrateToLatest, openStore, type Store } from '../../src/store/store.js';
+import { databaseServers } from './database-servers.js';
 
 /**
  * The databases the store suite runs on. `DIALECTS=sqlite` gives a quick local loop; CI runs
  * all three. A dialect whose server is down fails its tests loudly: it is never skipped.
  */
-export const DIALECTS: DialectName[] = (process.env.DIALECTS ?? 'sqlite,postgres,mysql')
-  .split(',')
-  .map((name) => name.trim())
-  .filter((name): name is DialectName => name === 'sqlite' || name === 'postgres' || name === 'mysql');
+export const DIALECTS: DialectName[] = databaseServers().dialects.filter(
+  (name): name is DialectName => name === 'sqlite' || name === 'postgres' || name === 'mysql',
+);
 
-const POSTGRES_ADMIN_URL = process.env.FOGLINE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const MYSQL_ADMIN_URL = process.env.FOGLINE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/';
+const { postgresUrl: POSTGRES_ADMIN_URL, mysqlUrl: MYSQL_ADMIN_URL } = databaseServers();
 
 export interface TestDatabase {
   dialect: DialectName;

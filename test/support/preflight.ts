@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { databaseServers } from './database-servers.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -76,18 +77,6 @@ export const PROGRAM_PACKAGES: Record<string, string> = { prometheus: 'prometheu
 /** Every Debian package a requirement names; the install script must install each. */
 export const TEST_PACKAGES = ['chromium', 'openssl', 'postgresql', 'mariadb-server', ...new Set(Object.values(PROGRAM_PACKAGES))];
 
-/**
- * The same defaults as test/support/databases.ts: the servers the store suite creates its
- * databases on, and the dialects it runs (`DIALECTS=sqlite` leaves both servers out).
- */
-function databaseSettings(env: NodeJS.ProcessEnv) {
-  return {
-    dialects: (env.DIALECTS ?? 'sqlite,postgres,mysql').split(',').map((name) => name.trim()),
-    postgresUrl: env.FOGLINE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-    mysqlUrl: env.FOGLINE_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/',
-  };
-}
-
 /** Programs a test file looks up on PATH with `requireBinary('<name>')`. */
 function programsOf(uses: TestFileUses): string[] {
   return [...uses.source.matchAll(/requireBinary\('([^']+)'\)/g)].map((match) => match[1]!);
@@ -96,7 +85,7 @@ function programsOf(uses: TestFileUses): string[] {
 function requirements({ env, uid }: PreflightEnvironment, programNames: string[]): Requirement[] {
   const install = installCommand(uid);
   const imports = (module: string) => (uses: TestFileUses) => uses.modules.has(module);
-  const { dialects, postgresUrl, mysqlUrl } = databaseSettings(env);
+  const { dialects, postgresUrl, mysqlUrl } = databaseServers(env);
   const onPath = (name: string) => (env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && isExecutable(path.join(dir, name)));
 
   const list: Requirement[] = [
