@@ -69,12 +69,10 @@ export class DesiredStateService {
   /** What `nodeId` should serve now. The asking node is alive by definition, whatever its last heartbeat says. */
   async forNode(nodeId: string): Promise<DesiredState> {
     const deployments: DesiredDeployment[] = [];
-    const { edge, nodes } = await this.currentSnapshot();
-    for (const { deployment, versions, joint, nodeIds } of await this.placements(nodeId)) {
-      if (!nodeIds.includes(nodeId)) continue;
-      const assigned = assignedVersion(deployment.rollout, nodeId);
-      const version = assigned === null ? undefined : versions.get(assigned);
-      if (!version) continue;
+    const snapshot = await this.currentSnapshot();
+    const { edge } = snapshot;
+    for (const { entry, version } of this.given(snapshot, nodeId)) {
+      const { deployment, joint } = entry;
       const jointEntry = desiredJoint(deployment.joint, joint);
       deployments.push({
         name: deployment.name,
@@ -96,7 +94,7 @@ export class DesiredStateService {
         ...(edge?.sampleUploads.has(deployment.name) ? { sampleUpload: true } : {}),
       });
     }
-    const role = nodes.find((node) => node.id === nodeId)?.role ?? 'edge';
+    const role = this.nodeIndex(snapshot).get(nodeId)?.role ?? 'edge';
     const served = deployments.map((d) => d.name);
     const edgeTokens = edge ? edgeTokensFor(edge.grants, { role }, served) : undefined;
     // Without EdgeAccess the revision is what it always was: agents of an older control plane see no change.
@@ -131,19 +129,27 @@ export class DesiredStateService {
    * fleet), so that every write a node makes can be checked against it on the hot path (issue 14).
    */
   async assignedTo(nodeId: string): Promise<Map<string, number>> {
-    const snapshot = await this.currentSnapshot();
-    const { deployments, onDemand } = snapshot;
-    const assigned = new Map<string, number>();
+    const given = this.given(await this.currentSnapshot(), nodeId);
+    return new Map(given.map(({ entry, version }) => [entry.deployment.name, version.version]));
+  }
+
+  /**
+   * The deployments placed on `nodeId` with the version each hands it, placed for this node alone
+   * (placement is a filter over nodes: one node's answer does not depend on the others). The
+   * asking node is alive by definition, whatever its last heartbeat says.
+   */
+  private given(snapshot: Snapshot, nodeId: string): { entry: Snapshot['deployments'][number]; version: ModelVersionView }[] {
     const node = this.nodeIndex(snapshot).get(nodeId);
-    if (!node) return assigned;
-    // As in forNode(): the asking node is alive by definition.
+    if (!node) return [];
     const alive = [{ ...node, status: 'online' as const }];
-    for (const entry of deployments) {
-      if (placeOne(entry, alive, onDemand).nodeIds.length === 0) continue;
-      const version = assignedVersion(entry.deployment.rollout, nodeId);
-      if (version !== null && entry.versions.has(version)) assigned.set(entry.deployment.name, version);
+    const given: { entry: Snapshot['deployments'][number]; version: ModelVersionView }[] = [];
+    for (const entry of snapshot.deployments) {
+      if (placeOne(entry, alive, snapshot.onDemand).nodeIds.length === 0) continue;
+      const assigned = assignedVersion(entry.deployment.rollout, nodeId);
+      const version = assigned === null ? undefined : entry.versions.get(assigned);
+      if (version) given.push({ entry, version });
     }
-    return assigned;
+    return given;
   }
 
   /** The snapshot's nodes by id, built once per snapshot: status reports come from every node all the time. */
@@ -276,9 +282,8 @@ export class DesiredStateService {
     };
   }
 
-  private async placements(aliveNodeId?: string): Promise<Placement[]> {
-    const { deployments, nodes: allNodes, onDemand } = await this.currentSnapshot();
-    const nodes = allNodes.map((node) => (node.id === aliveNodeId ? { ...node, status: 'online' as const } : node));
+  private async placements(): Promise<Placement[]> {
+    const { deployments, nodes, onDemand } = await this.currentSnapshot();
     return deployments.map((entry) => placeOne(entry, nodes, onDemand));
   }
 
