@@ -112,22 +112,27 @@ export class EdgeGuard {
   }
 
   private verify(authorization: string | undefined, need: Exclude<Need, { kind: 'none' }>): KnownToken {
-    const why =
-      need.kind === 'deployment' && need.samples && this.mode !== 'token'
-        ? `actuals for "${need.name}" become training data (its drift policy uploads samples): send them with an inference token for it`
-        : `this agent needs an inference token${need.kind === 'deployment' ? ` for deployment "${need.name}"` : need.kind === 'metrics' ? ' created with --metrics' : ''}`;
     const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '');
-    if (!match) throw new FoglineError('FOGLINE_ERR_AUTH_MISSING', `Authorization: Bearer <token> is required: ${why}`);
+    if (!match) throw new FoglineError('FOGLINE_ERR_AUTH_MISSING', `Authorization: Bearer <token> is required: ${this.why(need)}`);
     const parts = parseToken(match[1] as string);
     const known = parts ? this.tokens.get(parts.id) : undefined;
     if (!parts || !known || !sameHash(hashSecret(parts.secret), known.sha256)) {
       throw new FoglineError(
         'FOGLINE_ERR_AUTH_INVALID',
-        `The token is not one this node accepts (unknown, revoked, or not yet here: tokens reach nodes with their desired state): ${why}`,
+        `The token is not one this node accepts (unknown, revoked, or not yet here: tokens reach nodes with their desired state): ${this.why(need)}`,
       );
     }
     if (known.expiresAt !== null && known.expiresAt <= this.now()) throw new FoglineError('FOGLINE_ERR_AUTH_EXPIRED');
     return known;
+  }
+
+  /** What a refused request was missing, worded only when one is refused (not on every request). */
+  private why(need: Exclude<Need, { kind: 'none' }>): string {
+    if (need.kind === 'deployment' && need.samples && this.mode !== 'token') {
+      return `actuals for "${need.name}" become training data (its drift policy uploads samples): send them with an inference token for it`;
+    }
+    const what = need.kind === 'deployment' ? ` for deployment "${need.name}"` : need.kind === 'metrics' ? ' created with --metrics' : '';
+    return `this agent needs an inference token${what}`;
   }
 }
 
