@@ -24,11 +24,12 @@ export function sessionReporter(options: {
 }): (id: string, event: 'connected' | 'closed', reason?: string) => void {
   const retryMs = options.retryMs ?? SESSION_REPORT_RETRY_MS;
   return (id, event, reason) => {
-    const target = options.target();
-    if (!target) return;
-    const url = `${target.server}/api/v1/nodes/${encodeURIComponent(target.nodeId)}/sessions/${encodeURIComponent(id)}/events`;
     const giveUpAt = Date.now() + retryMs;
     const attempt = (failures: number): void => {
+      // Read for each try: a retry may outlast the credential it started with (rotation).
+      const target = options.target();
+      if (!target) return;
+      const url = `${target.server}/api/v1/nodes/${encodeURIComponent(target.nodeId)}/sessions/${encodeURIComponent(id)}/events`;
       fetch(url, {
         method: 'POST',
         headers: { authorization: `Bearer ${target.credential}`, 'content-type': 'application/json' },
