@@ -1,4 +1,4 @@
-import type { DeploymentView } from '../contracts/deployments.js';
+import type { DeploymentView, NodeDeploymentStatus } from '../contracts/deployments.js';
 import { MIN_SOAK_REQUESTS } from '../deployments/rollout.js';
 import { formatDuration } from './progress-bar.js';
 
@@ -13,6 +13,11 @@ export interface RolloutProgress {
   failed: boolean;
 }
 
+/** A placed node is settled when it serves the version the rollout assigns it. */
+export function servesAssigned(node: NodeDeploymentStatus): boolean {
+  return node.state === 'serving' && node.assignedVersion !== null && node.version === node.assignedVersion;
+}
+
 const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
 
 /**
@@ -24,8 +29,7 @@ const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
 export function rolloutProgress(view: DeploymentView, now: number): RolloutProgress {
   const { phase, targetVersion, updatedNodes } = view.rollout;
   const placed = view.nodes.filter((n) => n.assignedVersion !== null);
-  const serves = (n: DeploymentView['nodes'][number]) => n.state === 'serving' && n.version === n.assignedVersion;
-  const settled = placed.filter(serves);
+  const settled = placed.filter(servesAssigned);
   const failedNodes = placed.filter((n) => n.state === 'failed' && n.version === n.assignedVersion);
   const done = (phase === 'stable' || phase === 'rolled-back') && placed.length > 0 && settled.length === placed.length;
   const failed = placed.length > 0 && failedNodes.length === placed.length;
@@ -48,7 +52,7 @@ export function rolloutProgress(view: DeploymentView, now: number): RolloutProgr
       `soak${version}: ${formatDuration(elapsed)} of ${formatDuration(soakMs)} on ${canary.length} canary node(s), ` +
       `${requests} request(s), ${percent(requests === 0 ? 0 : errors / requests)} failed (max ${percent(view.maxErrorRate)}${judged})`;
   } else if (phase === 'canary' && canary.length > 0) {
-    const ready = canary.filter(serves);
+    const ready = canary.filter(servesAssigned);
     fraction = ready.length / canary.length;
     label = `canary${version}: ${ready.length}/${canary.length} canary node(s) serving${failures}, then a ${formatDuration(view.soakSeconds * 1000)} soak`;
   } else {

@@ -16,7 +16,7 @@ import { clientFor, withClientOptions } from '../client-context.js';
 import { formatTable, printJson, printRows } from '../output.js';
 import { parseCount, parseDuration, parsePercent, parseRate } from '../parse-arguments.js';
 import { formatDuration, ProgressBar } from '../progress-bar.js';
-import { rolloutProgress } from '../rollout-progress.js';
+import { rolloutProgress, servesAssigned } from '../rollout-progress.js';
 
 interface CreateOptions {
   name: string;
@@ -206,8 +206,7 @@ const DEPLOYMENT_COLUMNS = [
   { header: 'NODES', value: (d: DeploymentView) => formatLabels(d.nodeSelector) || '(all)' },
   {
     header: 'SERVING',
-    value: (d: DeploymentView) =>
-      `${d.nodes.filter((n) => n.state === 'serving' && n.assignedVersion !== null && n.version === n.assignedVersion).length}/${d.nodes.filter((n) => n.assignedVersion !== null).length}`,
+    value: (d: DeploymentView) => `${d.nodes.filter(servesAssigned).length}/${d.nodes.filter((n) => n.assignedVersion !== null).length}`,
   },
 ];
 
