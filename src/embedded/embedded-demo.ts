@@ -1,9 +1,12 @@
 import fs from 'node:fs';
 import type { ApiClient } from '../client/api-client.js';
 import { ApiError } from '../client/api-error.js';
+import { type ForecasterShape, forecasterShape } from '../cli/csv-forecast-request.js';
+import { servesAssigned } from '../cli/rollout-progress.js';
 import type { DeploymentView, NodeDeploymentStatus } from '../contracts/deployments.js';
 import type { V2ModelMetadata } from '../contracts/open-inference.js';
 import type { RunView } from '../contracts/runs.js';
+import { forecastRequestAt } from '../ml/forecast/forecast-request.js';
 import { parseTimeSeriesCsv } from '../ml/timeseries/ingest.js';
 import { parseModelSelector } from '../registry/model-selector.js';
 import { DEMO_DATASET, type EmbeddedAgent } from './embedded-cluster.js';
@@ -128,11 +131,6 @@ async function followRun(context: DemoContext, started: RunView): Promise<RunVie
   }
 }
 
-/** A placed node is done when it serves the version the rollout gave it, or failed it. */
-function servesAssigned(node: NodeDeploymentStatus): boolean {
-  return node.state === 'serving' && node.version !== null && node.version === node.assignedVersion;
-}
-
 /** The version a node answers with now, if any: the assigned one, or the old one a failed swap left. */
 function servedVersion(node: NodeDeploymentStatus): number | null {
   if (servesAssigned(node)) return node.version;
@@ -247,40 +245,31 @@ async function replay(context: DemoContext, serving: ServingAgent[]): Promise<vo
     timeColumn: DEMO_DATASET.timeColumn,
     valueColumn: DEMO_DATASET.valueColumn,
   });
-  const targets: { agent: EmbeddedAgent; window: number; horizon: number }[] = [];
+  const targets: { agent: EmbeddedAgent; shape: ForecasterShape }[] = [];
   for (const { agent } of serving) {
-    const metadata = await agentMetadata(agent, signal);
     // The window and horizon are the served version's own: a user may train another one.
-    const window = metadata.inputs.find((input) => input.name === 'history')?.shape[1];
-    const horizon = metadata.outputs.find((output) => output.name === 'forecast')?.shape[1];
-    if (!window || !horizon || window < 1 || horizon < 1) {
+    const metadata = await agentMetadata(agent, signal);
+    try {
+      targets.push({ agent, shape: forecasterShape(metadata) });
+    } catch {
       write(`[demo] ${agent.name} serves ${DEMO_DEPLOYMENT} with inputs a forecaster does not have; not replaying there.`);
-      continue;
     }
-    targets.push({ agent, window, horizon });
   }
   for (let day = REPLAY_DAYS; day >= 1; day--) {
-    for (const { agent, window, horizon } of targets) {
+    for (const { agent, shape } of targets) {
       signal.throwIfAborted();
-      const start = series.values.length - day * horizon;
-      const history = Array.from(series.values.subarray(start - window, start));
-      const actual = Array.from(series.values.subarray(start, start + horizon));
-      const startTime = series.start + start * series.intervalSeconds;
+      const { inputs, actual, startTime } = forecastRequestAt(series, series.values.length - day * shape.horizon, shape);
       const response = await fetch(`${agent.url}/v2/models/${DEMO_DEPLOYMENT}/infer`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          inputs: [
-            { name: 'history', shape: [1, window], datatype: 'FP32', data: history },
-            { name: 'start_time', shape: [1], datatype: 'INT64', data: [startTime] },
-          ],
-        }),
+        body: JSON.stringify({ inputs }),
       });
       const body = (await response.json()) as { model_version?: string; outputs?: { data: number[] }[]; error?: string };
       if (!response.ok || !body.outputs?.[0])
         throw new DemoStopped(`${agent.name} could not forecast (HTTP ${response.status}: ${body.error ?? 'no output'}).`);
       const forecast = body.outputs[0].data;
-      const mape = (100 / horizon) * actual.reduce((sum, value, i) => sum + Math.abs(value - (forecast[i] ?? 0)) / Math.abs(value), 0);
+      const mape =
+        (100 / actual.length) * actual.reduce((sum, value, i) => sum + Math.abs(value - (forecast[i] ?? 0)) / Math.abs(value), 0);
       const peak = actual.indexOf(Math.max(...actual));
       write(
         `[demo] ${new Date(startTime * 1000).toISOString().slice(0, 10)} on ${agent.name} (v${body.model_version}): MAPE ${mape.toFixed(1)}%; peak hour ${peak}:00 forecast ${Math.round(forecast[peak] ?? 0)} MW, actual ${Math.round(actual[peak] ?? 0)} MW`,
