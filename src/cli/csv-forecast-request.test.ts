@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatTimestamp } from '../ml/timeseries/timestamp.js';
-import { forecasterShape, forecastRequestFromCsv } from './csv-forecast-request.js';
+import { forecasterShape } from '../inference/forecaster-shape.js';
+import { forecastRequestFromCsv } from './csv-forecast-request.js';
 
 const START = Date.UTC(2018, 0, 1) / 1000;
 /** An hourly CSV of `hours` rows valued 1000 + i, leaving out the rows whose index `skip` says. */

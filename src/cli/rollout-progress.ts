@@ -1,4 +1,5 @@
-import type { DeploymentView, NodeDeploymentStatus } from '../contracts/deployments.js';
+import type { DeploymentView } from '../contracts/deployments.js';
+import { servesAssigned } from '../deployments/node-status.js';
 import { MIN_SOAK_REQUESTS } from '../deployments/rollout.js';
 import { formatDuration } from './progress-bar.js';
 
@@ -11,11 +12,6 @@ export interface RolloutProgress {
   done: boolean;
   /** Every placed node failed to load its version: waiting longer will not help. */
   failed: boolean;
-}
-
-/** A placed node is settled when it serves the version the rollout assigns it. */
-export function servesAssigned(node: NodeDeploymentStatus): boolean {
-  return node.state === 'serving' && node.assignedVersion !== null && node.version === node.assignedVersion;
 }
 
 const percent = (share: number) => `${(share * 100).toFixed(1)}%`;

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import type { ApiClient } from '../client/api-client.js';
 import { ApiError } from '../client/api-error.js';
-import { type ForecasterShape, forecasterShape } from '../cli/csv-forecast-request.js';
-import { servesAssigned } from '../cli/rollout-progress.js';
+import { servesAssigned } from '../deployments/node-status.js';
+import { type ForecasterShape, forecasterShape } from '../inference/forecaster-shape.js';
 import type { DeploymentView, NodeDeploymentStatus } from '../contracts/deployments.js';
 import type { V2ModelMetadata } from '../contracts/open-inference.js';
 import type { RunView } from '../contracts/runs.js';

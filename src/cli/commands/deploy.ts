@@ -16,7 +16,8 @@ import { clientFor, withClientOptions } from '../client-context.js';
 import { formatTable, printJson, printRows } from '../output.js';
 import { parseCount, parseDuration, parsePercent, parseRate } from '../parse-arguments.js';
 import { formatDuration, ProgressBar } from '../progress-bar.js';
-import { rolloutProgress, servesAssigned } from '../rollout-progress.js';
+import { servesAssigned } from '../../deployments/node-status.js';
+import { rolloutProgress } from '../rollout-progress.js';
 
 interface CreateOptions {
   name: string;

@@ -4,7 +4,8 @@ import type { V2InferResponse, V2ModelMetadata } from '../../contracts/open-infe
 import { ApiClient } from '../../client/api-client.js';
 import { ApiError } from '../../client/api-error.js';
 import { clientFor, withClientOptions } from '../client-context.js';
-import { forecasterShape, forecastRequestFromCsv } from '../csv-forecast-request.js';
+import { forecasterShape } from '../../inference/forecaster-shape.js';
+import { forecastRequestFromCsv } from '../csv-forecast-request.js';
 import { formatLoadSummary, LOAD_LIMITS, postInfer, runInferLoad } from '../infer-load.js';
 import { printJson } from '../output.js';
 import { parseCount, parseDuration } from '../parse-arguments.js';
