@@ -10,7 +10,7 @@ import { DeployedModels } from './deployed-models.js';
 import { loadVersion } from './load-version.js';
 import type { ServingObserver } from './serving-observer.js';
 import { warmUpInputs } from './warm-up-inputs.js';
-import type { WorkerPredictor } from './worker-predictor.js';
+import type { WorkerPredictor } from '../../inference/worker-predictor.js';
 
 describe('DeployedModels on the V2 routes', { timeout: 60_000 }, () => {
   const models = new DeployedModels();

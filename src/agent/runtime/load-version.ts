@@ -2,7 +2,7 @@ import type { DesiredDeployment } from '../../contracts/deployments.js';
 import { loadBundle } from '../../ml/bundle/load-bundle.js';
 import type { LoadedVersion } from './model-slot.js';
 import { warmUpInputs } from './warm-up-inputs.js';
-import { WorkerPredictor, type WorkerPredictorOptions } from './worker-predictor.js';
+import { WorkerPredictor, type WorkerPredictorOptions } from '../../inference/worker-predictor.js';
 
 export interface LoadOptions {
   /** 'worker': the version runs in its own worker thread; 'in-process': on the agent's event loop. */

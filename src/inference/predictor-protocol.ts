@@ -1,6 +1,6 @@
-import type { BundleManifest, ModelSignature } from '../../ml/bundle/bundle-manifest.js';
-import type { InferInput, InferOutput } from '../../ml/bundle/infer-tensors.js';
-import type { MlProblem } from '../../ml/errors.js';
+import type { BundleManifest, ModelSignature } from '../ml/bundle/bundle-manifest.js';
+import type { InferInput, InferOutput } from '../ml/bundle/infer-tensors.js';
+import type { MlProblem } from '../ml/errors.js';
 
 /** What a predictor worker is started with (`workerData`): the verified bundle's bytes. */
 export interface PredictorWorkerData {

@@ -2,18 +2,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { FoglineError } from '../../errors/fogline-error.js';
-import type { BundleManifest, ModelSignature } from '../../ml/bundle/bundle-manifest.js';
-import type { InferInput, InferOutput } from '../../ml/bundle/infer-tensors.js';
-import type { LoadedPredictor } from '../../ml/bundle/load-bundle.js';
-import { MlInputError } from '../../ml/errors.js';
+import { FoglineError } from '../errors/fogline-error.js';
+import type { BundleManifest, ModelSignature } from '../ml/bundle/bundle-manifest.js';
+import type { InferInput, InferOutput } from '../ml/bundle/infer-tensors.js';
+import type { LoadedPredictor } from '../ml/bundle/load-bundle.js';
+import { MlInputError } from '../ml/errors.js';
 import type { FromPredictorWorker, PredictorWorkerData, ToPredictorWorker, WorkerFailure } from './predictor-protocol.js';
 
 /** The compiled worker entry; tests that run the TypeScript sources use the build in dist/. */
 function workerFile(): string {
   const here = fileURLToPath(import.meta.url);
   const compiled = here.endsWith('.ts')
-    ? path.resolve(path.dirname(here), '../../../dist/agent/runtime/predictor-worker.js')
+    ? path.resolve(path.dirname(here), '../../dist/inference/predictor-worker.js')
     : path.join(path.dirname(here), 'predictor-worker.js');
   if (!fs.existsSync(compiled)) throw new Error(`${compiled} is missing: run npm run build`);
   return compiled;

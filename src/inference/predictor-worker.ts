@@ -1,7 +1,7 @@
 // Entry file of a model version's worker thread: loads one bundle and answers predict messages.
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadBundle } from '../../ml/bundle/load-bundle.js';
-import { isMlInputError } from '../../ml/errors.js';
+import { loadBundle } from '../ml/bundle/load-bundle.js';
+import { isMlInputError } from '../ml/errors.js';
 import type { FromPredictorWorker, PredictorWorkerData, ToPredictorWorker, WorkerFailure } from './predictor-protocol.js';
 
 if (!parentPort) throw new Error('predictor-worker.js runs only as a worker thread');
