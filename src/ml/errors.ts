@@ -14,7 +14,10 @@ export type MlProblem =
   | 'bad-input'
   | 'bundle-truncated'
   | 'bundle-corrupt'
-  | 'bundle-unsupported';
+  | 'bundle-unsupported'
+  | 'onnx-invalid'
+  | 'onnx-truncated'
+  | 'onnx-unsupported';
 
 /**
  * Bad input to the ML library (a CSV, a parameter, a bundle, a predict request). Anything else
