@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { MlInputError } from '../errors.js';
 import { describeOnnxModel, SUPPORTED_ONNX_OPSETS } from './describe-onnx-model.js';
 import { floatTensorProto, graphProto, modelProto, nodeProto, tensorValueInfo } from './onnx-builders.js';
+import { datatypeToOnnxElementType } from './onnx-schema.js';
 import { ProtoWriter } from './protobuf-wire.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -125,6 +126,31 @@ describe('describeOnnxModel', () => {
       problem: 'onnx-unsupported',
       message: expect.stringMatching(/is a map/),
     });
+  });
+
+  it('gives every tensor element type the Open Inference Protocol has its datatype', () => {
+    const datatypes = [
+      'FP32',
+      'FP64',
+      'FP16',
+      'BF16',
+      'INT8',
+      'INT16',
+      'INT32',
+      'INT64',
+      'UINT8',
+      'UINT16',
+      'UINT32',
+      'UINT64',
+      'BOOL',
+      'BYTES',
+    ] as const;
+    for (const datatype of datatypes) {
+      const elementType = datatypeToOnnxElementType(datatype);
+      expect(describeOnnxModel(model({ input: tensorValueInfo('x', elementType, [2]) })).inputs[0]!.datatype).toBe(datatype);
+    }
+    expect(datatypeToOnnxElementType('FP32')).toBe(1);
+    expect(datatypeToOnnxElementType('BYTES')).toBe(8);
   });
 
   it('refuses element types without an Open Inference Protocol datatype, naming the type', () => {

@@ -52,6 +52,14 @@ export interface OnnxModelDescription {
 export const SUPPORTED_ONNX_OPSETS = { min: 7, max: 26 } as const;
 export const SUPPORTED_ONNX_IR_VERSIONS = { min: 3, max: 13 } as const;
 
+/**
+ * The fields read from tensors and attributes. Their values (float_data, floats, …) may be written
+ * one field per number, so listing them all would cost memory in proportion to the weights.
+ */
+const TENSOR_FIELDS = new Set<number>([TensorField.name, TensorField.dataLocation, TensorField.externalData]);
+const ATTRIBUTE_FIELDS = new Set<number>([AttributeField.t, AttributeField.g, AttributeField.graphs]);
+const SPARSE_VALUES = new Set<number>([1]);
+
 /** Subgraphs (If/Loop/Scan bodies) nest; deeper than this is an attack or a broken file. */
 const MAX_SUBGRAPH_DEPTH = 32;
 
@@ -65,9 +73,9 @@ function unsupported(message: string): MlInputError {
   return new MlInputError('onnx-unsupported', message);
 }
 
-function fieldsOf(bytes: Uint8Array, what: string): WireField[] {
+function fieldsOf(bytes: Uint8Array, what: string, keep?: ReadonlySet<number>): WireField[] {
   try {
-    return readFields(bytes);
+    return readFields(bytes, keep);
   } catch (error) {
     if (!(error instanceof WireFormatError)) throw error;
     // Protobuf writes fields in number order, so a real model starts with ir_version (tag 0x08).
@@ -101,8 +109,8 @@ function lastInt(fields: WireField[], number: number, what: string): number | un
   return field ? intOf(field, what) : undefined;
 }
 
-function messages(fields: WireField[], number: number, what: string): WireField[][] {
-  return fields.filter((f) => f.number === number).map((f) => fieldsOf(bytesOf(f, what), what));
+function messages(fields: WireField[], number: number, what: string, keep?: ReadonlySet<number>): WireField[][] {
+  return fields.filter((f) => f.number === number).map((f) => fieldsOf(bytesOf(f, what), what, keep));
 }
 
 /** Weights stored beside the model (`data_location: EXTERNAL`) would be missing after upload. */
@@ -126,8 +134,8 @@ function collectOperators(graph: WireField[], into: Set<string>, depth: number):
     if (!opType) throw invalid(`A node has no op_type. ${RE_EXPORT}`);
     const domain = lastString(node, NodeField.domain, 'node domain');
     into.add(domain === '' || domain === 'ai.onnx' ? opType : `${domain}:${opType}`);
-    for (const attribute of messages(node, NodeField.attribute, 'node attribute')) {
-      for (const tensor of messages(attribute, AttributeField.t, 'attribute tensor')) refuseExternalData(tensor, 'constant');
+    for (const attribute of messages(node, NodeField.attribute, 'node attribute', ATTRIBUTE_FIELDS)) {
+      for (const tensor of messages(attribute, AttributeField.t, 'attribute tensor', TENSOR_FIELDS)) refuseExternalData(tensor, 'constant');
       for (const sub of messages(attribute, AttributeField.g, 'subgraph')) collectOperators(sub, into, depth + 1);
       for (const sub of messages(attribute, AttributeField.graphs, 'subgraph')) collectOperators(sub, into, depth + 1);
     }
@@ -258,12 +266,12 @@ export function describeOnnxModel(bytes: Uint8Array): OnnxModelDescription {
   );
 
   const weights = new Set<string>();
-  for (const tensor of messages(graph, GraphField.initializer, 'initializer')) {
+  for (const tensor of messages(graph, GraphField.initializer, 'initializer', TENSOR_FIELDS)) {
     refuseExternalData(tensor, 'initializer');
     weights.add(lastString(tensor, TensorField.name, 'initializer name'));
   }
-  for (const sparse of messages(graph, GraphField.sparseInitializer, 'sparse initializer'))
-    for (const values of messages(sparse, 1, 'sparse initializer values')) {
+  for (const sparse of messages(graph, GraphField.sparseInitializer, 'sparse initializer', SPARSE_VALUES))
+    for (const values of messages(sparse, 1, 'sparse initializer values', TENSOR_FIELDS)) {
       refuseExternalData(values, 'sparse initializer');
       weights.add(lastString(values, TensorField.name, 'initializer name'));
     }

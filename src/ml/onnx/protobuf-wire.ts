@@ -32,8 +32,12 @@ function readVarint(bytes: Uint8Array, at: number): { value: bigint; next: numbe
   throw new WireFormatError('A number is longer than 64 bits.', false);
 }
 
-/** The top-level fields of one message, in file order (repeated fields appear once per value). */
-export function readFields(bytes: Uint8Array): WireField[] {
+/**
+ * The top-level fields of one message, in file order (repeated fields appear once per value).
+ * `keep` limits the result to those field numbers (all are still checked): a message with
+ * millions of unpacked values then costs no memory for the fields the caller skips.
+ */
+export function readFields(bytes: Uint8Array, keep?: ReadonlySet<number>): WireField[] {
   const fields: WireField[] = [];
   let at = 0;
   while (at < bytes.length) {
@@ -44,7 +48,7 @@ export function readFields(bytes: Uint8Array): WireField[] {
     if (number < 1 || number > 0x1fffffff) throw new WireFormatError(`Field number ${number} is out of range.`, false);
     if (wireType === WireType.varint) {
       const v = readVarint(bytes, at);
-      fields.push({ number, wireType, value: v.value });
+      if (!keep || keep.has(number)) fields.push({ number, wireType, value: v.value });
       at = v.next;
       continue;
     }
@@ -59,7 +63,7 @@ export function readFields(bytes: Uint8Array): WireField[] {
       size = Number(length.value);
     } else throw new WireFormatError(`Field ${number} has wire type ${wireType}, which is not used here.`, false);
     if (at + size > bytes.length) throw new WireFormatError(`The data ends inside field ${number}.`, true);
-    fields.push({ number, wireType, bytes: bytes.subarray(at, at + size) });
+    if (!keep || keep.has(number)) fields.push({ number, wireType, bytes: bytes.subarray(at, at + size) });
     at += size;
   }
   return fields;
