@@ -56,3 +56,11 @@ export type V2ModelMetadata = Static<typeof V2ModelMetadata>;
 /** Errors on the V2 routes use the protocol's own shape, not Fogline's {code, message}. */
 export const V2Error = Type.Object({ error: Type.String() });
 export type V2Error = Static<typeof V2Error>;
+
+/** `GET /v2`: who serves, at which version, with which protocol extensions. */
+export const V2ServerMetadata = Type.Object({
+  name: Type.String(),
+  version: Type.String(),
+  extensions: Type.Array(Type.String()),
+});
+export type V2ServerMetadata = Static<typeof V2ServerMetadata>;

@@ -1,20 +1,27 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { V2Error, V2InferRequest, V2InferResponse, V2ModelMetadata } from '../contracts/open-inference.js';
+import { V2Error, V2InferRequest, V2InferResponse, V2ModelMetadata, V2ServerMetadata } from '../contracts/open-inference.js';
 import type { Access } from '../http/access.js';
 import { toErrorBody } from '../http/error-handler.js';
 import { isMlInputError } from '../ml/errors.js';
+import { VERSION } from '../version.js';
+import { binaryOutputChoice } from './v2-binary.js';
+import { acceptBinaryTensorData, replyInOutputForm, routeBinaryRequests, withBinaryInputs } from './v2-binary-routes.js';
 import type { V2ModelSource } from './v2-model-source.js';
 
 const NameParams = Type.Object({ name: Type.String({ maxLength: 200 }) });
 const VersionParams = Type.Object({ name: Type.String({ maxLength: 200 }), version: Type.String({ maxLength: 20 }) });
 const V2_ERRORS = { 400: V2Error, 401: V2Error, 403: V2Error, 404: V2Error, 413: V2Error, 500: V2Error, 503: V2Error };
 
+/** The protocol extensions these routes implement, by the names Triton gives them (GET /v2). */
+export const V2_EXTENSIONS = ['binary_tensor_data'];
+
 /**
- * The Open Inference Protocol over any model source: health, metadata, readiness and infer, with
- * a version in the path or without. Errors are `{"error": "…"}`, as KServe and Triton clients
- * expect. The control plane and every agent mount the same routes.
+ * The Open Inference Protocol over any model source: server and model metadata, health,
+ * readiness and infer, with a version in the path or without; tensors as JSON or as binary data
+ * (src/inference/v2-binary.ts). Errors are `{"error": "…"}`, as KServe and Triton clients expect.
+ * The control plane and every agent mount the same routes.
  */
 export function v2Routes(source: V2ModelSource, access: Access): FastifyPluginAsyncTypebox {
   return async (app) => {
@@ -25,6 +32,16 @@ export function v2Routes(source: V2ModelSource, access: Access): FastifyPluginAs
       if (status === 503) reply.header('retry-after', '5');
       return reply.status(status).send({ error: body.message });
     });
+    acceptBinaryTensorData(app);
+
+    app.get(
+      '/v2',
+      {
+        config: { access: 'public' },
+        schema: { summary: 'Server metadata (V2)', tags: ['inference'], security: [], response: { 200: V2ServerMetadata } },
+      },
+      async () => ({ name: 'fogline', version: VERSION, extensions: V2_EXTENSIONS }),
+    );
 
     app.get('/v2/health/live', { config: { access: 'public' }, schema: { tags: ['inference'], security: [] } }, async () => ({
       live: true,
@@ -75,25 +92,29 @@ export function v2Routes(source: V2ModelSource, access: Access): FastifyPluginAs
 
     const infer = {
       config: { access, audit: false },
+      // Binary bodies are told apart by their Inference-Header-Content-Length, whatever their Content-Type.
+      onRequest: routeBinaryRequests,
       schema: {
-        summary: 'Run inference (Open Inference Protocol)',
+        summary: 'Run inference (Open Inference Protocol; JSON, or binary tensor data)',
         tags: ['inference'],
         body: V2InferRequest,
         response: { 200: V2InferResponse, ...V2_ERRORS },
       },
     };
+    const answer = async (request: FastifyRequest, reply: FastifyReply, name: string, version?: string): Promise<V2InferResponse> => {
+      const body = withBinaryInputs(request.body as V2InferRequest);
+      const binary = binaryOutputChoice(body);
+      const response = await whileCallerWaits(request, (signal) => source.infer(name, version, body, signal));
+      // A Buffer (binary outputs) is sent as it is: the response schema serialises objects only.
+      return replyInOutputForm(reply, withRanOnHeader(reply, response), binary) as V2InferResponse;
+    };
     app.post('/v2/models/:name/infer', { ...infer, schema: { ...infer.schema, params: NameParams } }, async (request, reply) =>
-      whileCallerWaits(request, async (signal) =>
-        withRanOnHeader(reply, await source.infer(request.params.name, undefined, request.body, signal)),
-      ),
+      answer(request, reply, request.params.name),
     );
     app.post(
       '/v2/models/:name/versions/:version/infer',
       { ...infer, schema: { ...infer.schema, params: VersionParams } },
-      async (request, reply) =>
-        whileCallerWaits(request, async (signal) =>
-          withRanOnHeader(reply, await source.infer(request.params.name, request.params.version, request.body, signal)),
-        ),
+      async (request, reply) => answer(request, reply, request.params.name, request.params.version),
     );
   };
 }

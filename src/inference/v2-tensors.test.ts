@@ -32,4 +32,10 @@ describe('toInferInputs', () => {
     expect(() => toInferInputs(request)).toThrow(/not a number/);
     expect(() => toInferInputs(request)).toThrow(/not a number/);
   });
+
+  it('passes the typed arrays of a binary request on as they are, not copied into arrays', () => {
+    const history = Float32Array.of(1, 2, 3);
+    const request = { inputs: [{ name: 'history', shape: [1, 3], datatype: 'FP32', data: history }] } as unknown as V2InferRequest;
+    expect(toInferInputs(request)[0]?.data).toBe(history);
+  });
 });

@@ -1,6 +1,7 @@
 import type { V2InferInput, V2InferRequest } from '../contracts/open-inference.js';
 import type { InferInput, InferOutput } from '../ml/bundle/infer-tensors.js';
 import { MlInputError } from '../ml/errors.js';
+import { isTypedArray } from './v2-binary-tensors.js';
 
 /** Most values one request may carry, across all its inputs. */
 export const MAX_REQUEST_VALUES = 1_000_000;
@@ -15,14 +16,16 @@ const converted = new WeakMap<V2InferRequest['inputs'], InferInput[]>();
 /**
  * Turns a V2 request's tensors into the library's flat inputs. The spec allows `data` flat or
  * nested in row-major order; either way the values must be numbers (or booleans) and as many as
- * the shape says. What is wrong is named in an MlInputError, which the routes answer with 400.
+ * the shape says. Binary requests (src/inference/v2-binary-routes.ts) carry typed arrays, which are
+ * flat and numeric already: they are passed on as they are, not copied. What is wrong is named in
+ * an MlInputError, which the routes answer with 400.
  */
 export function toInferInputs(request: V2InferRequest): InferInput[] {
   const cached = converted.get(request.inputs);
   if (cached) return cached;
   let total = 0;
   const inputs = request.inputs.map((input) => {
-    const data = flatten(input);
+    const data = isTypedArray(input.data) ? input.data : flatten(input);
     total += data.length;
     if (total > MAX_REQUEST_VALUES) {
       throw new MlInputError('bad-input', `The request carries more than ${MAX_REQUEST_VALUES} values; split it into smaller batches.`);
