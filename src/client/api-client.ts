@@ -11,7 +11,7 @@ import type {
   StartFederatedJobRequest,
 } from '../contracts/federated.js';
 import type { RotateCredentialRequest } from '../contracts/join-policy.js';
-import type { ModelList, ModelVersionList, ModelVersionView, ModelView, RegistryPublicKey } from '../contracts/models.js';
+import type { ModelImportQuery, ModelList, ModelVersionList, ModelVersionView, ModelView, RegistryPublicKey } from '../contracts/models.js';
 import type {
   EnrollRequest,
   EnrollResponse,
@@ -134,6 +134,24 @@ export class ApiClient {
     );
     if (!response.ok) await this.fail(response);
     return (await response.json()) as DatasetVersionView;
+  }
+
+  /** Uploads an ONNX file as a new version of `name` (streamed); the server checks that it loads and answers. */
+  async importModel(name: string, body: ReadableStream<Uint8Array>, query: ModelImportQuery): Promise<ModelVersionView> {
+    const params = new URLSearchParams();
+    if (query.filename !== undefined) params.set('filename', query.filename);
+    if (query.description !== undefined) params.set('description', query.description);
+    if (query.labels !== undefined) params.set('labels', query.labels);
+    for (const tag of query.tag ?? []) params.append('tag', tag);
+    const search = params.toString();
+    const response = await this.send(
+      'POST',
+      `/api/v1/models/${encodeURIComponent(name)}/versions${search ? `?${search}` : ''}`,
+      { raw: body, contentType: 'application/octet-stream' },
+      30 * 60_000,
+    );
+    if (!response.ok) await this.fail(response);
+    return (await response.json()) as ModelVersionView;
   }
 
   listDatasets(): Promise<DatasetList> {

@@ -130,6 +130,22 @@ export const SERVER_OPTIONS = {
     defaultValue: () => 268_435_456,
     parse: parsePositiveNumber,
   }),
+  modelLimitBytes: option({
+    flag: '--model-limit <bytes>',
+    env: 'FOGLINE_MODEL_LIMIT',
+    description: 'Largest ONNX file `models import` may upload, in bytes',
+    defaultText: '536870912 (512 MiB)',
+    defaultValue: () => 536_870_912,
+    parse: parsePositiveNumber,
+  }),
+  importTrialSeconds: option({
+    flag: '--import-trial-timeout <seconds>',
+    env: 'FOGLINE_IMPORT_TRIAL_TIMEOUT',
+    description: 'How long an imported model may take to load and answer its trial request before it is refused',
+    defaultText: '60',
+    defaultValue: () => 60,
+    parse: parsePositiveNumber,
+  }),
   runConcurrency: option({
     flag: '--run-concurrency <n>',
     env: 'FOGLINE_RUN_CONCURRENCY',

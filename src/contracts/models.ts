@@ -24,12 +24,28 @@ export type TensorSpec = Static<typeof TensorSpec>;
 export const IoSignature = Type.Object({ inputs: Type.Array(TensorSpec), outputs: Type.Array(TensorSpec) });
 export type IoSignature = Static<typeof IoSignature>;
 
-/** Where a version came from: the run, the exact dataset version, the parameters, the code. */
+/** An imported model's file, as the ONNX graph describes itself. */
+export const ImportedFrom = Type.Object({
+  source: Type.Literal('imported'),
+  fileName: Nullable(Type.String()),
+  fileSha256: Type.String({ description: 'sha256 of the uploaded ONNX file' }),
+  fileSizeBytes: Type.Integer(),
+  producerName: Type.String({ description: 'The exporter that wrote the file (pytorch, tf2onnx, skl2onnx, …)' }),
+  producerVersion: Type.String(),
+  irVersion: Type.Integer(),
+  opsets: Type.Array(Type.Object({ domain: Type.String(), version: Type.Integer() })),
+  operators: Type.Array(Type.String()),
+});
+export type ImportedFrom = Static<typeof ImportedFrom>;
+
+/** Where a version came from: the run, the exact dataset version, the parameters, the code — or the imported file. */
 export const Lineage = Type.Object({
   runId: Nullable(Type.String()),
   dataset: Nullable(Type.Object({ name: Type.String(), version: Type.Integer(), sha256: Type.String() })),
   parameters: Type.Record(Type.String(), Type.Unknown()),
   codeVersion: Type.String(),
+  source: Type.Optional(Type.Union([Type.Literal('trained'), Type.Literal('federated'), Type.Literal('imported')])),
+  imported: Type.Optional(ImportedFrom),
 });
 export type Lineage = Static<typeof Lineage>;
 
@@ -77,6 +93,20 @@ export const ModelVersionParams = Type.Object({
   version: Type.String({ maxLength: 63, description: 'A version number or an alias' }),
 });
 export const ModelAliasParams = Type.Object({ name: ModelName, alias: AliasName });
+
+/** `POST /models/{name}/versions`: the body is the .onnx file; the rest comes in the query. */
+export const ModelImportQuery = Type.Object(
+  {
+    filename: Type.Optional(Type.String({ maxLength: 500 })),
+    description: Type.Optional(Type.String({ maxLength: 2000 })),
+    tag: Type.Optional(Type.Array(Type.String({ maxLength: 601, description: 'key=value' }), { maxItems: 50 })),
+    labels: Type.Optional(
+      Type.String({ maxLength: 12_000, description: 'Class names, one per line, in the order of the classifier output scores' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ModelImportQuery = Static<typeof ModelImportQuery>;
 
 export const SetAliasRequest = Type.Object({ version: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
 export type SetAliasRequest = Static<typeof SetAliasRequest>;

@@ -21,10 +21,12 @@ import { CloudInference } from '../inference/cloud-inference.js';
 import { findCloudReplicas } from '../inference/cloud-replicas.js';
 import { ReplicaBalancer } from '../inference/replica-balancer.js';
 import { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
+import { trialRun } from '../inference/trial-run.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
 import { RunEngine } from '../pipelines/run-engine.js';
 import type { RunRepository } from '../pipelines/run-repository.js';
 import { ArtifactStore } from '../registry/artifact-store.js';
+import { ModelImporter } from '../registry/model-import.js';
 import { ModelRegistry } from '../registry/model-registry.js';
 import { SigningKey } from '../registry/signing-key.js';
 import { DEFAULT_SESSION_SETTINGS, SessionService } from '../sessions/session-service.js';
@@ -37,6 +39,9 @@ export interface ServiceSettings {
   /** Holds the artifact store and the registry's signing key. */
   dataDir: string;
   datasetLimitBytes: number;
+  /** Imported ONNX files: the upload limit and how long the trial load and request may take (defaults: 512 MiB, 60 s). */
+  modelLimitBytes?: number;
+  importTrialSeconds?: number;
   runConcurrency: number;
   nodeTimeoutSeconds: number;
   heartbeatIntervalSeconds: number;
@@ -74,6 +79,8 @@ export interface Services {
   audit: AuditLog;
   artifacts: ArtifactStore;
   models: ModelRegistry;
+  /** Imports users' ONNX files as model versions. */
+  modelImports: ModelImporter;
   datasets: DatasetCatalog;
   runs: RunEngine;
   runEvents: RunRepository;
@@ -161,6 +168,11 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     audit: new AuditLog(store.db),
     artifacts,
     models,
+    modelImports: new ModelImporter(models, {
+      limitBytes: settings.modelLimitBytes ?? 536_870_912,
+      trialRun: (bundle, signature) => trialRun(bundle, signature, (settings.importTrialSeconds ?? 60) * 1000),
+      codeVersion: VERSION,
+    }),
     datasets,
     inference,
     cloudReplicas,

@@ -49,6 +49,8 @@ export const ERROR_CODES = {
   FOGLINE_ERR_MODEL_NOT_FOUND: { status: 404, message: 'No such model' },
   FOGLINE_ERR_MODEL_VERSION_NOT_FOUND: { status: 404, message: 'No such model version' },
   FOGLINE_ERR_MODEL_ALIAS_NOT_FOUND: { status: 404, message: 'No such model alias' },
+  FOGLINE_ERR_MODEL_FILE_INVALID: { status: 400, message: 'The file is not a model Fogline can import and serve' },
+  FOGLINE_ERR_MODEL_FILE_TOO_LARGE: { status: 413, message: 'The model file is larger than the import limit' },
   FOGLINE_ERR_MODEL_SELECTOR_INVALID: { status: 400, message: 'Not a model selector: use name, name@version or name@alias' },
   FOGLINE_ERR_ARTIFACT_TOO_LARGE: { status: 413, message: 'The artifact is larger than the limit' },
   FOGLINE_ERR_ARTIFACT_MISSING: { status: 500, message: 'The artifact file is missing from the artifact store' },

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { DeployedModels } from '../agent/runtime/deployed-models.js';
 import { loadVersion } from '../agent/runtime/load-version.js';
-import { warmUpInputs } from '../agent/runtime/warm-up-inputs.js';
+import { warmUpInputs } from './warm-up-inputs.js';
 import { signedDeployment, testSigningKey } from '../agent/test-support/signed-deployment.js';
 import { trainedBundle } from '../agent/test-support/trained-bundle.js';
 import { v2Routes } from './v2-routes.js';

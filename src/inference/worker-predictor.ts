@@ -7,6 +7,7 @@ import type { BundleManifest, ModelSignature } from '../ml/bundle/bundle-manifes
 import type { InferInput, InferOutput } from '../ml/bundle/infer-tensors.js';
 import type { LoadedPredictor } from '../ml/bundle/load-bundle.js';
 import { MlInputError } from '../ml/errors.js';
+import type { OnnxRuntimeOptions } from '../ml/onnx-runtime/onnx-session.js';
 import type { FromPredictorWorker, PredictorWorkerData, ToPredictorWorker, WorkerFailure } from './predictor-protocol.js';
 
 /** The compiled worker entry; tests that run the TypeScript sources use the build in dist/. */
@@ -20,6 +21,10 @@ function workerFile(): string {
 }
 
 export interface WorkerPredictorOptions {
+  /** A model that takes longer than this to load is given up on (its worker stopped). */
+  loadTimeoutMs?: number;
+  /** How ONNX Runtime runs in the worker. */
+  onnx?: OnnxRuntimeOptions;
   /** A batch that takes longer than this is taken for a hung worker: it is stopped and restarted. */
   timeoutMs?: number;
   /** Restarts allowed in a minute; after that the predictor fails every request (503). */
@@ -63,7 +68,7 @@ export class WorkerPredictor implements LoadedPredictor {
   private constructor(
     private readonly bytes: Uint8Array,
     started: Started,
-    private readonly options: Required<Omit<WorkerPredictorOptions, 'onCrash'>> & WorkerPredictorOptions,
+    private readonly options: Required<Pick<WorkerPredictorOptions, 'timeoutMs' | 'maxRestartsPerMinute'>> & WorkerPredictorOptions,
   ) {
     this.kind = started.kind;
     this.signature = started.signature;
@@ -74,7 +79,7 @@ export class WorkerPredictor implements LoadedPredictor {
 
   /** Starts a worker on `bytes` and resolves once the bundle has loaded in it. */
   static async start(bytes: Uint8Array, options: WorkerPredictorOptions = {}): Promise<WorkerPredictor> {
-    const started = await spawn(bytes);
+    const started = await spawn(bytes, options);
     return new WorkerPredictor(bytes, started, { timeoutMs: 30_000, maxRestartsPerMinute: 3, ...options });
   }
 
@@ -132,7 +137,7 @@ export class WorkerPredictor implements LoadedPredictor {
       this.options.onCrash?.({ reason, restarted: false });
       return;
     }
-    this.restarting = spawn(this.bytes).then(
+    this.restarting = spawn(this.bytes, this.options).then(
       (started) => {
         this.restarting = undefined;
         if (this.disposed) {
@@ -161,11 +166,15 @@ export class WorkerPredictor implements LoadedPredictor {
 }
 
 /** Starts a worker and waits for its bundle to load (or fail to). */
-function spawn(bytes: Uint8Array): Promise<Started> {
-  const worker = new Worker(workerFile(), { workerData: { bytes } satisfies PredictorWorkerData });
+function spawn(bytes: Uint8Array, options: WorkerPredictorOptions): Promise<Started> {
+  const worker = new Worker(workerFile(), { workerData: { bytes, onnx: options.onnx } satisfies PredictorWorkerData });
   return new Promise<Started>((resolve, reject) => {
+    const timer = options.loadTimeoutMs
+      ? setTimeout(() => fail(new Error(`the model did not load within ${options.loadTimeoutMs} ms`)), options.loadTimeoutMs)
+      : undefined;
     // Only our own listeners come off: Worker keeps internal ones (removeAllListeners() would stop its port).
     const detach = () => {
+      clearTimeout(timer);
       worker.off('error', fail);
       worker.off('exit', exited);
       worker.off('message', first);

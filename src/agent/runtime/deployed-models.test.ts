@@ -9,7 +9,7 @@ import { trainedBundle } from '../test-support/trained-bundle.js';
 import { DeployedModels } from './deployed-models.js';
 import { loadVersion } from './load-version.js';
 import type { ServingObserver } from './serving-observer.js';
-import { warmUpInputs } from './warm-up-inputs.js';
+import { warmUpInputs } from '../../inference/warm-up-inputs.js';
 import type { WorkerPredictor } from '../../inference/worker-predictor.js';
 
 describe('DeployedModels on the V2 routes', { timeout: 60_000 }, () => {

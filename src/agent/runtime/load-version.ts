@@ -1,7 +1,7 @@
 import type { DesiredDeployment } from '../../contracts/deployments.js';
 import { loadBundle } from '../../ml/bundle/load-bundle.js';
 import type { LoadedVersion } from './model-slot.js';
-import { warmUpInputs } from './warm-up-inputs.js';
+import { warmUpInputs } from '../../inference/warm-up-inputs.js';
 import { WorkerPredictor, type WorkerPredictorOptions } from '../../inference/worker-predictor.js';
 
 export interface LoadOptions {

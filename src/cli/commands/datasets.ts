@@ -1,12 +1,10 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DATASET_KINDS, type DatasetSummary, type DatasetUploadQuery, type DatasetVersionView } from '../../contracts/datasets.js';
 import { clientFor, withClientOptions } from '../client-context.js';
+import { uploadWithProgress } from '../file-upload.js';
 import { formatBytes, printJson, printRows } from '../output.js';
 import { parseCount } from '../parse-arguments.js';
-import { ProgressBar } from '../progress-bar.js';
 
 export function datasetsCommand(): Command {
   const datasets = new Command('datasets').description('Versioned datasets: CSV files the pipelines train on');
@@ -28,7 +26,6 @@ export function datasetsCommand(): Command {
       self: Command,
     ) => {
       const { client, json } = clientFor(self);
-      const size = fs.statSync(file).size;
       const query: DatasetUploadQuery = {
         kind: options.kind,
         timeColumn: options.timeColumn,
@@ -36,27 +33,11 @@ export function datasetsCommand(): Command {
         filename: path.basename(file),
       };
       if (options.imageSize) Object.assign(query, parseImageSize(options.imageSize));
-      const progress = new ProgressBar();
-      let sent = 0;
-      const counted = Readable.from(
-        (async function* () {
-          for await (const chunk of fs.createReadStream(file)) {
-            sent += (chunk as Buffer).length;
-            progress.update(size === 0 ? 1 : sent / size, `${formatBytes(sent)} of ${formatBytes(size)} sent`);
-            yield chunk as Buffer;
-          }
-          progress.update(undefined, 'checking the data on the server …');
-        })(),
+      const view = await uploadWithProgress(file, 'checking the data on the server …', (body) =>
+        client.pushDataset(options.name, body, query),
       );
-      try {
-        const view = await client.pushDataset(options.name, Readable.toWeb(counted) as ReadableStream<Uint8Array>, query);
-        progress.done();
-        if (json) return printJson(view);
-        console.log(describeDataset(view));
-      } catch (error) {
-        progress.done();
-        throw error;
-      }
+      if (json) return printJson(view);
+      console.log(describeDataset(view));
     },
   );
 

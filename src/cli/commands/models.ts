@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import type { ModelVersionView, ModelView } from '../../contracts/models.js';
@@ -6,6 +7,7 @@ import { writePrivateFile } from '../../files/private-file.js';
 import { bundleFileName } from '../../registry/bundle-file-name.js';
 import { verifyBundleSignature } from '../../registry/signing-key.js';
 import { clientFor, withClientOptions } from '../client-context.js';
+import { uploadWithProgress } from '../file-upload.js';
 import { formatBytes, printJson, printRows } from '../output.js';
 import { parseCount } from '../parse-arguments.js';
 
@@ -33,6 +35,32 @@ export function modelsCommand(): Command {
     const { client, json } = clientFor(self);
     const { versions } = await client.listVersions(name);
     printRows(versions, VERSION_COLUMNS, json, `Model ${name} has no versions.`);
+  });
+
+  withClientOptions(
+    models
+      .command('import')
+      .description(
+        'Import an ONNX model (from PyTorch, TensorFlow, scikit-learn, …) as a new version: the server reads its inputs and outputs, loads it in ONNX Runtime and runs it once before registering it',
+      )
+      .argument('<file>', 'The .onnx file (one self-contained file: external weight files are not supported)')
+      .requiredOption('--name <name>', 'Model name (lowercase letters, digits, "-"); a new version is added if it exists')
+      .option(
+        '--labels <file>',
+        'Class names, one per line, in the order of the classifier output scores: answers then carry the predicted label',
+      )
+      .option('--description <text>', 'What the model is')
+      .option('--tag <key=value>', 'A tag on the version (repeatable)', (value: string, previous: string[] = []) => [...previous, value]),
+  ).action(async (file: string, options: { name: string; labels?: string; description?: string; tag?: string[] }, self: Command) => {
+    const { client, json } = clientFor(self);
+    if (!fs.existsSync(file)) throw new Error(`${file} does not exist.`);
+    const labels = options.labels === undefined ? undefined : fs.readFileSync(options.labels, 'utf8');
+    const query = { filename: path.basename(file), description: options.description, tag: options.tag, labels };
+    const view = await uploadWithProgress(file, 'checking that ONNX Runtime loads and runs it …', (body) =>
+      client.importModel(options.name, body, query),
+    );
+    if (json) return printJson(view);
+    console.log(describeImported(view));
   });
 
   withClientOptions(
@@ -148,4 +176,20 @@ function formatModel(model: ModelView): string {
     `Created:     ${model.createdAt}`,
     `Updated:     ${model.updatedAt}`,
   ].join('\n');
+}
+
+function describeImported(view: ModelVersionView): string {
+  const origin = view.lineage.imported;
+  const tensor = (t: { name: string; datatype: string; shape: number[] }) => `${t.name} ${t.datatype} [${t.shape.join(', ')}]`;
+  return [
+    `Imported ${view.model} version ${view.version} (${formatBytes(view.artifact.sizeBytes)}, sha256 ${view.artifact.sha256.slice(0, 12)}…).`,
+    origin
+      ? `From:     ${origin.fileName ?? 'upload'} by ${origin.producerName || 'an unknown exporter'} ${origin.producerVersion}, opset ${origin.opsets.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}`
+      : '',
+    `Inputs:   ${view.ioSignature.inputs.map(tensor).join('; ')}`,
+    `Outputs:  ${view.ioSignature.outputs.map(tensor).join('; ')}`,
+    `Next:     fogline deploy create --name ${view.model} --model ${view.model}@${view.version} --to <label>=<value>`,
+  ]
+    .filter(Boolean)
+    .join('\n');
 }

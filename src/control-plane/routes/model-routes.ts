@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   ModelAliasParams,
+  ModelImportQuery,
   ModelList,
   ModelParams,
   ModelVersionList,
@@ -12,6 +13,7 @@ import {
   SetAliasRequest,
   TagsPatch,
 } from '../../contracts/models.js';
+import { FoglineError } from '../../errors/fogline-error.js';
 import { bundleFileName } from '../../registry/bundle-file-name.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import { parseModelSelector } from '../../registry/model-selector.js';
@@ -20,8 +22,49 @@ import { ERROR_RESPONSES } from './errors.js';
 
 export const SIGNED_MESSAGE_FORMAT = 'fogline.bundle.v1\\n<model>\\n<version>\\n<sha256>';
 
-export function modelRoutes({ models }: Services): FastifyPluginAsyncTypebox {
+/** ONNX files are streamed to the importer as they arrive (it hashes them and enforces the size limit). */
+const ONNX_TYPES = ['application/octet-stream', 'application/onnx'];
+
+export function modelRoutes({ models, modelImports }: Services): FastifyPluginAsyncTypebox {
   return async (app) => {
+    app.addContentTypeParser(ONNX_TYPES, (_request, payload, done) => done(null, payload));
+
+    app.post(
+      '/models/:name/versions',
+      {
+        config: { access: { minRole: 'operator' } },
+        schema: {
+          summary: 'Import an ONNX model as a new version (body: the .onnx file, streamed)',
+          description:
+            'The graph must load in ONNX Runtime and answer one request before the version is registered; a refused file uses up no version number.',
+          tags: ['models'],
+          params: ModelParams,
+          querystring: ModelImportQuery,
+          consumes: ONNX_TYPES,
+          response: { 201: ModelVersionView, ...ERROR_RESPONSES },
+        },
+      },
+      async (request, reply) => {
+        const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (!ONNX_TYPES.includes(type)) {
+          throw new FoglineError(
+            'FOGLINE_ERR_REQUEST_UNSUPPORTED_MEDIA',
+            `Send the .onnx file as the request body with content-type application/octet-stream (got ${type || 'no content type'})`,
+          );
+        }
+        const { filename, description, tag = [], labels } = request.query;
+        const view = await modelImports.import({
+          model: request.params.name,
+          body: request.body as AsyncIterable<Uint8Array>,
+          fileName: filename ?? null,
+          labels: labels === undefined ? undefined : parseLabels(labels),
+          description: description ?? null,
+          tags: parseTags(tag),
+          createdBy: request.principal?.tokenId ?? null,
+        });
+        return reply.status(201).send(view);
+      },
+    );
     app.get(
       '/registry/public-key',
       {
@@ -166,4 +209,21 @@ export function modelRoutes({ models }: Services): FastifyPluginAsyncTypebox {
 /** `3` is a version number; anything else is an alias. */
 function resolveVersion(models: ModelRegistry, name: string, version: string) {
   return models.resolve(parseModelSelector(`${name}@${version}`));
+}
+
+/** One label per line; a trailing newline (as a labels.txt file has) adds none. */
+function parseLabels(text: string): string[] {
+  const lines = text.replace(/\r\n/g, '\n').split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return lines;
+}
+
+function parseTags(pairs: string[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new FoglineError('FOGLINE_ERR_REQUEST_INVALID', `Tag "${pair}" is not key=value`);
+    tags[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return tags;
 }

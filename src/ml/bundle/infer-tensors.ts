@@ -6,15 +6,15 @@ export interface InferInput {
   name: string;
   shape: number[];
   datatype?: string;
-  data: ArrayLike<number | bigint | boolean>;
+  data: ArrayLike<number | bigint | boolean | string>;
 }
 
-/** A response tensor; `data` is a plain array so it serialises to JSON as the protocol expects. */
+/** A response tensor; `data` is a plain array so it serialises to JSON as the protocol expects (BYTES: strings). */
 export interface InferOutput {
   name: string;
   shape: number[];
   datatype: TensorDatatype;
-  data: number[] | boolean[];
+  data: number[] | boolean[] | string[];
 }
 
 /** A loaded bundle, ready to serve. Safe to call concurrently; dispose() frees its tensors. */
