@@ -147,7 +147,11 @@ describe('binary tensor data through the routes to a model source', () => {
       };
     },
   };
-  const app = Fastify({ bodyLimit: 4096 }).withTypeProvider<TypeBoxTypeProvider>();
+  // The control plane's validator settings (src/control-plane/app.ts): binary inputs must pass them too.
+  const app = Fastify({
+    bodyLimit: 4096,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
   beforeAll(async () => {
     await app.register(v2Routes(echo, 'public'));
     await app.ready();
