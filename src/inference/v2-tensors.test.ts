@@ -38,4 +38,11 @@ describe('toInferInputs', () => {
     const request = { inputs: [{ name: 'history', shape: [1, 3], datatype: 'FP32', data: history }] } as unknown as V2InferRequest;
     expect(toInferInputs(request)[0]?.data).toBe(history);
   });
+
+  it('takes strings for BYTES inputs only', () => {
+    const bytes = { inputs: [{ name: 'text', shape: [2], datatype: 'BYTES', data: ['a', 'b'] }] } as V2InferRequest;
+    expect(toInferInputs(bytes)[0]?.data).toEqual(['a', 'b']);
+    const numbers = { inputs: [{ name: 'x', shape: [2], datatype: 'FP32', data: [1, 'b'] }] } as V2InferRequest;
+    expect(() => toInferInputs(numbers)).toThrow(/Input "x" has a value that is not a number: "b"/);
+  });
 });

@@ -15,8 +15,8 @@ const converted = new WeakMap<V2InferRequest['inputs'], InferInput[]>();
 
 /**
  * Turns a V2 request's tensors into the library's flat inputs. The spec allows `data` flat or
- * nested in row-major order; either way the values must be numbers (or booleans) and as many as
- * the shape says. Binary requests (src/inference/v2-binary-routes.ts) carry typed arrays, which are
+ * nested in row-major order; either way the values must be numbers (or booleans; strings for
+ * BYTES) and as many as the shape says. Binary requests (src/inference/v2-binary-routes.ts) carry typed arrays, which are
  * flat and numeric already: they are passed on as they are, not copied. What is wrong is named in
  * an MlInputError, which the routes answer with 400.
  */
@@ -36,15 +36,17 @@ export function toInferInputs(request: V2InferRequest): InferInput[] {
   return inputs;
 }
 
-function flatten(input: V2InferInput): (number | boolean)[] {
-  const out: (number | boolean)[] = [];
+function flatten(input: V2InferInput): (number | boolean | string)[] {
+  const out: (number | boolean | string)[] = [];
+  // BYTES tensors carry strings (an imported model's text inputs); every other datatype numbers.
+  const strings = input.datatype === 'BYTES';
   const visit = (value: unknown, depth: number): void => {
     if (Array.isArray(value)) {
       if (depth > 16) throw new MlInputError('bad-input', `Input "${input.name}" nests its data deeper than its shape allows.`);
       for (const item of value) visit(item, depth + 1);
       return;
     }
-    if (typeof value === 'number' || typeof value === 'boolean') {
+    if (typeof value === 'number' || typeof value === 'boolean' || (strings && typeof value === 'string')) {
       out.push(value);
       return;
     }
