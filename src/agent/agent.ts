@@ -91,6 +91,9 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     batching: { maxBatchSize: config.maxBatchSize, maxDelayMs: config.maxBatchDelayMs },
     load: {
       isolation: config.predictorIsolation,
+      bundle: {
+        onnx: { intraOpThreads: config.onnxThreads, executionProvider: config.onnxProvider },
+      },
       onCrash: ({ reason, restarted }) => log.error({ reason, restarted }, 'a model worker stopped'),
     },
   });

@@ -22,6 +22,12 @@ function parseDelayMs(raw: string, name: string): number {
   return value;
 }
 
+function parseThreadCount(raw: string, name: string): number {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 256) throw new ConfigError(`${name} must be an integer from 0 to 256, got "${raw}"`);
+  return value;
+}
+
 function parseLabels(raw: string, name: string): LabelMap {
   try {
     return parseLabelList(raw);
@@ -148,6 +154,33 @@ export const AGENT_OPTIONS = {
     defaultText: 'in-process',
     defaultValue: () => 'in-process' as const,
     parse: parseChoice(['in-process', 'worker'] as const),
+  }),
+  runtime: option({
+    flag: '--runtime <runtime>',
+    env: 'FOGLINE_AGENT_RUNTIME',
+    description:
+      "onnx: serve each model's ONNX graph with ONNX Runtime (built-in models carry one beside their tfjs weights; imported models have only that); tfjs: serve built-in models with TensorFlow.js (imported models still need ONNX Runtime)",
+    defaultText: 'onnx',
+    defaultValue: () => 'onnx' as const,
+    parse: parseChoice(['onnx', 'tfjs'] as const),
+  }),
+  onnxThreads: option({
+    flag: '--onnx-threads <n>',
+    env: 'FOGLINE_AGENT_ONNX_THREADS',
+    description:
+      'ONNX Runtime intra-op threads per model (0: one per core); 1 keeps small models fastest while HTTP work uses the other cores',
+    defaultText: '1',
+    defaultValue: () => 1,
+    parse: parseThreadCount,
+  }),
+  onnxProvider: option({
+    flag: '--onnx-provider <name>',
+    env: 'FOGLINE_AGENT_ONNX_PROVIDER',
+    description:
+      "ONNX Runtime execution provider: cpu, or one this machine's onnxruntime-node has (e.g. cuda where its libraries are installed)",
+    defaultText: 'cpu',
+    defaultValue: () => 'cpu',
+    parse: parseString,
   }),
   streamSessions: option({
     flag: '--stream-sessions <mode>',

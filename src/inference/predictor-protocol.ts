@@ -1,12 +1,12 @@
 import type { BundleManifest, ModelSignature } from '../ml/bundle/bundle-manifest.js';
 import type { InferInput, InferOutput } from '../ml/bundle/infer-tensors.js';
 import type { MlProblem } from '../ml/errors.js';
-import type { OnnxRuntimeOptions } from '../ml/onnx-runtime/onnx-session.js';
+import type { LoadBundleOptions } from '../ml/bundle/load-bundle.js';
 
 /** What a predictor worker is started with (`workerData`): the verified bundle's bytes and how ONNX Runtime runs. */
 export interface PredictorWorkerData {
   bytes: Uint8Array;
-  onnx?: OnnxRuntimeOptions;
+  options: LoadBundleOptions;
 }
 
 /** Main thread → predictor worker. */

@@ -13,8 +13,8 @@ const failure = (error: unknown): WorkerFailure =>
     : { message: error instanceof Error ? error.message : String(error) };
 
 try {
-  const { bytes, onnx } = workerData as PredictorWorkerData;
-  const predictor = await loadBundle(bytes, { onnx });
+  const { bytes, options } = workerData as PredictorWorkerData;
+  const predictor = await loadBundle(bytes, options);
   port.on('message', (message: ToPredictorWorker) => {
     predictor.predict(message.inputs).then(
       (outputs) => post({ type: 'result', id: message.id, outputs }),

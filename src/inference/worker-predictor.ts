@@ -5,9 +5,8 @@ import { Worker } from 'node:worker_threads';
 import { FoglineError } from '../errors/fogline-error.js';
 import type { BundleManifest, ModelSignature } from '../ml/bundle/bundle-manifest.js';
 import type { InferInput, InferOutput } from '../ml/bundle/infer-tensors.js';
-import type { LoadedPredictor } from '../ml/bundle/load-bundle.js';
+import type { LoadBundleOptions, LoadedPredictor } from '../ml/bundle/load-bundle.js';
 import { MlInputError } from '../ml/errors.js';
-import type { OnnxRuntimeOptions } from '../ml/onnx-runtime/onnx-session.js';
 import type { FromPredictorWorker, PredictorWorkerData, ToPredictorWorker, WorkerFailure } from './predictor-protocol.js';
 
 /** The compiled worker entry; tests that run the TypeScript sources use the build in dist/. */
@@ -23,8 +22,8 @@ function workerFile(): string {
 export interface WorkerPredictorOptions {
   /** A model that takes longer than this to load is given up on (its worker stopped). */
   loadTimeoutMs?: number;
-  /** How ONNX Runtime runs in the worker. */
-  onnx?: OnnxRuntimeOptions;
+  /** How the worker loads the bundle (runtime, ONNX Runtime threads and provider). */
+  bundle?: LoadBundleOptions;
   /** A batch that takes longer than this is taken for a hung worker: it is stopped and restarted. */
   timeoutMs?: number;
   /** Restarts allowed in a minute; after that the predictor fails every request (503). */
@@ -167,7 +166,7 @@ export class WorkerPredictor implements LoadedPredictor {
 
 /** Starts a worker and waits for its bundle to load (or fail to). */
 function spawn(bytes: Uint8Array, options: WorkerPredictorOptions): Promise<Started> {
-  const worker = new Worker(workerFile(), { workerData: { bytes, onnx: options.onnx } satisfies PredictorWorkerData });
+  const worker = new Worker(workerFile(), { workerData: { bytes, options: options.bundle ?? {} } satisfies PredictorWorkerData });
   return new Promise<Started>((resolve, reject) => {
     const timer = options.loadTimeoutMs
       ? setTimeout(() => fail(new Error(`the model did not load within ${options.loadTimeoutMs} ms`)), options.loadTimeoutMs)

@@ -1,5 +1,5 @@
 import type { DesiredDeployment } from '../../contracts/deployments.js';
-import { loadBundle } from '../../ml/bundle/load-bundle.js';
+import { type LoadBundleOptions, loadBundle } from '../../ml/bundle/load-bundle.js';
 import type { LoadedVersion } from './model-slot.js';
 import { warmUpInputs } from '../../inference/warm-up-inputs.js';
 import { WorkerPredictor, type WorkerPredictorOptions } from '../../inference/worker-predictor.js';
@@ -7,6 +7,8 @@ import { WorkerPredictor, type WorkerPredictorOptions } from '../../inference/wo
 export interface LoadOptions {
   /** 'worker': the version runs in its own worker thread; 'in-process': on the agent's event loop. */
   isolation?: 'worker' | 'in-process';
+  /** Which runtime serves the network, and how ONNX Runtime runs (agent options --runtime, --onnx-threads, --onnx-provider). */
+  bundle?: LoadBundleOptions;
   /** Told when a version's worker stops unexpectedly. */
   onCrash?: WorkerPredictorOptions['onCrash'];
 }
@@ -31,7 +33,10 @@ export const DEFAULT_ISOLATION: NonNullable<LoadOptions['isolation']> = 'in-proc
 export async function loadVersion(bytes: Uint8Array, deployment: DesiredDeployment, options: LoadOptions = {}): Promise<LoadedVersion> {
   const started = performance.now();
   const isolation = options.isolation ?? DEFAULT_ISOLATION;
-  const predictor = isolation === 'worker' ? await WorkerPredictor.start(bytes, { onCrash: options.onCrash }) : await loadBundle(bytes);
+  const predictor =
+    isolation === 'worker'
+      ? await WorkerPredictor.start(bytes, { onCrash: options.onCrash, bundle: options.bundle })
+      : await loadBundle(bytes, options.bundle);
   try {
     await predictor.predict(warmUpInputs(predictor.signature));
   } catch (error) {
