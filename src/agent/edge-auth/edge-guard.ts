@@ -6,7 +6,7 @@ import { ALL_DEPLOYMENTS, type EdgeAuthMode, type EdgeToken } from '../../contra
 import { FoglineError } from '../../errors/fogline-error.js';
 
 /** Routes anyone may call whatever the mode: liveness and readiness, for load balancers and probes. */
-const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/v2/health/live', '/v2/health/ready']);
+const PUBLIC_ROUTES = new Set(['/healthz', '/readyz', '/v2', '/v2/health/live', '/v2/health/ready']);
 const METRICS_ROUTE = '/metrics';
 const ACTUALS_ROUTE = '/v2/models/:name/actuals';
 
