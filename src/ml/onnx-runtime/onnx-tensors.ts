@@ -76,7 +76,19 @@ export function toOrtTensor(inputs: InferInput[], spec: TensorSpec): ort.Tensor 
       `Input "${spec.name}" has shape ${JSON.stringify(shape)} (${count} values) but ${input.data.length} data values.`,
     );
   }
-  return new ort.Tensor(ORT_TYPE[spec.datatype], convert(input.data, spec), shape);
+  const data = sameTypedArray(input.data, spec.datatype) ?? convert(input.data, spec);
+  return new ort.Tensor(ORT_TYPE[spec.datatype], data, shape);
+}
+
+/** Binary requests arrive as typed arrays already in ONNX Runtime's layout: those go in as they are (floats still checked). */
+function sameTypedArray(data: InferInput['data'], datatype: TensorDatatype) {
+  if (datatype === 'FP32' && data instanceof Float32Array) return data.every(Number.isFinite) ? data : undefined;
+  if (datatype === 'FP64' && data instanceof Float64Array) return data.every(Number.isFinite) ? data : undefined;
+  if (datatype === 'INT64' && data instanceof BigInt64Array) return data;
+  if (datatype === 'UINT64' && data instanceof BigUint64Array) return data;
+  if (datatype === 'INT32' && data instanceof Int32Array) return data;
+  if (datatype === 'UINT8' && data instanceof Uint8Array) return data;
+  return undefined;
 }
 
 function convert(data: InferInput['data'], spec: TensorSpec) {
