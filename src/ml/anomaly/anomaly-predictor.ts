@@ -1,7 +1,7 @@
 import type { BundleManifest, ModelSignature } from '../bundle/bundle-manifest.js';
 import { type InferInput, type InferOutput, type Predictor, readInputs } from '../bundle/infer-tensors.js';
 import { ForecasterPredictor } from '../forecast/forecaster-predictor.js';
-import type { tf } from '../tf/backend.js';
+import type { Network, NetworkRuntime } from '../tf/network.js';
 import type { AnomalyRecipe } from './anomaly-recipe.js';
 
 /** `history` holds window + smoothing − 1 points: enough to score the new value and the smoothing − 1 points before it. */
@@ -34,20 +34,24 @@ export class AnomalyPredictor implements Predictor {
   private readonly forecaster: ForecasterPredictor;
 
   constructor(
-    model: tf.LayersModel,
+    network: Network,
     readonly recipe: AnomalyRecipe,
   ) {
-    this.forecaster = new ForecasterPredictor(model, recipe.forecast);
+    this.forecaster = new ForecasterPredictor(network, recipe.forecast);
     this.signature = anomalySignature(recipe);
   }
 
-  static fromManifest(model: tf.LayersModel, manifest: BundleManifest): AnomalyPredictor {
-    return new AnomalyPredictor(model, manifest.preprocessing as AnomalyRecipe);
+  static fromManifest(network: Network, manifest: BundleManifest): AnomalyPredictor {
+    return new AnomalyPredictor(network, manifest.preprocessing as AnomalyRecipe);
+  }
+
+  get runtime(): NetworkRuntime {
+    return this.forecaster.runtime;
   }
 
   /** Expected values and unsmoothed scores for n (history of forecast.window points, value) pairs. */
-  score(histories: Float32Array, values: ArrayLike<number>, n: number): { expected: Float32Array; score: Float32Array } {
-    const expected = this.forecaster.forecast(histories, new Float64Array(n), n);
+  async score(histories: Float32Array, values: ArrayLike<number>, n: number): Promise<{ expected: Float32Array; score: Float32Array }> {
+    const expected = await this.forecaster.forecast(histories, new Float64Array(n), n);
     const score = new Float32Array(n);
     const { center, scale } = this.recipe.residual;
     for (let i = 0; i < n; i++) score[i] = Math.abs(values[i]! - expected[i]! - center) / scale;
@@ -72,7 +76,7 @@ export class AnomalyPredictor implements Predictor {
         actual[r * k + j] = series[p]!;
       }
     }
-    const { expected, score: raw } = this.score(windows, actual, batch * k);
+    const { expected, score: raw } = await this.score(windows, actual, batch * k);
     const score = Float32Array.from({ length: batch }, (_, r) => raw.subarray(r * k, (r + 1) * k).reduce((s, v) => s + v, 0) / k);
     return [
       { name: 'expected', shape: [batch], datatype: 'FP32', data: Array.from({ length: batch }, (_, r) => expected[r * k + k - 1]!) },

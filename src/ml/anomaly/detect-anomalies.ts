@@ -64,7 +64,7 @@ export async function detectAnomalies(
       (o) => !series.filled.subarray(o - window, o + 1).includes(2),
     );
     const batch = gatherWindows(series, origins, window, 1);
-    const { score } = detector.score(batch.histories, batch.targets, batch.n);
+    const { score } = await detector.score(batch.histories, batch.targets, batch.n);
     const raw = new Float32Array(n).fill(Number.NaN);
     origins.forEach((o, i) => {
       raw[o] = score[i]!;

@@ -11,6 +11,7 @@ import { referenceStats } from '../stats/reference-stats.js';
 import { useBackend } from '../tf/backend.js';
 import { buildDenseNet } from '../tf/dense-net.js';
 import { trainModel } from '../tf/train-loop.js';
+import { TfjsNetwork } from '../tf/tfjs-network.js';
 import { fitStandardScaler } from '../timeseries/scaler.js';
 import type { RegularSeries } from '../timeseries/series-types.js';
 import { splitWindows, type WindowSplit } from '../timeseries/windows.js';
@@ -80,7 +81,11 @@ export async function trainAnomalyDetector(
     });
     options.onProgress?.({ phase: 'package', message: 'Measuring residuals and packing the bundle' });
     // Out-of-sample residuals (validation windows), so the scale reflects errors on unseen data.
-    const expected = new ForecasterPredictor(model, forecast).forecast(validation.histories, validation.startTimes, validation.n);
+    const expected = await new ForecasterPredictor(new TfjsNetwork(model), forecast).forecast(
+      validation.histories,
+      validation.startTimes,
+      validation.n,
+    );
     const signed = validation.targets.map((actual, i) => actual - expected[i]!);
     const recipe: AnomalyRecipe = {
       forecast,

@@ -1,12 +1,14 @@
 import { version as tfjsVersion } from '@tensorflow/tfjs';
+import { ONNX_FILE } from '../onnx-runtime/imported-model.js';
+import { layersModelToOnnx, type OnnxExportOptions } from '../onnx/export-layers-model.js';
 import type { tf } from '../tf/backend.js';
 import { saveModelFiles } from '../tf/model-artifacts.js';
+import { MODEL_FILE, WEIGHTS_FILE } from '../tf/model-file-names.js';
 import type { TrainLoopResult } from '../tf/train-loop.js';
 import { encodeContainer } from './bundle-container.js';
-import type { BundleManifest } from './bundle-manifest.js';
+import type { BundleManifest, ModelKind } from './bundle-manifest.js';
 
-export const MODEL_FILE = 'model.json';
-export const WEIGHTS_FILE = 'weights.bin';
+export { MODEL_FILE, WEIGHTS_FILE };
 
 const round = (x: number): number => Number(x.toPrecision(7));
 
@@ -43,11 +45,28 @@ export function trainingOutcome(result: TrainLoopResult, backend: string): Train
 /** A manifest as a trainer writes it; packing adds format, framework and files. */
 export type ManifestBody<P = unknown, M = object> = Omit<BundleManifest<P, M>, 'format' | 'framework' | 'frameworkVersion' | 'files'>;
 
-/** Packs a model and its manifest into bundle bytes (see bundle-container.ts for the layout). */
+/**
+ * The network's own tensors in the ONNX graph (not the V2 signature: scaling, calendar features,
+ * softmax and decoding stay in TypeScript around it).
+ */
+const ONNX_TENSOR_NAMES: Record<Exclude<ModelKind, 'imported'>, OnnxExportOptions> = {
+  forecaster: { inputName: 'features', outputName: 'scaled_forecast' },
+  'anomaly-detector': { inputName: 'features', outputName: 'scaled_forecast' },
+  'image-classifier': { inputName: 'scaled_pixels', outputName: 'logits' },
+};
+
+/**
+ * Packs a model and its manifest into bundle bytes (see bundle-container.ts for the layout): the
+ * tfjs network (model.json, weights.bin) and the same network as an ONNX graph (model.onnx), which
+ * loadBundle serves with ONNX Runtime by default. The same model and manifest give the same bytes.
+ */
 export async function packageModel(model: tf.LayersModel, manifest: ManifestBody<unknown, object>): Promise<Uint8Array> {
+  if (manifest.kind === 'imported') throw new Error('Imported models are packed by packageImportedModel, not packageModel.');
   const files = await saveModelFiles(model);
+  const onnx = layersModelToOnnx(model, ONNX_TENSOR_NAMES[manifest.kind]);
   return encodeContainer({ ...manifest, format: 'fogline-model-bundle', framework: 'tfjs', frameworkVersion: tfjsVersion.tfjs }, [
     { name: MODEL_FILE, bytes: files.modelJson },
     { name: WEIGHTS_FILE, bytes: files.weights },
+    { name: ONNX_FILE, bytes: onnx },
   ]);
 }

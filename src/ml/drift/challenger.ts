@@ -40,14 +40,14 @@ export async function compareForecasters(
     const longest = Math.max(paramsOf(champion).window, paramsOf(challenger).window);
     const origins = split.test.filter((o) => o >= longest);
     if (origins.length === 0) throw new MlInputError('empty', 'No held-out window fits both models.');
-    const score = (p: typeof champion): number => {
+    const score = async (p: typeof champion): Promise<number> => {
       const params = paramsOf(p);
       const batch = gatherWindows(series, origins, params.window, params.horizon);
-      const forecast = (p as unknown as ForecasterPredictor).forecast(batch.histories, batch.startTimes, batch.n);
+      const forecast = await (p as unknown as ForecasterPredictor).forecast(batch.histories, batch.startTimes, batch.n);
       return forecastMetrics(batch.targets, forecast).mape;
     };
-    const championMape = score(champion);
-    const challengerMape = score(challenger);
+    const championMape = await score(champion);
+    const challengerMape = await score(challenger);
     return {
       windows: origins.length,
       from: series.start + origins[0]! * series.intervalSeconds,

@@ -44,7 +44,7 @@ export async function evaluateForecaster(
     const { split } = prepareForecast(series, params);
     const batch = gatherWindows(series, split.test, params.window, params.horizon);
     options.signal?.throwIfAborted();
-    const forecast = (predictor as unknown as ForecasterPredictor).forecast(batch.histories, batch.startTimes, batch.n);
+    const forecast = await (predictor as unknown as ForecasterPredictor).forecast(batch.histories, batch.startTimes, batch.n);
     const test = compareWithBaselines(batch, forecast, params.window, params.horizon, series.intervalSeconds);
     const { manifest, files } = decodeContainer(bytes);
     const { files: _entries, ...rest } = manifest;

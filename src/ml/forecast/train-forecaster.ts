@@ -9,8 +9,9 @@ import { useBackend } from '../tf/backend.js';
 import { buildDenseNet } from '../tf/dense-net.js';
 import { type Matrix, trainModel } from '../tf/train-loop.js';
 import { loadModelFiles } from '../tf/model-artifacts.js';
+import { TfjsNetwork } from '../tf/tfjs-network.js';
 import { decodeContainer } from '../bundle/bundle-container.js';
-import { MODEL_FILE, WEIGHTS_FILE } from '../bundle/package-model.js';
+import { MODEL_FILE, WEIGHTS_FILE } from '../tf/model-file-names.js';
 import { MlInputError } from '../errors.js';
 import type { tf } from '../tf/backend.js';
 import { fitStandardScaler } from '../timeseries/scaler.js';
@@ -155,8 +156,8 @@ export async function trainForecaster(
     });
 
     options.onProgress?.({ phase: 'package', message: 'Scoring the validation split and packing the bundle' });
-    const predictor = new ForecasterPredictor(model, recipe);
-    const validationForecast = predictor.forecast(validationBatch.histories, validationBatch.startTimes, validationBatch.n);
+    const predictor = new ForecasterPredictor(new TfjsNetwork(model), recipe);
+    const validationForecast = await predictor.forecast(validationBatch.histories, validationBatch.startTimes, validationBatch.n);
     const body: ManifestBody<ForecastRecipe, ForecasterMetrics> = {
       kind: 'forecaster',
       signature: forecasterSignature(params.window, params.horizon),

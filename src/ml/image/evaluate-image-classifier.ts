@@ -33,7 +33,7 @@ export async function evaluateImageClassifier(
     const classes = data.classNames.length;
     const split = splitImages(data, params);
     const rows = imageRows(data, split.test);
-    const probabilities = (predictor as unknown as ImageClassifierPredictor).classify(rows.x.data, split.test.length);
+    const probabilities = await (predictor as unknown as ImageClassifierPredictor).classify(rows.x.data, split.test.length);
     const predictions = Int32Array.from(split.test, (_, r) => argmax(probabilities, r * classes, classes));
     const actual = Int32Array.from(split.test, (row) => data.labels[row]!);
     const model = classificationMetrics(actual, predictions, classes);

@@ -1,6 +1,6 @@
 import type { BundleManifest, ModelSignature } from '../bundle/bundle-manifest.js';
 import { type InferInput, type InferOutput, type Predictor, readInputs } from '../bundle/infer-tensors.js';
-import { tf } from '../tf/backend.js';
+import type { Network, NetworkRuntime } from '../tf/network.js';
 import { type ImageRecipe, pixelsPerImage } from './image-recipe.js';
 
 /** Images in raw pixel values (e.g. 0..16 for optdigits, 0..255 for 8-bit); class probabilities and the most likely class out. */
@@ -21,28 +21,29 @@ export class ImageClassifierPredictor implements Predictor {
   readonly signature: ModelSignature;
 
   constructor(
-    private readonly model: tf.LayersModel,
+    private readonly network: Network,
     readonly recipe: ImageRecipe,
   ) {
     this.signature = imageClassifierSignature(recipe);
   }
 
-  static fromManifest(model: tf.LayersModel, manifest: BundleManifest): ImageClassifierPredictor {
-    return new ImageClassifierPredictor(model, manifest.preprocessing as ImageRecipe);
+  static fromManifest(network: Network, manifest: BundleManifest): ImageClassifierPredictor {
+    return new ImageClassifierPredictor(network, manifest.preprocessing as ImageRecipe);
   }
 
-  /** Softmax probabilities (n × classes) for n images of raw pixels, row-major. */
-  classify(pixels: Float32Array, n: number): Float32Array {
+  get runtime(): NetworkRuntime {
+    return this.network.runtime;
+  }
+
+  /** Softmax probabilities (n × classes) for n images of raw pixels, row-major. The network gives logits. */
+  async classify(pixels: Float32Array, n: number): Promise<Float32Array> {
     const size = pixelsPerImage(this.recipe);
     const classes = this.recipe.classNames.length;
     const out = new Float32Array(n * classes);
     for (let from = 0; from < n; from += CHUNK) {
       const m = Math.min(CHUNK, n - from);
-      const probabilities = tf.tidy(() => {
-        const x = tf.tensor2d(pixels.subarray(from * size, (from + m) * size), [m, size]).div(this.recipe.pixelScale);
-        return tf.softmax(this.model.predict(x) as tf.Tensor).dataSync() as Float32Array;
-      });
-      out.set(probabilities, from * classes);
+      const scaled = pixels.slice(from * size, (from + m) * size).map((p) => p / this.recipe.pixelScale);
+      softmaxRows(await this.network.run(scaled, m, size), m, classes, out.subarray(from * classes));
     }
     return out;
   }
@@ -50,7 +51,7 @@ export class ImageClassifierPredictor implements Predictor {
   async predict(inputs: InferInput[]): Promise<InferOutput[]> {
     const { values, batch } = readInputs(inputs, this.signature);
     const classes = this.recipe.classNames.length;
-    const probabilities = this.classify(Float32Array.from(values.get('image')!), batch);
+    const probabilities = await this.classify(Float32Array.from(values.get('image')!), batch);
     return [
       { name: 'probabilities', shape: [batch, classes], datatype: 'FP32', data: Array.from(probabilities) },
       {
@@ -63,7 +64,7 @@ export class ImageClassifierPredictor implements Predictor {
   }
 
   dispose(): void {
-    this.model.dispose();
+    this.network.dispose();
   }
 }
 
@@ -71,4 +72,15 @@ export function argmax(values: Float32Array, offset: number, length: number): nu
   let best = 0;
   for (let i = 1; i < length; i++) if (values[offset + i]! > values[offset + best]!) best = i;
   return best;
+}
+
+/** Row-wise softmax of rows × classes logits into `out`, shifted by each row's largest logit so exp cannot overflow. */
+export function softmaxRows(logits: Float32Array, rows: number, classes: number, out: Float32Array): void {
+  for (let r = 0; r < rows; r++) {
+    const row = logits.subarray(r * classes, (r + 1) * classes);
+    const max = row.reduce((a, b) => Math.max(a, b), Number.NEGATIVE_INFINITY);
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += Math.exp(row[c]! - max);
+    for (let c = 0; c < classes; c++) out[r * classes + c] = Math.exp(row[c]! - max) / sum;
+  }
 }

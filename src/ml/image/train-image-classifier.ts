@@ -10,6 +10,7 @@ import { arraysFingerprint } from '../stats/fingerprint.js';
 import { referenceStats } from '../stats/reference-stats.js';
 import { useBackend } from '../tf/backend.js';
 import { type Matrix, trainModel } from '../tf/train-loop.js';
+import { TfjsNetwork } from '../tf/tfjs-network.js';
 import { argmax, ImageClassifierPredictor, imageClassifierSignature } from './image-classifier-predictor.js';
 import { buildImageModel } from './image-model.js';
 import { IMAGE_CLASSIFIER_PARAMS, type ImageClassifierParams } from './image-params.js';
@@ -119,7 +120,10 @@ export async function trainImageClassifier(
     options.onProgress?.({ phase: 'package', message: 'Scoring the validation split and packing the bundle' });
     const classes = recipe.classNames.length;
     const validationRaw = imageRows(data, split.validation);
-    const probabilities = new ImageClassifierPredictor(model, recipe).classify(validationRaw.x.data, split.validation.length);
+    const probabilities = await new ImageClassifierPredictor(new TfjsNetwork(model), recipe).classify(
+      validationRaw.x.data,
+      split.validation.length,
+    );
     const correct = Array.from(split.validation).filter(
       (row, r) => argmax(probabilities, r * classes, classes) === data.labels[row],
     ).length;
