@@ -14,6 +14,7 @@ import type { AgentInfo, NodeResources } from '../contracts/nodes.js';
 import { v2Routes } from '../inference/v2-routes.js';
 import { v2StreamRoutes } from '../inference/v2-stream.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
+import { onnxRuntimeProblem } from '../ml/onnx-runtime/onnx-runtime-module.js';
 import { VERSION } from '../version.js';
 import { backoffDelay } from './backoff.js';
 import { startFederatedClient } from './federated/federated-client.js';
@@ -159,12 +160,16 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   // where offloaded work lands (the control plane balances across cloud nodes): it never offloads.
   if (config.role !== 'cloud') offloading.connect({ server, credential, nodeName: identity.nodeName });
   const gpus = await detectGpus();
+  // Placement sends ONNX-only models (imported ones) only to nodes where ONNX Runtime loads.
+  const onnxProblem = await onnxRuntimeProblem();
+  if (onnxProblem) log.warn({ reason: onnxProblem }, 'ONNX Runtime is not available: this node serves TensorFlow.js models only');
   const agentInfo: AgentInfo = {
     version: VERSION,
     os: `${os.platform()} ${os.release()}`,
     arch: os.arch(),
     hostname: os.hostname(),
     inferenceUrl: url,
+    runtimes: onnxProblem ? ['tfjs'] : ['onnx', 'tfjs'],
   };
   const collect = async (): Promise<{ resources: NodeResources; agent: AgentInfo }> => ({
     resources: await readResources(config.dataDir, gpus),

@@ -9,6 +9,8 @@ export const ROLLOUT_PHASES = ['stable', 'updating', 'rolling', 'canary', 'soaki
 export type RolloutPhase = (typeof ROLLOUT_PHASES)[number];
 export const NODE_DEPLOYMENT_STATES = ['pending', 'downloading', 'loading', 'serving', 'failed'] as const;
 export type NodeDeploymentState = (typeof NODE_DEPLOYMENT_STATES)[number];
+/** What `deploy get` shows per node: a reported state, or 'refused' when the selector chose a node the model does not fit. */
+const DEPLOYMENT_VIEW_STATES = [...NODE_DEPLOYMENT_STATES, 'refused'] as const;
 /** Where a deployment's requests run: always on the node, always in the cloud (the node's own model when the cloud is away), or decided per request. */
 export const OFFLOAD_POLICIES = ['edge-only', 'cloud-only', 'auto'] as const;
 export type OffloadPolicy = (typeof OFFLOAD_POLICIES)[number];
@@ -120,7 +122,12 @@ export const NodeDeploymentStatus = Type.Object({
   servingVersion: Nullable(Type.Integer()),
   /** The version the rollout assigns this node now. */
   assignedVersion: Nullable(Type.Integer()),
-  state: Type.Union(NODE_DEPLOYMENT_STATES.map((s) => Type.Literal(s))),
+  state: Type.Union(
+    DEPLOYMENT_VIEW_STATES.map((s) => Type.Literal(s)),
+    {
+      description: "What the node reports; 'refused': the selector chose it but the model does not fit it (see reason)",
+    },
+  ),
   reason: Nullable(Type.String()),
   requests: Type.Integer({ description: 'Requests the serving version answered on this node since it started serving' }),
   errors: Type.Integer({ description: 'Of those, the ones that failed on the server side' }),

@@ -57,6 +57,10 @@ export type EnrollResponse = Static<typeof EnrollResponse>;
 
 const Bytes = Type.Integer({ minimum: 0 });
 
+/** What can run a model's network on a node: ONNX Runtime, TensorFlow.js. */
+export const MODEL_RUNTIMES = ['onnx', 'tfjs'] as const;
+export type ModelRuntime = (typeof MODEL_RUNTIMES)[number];
+
 export const Gpu = Type.Object(
   {
     name: Type.String({ maxLength: 200 }),
@@ -88,6 +92,12 @@ export const AgentInfo = Type.Object(
     arch: Type.String({ maxLength: 64 }),
     hostname: Type.String({ maxLength: 253 }),
     inferenceUrl: Type.String({ maxLength: 2048, description: 'Where the agent serves inference' }),
+    runtimes: Type.Optional(
+      Type.Array(Type.Union(MODEL_RUNTIMES.map((r) => Type.Literal(r))), {
+        maxItems: 8,
+        description: 'Model runtimes that load on this node (an agent that reports none runs TensorFlow.js only)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

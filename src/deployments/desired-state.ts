@@ -8,7 +8,7 @@ import type { ModelRegistry } from '../registry/model-registry.js';
 import type { ChangeSignal } from './change-signal.js';
 import type { DeploymentRecord, DeploymentRepository, NodeStatusRecord } from './deployment-repository.js';
 import type { OnDemandPlacements } from './on-demand-placements.js';
-import { placeDeployment } from './placement.js';
+import { planPlacement } from './placement.js';
 import { assignedVersion } from './rollout.js';
 import { parseModelSelector } from '../registry/model-selector.js';
 import { desiredJoint, jointNodeView, jointView, resolveJointCloud } from './joint-setting.js';
@@ -42,6 +42,8 @@ interface Placement {
   versions: Map<number, ModelVersionView>;
   joint: ModelVersionView | undefined;
   nodeIds: string[];
+  /** Nodes the selector chose that cannot take the model, and why. */
+  refused: { nodeId: string; reason: string }[];
 }
 
 /**
@@ -233,7 +235,8 @@ export class DesiredStateService {
     const { rollout } = deployment;
     const statuses = new Map(statusList.map((status) => [status.nodeId, status]));
     const placedIds = new Set(placed.nodeIds);
-    const nodeIds = new Set([...placed.nodeIds, ...statuses.keys()]);
+    const refusals = new Map(placed.refused.map(({ nodeId, reason }) => [nodeId, reason]));
+    const nodeIds = new Set([...placed.nodeIds, ...statuses.keys(), ...refusals.keys()]);
     return {
       name: deployment.name,
       model: deployment.modelSelector,
@@ -265,8 +268,8 @@ export class DesiredStateService {
           version: status?.version ?? null,
           servingVersion: status?.servingVersion ?? null,
           assignedVersion: placedIds.has(nodeId) ? assignedVersion(rollout, nodeId) : null,
-          state: status?.state ?? 'pending',
-          reason: status?.reason ?? null,
+          state: status?.state ?? (refusals.has(nodeId) ? 'refused' : 'pending'),
+          reason: status?.reason ?? refusals.get(nodeId) ?? null,
           requests: status?.requests ?? 0,
           errors: status?.errors ?? 0,
           latencyP50Ms: status?.latencyP50Ms ?? null,
@@ -333,11 +336,19 @@ export class DesiredStateService {
 
 function placeOne(entry: Snapshot['deployments'][number], nodes: readonly NodeView[], onDemand: ReadonlyMap<string, string[]>): Placement {
   const { deployment, resolved, versions } = entry;
-  // Size the fit by the largest version involved (stable, target, the selector's), so a node has room for a swap.
-  const sizes = [...versions.values(), ...(resolved ? [resolved] : [])].map((v) => v.artifact.sizeBytes);
-  const nodeIds =
-    sizes.length === 0
-      ? []
-      : placeDeployment(deployment.nodeSelector, Math.max(...sizes), nodes, onDemand.get(deployment.name)).map((n) => n.id);
-  return { deployment, resolved, versions, joint: entry.joint, nodeIds };
+  const involved = [...versions.values(), ...(resolved ? [resolved] : [])];
+  if (involved.length === 0) return { deployment, resolved, versions, joint: entry.joint, nodeIds: [], refused: [] };
+  const needs = {
+    bundleBytes: Math.max(...involved.map((v) => v.artifact.sizeBytes)),
+    needsOnnx: involved.some((v) => v.framework === 'onnx'),
+  };
+  const { placed, refused } = planPlacement(deployment.nodeSelector, needs, nodes, onDemand.get(deployment.name));
+  return {
+    deployment,
+    resolved,
+    versions,
+    joint: entry.joint,
+    nodeIds: placed.map((n) => n.id),
+    refused: refused.map(({ node, reason }) => ({ nodeId: node.id, reason })),
+  };
 }

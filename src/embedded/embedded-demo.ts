@@ -150,6 +150,8 @@ function describeNode(node: NodeDeploymentStatus): string {
       return `${name} failed on version ${version}: ${node.reason ?? 'no reason given'}${node.servingVersion !== null ? `; it still serves version ${node.servingVersion}` : ''}`;
     case 'serving':
       return `${name} serves version ${node.version}, not version ${node.assignedVersion} that the rollout gave it`;
+    case 'refused':
+      return `${name} cannot take the model: ${node.reason ?? 'no reason given'}`;
   }
 }
 

@@ -2,7 +2,7 @@ import type { BundleManifest, ImportOrigin, ModelSignature, TensorDatatype, Tens
 import { encodeContainer } from '../bundle/bundle-container.js';
 import { MlInputError } from '../errors.js';
 import { describeOnnxModel, type OnnxTensorInfo } from '../onnx/describe-onnx-model.js';
-import { ONNX_RUNTIME_VERSION } from './onnx-runtime-version.js';
+import { ONNX_RUNTIME_VERSION } from './onnx-runtime-module.js';
 import type { OutputLabels } from './onnx-model-predictor.js';
 
 /** The ONNX graph inside a bundle: an imported model's only network, a built-in model's second one. */

@@ -1,7 +1,15 @@
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { MlInputError } from '../errors.js';
 import type { Network } from '../tf/network.js';
 import { createOnnxSession, type OnnxRuntimeOptions } from './onnx-session.js';
+
+/** Whether onnxruntime-node loads here (its native library exists for a few platforms only). */
+export function onnxRuntimeLoads(): Promise<boolean> {
+  return import('onnxruntime-node').then(
+    () => true,
+    () => false,
+  );
+}
 
 /**
  * A built-in model's network on ONNX Runtime: the graph that packaging exported from the same
@@ -12,6 +20,7 @@ export class OnnxNetwork implements Network {
 
   private constructor(
     private readonly session: ort.InferenceSession,
+    private readonly Tensor: typeof ort.Tensor,
     private readonly input: string,
     private readonly output: string,
   ) {}
@@ -25,11 +34,13 @@ export class OnnxNetwork implements Network {
         `The bundle's network graph has ${session.inputNames.length} inputs and ${session.outputNames.length} outputs; a built-in model's has one of each.`,
       );
     }
-    return new OnnxNetwork(session, session.inputNames[0]!, session.outputNames[0]!);
+    // Loaded on use, like the session itself: importing this module must not need ONNX Runtime.
+    const { Tensor } = await import('onnxruntime-node');
+    return new OnnxNetwork(session, Tensor, session.inputNames[0]!, session.outputNames[0]!);
   }
 
   async run(x: Float32Array, rows: number, cols: number): Promise<Float32Array> {
-    const results = await this.session.run({ [this.input]: new ort.Tensor('float32', x, [rows, cols]) });
+    const results = await this.session.run({ [this.input]: new this.Tensor('float32', x, [rows, cols]) });
     return results[this.output]!.data as Float32Array;
   }
 

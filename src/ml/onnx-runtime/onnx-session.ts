@@ -1,6 +1,6 @@
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { MlInputError } from '../errors.js';
-import { ONNX_RUNTIME_VERSION } from './onnx-runtime-version.js';
+import { ONNX_RUNTIME_VERSION, onnxRuntime, onnxRuntimeProblem } from './onnx-runtime-module.js';
 
 /** How ONNX Runtime runs on this machine (agent options `--onnx-threads`, `--onnx-provider`). */
 export interface OnnxRuntimeOptions {
@@ -11,8 +11,9 @@ export interface OnnxRuntimeOptions {
 }
 
 /** Providers this build of onnxruntime-node can use without installing anything else. */
-export function availableExecutionProviders(): string[] {
-  return ort
+export async function availableExecutionProviders(): Promise<string[]> {
+  if (await onnxRuntimeProblem()) return [];
+  return (await onnxRuntime())
     .listSupportedBackends()
     .filter((backend) => backend.bundled)
     .map((backend) => backend.name);
@@ -24,13 +25,17 @@ export function availableExecutionProviders(): string[] {
  * own reason in the message.
  */
 export async function createOnnxSession(bytes: Uint8Array, options: OnnxRuntimeOptions = {}): Promise<ort.InferenceSession> {
+  const problem = await onnxRuntimeProblem();
+  if (problem) throw new MlInputError('onnx-unsupported', problem);
   const provider = options.executionProvider ?? 'cpu';
-  if (!availableExecutionProviders().includes(provider)) {
+  const providers = await availableExecutionProviders();
+  if (!providers.includes(provider)) {
     throw new MlInputError(
       'bad-parameter',
-      `ONNX Runtime execution provider "${provider}" is not available here; available: ${availableExecutionProviders().join(', ')}.`,
+      `ONNX Runtime execution provider "${provider}" is not available here; available: ${providers.join(', ')}.`,
     );
   }
+  const ort = await onnxRuntime();
   try {
     return await ort.InferenceSession.create(bytes, {
       executionProviders: [provider],

@@ -1,8 +1,9 @@
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import type { TensorDatatype, TensorSpec } from '../bundle/bundle-manifest.js';
 import type { InferInput, InferOutput } from '../bundle/infer-tensors.js';
 import { MlInputError } from '../errors.js';
 import { fromHalfBits, toHalfBits } from './half-float.js';
+import { loadedOnnxRuntime } from './onnx-runtime-module.js';
 
 type OrtType = ort.Tensor.Type;
 
@@ -77,7 +78,7 @@ export function toOrtTensor(inputs: InferInput[], spec: TensorSpec): ort.Tensor 
     );
   }
   const data = sameTypedArray(input.data, spec.datatype) ?? convert(input.data, spec);
-  return new ort.Tensor(ORT_TYPE[spec.datatype], data, shape);
+  return new (loadedOnnxRuntime().Tensor)(ORT_TYPE[spec.datatype], data, shape);
 }
 
 /** Binary requests arrive as typed arrays already in ONNX Runtime's layout: those go in as they are (floats still checked). */
