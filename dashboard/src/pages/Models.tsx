@@ -123,15 +123,28 @@ function ModelDetail({ name }: { name: string }) {
                     </table>
                   </td>
                   <td>
-                    {v.lineage.runId ? <a href={href('runs', v.lineage.runId)}>run {v.lineage.runId}</a> : 'no run'}
-                    <br />
-                    <span className="muted">
-                      {v.lineage.dataset ? `${v.lineage.dataset.name}@${v.lineage.dataset.version}` : 'no dataset'} · code{' '}
-                      {v.lineage.codeVersion}
-                    </span>
+                    {v.lineage.imported ? (
+                      <>
+                        imported {v.lineage.imported.fileName ?? 'file'}
+                        <br />
+                        <span className="muted" title={v.lineage.imported.fileSha256}>
+                          {v.lineage.imported.producerName || 'unknown exporter'} {v.lineage.imported.producerVersion} · opset{' '}
+                          {v.lineage.imported.opsets.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}
+                        </span>
+                      </>
+                    ) : (
+                      <>
+                        {v.lineage.runId ? <a href={href('runs', v.lineage.runId)}>run {v.lineage.runId}</a> : 'no run'}
+                        <br />
+                        <span className="muted">
+                          {v.lineage.dataset ? `${v.lineage.dataset.name}@${v.lineage.dataset.version}` : 'no dataset'} · code{' '}
+                          {v.lineage.codeVersion}
+                        </span>
+                      </>
+                    )}
                   </td>
                   <td className="muted">
-                    {v.kind} · <code title={v.artifact.sha256}>{v.artifact.sha256.slice(0, 12)}</code>
+                    {v.kind} · {v.framework} · <code title={v.artifact.sha256}>{v.artifact.sha256.slice(0, 12)}</code>
                   </td>
                   <td>{ago(v.createdAt)}</td>
                 </tr>
