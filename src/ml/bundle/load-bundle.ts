@@ -2,7 +2,7 @@ import { AnomalyPredictor } from '../anomaly/anomaly-predictor.js';
 import { MlInputError } from '../errors.js';
 import { type ImportedPreprocessing, ONNX_FILE } from '../onnx-runtime/imported-model.js';
 import { OnnxModelPredictor } from '../onnx-runtime/onnx-model-predictor.js';
-import { OnnxNetwork } from '../onnx-runtime/onnx-network.js';
+import { OnnxNetwork, onnxRuntimeLoads } from '../onnx-runtime/onnx-network.js';
 import { createOnnxSession, type OnnxRuntimeOptions } from '../onnx-runtime/onnx-session.js';
 import { ForecasterPredictor } from '../forecast/forecaster-predictor.js';
 import { ImageClassifierPredictor } from '../image/image-classifier-predictor.js';
@@ -26,7 +26,8 @@ export interface LoadedPredictor extends Predictor {
 export interface LoadBundleOptions {
   /**
    * Which engine runs a built-in model's network. 'onnx' (default): ONNX Runtime on the bundle's
-   * model.onnx, falling back to tfjs for bundles packed before it was written; 'tfjs': always
+   * model.onnx, falling back to tfjs for bundles packed before it was written and where ONNX
+   * Runtime does not load (the predictor's `runtime` says which ran); 'tfjs': always
    * TensorFlow.js. Imported models run on ONNX Runtime either way.
    */
   runtime?: NetworkRuntime;
@@ -72,7 +73,8 @@ export async function loadBundle(
 
 async function loadNetwork(files: Map<string, Uint8Array>, options: LoadBundleOptions): Promise<Network> {
   const onnx = files.get(ONNX_FILE);
-  if (onnx && options.runtime !== 'tfjs') return OnnxNetwork.load(onnx, options.onnx);
+  // 'onnx' is a preference: bundles packed before model.onnx, and machines without ONNX Runtime, serve on tfjs.
+  if (onnx && options.runtime !== 'tfjs' && (await onnxRuntimeLoads())) return OnnxNetwork.load(onnx, options.onnx);
   const modelJson = files.get(MODEL_FILE);
   const weights = files.get(WEIGHTS_FILE);
   if (!modelJson || !weights) throw new MlInputError('bundle-corrupt', `The bundle lacks ${MODEL_FILE} or ${WEIGHTS_FILE}.`);
