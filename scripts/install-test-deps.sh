@@ -19,6 +19,7 @@ PACKAGES=(
   chromium          # test/browser/dashboard (FOGLINE_CHROMIUM, default /usr/bin/chromium)
   prometheus        # prometheus and promtool for test/e2e/prometheus
   openssl           # test certificates for test/e2e/tls
+  python3-torch python3-onnx  # examples/pytorch and test/e2e/pytorch-round-trip (run with /usr/bin/python3)
 )
 PG_HOST=127.0.0.1 PG_PORT=5432
 MARIADB_HOST=127.0.0.1 MARIADB_PORT=3306

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { databaseServers } from './database-servers.js';
+import { pythonPath, pythonTorchProblem } from './python-torch.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -75,7 +76,15 @@ export function chromiumFix(uid: number | undefined = CURRENT.uid): string {
 export const PROGRAM_PACKAGES: Record<string, string> = { prometheus: 'prometheus', promtool: 'prometheus' };
 
 /** Every Debian package a requirement names; the install script must install each. */
-export const TEST_PACKAGES = ['chromium', 'openssl', 'postgresql', 'mariadb-server', ...new Set(Object.values(PROGRAM_PACKAGES))];
+export const TEST_PACKAGES = [
+  'chromium',
+  'openssl',
+  'postgresql',
+  'mariadb-server',
+  'python3-torch',
+  'python3-onnx',
+  ...new Set(Object.values(PROGRAM_PACKAGES)),
+];
 
 /** Programs a test file looks up on PATH with `requireBinary('<name>')`. */
 function programsOf(uses: TestFileUses): string[] {
@@ -94,6 +103,16 @@ function requirements({ env, uid }: PreflightEnvironment, programNames: string[]
       check: async () => {
         const chromium = chromiumPath(env);
         return isExecutable(chromium) ? undefined : { what: `Chromium at ${chromium}`, problem: notThere(chromium), fix: chromiumFix(uid) };
+      },
+    },
+    {
+      neededBy: imports('test/support/python-torch.ts'),
+      check: async () => {
+        const python = pythonPath(env);
+        const problem = await pythonTorchProblem(python);
+        return problem
+          ? { what: `PyTorch and ONNX for ${python}`, problem, fix: `${install} (Debian's python3-torch and python3-onnx packages)` }
+          : undefined;
       },
     },
     {
