@@ -2,7 +2,8 @@ import { AnomalyPredictor } from '../anomaly/anomaly-predictor.js';
 import { MlInputError } from '../errors.js';
 import { type ImportedPreprocessing, ONNX_FILE } from '../onnx-runtime/imported-model.js';
 import { OnnxModelPredictor } from '../onnx-runtime/onnx-model-predictor.js';
-import { OnnxNetwork, onnxRuntimeLoads } from '../onnx-runtime/onnx-network.js';
+import { OnnxNetwork } from '../onnx-runtime/onnx-network.js';
+import { onnxRuntimeProblem } from '../onnx-runtime/onnx-runtime-module.js';
 import { createOnnxSession, type OnnxRuntimeOptions } from '../onnx-runtime/onnx-session.js';
 import { ForecasterPredictor } from '../forecast/forecaster-predictor.js';
 import { ImageClassifierPredictor } from '../image/image-classifier-predictor.js';
@@ -74,7 +75,7 @@ export async function loadBundle(
 async function loadNetwork(files: Map<string, Uint8Array>, options: LoadBundleOptions): Promise<Network> {
   const onnx = files.get(ONNX_FILE);
   // 'onnx' is a preference: bundles packed before model.onnx, and machines without ONNX Runtime, serve on tfjs.
-  if (onnx && options.runtime !== 'tfjs' && (await onnxRuntimeLoads())) return OnnxNetwork.load(onnx, options.onnx);
+  if (onnx && options.runtime !== 'tfjs' && (await onnxRuntimeProblem()) === null) return OnnxNetwork.load(onnx, options.onnx);
   const modelJson = files.get(MODEL_FILE);
   const weights = files.get(WEIGHTS_FILE);
   if (!modelJson || !weights) throw new MlInputError('bundle-corrupt', `The bundle lacks ${MODEL_FILE} or ${WEIGHTS_FILE}.`);

@@ -1,15 +1,8 @@
 import type * as ort from 'onnxruntime-node';
 import { MlInputError } from '../errors.js';
 import type { Network } from '../tf/network.js';
+import { onnxRuntime } from './onnx-runtime-module.js';
 import { createOnnxSession, type OnnxRuntimeOptions } from './onnx-session.js';
-
-/** Whether onnxruntime-node loads here (its native library exists for a few platforms only). */
-export function onnxRuntimeLoads(): Promise<boolean> {
-  return import('onnxruntime-node').then(
-    () => true,
-    () => false,
-  );
-}
 
 /**
  * A built-in model's network on ONNX Runtime: the graph that packaging exported from the same
@@ -35,7 +28,7 @@ export class OnnxNetwork implements Network {
       );
     }
     // Loaded on use, like the session itself: importing this module must not need ONNX Runtime.
-    const { Tensor } = await import('onnxruntime-node');
+    const { Tensor } = await onnxRuntime();
     return new OnnxNetwork(session, Tensor, session.inputNames[0]!, session.outputNames[0]!);
   }
 
