@@ -67,7 +67,7 @@ function errorOnly(hours, k) {
 }
 
 /** Forecasts of every origin in [from, to) at once (the same numbers as one request per hour). */
-function forecasts(predictor, values, from, to) {
+async function forecasts(predictor, values, from, to) {
   const n = to - from;
   const histories = new Float32Array(n * W);
   const startTimes = [];
@@ -75,12 +75,12 @@ function forecasts(predictor, values, from, to) {
     histories.set(values.subarray(from + k - W, from + k), k * W);
     startTimes.push(full.start + (from + k) * full.intervalSeconds);
   }
-  return { histories, startTimes, out: predictor.forecast(histories, startTimes, n) };
+  return { histories, startTimes, out: await predictor.forecast(histories, startTimes, n) };
 }
 
 /** Mean APE (%) of every (origin, step) forecast whose target lies in [from, to). */
-function edgeMape(predictor, values, from, to) {
-  const { out } = forecasts(predictor, values, from - H + 1, to);
+async function edgeMape(predictor, values, from, to) {
+  const { out } = await forecasts(predictor, values, from - H + 1, to);
   let sum = 0;
   let n = 0;
   for (let k = 0; k < to - from + H - 1; k++) {
@@ -110,7 +110,7 @@ async function replay(values, { round = false } = {}) {
   let o = trainEnd;
   while (o < end) {
     const chunk = Math.min(EVERY, end - o);
-    const { histories, startTimes, out } = forecasts(predictor, values, o, o + chunk);
+    const { histories, startTimes, out } = await forecasts(predictor, values, o, o + chunk);
     for (let k = 0; k < chunk; k++) {
       collector.observe(
         [
@@ -246,18 +246,18 @@ if (first) {
   );
   console.log(`  edge MAPE (every day-ahead forecast of each hour):`);
   console.log(
-    `    champion, the week before the shift:                   ${edgeMape(champion, shiftedValues, shiftAt - week, shiftAt).toFixed(2)}%`,
+    `    champion, the week before the shift:                   ${(await edgeMape(champion, shiftedValues, shiftAt - week, shiftAt)).toFixed(2)}%`,
   );
   console.log(
-    `    champion, from the shift to the first event:           ${edgeMape(champion, shiftedValues, shiftAt, first.event).toFixed(2)}%`,
+    `    champion, from the shift to the first event:           ${(await edgeMape(champion, shiftedValues, shiftAt, first.event)).toFixed(2)}%`,
   );
   console.log(
-    `    champion, the 30 days from ${promoted ? 'the promotion' : 'the event'} (had it stayed): ${edgeMape(champion, shiftedValues, after, after + month).toFixed(2)}%`,
+    `    champion, the 30 days from ${promoted ? 'the promotion' : 'the event'} (had it stayed): ${(await edgeMape(champion, shiftedValues, after, after + month)).toFixed(2)}%`,
   );
   if (promoted) {
     const p = await loadBundle(promoted.bundle);
     console.log(
-      `    challenger, the 30 days from the promotion:            ${edgeMape(p, shiftedValues, after, after + month).toFixed(2)}%`,
+      `    challenger, the 30 days from the promotion:            ${(await edgeMape(p, shiftedValues, after, after + month)).toFixed(2)}%`,
     );
     p.dispose();
   }

@@ -22,7 +22,7 @@ async function probabilities(bundle, data, rows) {
   const predictor = await ml.loadBundle(bundle);
   try {
     const { x } = ml.imageRows(data, rows);
-    return predictor.classify(x.data, rows.length);
+    return await predictor.classify(x.data, rows.length);
   } finally {
     predictor.dispose();
   }

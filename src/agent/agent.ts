@@ -93,6 +93,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     load: {
       isolation: config.predictorIsolation,
       bundle: {
+        runtime: config.runtime,
         onnx: { intraOpThreads: config.onnxThreads, executionProvider: config.onnxProvider },
       },
       onCrash: ({ reason, restarted }) => log.error({ reason, restarted }, 'a model worker stopped'),

@@ -2,6 +2,7 @@ import type { BundleManifest, ModelSignature } from '../ml/bundle/bundle-manifes
 import type { InferInput, InferOutput } from '../ml/bundle/infer-tensors.js';
 import type { MlProblem } from '../ml/errors.js';
 import type { LoadBundleOptions } from '../ml/bundle/load-bundle.js';
+import type { NetworkRuntime } from '../ml/tf/network.js';
 
 /** What a predictor worker is started with (`workerData`): the verified bundle's bytes and how ONNX Runtime runs. */
 export interface PredictorWorkerData {
@@ -20,7 +21,7 @@ export interface WorkerFailure {
 
 /** Predictor worker → main thread. */
 export type FromPredictorWorker =
-  | { type: 'loaded'; manifest: BundleManifest; kind: string; signature: ModelSignature }
+  | { type: 'loaded'; manifest: BundleManifest; kind: string; signature: ModelSignature; runtime: NetworkRuntime }
   | { type: 'load-failed'; failure: WorkerFailure }
   | { type: 'result'; id: number; outputs: InferOutput[] }
   | { type: 'failed'; id: number; failure: WorkerFailure };

@@ -21,7 +21,7 @@ try {
       (error: unknown) => post({ type: 'failed', id: message.id, failure: failure(error) }),
     );
   });
-  post({ type: 'loaded', manifest: predictor.manifest, kind: predictor.kind, signature: predictor.signature });
+  post({ type: 'loaded', manifest: predictor.manifest, kind: predictor.kind, signature: predictor.signature, runtime: predictor.runtime });
 } catch (error) {
   post({ type: 'load-failed', failure: failure(error) });
 }

@@ -7,6 +7,7 @@ import type { BundleManifest, ModelSignature } from '../ml/bundle/bundle-manifes
 import type { InferInput, InferOutput } from '../ml/bundle/infer-tensors.js';
 import type { LoadBundleOptions, LoadedPredictor } from '../ml/bundle/load-bundle.js';
 import { MlInputError } from '../ml/errors.js';
+import type { NetworkRuntime } from '../ml/tf/network.js';
 import type { FromPredictorWorker, PredictorWorkerData, ToPredictorWorker, WorkerFailure } from './predictor-protocol.js';
 
 /** The compiled worker entry; tests that run the TypeScript sources use the build in dist/. */
@@ -43,6 +44,7 @@ interface Started {
   manifest: BundleManifest;
   kind: string;
   signature: ModelSignature;
+  runtime: NetworkRuntime;
 }
 
 /**
@@ -56,6 +58,7 @@ export class WorkerPredictor implements LoadedPredictor {
   readonly kind: string;
   readonly signature: ModelSignature;
   readonly manifest: BundleManifest;
+  readonly runtime: NetworkRuntime;
   private worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -72,6 +75,7 @@ export class WorkerPredictor implements LoadedPredictor {
     this.kind = started.kind;
     this.signature = started.signature;
     this.manifest = started.manifest;
+    this.runtime = started.runtime;
     this.worker = started.worker;
     this.watch(this.worker);
   }
@@ -188,7 +192,7 @@ function spawn(bytes: Uint8Array, options: WorkerPredictorOptions): Promise<Star
     }
     function first(message: FromPredictorWorker) {
       detach();
-      if (message.type === 'loaded') resolve({ worker, manifest: message.manifest, kind: message.kind, signature: message.signature });
+      if (message.type === 'loaded') resolve({ worker, ...message });
       else if (message.type === 'load-failed') fail(toError(message.failure));
       else fail(new Error(`unexpected first message from the predictor worker: ${message.type}`));
     }

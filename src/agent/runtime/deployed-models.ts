@@ -184,11 +184,12 @@ export class DeployedModels implements V2ModelSource {
 
   async metadata(name: string, version?: string): Promise<V2ModelMetadata> {
     const slot = this.slot(name, version);
-    const { signature, manifest } = slot.predictor;
+    const { signature, runtime } = slot.predictor;
     return {
       name,
       versions: [String(slot.version)],
-      platform: `fogline-${manifest.framework}`,
+      // Which engine answers here: the ONNX graph or the tfjs weights (a built-in bundle has both).
+      platform: runtime === 'onnx' ? 'onnxruntime_onnx' : 'fogline-tfjs',
       inputs: signature.inputs,
       outputs: signature.outputs,
     };

@@ -17,11 +17,8 @@ import { readBundleManifest } from './read-manifest.js';
 
 export interface LoadedPredictor extends Predictor {
   manifest: BundleManifest;
-  /**
-   * The engine that runs the network: 'onnx' (ONNX Runtime) or 'tfjs' (TensorFlow.js). Always set
-   * by loadBundle; optional only until predictors in worker threads report theirs.
-   */
-  runtime?: NetworkRuntime;
+  /** The engine that runs the network: 'onnx' (ONNX Runtime) or 'tfjs' (TensorFlow.js). */
+  runtime: NetworkRuntime;
 }
 
 export interface LoadBundleOptions {
