@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// bench/serve load generator: runs in its OWN process (forked by run.js, or by hand), so that the
+// client's JSON building and HTTP parsing do not share an event loop with the server it measures.
+// `concurrency` loops each keep one request in flight over a keep-alive socket of their own
+// (node:http Agent, maxSockets = concurrency), for `durationMs` after `warmupRequests`, all with
+// the same prepared body. Answers other than 200 (and socket errors) count as failures.
+//
+// Forked: it waits for one IPC message (the job below) and answers with the result, then exits.
+// By hand: node bench/serve/load-generator.js JOB.json  (prints the result as JSON on stdout)
+//
+// Job: { url, body (string), bodyEncoding?: 'utf8' | 'base64', headers?: {}, concurrency, durationMs,
+//        warmupRequests?: 50 }
+// Result: { requests, failures, seconds, rps, p50, p99, mean, max, firstFailure? } (latencies in ms)
+import fs from 'node:fs';
+import http from 'node:http';
+
+/** Runs one job; see the file comment. */
+export async function runLoad(job) {
+  const body = Buffer.from(job.body, job.bodyEncoding ?? 'utf8');
+  const url = new URL(job.url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: job.concurrency, maxFreeSockets: job.concurrency });
+  const options = {
+    hostname: url.hostname,
+    port: url.port,
+    path: url.pathname + url.search,
+    method: 'POST',
+    agent,
+    headers: { 'content-type': 'application/json', ...job.headers, 'content-length': body.byteLength },
+  };
+  let failures = 0;
+  let firstFailure;
+  const once = () =>
+    new Promise((resolve) => {
+      const request = http.request(options, (response) => {
+        const ok = response.statusCode === 200;
+        const chunks = [];
+        if (ok) response.resume();
+        else response.on('data', (chunk) => chunks.push(chunk));
+        response.on('end', () => {
+          if (!ok) {
+            failures += 1;
+            firstFailure ??= `HTTP ${response.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 300)}`;
+          }
+          resolve(ok);
+        });
+        response.on('error', (error) => fail(error, resolve));
+      });
+      request.setTimeout(30_000, () => request.destroy(new Error('no answer within 30 s')));
+      request.on('error', (error) => fail(error, resolve));
+      request.end(body);
+    });
+  const fail = (error, resolve) => {
+    failures += 1;
+    firstFailure ??= error.message;
+    resolve(false);
+  };
+
+  // Warm-up: JIT on both sides, sockets opened; not counted.
+  const warmup = job.warmupRequests ?? 50;
+  await Promise.all(
+    Array.from({ length: job.concurrency }, async () => {
+      for (let i = 0; i < Math.ceil(warmup / job.concurrency); i++) await once();
+    }),
+  );
+  failures = 0;
+  firstFailure = undefined;
+
+  const latencies = [];
+  const started = performance.now();
+  const deadline = started + job.durationMs;
+  await Promise.all(
+    Array.from({ length: job.concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const t0 = performance.now();
+        if (await once()) latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  const sorted = Float64Array.from(latencies).sort();
+  const at = (p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] : null);
+  const mean = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : null;
+  return {
+    requests: sorted.length,
+    failures,
+    seconds,
+    rps: sorted.length / seconds,
+    p50: at(50),
+    p99: at(99),
+    mean,
+    max: sorted.length ? sorted[sorted.length - 1] : null,
+    ...(firstFailure ? { firstFailure } : {}),
+  };
+}
+
+const isMain = import.meta.url === `file://${process.argv[1]}`;
+if (isMain && process.send) {
+  process.once('message', async (job) => {
+    try {
+      process.send({ ok: true, result: await runLoad(job) }, () => process.exit(0));
+    } catch (error) {
+      process.send({ ok: false, error: error.stack ?? String(error) }, () => process.exit(1));
+    }
+  });
+} else if (isMain) {
+  if (!process.argv[2] || process.argv[2] === '--help') {
+    console.log('usage: node bench/serve/load-generator.js JOB.json   (see the comment at the top of this file)');
+    process.exit(process.argv[2] ? 0 : 2);
+  }
+  console.log(JSON.stringify(await runLoad(JSON.parse(fs.readFileSync(process.argv[2], 'utf8')))));
+}
