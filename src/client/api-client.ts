@@ -136,8 +136,17 @@ export class ApiClient {
     return (await response.json()) as DatasetVersionView;
   }
 
-  /** Uploads an ONNX file as a new version of `name` (streamed); the server checks that it loads and answers. */
-  async importModel(name: string, body: ReadableStream<Uint8Array>, query: ModelImportQuery): Promise<ModelVersionView> {
+  /**
+   * Uploads an ONNX file as a new version of `name` (streamed); the server checks that it loads and
+   * answers. `body` is the file itself, or a multipart form (`contentType` says which) whose
+   * fields carry what the query cannot (long label lists).
+   */
+  async importModel(
+    name: string,
+    body: ReadableStream<Uint8Array>,
+    query: ModelImportQuery,
+    contentType = 'application/octet-stream',
+  ): Promise<ModelVersionView> {
     const params = new URLSearchParams();
     if (query.filename !== undefined) params.set('filename', query.filename);
     if (query.description !== undefined) params.set('description', query.description);
@@ -147,7 +156,7 @@ export class ApiClient {
     const response = await this.send(
       'POST',
       `/api/v1/models/${encodeURIComponent(name)}/versions${search ? `?${search}` : ''}`,
-      { raw: body, contentType: 'application/octet-stream' },
+      { raw: body, contentType },
       30 * 60_000,
     );
     if (!response.ok) await this.fail(response);

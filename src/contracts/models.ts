@@ -94,14 +94,17 @@ export const ModelVersionParams = Type.Object({
 });
 export const ModelAliasParams = Type.Object({ name: ModelName, alias: AliasName });
 
-/** `POST /models/{name}/versions`: the body is the .onnx file; the rest comes in the query. */
+/** `POST /models/{name}/versions` with the .onnx file as the body: the rest comes in the query (or as multipart fields). */
 export const ModelImportQuery = Type.Object(
   {
     filename: Type.Optional(Type.String({ maxLength: 500 })),
     description: Type.Optional(Type.String({ maxLength: 2000 })),
     tag: Type.Optional(Type.Array(Type.String({ maxLength: 601, description: 'key=value' }), { maxItems: 50 })),
     labels: Type.Optional(
-      Type.String({ maxLength: 12_000, description: 'Class names, one per line, in the order of the classifier output scores' }),
+      Type.String({
+        maxLength: 12_000,
+        description: 'Class names, one per line, in the order of the classifier output scores (longer lists: a multipart labels field)',
+      }),
     ),
   },
   { additionalProperties: false },

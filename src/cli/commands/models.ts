@@ -6,6 +6,7 @@ import type { ModelVersionView, ModelView } from '../../contracts/models.js';
 import { writePrivateFile } from '../../files/private-file.js';
 import { bundleFileName } from '../../registry/bundle-file-name.js';
 import { verifyBundleSignature } from '../../registry/signing-key.js';
+import { multipartAroundFile } from '../../client/multipart-upload.js';
 import { clientFor, withClientOptions } from '../client-context.js';
 import { uploadWithProgress } from '../file-upload.js';
 import { formatBytes, printJson, printRows } from '../output.js';
@@ -53,11 +54,20 @@ export function modelsCommand(): Command {
       .option('--tag <key=value>', 'A tag on the version (repeatable)', (value: string, previous: string[] = []) => [...previous, value]),
   ).action(async (file: string, options: { name: string; labels?: string; description?: string; tag?: string[] }, self: Command) => {
     const { client, json } = clientFor(self);
-    if (!fs.existsSync(file)) throw new Error(`${file} does not exist.`);
-    const labels = options.labels === undefined ? undefined : fs.readFileSync(options.labels, 'utf8');
-    const query = { filename: path.basename(file), description: options.description, tag: options.tag, labels };
-    const view = await uploadWithProgress(file, 'checking that ONNX Runtime loads and runs it …', (body) =>
-      client.importModel(options.name, body, query),
+    for (const given of [file, options.labels])
+      if (given !== undefined && !fs.existsSync(given)) throw new Error(`${given} does not exist.`);
+    // Fields travel in a multipart form before the file: a label list can be longer than a URL may be.
+    const fields: [string, string][] = [
+      ...(options.labels === undefined ? [] : [['labels', fs.readFileSync(options.labels, 'utf8')] as [string, string]]),
+      ...(options.description === undefined ? [] : [['description', options.description] as [string, string]]),
+      ...(options.tag ?? []).map((tag): [string, string] => ['tag', tag]),
+    ];
+    const form = multipartAroundFile(fields, { field: 'file', fileName: path.basename(file) });
+    const view = await uploadWithProgress(
+      file,
+      'checking that ONNX Runtime loads and runs it …',
+      (body) => client.importModel(options.name, body, {}, form.contentType),
+      form,
     );
     if (json) return printJson(view);
     console.log(describeImported(view));

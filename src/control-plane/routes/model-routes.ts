@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import multipart from '@fastify/multipart';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
   ModelAliasParams,
   ModelImportQuery,
@@ -22,49 +23,70 @@ import { ERROR_RESPONSES } from './errors.js';
 
 export const SIGNED_MESSAGE_FORMAT = 'fogline.bundle.v1\\n<model>\\n<version>\\n<sha256>';
 
-/** ONNX files are streamed to the importer as they arrive (it hashes them and enforces the size limit). */
-const ONNX_TYPES = ['application/octet-stream', 'application/onnx'];
+/**
+ * The import body: the .onnx file itself (application/octet-stream; metadata in the query), or a
+ * multipart form whose fields come before a `file` part (labels of any length travel this way:
+ * the query string is limited to about 16 KiB). Either way the file streams to the importer, which
+ * hashes it and enforces the size limit as it arrives.
+ */
+const IMPORT_TYPES = ['application/octet-stream', 'application/onnx', 'multipart/form-data'];
 
 export function modelRoutes({ models, modelImports }: Services): FastifyPluginAsyncTypebox {
   return async (app) => {
-    app.addContentTypeParser(ONNX_TYPES, (_request, payload, done) => done(null, payload));
-
-    app.post(
-      '/models/:name/versions',
-      {
-        config: { access: { minRole: 'operator' } },
-        schema: {
-          summary: 'Import an ONNX model as a new version (body: the .onnx file, streamed)',
-          description:
-            'The graph must load in ONNX Runtime and answer one request before the version is registered; a refused file uses up no version number.',
-          tags: ['models'],
-          params: ModelParams,
-          querystring: ModelImportQuery,
-          consumes: ONNX_TYPES,
-          response: { 201: ModelVersionView, ...ERROR_RESPONSES },
+    // Its own scope: any content type reaches the handler, which says what to send instead.
+    await app.register(async (scope) => {
+      await scope.register(multipart, { limits: { fieldSize: LABELS_LIMIT_BYTES, fields: 60, files: 1, parts: 62 } });
+      scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+      scope.withTypeProvider<TypeBoxTypeProvider>().post(
+        '/models/:name/versions',
+        {
+          config: { access: { minRole: 'operator' } },
+          schema: {
+            summary:
+              'Import an ONNX model as a new version (body: the .onnx file, or a form with labels, description and tag fields then a file part)',
+            description:
+              'The graph must load in ONNX Runtime and answer one request before the version is registered; a refused file uses up no version number.',
+            tags: ['models'],
+            params: ModelParams,
+            querystring: ModelImportQuery,
+            consumes: IMPORT_TYPES,
+            response: { 201: ModelVersionView, ...ERROR_RESPONSES },
+          },
         },
-      },
-      async (request, reply) => {
-        const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-        if (!ONNX_TYPES.includes(type)) {
-          throw new FoglineError(
-            'FOGLINE_ERR_REQUEST_UNSUPPORTED_MEDIA',
-            `Send the .onnx file as the request body with content-type application/octet-stream (got ${type || 'no content type'})`,
-          );
-        }
-        const { filename, description, tag = [], labels } = request.query;
-        const view = await modelImports.import({
-          model: request.params.name,
-          body: request.body as AsyncIterable<Uint8Array>,
-          fileName: filename ?? null,
-          labels: labels === undefined ? undefined : parseLabels(labels),
-          description: description ?? null,
-          tags: parseTags(tag),
-          createdBy: request.principal?.tokenId ?? null,
-        });
-        return reply.status(201).send(view);
-      },
-    );
+        async (request, reply) => {
+          const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+          if (!IMPORT_TYPES.includes(type)) {
+            throw new FoglineError(
+              'FOGLINE_ERR_REQUEST_UNSUPPORTED_MEDIA',
+              `Send the .onnx file as the request body with content-type application/octet-stream, or as the file part of a multipart/form-data body (got ${type || 'no content type'})`,
+            );
+          }
+          const fields: ImportFields = { ...request.query, tag: [...(request.query.tag ?? [])] };
+          const importWith = (body: AsyncIterable<Uint8Array>) =>
+            modelImports.import({
+              model: request.params.name,
+              body,
+              fileName: fields.filename ?? null,
+              labels: fields.labels === undefined ? undefined : parseLabels(fields.labels),
+              description: fields.description ?? null,
+              tags: parseTags(fields.tag ?? []),
+              createdBy: request.principal?.tokenId ?? null,
+            });
+          if (type !== 'multipart/form-data') return reply.status(201).send(await importWith(request.body as AsyncIterable<Uint8Array>));
+          for await (const part of request.parts()) {
+            if (part.type === 'file') {
+              if (part.fieldname !== 'file') throw invalidForm(`the file part must be named "file", not "${part.fieldname}"`);
+              fields.filename ??= part.filename || undefined;
+              return reply.status(201).send(await importWith(part.file));
+            }
+            if (part.valueTruncated) throw invalidForm(`field "${part.fieldname}" is longer than ${LABELS_LIMIT_BYTES} bytes`);
+            readField(fields, part.fieldname, String(part.value));
+          }
+          throw invalidForm('it has no "file" part (the .onnx file, after the other fields)');
+        },
+      );
+    });
+
     app.get(
       '/registry/public-key',
       {
@@ -226,4 +248,19 @@ function parseTags(pairs: string[]): Record<string, string> {
     tags[pair.slice(0, at)] = pair.slice(at + 1);
   }
   return tags;
+}
+
+/** Labels may be long (one line per class); other fields are short. */
+const LABELS_LIMIT_BYTES = 4 * 1_048_576;
+
+type ImportFields = { filename?: string; description?: string; labels?: string; tag?: string[] };
+
+function readField(fields: ImportFields, name: string, value: string): void {
+  if (name === 'tag') fields.tag = [...(fields.tag ?? []), value];
+  else if (name === 'labels' || name === 'description' || name === 'filename') fields[name] = value;
+  else throw invalidForm(`unknown field "${name}" (known: labels, description, tag, filename, file)`);
+}
+
+function invalidForm(problem: string): FoglineError {
+  return new FoglineError('FOGLINE_ERR_REQUEST_INVALID', `The import form is not valid: ${problem}`);
 }

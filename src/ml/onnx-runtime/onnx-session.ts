@@ -43,7 +43,8 @@ export async function createOnnxSession(bytes: Uint8Array, options: OnnxRuntimeO
       // One predict at a time per session: the agent's micro-batcher serialises them anyway.
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
+      // Fatal only: a failure comes back as the thrown error, with its reason.
+      logSeverityLevel: 4,
     });
   } catch (error) {
     throw new MlInputError('onnx-unsupported', `ONNX Runtime ${ONNX_RUNTIME_VERSION} cannot load the model: ${shortReason(error)}`);
