@@ -23,8 +23,10 @@ REFERENCE_ROWS = 16
 REQUEST_ROWS = 2
 
 
-def parse_args(description):
+def parse_args(description, epochs):
     parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--epochs", type=int, default=epochs, metavar="N", help="training epochs (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="seeds the weights and the batch order: another seed, another model (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=HERE / "out", metavar="DIR", help="where to write the files (default: %(default)s)")
     parser.add_argument("--data", type=Path, default=REPO_DATA, metavar="DIR", help="the repository's data/ folder (default: %(default)s)")
     return parser.parse_args()

@@ -56,8 +56,8 @@ def accuracy(model, pixels, digits):
 
 
 def main():
-    args = parse_args(__doc__.splitlines()[0])
-    make_deterministic()
+    args = parse_args(__doc__.splitlines()[0], EPOCHS)
+    make_deterministic(args.seed)
     started = time.perf_counter()
 
     csv = data_file(args.data, "optdigits/optdigits.csv")
@@ -71,7 +71,7 @@ def main():
     model = DigitsCnn()
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
-    for epoch in range(1, EPOCHS + 1):
+    for epoch in range(1, args.epochs + 1):
         model.train()
         total = 0.0
         for batch in train[torch.randperm(len(train))].split(BATCH):
@@ -81,7 +81,7 @@ def main():
             optimizer.step()
             total += loss.item() * len(batch)
         print(
-            f"epoch {epoch:2d}/{EPOCHS}  loss {total / len(train):.4f}  "
+            f"epoch {epoch:2d}/{args.epochs}  loss {total / len(train):.4f}  "
             f"train acc {accuracy(model, pixels[train], digits[train]):.4f}  "
             f"test acc {accuracy(model, pixels[test], digits[test]):.4f}"
         )

@@ -78,8 +78,8 @@ def mape(forecast, actual):
 
 
 def main():
-    args = parse_args(__doc__.splitlines()[0])
-    make_deterministic()
+    args = parse_args(__doc__.splitlines()[0], EPOCHS)
+    make_deterministic(args.seed)
     started = time.perf_counter()
 
     path = data_file(args.data, "energy/PJME_hourly_trimmed.csv")
@@ -99,10 +99,10 @@ def main():
     model = LoadForecaster(train_series.mean().item(), train_series.std().item())
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     # Decay the step size to zero, so the last epoch settles instead of jumping around.
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=EPOCHS)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     loss_fn = torch.nn.MSELoss()
     target = (train_y - model.mean) / model.std
-    for epoch in range(1, EPOCHS + 1):
+    for epoch in range(1, args.epochs + 1):
         model.train()
         total = 0.0
         for batch in torch.randperm(len(train_x)).split(BATCH):
@@ -116,7 +116,7 @@ def main():
         with torch.no_grad():
             train_mape = mape(model(train_x[::24]), train_y[::24])
             test_mape = mape(model(test_x), test_y)
-        print(f"epoch {epoch:2d}/{EPOCHS}  loss {total / len(train_x):.4f}  train MAPE {train_mape:.2f}%  test MAPE {test_mape:.2f}%")
+        print(f"epoch {epoch:2d}/{args.epochs}  loss {total / len(train_x):.4f}  train MAPE {train_mape:.2f}%  test MAPE {test_mape:.2f}%")
     trained = time.perf_counter() - started
     print(f"test MAPE {test_mape:.2f}% over {len(test_x)} held-out 24-hour forecasts ({trained:.1f} s)")
 
