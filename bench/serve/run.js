@@ -37,6 +37,7 @@ const USAGE = `usage: npm run build && node bench/serve/run.js [options]
                           the bench says which runtime each agent really loaded either way)
   --cloud yes|no          also measure the control plane's /v2 for the forecaster (default no)
   --out FILE              also write every figure as JSON
+  --agent-cpu-prof DIR    write each agent's V8 CPU profile under DIR/<agent> when it stops
   --help                  this text`;
 
 const { values: flags } = parseArgs({
@@ -53,6 +54,7 @@ const { values: flags } = parseArgs({
     'tfjs-agent': { type: 'string', default: 'flag' },
     cloud: { type: 'string', default: 'no' },
     out: { type: 'string' },
+    'agent-cpu-prof': { type: 'string' },
     help: { type: 'boolean' },
   },
 });
@@ -157,7 +159,9 @@ try {
     fs.writeFileSync(probeFile, '');
     const saved = { ...process.env };
     // Agents inherit this process's environment (bench/lib/cluster.js): the probe rides on it.
+    const profile = flags['agent-cpu-prof'] ? { BENCH_CPU_PROF_DIR: path.resolve(flags['agent-cpu-prof'], key) } : {};
     Object.assign(process.env, {
+      ...profile,
       NODE_OPTIONS: `--import ${path.join(HERE, 'runtime-probe.js')}`,
       BENCH_PROBE_FILE: probeFile,
       ...extraEnv,
@@ -171,7 +175,7 @@ try {
       });
       agents[key] = { ...agent, probeFile };
     } finally {
-      for (const name of ['NODE_OPTIONS', 'BENCH_PROBE_FILE', 'BENCH_BLOCK_ONNX']) {
+      for (const name of ['NODE_OPTIONS', 'BENCH_PROBE_FILE', 'BENCH_BLOCK_ONNX', 'BENCH_CPU_PROF_DIR']) {
         if (saved[name] === undefined) delete process.env[name];
         else process.env[name] = saved[name];
       }
@@ -357,7 +361,7 @@ function cells(result) {
 
 /** This process's environment minus the agents' probe: the bench's own children run plain. */
 function childEnv() {
-  const { NODE_OPTIONS: _options, BENCH_PROBE_FILE: _probe, BENCH_BLOCK_ONNX: _block, ...env } = process.env;
+  const { NODE_OPTIONS: _options, BENCH_PROBE_FILE: _probe, BENCH_BLOCK_ONNX: _block, BENCH_CPU_PROF_DIR: _profile, ...env } = process.env;
   return env;
 }
 
