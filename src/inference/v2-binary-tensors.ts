@@ -1,4 +1,5 @@
 import { MlInputError } from '../ml/errors.js';
+import { fromHalfBits, toHalfBits } from '../ml/bundle/half-float.js';
 
 /**
  * One tensor's data as the binary tensor data extension carries it: little-endian, row-major, no
@@ -216,42 +217,6 @@ function halvesToFloats(halves: Uint16Array): Float32Array {
   return out;
 }
 
-export function halfToFloat(half: number): number {
-  const sign = half & 0x8000 ? -1 : 1;
-  const exponent = (half >> 10) & 0x1f;
-  const fraction = half & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction ? Number.NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
-
-const f32 = new Float32Array(1);
-const f32Bits = new Uint32Array(f32.buffer);
-
-/** Numbers to IEEE 754 half precision, rounding to nearest even (as numpy's astype(float16) does). */
-export function floatToHalf(value: number): number {
-  f32[0] = value;
-  const bits = f32Bits[0]!;
-  const sign = (bits >>> 16) & 0x8000;
-  const exponent = (bits >>> 23) & 0xff;
-  const mantissa = bits & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
-  const halfExponent = exponent - 127 + 15;
-  if (halfExponent >= 0x1f) return sign | 0x7c00;
-  if (halfExponent <= 0) {
-    if (halfExponent < -10) return sign;
-    // A subnormal half: the implicit leading 1 joins the mantissa, shifted into place.
-    const full = mantissa | 0x800000;
-    const shift = 14 - halfExponent;
-    let half = full >>> shift;
-    const rest = full & ((1 << shift) - 1);
-    const midpoint = 1 << (shift - 1);
-    if (rest > midpoint || (rest === midpoint && half & 1)) half++;
-    return sign | half;
-  }
-  let half = sign | (halfExponent << 10) | (mantissa >>> 13);
-  const rest = mantissa & 0x1fff;
-  // A carry out of the mantissa moves the exponent up, which is the right rounding (up to Infinity).
-  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
-  return half;
-}
+/** FP16 data: the shared half-precision conversion (Infinity beyond ±65504, as numpy does). */
+export const halfToFloat = fromHalfBits;
+export const floatToHalf = (value: number): number => toHalfBits(value);

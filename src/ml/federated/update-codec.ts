@@ -1,4 +1,5 @@
 import { MlInputError } from '../errors.js';
+import { fromHalfBits, toHalfBits } from '../bundle/half-float.js';
 
 /**
  * How a model update travels: 'float32' (exact), 'float16' (half the bytes, ~3 significant
@@ -124,44 +125,9 @@ function readQ8(view: DataView, at: number, out: Float32Array): void {
   }
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** IEEE 754 binary16, round to nearest even; finite values beyond ±65504 saturate (an update is clipped, not made infinite). */
-export function toHalf(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exponent = (x >>> 23) & 0xff;
-  let mantissa = x & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0); // Inf or NaN
-  const e = exponent - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7bff; // saturate to the largest finite half
-  if (e <= 0) {
-    if (e < -10) return sign; // too small even for a subnormal: ±0
-    mantissa |= 0x800000;
-    const shift = 14 - e;
-    let half = mantissa >>> shift;
-    const rest = mantissa & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rest > halfway || (rest === halfway && half & 1)) half += 1;
-    return sign | half;
-  }
-  let half = (e << 10) | (mantissa >>> 13);
-  const rest = mantissa & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half += 1;
-  if ((half & 0x7fff) >= 0x7c00) return sign | 0x7bff;
-  return sign | half;
-}
-
-export function fromHalf(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >>> 10) & 0x1f;
-  const mantissa = h & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 0x1f) return mantissa ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-}
+/** float16 updates saturate: a value beyond ±65504 is clipped, not made infinite. */
+export const toHalf = (value: number): number => toHalfBits(value, { saturate: true });
+export const fromHalf = fromHalfBits;
 
 let crcTable: Uint32Array | undefined;
 

@@ -5,7 +5,7 @@ import { loadBundle } from '../bundle/load-bundle.js';
 import { isMlInputError, MlInputError } from '../errors.js';
 import { graphProto, modelProto, nodeProto, tensorValueInfo } from '../onnx/onnx-builders.js';
 import { datatypeToOnnxElementType } from '../onnx/onnx-schema.js';
-import { fromHalfBits, toHalfBits } from './half-float.js';
+import { fromHalfBits, toHalfBits } from '../bundle/half-float.js';
 import { packageImportedModel } from './imported-model.js';
 
 /** y = Identity(x) for one datatype, with a dynamic batch: every value comes back as it went in. */

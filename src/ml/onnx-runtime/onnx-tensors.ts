@@ -2,7 +2,7 @@ import type * as ort from 'onnxruntime-node';
 import type { TensorDatatype, TensorSpec } from '../bundle/bundle-manifest.js';
 import type { InferInput, InferOutput } from '../bundle/infer-tensors.js';
 import { MlInputError } from '../errors.js';
-import { fromHalfBits, toHalfBits } from './half-float.js';
+import { fromHalfBits, toHalfBits } from '../bundle/half-float.js';
 import { loadedOnnxRuntime } from './onnx-runtime-module.js';
 
 type OrtType = ort.Tensor.Type;
