@@ -1,6 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FoglineError } from '../errors/fogline-error.js';
 import type { BundleManifest, ModelSignature } from '../ml/bundle/bundle-manifest.js';
@@ -9,16 +6,9 @@ import type { LoadBundleOptions, LoadedPredictor } from '../ml/bundle/load-bundl
 import { MlInputError } from '../ml/errors.js';
 import type { NetworkRuntime } from '../ml/tf/network.js';
 import type { FromPredictorWorker, PredictorWorkerData, ToPredictorWorker, WorkerFailure } from './predictor-protocol.js';
+import { compiledEntry } from '../files/compiled-entry.js';
 
-/** The compiled worker entry; tests that run the TypeScript sources use the build in dist/. */
-function workerFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  const compiled = here.endsWith('.ts')
-    ? path.resolve(path.dirname(here), '../../dist/inference/predictor-worker.js')
-    : path.join(path.dirname(here), 'predictor-worker.js');
-  if (!fs.existsSync(compiled)) throw new Error(`${compiled} is missing: run npm run build`);
-  return compiled;
-}
+const workerFile = () => compiledEntry(import.meta.url, 'predictor-worker.js');
 
 export interface WorkerPredictorOptions {
   /** A model that takes longer than this to load is given up on (its worker stopped). */

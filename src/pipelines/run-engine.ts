@@ -1,6 +1,4 @@
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RunProgress, RunView, StartRunRequest } from '../contracts/runs.js';
@@ -12,16 +10,9 @@ import type { ModelRegistry } from '../registry/model-registry.js';
 import { PIPELINES } from './pipeline-catalog.js';
 import type { RunRepository } from './run-repository.js';
 import type { FromWorker, ToWorker, WorkerResult } from './worker/worker-protocol.js';
+import { compiledEntry } from '../files/compiled-entry.js';
 
-/** The compiled worker entry; tests that run the TypeScript sources use the build in dist/. */
-function workerFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  const compiled = here.endsWith('.ts')
-    ? path.resolve(path.dirname(here), '../../dist/pipelines/worker/run-worker.js')
-    : path.join(path.dirname(here), 'worker', 'run-worker.js');
-  if (!fs.existsSync(compiled)) throw new Error(`${compiled} is missing: run npm run build`);
-  return compiled;
-}
+const workerFile = () => compiledEntry(import.meta.url, 'worker/run-worker.js');
 
 export interface RunEngineOptions {
   runs: RunRepository;

@@ -1,6 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ApiClient } from '../../client/api-client.js';
 import { ApiError } from '../../client/api-error.js';
@@ -9,16 +6,9 @@ import type { FederatedTask } from '../../contracts/federated.js';
 import { backoffDelay } from '../backoff.js';
 import { detectDataKind } from './data-kind.js';
 import type { TrainReply, TrainRequest } from './training-protocol.js';
+import { compiledEntry } from '../../files/compiled-entry.js';
 
-/** The compiled worker entry; tests that run the TypeScript sources use the build in dist/. */
-function workerFile(): string {
-  const here = fileURLToPath(import.meta.url);
-  const compiled = here.endsWith('.ts')
-    ? path.resolve(path.dirname(here), '../../../dist/agent/federated/training-worker.js')
-    : path.join(path.dirname(here), 'training-worker.js');
-  if (!fs.existsSync(compiled)) throw new Error(`${compiled} is missing: run npm run build`);
-  return compiled;
-}
+const workerFile = () => compiledEntry(import.meta.url, 'training-worker.js');
 
 interface Logger {
   info(obj: object, msg: string): void;
