@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import type { Kysely } from 'kysely';
 import type { DatasetKind, DatasetSummary, DatasetVersionView } from '../contracts/datasets.js';
 import { FoglineError } from '../errors/fogline-error.js';
@@ -38,11 +37,10 @@ export class DatasetCatalog {
       }
       throw error;
     });
-    const file = this.files.pathOf(stored.sha256);
     let facts: Awaited<ReturnType<typeof describeDatasetFile>>;
     try {
       if (stored.sizeBytes === 0) throw new FoglineError('FOGLINE_ERR_DATASET_INVALID', 'The file is empty', { problem: 'empty' });
-      facts = await describeDatasetFile(file, upload.read);
+      facts = await describeDatasetFile(await this.files.localFile(stored.sha256), upload.read);
     } catch (error) {
       await this.removeIfUnreferenced(stored.sha256);
       throw error;
@@ -112,9 +110,12 @@ export class DatasetCatalog {
     return toView(row);
   }
 
-  /** Where a version's CSV lives, for pipelines that read it. */
-  filePath(view: DatasetVersionView): string {
-    return this.files.pathOf(view.sha256);
+  /**
+   * A local file with a version's CSV, for pipelines and readers that need a path (with a database
+   * artifact store, a copy in this server's cache, made on first use).
+   */
+  async filePath(view: DatasetVersionView): Promise<string> {
+    return this.files.localFile(view.sha256);
   }
 
   readOptions(view: DatasetVersionView): DatasetReadOptions {
@@ -123,7 +124,7 @@ export class DatasetCatalog {
 
   private async removeIfUnreferenced(sha256: string): Promise<void> {
     const used = await this.db.selectFrom('dataset_versions').select('name').where('sha256', '=', sha256).executeTakeFirst();
-    if (!used) fs.rmSync(this.files.pathOf(sha256), { force: true });
+    if (!used) await this.files.remove(sha256);
   }
 }
 

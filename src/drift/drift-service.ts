@@ -177,7 +177,7 @@ export class DriftService {
         });
       }
       const read = this.deps.datasets.readOptions(latest);
-      const file = this.deps.datasets.filePath(latest);
+      const file = await this.deps.datasets.filePath(latest);
       const appended = await csvRowsToAppend(
         file,
         read,
@@ -475,13 +475,13 @@ export class DriftService {
     const challenger = await models.getVersion(run.model, challengerVersion);
     const dataset = await this.deps.datasets.get(run.dataset.name, run.dataset.version);
     const read = this.deps.datasets.readOptions(dataset);
-    const series = await ingestTimeSeriesCsv(fs.createReadStream(this.deps.datasets.filePath(dataset)), {
+    const series = await ingestTimeSeriesCsv(fs.createReadStream(await this.deps.datasets.filePath(dataset)), {
       timeColumn: read.timeColumn,
       valueColumn: read.valueColumn,
     });
     const comparison = await compareForecasters(
-      this.deps.artifacts.read(champion.artifact.sha256),
-      this.deps.artifacts.read(challenger.artifact.sha256),
+      await this.deps.artifacts.read(champion.artifact.sha256),
+      await this.deps.artifacts.read(challenger.artifact.sha256),
       series,
     );
     const margin = policy?.promotionMargin ?? DRIFT_POLICY_DEFAULTS.promotionMargin;

@@ -40,7 +40,7 @@ export class TrainingRanges {
   private async read(view: DatasetVersionView): Promise<ValueRange | null> {
     const read = this.datasets.readOptions(view);
     if (read.kind !== 'timeseries') return null;
-    const series = await ingestTimeSeriesCsv(fs.createReadStream(this.datasets.filePath(view)), {
+    const series = await ingestTimeSeriesCsv(fs.createReadStream(await this.datasets.filePath(view)), {
       timeColumn: read.timeColumn,
       valueColumn: read.valueColumn,
     });

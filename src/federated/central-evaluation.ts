@@ -51,7 +51,7 @@ export class CentralEvaluation {
     let set = this.sets.get(jobId);
     if (!set) {
       if (!this.datasets) throw new Error('no dataset catalog to read the central test set from');
-      const text = fs.readFileSync(this.datasets.filePath(await this.datasets.get(ref.name, ref.version)), 'utf8');
+      const text = await fs.promises.readFile(await this.datasets.filePath(await this.datasets.get(ref.name, ref.version)), 'utf8');
       const parsed =
         spec.kind === 'image-classifier'
           ? parseImageCsv(text, { height: spec.recipe.height, width: spec.recipe.width, channels: spec.recipe.channels })

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import type {
   FederatedJobConfig,
@@ -18,7 +17,7 @@ import { type FederatedModelSpec, initialWeights } from '../ml/federated/federat
 import { decodeUpdate, encodeUpdate } from '../ml/federated/update-codec.js';
 import { takesNewWork } from '../nodes/node-eligibility.js';
 import type { NodeRegistry } from '../nodes/node-registry.js';
-import { ArtifactStore } from '../registry/artifact-store.js';
+import { type ArtifactStore, FolderArtifactStore } from '../registry/artifact-store.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
 import type { Database } from '../store/schema.js';
 import type { Kysely } from 'kysely';
@@ -30,8 +29,10 @@ import { roundMetrics } from './round-metrics.js';
 import { type JobState, nextStep } from './round-policy.js';
 
 export interface FederatedSettings {
-  /** The federated store (global weights, optimiser state, updates) lives in <dataDir>/federated. */
+  /** The federated store (global weights, optimiser state, updates) lives in <dataDir>/federated unless `files` is given. */
   dataDir: string;
+  /** Where global weights, optimiser state and updates are kept (a shared store for several control planes). */
+  files?: ArtifactStore;
   codeVersion: string;
   /** How often running jobs are moved along. */
   tickMs?: number;
@@ -87,7 +88,7 @@ export class FederatedService {
   ) {
     this.now = settings.now ?? Date.now;
     this.repository = new FederatedJobRepository(db, this.now);
-    this.files = new ArtifactStore(path.join(settings.dataDir, 'federated'));
+    this.files = settings.files ?? new FolderArtifactStore(path.join(settings.dataDir, 'federated'));
     this.central = new CentralEvaluation(settings.datasets);
   }
 
@@ -326,7 +327,7 @@ export class FederatedService {
     });
     if (!recorded) {
       // The stored copy of a refused duplicate must not linger.
-      if (!(await this.repository.isReferenced(stored.sha256))) fs.rmSync(this.files.pathOf(stored.sha256), { force: true });
+      if (!(await this.repository.isReferenced(stored.sha256))) await this.files.remove(stored.sha256);
       throw new FoglineError('FOGLINE_ERR_FL_UPDATE_DUPLICATE', `This node already sent its update for round ${round} of ${jobId}`);
     }
     this.poke();
@@ -337,7 +338,7 @@ export class FederatedService {
     let count = this.weightCounts.get(sha256);
     if (count === undefined) {
       if (this.weightCounts.size > 1000) this.weightCounts.clear(); // one entry per round's weights: keep it bounded
-      count = decodeUpdate(this.files.read(sha256)).values.length;
+      count = decodeUpdate(await this.files.read(sha256)).values.length;
       this.weightCounts.set(sha256, count);
     }
     return count;
@@ -463,14 +464,15 @@ export class FederatedService {
     const row = await this.repository.row(id);
     const config = JSON.parse(row.config) as FederatedJobConfig;
     const updates = (await this.repository.updates(id, round, attempt)).filter((u) => u.status === 'accepted');
-    const clientUpdates = updates.map((u) => {
-      const values = decodeUpdate(this.files.read(u.update_sha256!)).values;
-      return { delta: config.clipNorm === null ? values : clipToNorm(values, config.clipNorm), examples: Number(u.examples) };
-    });
-    const global = decodeUpdate(this.files.read(row.weights_sha256)).values;
+    const clientUpdates = [];
+    for (const u of updates) {
+      const values = decodeUpdate(await this.files.read(u.update_sha256!)).values;
+      clientUpdates.push({ delta: config.clipNorm === null ? values : clipToNorm(values, config.clipNorm), examples: Number(u.examples) });
+    }
+    const global = decodeUpdate(await this.files.read(row.weights_sha256)).values;
     let optimizer: ServerOptimizerState | null = null;
     if (row.optimizer_sha256) {
-      const saved = decodeUpdate(this.files.read(row.optimizer_sha256));
+      const saved = decodeUpdate(await this.files.read(row.optimizer_sha256));
       optimizer = {
         m: saved.values.slice(0, global.length),
         v: saved.values.slice(global.length),
@@ -507,7 +509,7 @@ export class FederatedService {
       // nothing refers to any more go (content-addressed, so another job may share one: checked).
       const stale = [...updates.map((u) => u.update_sha256!), row.weights_sha256, row.optimizer_sha256];
       for (const sha of new Set(stale)) {
-        if (sha && !(await this.repository.isReferenced(sha))) fs.rmSync(this.files.pathOf(sha), { force: true });
+        if (sha && !(await this.repository.isReferenced(sha))) await this.files.remove(sha);
       }
     }
   }
@@ -515,7 +517,7 @@ export class FederatedService {
   private async finishJob(id: string): Promise<void> {
     const row = await this.repository.row(id);
     const [rounds, updates] = await Promise.all([this.repository.rounds(id), this.repository.updates(id)]);
-    const weights = decodeUpdate(this.files.read(row.weights_sha256)).values;
+    const weights = decodeUpdate(await this.files.read(row.weights_sha256)).values;
     const version = await registerFinalModel(this.models, row, rounds, updates, weights, this.settings.codeVersion);
     await this.repository.finish(id, 'succeeded', { registeredVersion: version.version });
     this.log?.info({ job: id, model: row.model_name, version: version.version }, 'federated job finished; model registered');

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import type { ModelVersionView } from '../contracts/models.js';
 import type { V2InferRequest, V2InferResponse, V2ModelMetadata } from '../contracts/open-inference.js';
 import { FoglineError } from '../errors/fogline-error.js';
@@ -112,7 +111,7 @@ export class CloudInference implements V2ModelSource {
   }
 
   private async load(view: ModelVersionView): Promise<LoadedPredictor> {
-    const bytes = await fs.promises.readFile(this.models.artifactPath(view));
+    const bytes = await this.models.readArtifact(view);
     const digest = createHash('sha256').update(bytes).digest('hex');
     if (digest !== view.artifact.sha256) {
       throw new FoglineError(

@@ -220,12 +220,16 @@ export class RunEngine {
       type: 'run',
       runId: id,
       pipeline: run.pipeline as ToWorker extends { pipeline: infer P } ? P : never,
-      dataset: { file: this.options.datasets.filePath(dataset), sha256: dataset.sha256, read: this.options.datasets.readOptions(dataset) },
+      dataset: {
+        file: await this.options.datasets.filePath(dataset),
+        sha256: dataset.sha256,
+        read: this.options.datasets.readOptions(dataset),
+      },
       params: run.params,
       ...(typeof run.params.warmStartFrom === 'number'
         ? {
             warmStart: {
-              file: this.options.models.artifactPath(await this.options.models.getVersion(run.model, run.params.warmStartFrom)),
+              file: await this.options.models.artifactPath(await this.options.models.getVersion(run.model, run.params.warmStartFrom)),
               model: run.model,
               version: run.params.warmStartFrom,
             },

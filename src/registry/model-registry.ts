@@ -1,10 +1,11 @@
-import fs from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
+import { type ChangePublisher, NO_CHANGES } from '../cluster/change-event.js';
 import type { IoSignature, Lineage, ModelVersionView, ModelView } from '../contracts/models.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import type { Database, ModelVersionsTable } from '../store/schema.js';
 import { retryOnConflict } from '../store/unique-violation.js';
-import type { ArtifactStore, StoredArtifact } from './artifact-store.js';
+import type { ArtifactStore, ByteRange, StoredArtifact } from './artifact-store.js';
 import { type ModelSelector, parseModelSelector } from './model-selector.js';
 import type { SigningKey } from './signing-key.js';
 
@@ -27,6 +28,9 @@ export interface NewModelVersion {
  * atomically from one version to another.
  */
 export class ModelRegistry {
+  /** Where its changes are announced (the control plane's ChangeSignal). */
+  changes: ChangePublisher = NO_CHANGES;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly artifacts: ArtifactStore,
@@ -41,7 +45,10 @@ export class ModelRegistry {
   async register(input: NewModelVersion): Promise<ModelVersionView> {
     const artifact = await this.artifacts.putBytes(input.bundle);
     try {
-      return await this.insertVersion(input, artifact);
+      const view = await this.insertVersion(input, artifact);
+      // A new latest version moves every deployment that follows the model's latest.
+      this.changes.publish({ kind: 'version-registered', model: view.model, version: view.version });
+      return view;
     } catch (error) {
       // A failed registration leaves no orphan bundle behind (unless another version shares it).
       const shared = await this.db
@@ -49,7 +56,7 @@ export class ModelRegistry {
         .select('version')
         .where('artifact_sha256', '=', artifact.sha256)
         .executeTakeFirst();
-      if (!shared) fs.rmSync(this.artifacts.pathOf(artifact.sha256), { force: true });
+      if (!shared) await this.artifacts.remove(artifact.sha256);
       throw error;
     }
   }
@@ -197,6 +204,7 @@ export class ModelRegistry {
         await trx.insertInto('model_aliases').values({ model_name: model, alias, version, updated_at: this.now() }).execute();
       }
     });
+    this.changes.publish({ kind: 'alias-moved', model, alias, version });
     return this.getVersion(model, version);
   }
 
@@ -206,6 +214,7 @@ export class ModelRegistry {
       await this.getModel(model);
       throw new FoglineError('FOGLINE_ERR_MODEL_ALIAS_NOT_FOUND', `Model ${model} has no alias "${alias}"`);
     }
+    this.changes.publish({ kind: 'alias-moved', model, alias, version: null });
   }
 
   async updateTags(model: string, version: number, patch: { set?: Record<string, string>; remove?: string[] }): Promise<ModelVersionView> {
@@ -218,18 +227,35 @@ export class ModelRegistry {
       .where('model_name', '=', model)
       .where('version', '=', version)
       .execute();
+    this.changes.publish({ kind: 'version-changed', model, version });
     return { ...current, tags };
   }
 
-  /** The bundle's bytes, checked against the recorded digest before they leave the store. */
-  artifactPath(view: ModelVersionView): string {
-    if (!this.artifacts.has(view.artifact.sha256)) {
+  /** A local file with the bundle's bytes (the database store copies it into its cache first), for readers that need a path. */
+  async artifactPath(view: ModelVersionView): Promise<string> {
+    await this.assertArtifactStored(view);
+    return this.artifacts.localFile(view.artifact.sha256);
+  }
+
+  /** Streams the bundle, or a byte range of it, for downloads. */
+  async openArtifact(view: ModelVersionView, range?: ByteRange): Promise<Readable> {
+    await this.assertArtifactStored(view);
+    return this.artifacts.createReadStream(view.artifact.sha256, range);
+  }
+
+  /** The whole bundle in memory (loading it for inference). */
+  async readArtifact(view: ModelVersionView): Promise<Buffer> {
+    await this.assertArtifactStored(view);
+    return this.artifacts.read(view.artifact.sha256);
+  }
+
+  private async assertArtifactStored(view: ModelVersionView): Promise<void> {
+    if (!(await this.artifacts.has(view.artifact.sha256))) {
       throw new FoglineError(
         'FOGLINE_ERR_ARTIFACT_MISSING',
         `The bundle of ${view.model} version ${view.version} is missing from the artifact store`,
       );
     }
-    return this.artifacts.pathOf(view.artifact.sha256);
   }
 
   private async aliasesOf(model: string): Promise<{ alias: string; version: number }[]> {

@@ -57,7 +57,7 @@ describe.each(DIALECTS)('model registry on %s', (dialect) => {
     expect(v2.lineage.dataset?.name).toBe('pjme');
     expect(v2.metrics).toEqual({ test: { mape: 4.2 } });
     expect(v2.ioSignature.inputs[0]?.shape).toEqual([-1, 168]);
-    expect(fs.readFileSync(registry.artifactPath(v2), 'utf8')).toBe('bundle-2');
+    expect(fs.readFileSync(await registry.artifactPath(v2), 'utf8')).toBe('bundle-2');
     expect(verifyBundleSignature(registry.publicKeyPem, 'energy', 2, v2.artifact.sha256, v2.artifact.signature)).toBe(true);
     // A signature does not carry over to another version or digest.
     expect(verifyBundleSignature(registry.publicKeyPem, 'energy', 1, v2.artifact.sha256, v2.artifact.signature)).toBe(false);

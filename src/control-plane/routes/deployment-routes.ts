@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { IdParams } from '../../contracts/common.js';
@@ -189,9 +188,9 @@ export function deploymentRoutes({ deployments, desiredState, models, rollouts }
         const { id, model, version } = request.params;
         await desiredState.assertAssigned(id, model, version);
         const view = await models.getVersion(model, version);
-        const file = models.artifactPath(view);
         const size = view.artifact.sizeBytes;
         const start = rangeStart(request.headers.range, size);
+        const body = await models.openArtifact(view, { start });
         reply
           .header('content-type', 'application/octet-stream')
           .header('accept-ranges', 'bytes')
@@ -200,7 +199,7 @@ export function deploymentRoutes({ deployments, desiredState, models, rollouts }
           reply.status(206).header('content-range', `bytes ${start}-${size - 1}/${size}`);
         }
         reply.header('content-length', String(size - start));
-        return reply.send(fs.createReadStream(file, { start }));
+        return reply.send(body);
       },
     );
   };

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
@@ -16,6 +15,7 @@ import {
 } from '../../contracts/models.js';
 import { FoglineError } from '../../errors/fogline-error.js';
 import { bundleFileName } from '../../registry/bundle-file-name.js';
+import { parseByteRange } from '../../registry/byte-range.js';
 import type { ModelRegistry } from '../../registry/model-registry.js';
 import { parseModelSelector } from '../../registry/model-selector.js';
 import type { Services } from '../services.js';
@@ -157,22 +157,30 @@ export function modelRoutes({ models, modelImports }: Services): FastifyPluginAs
       {
         config: { access: { minRole: 'viewer' } },
         schema: {
-          summary: "Download a version's bundle; X-Fogline-Sha256 and X-Fogline-Signature let the client verify it",
+          summary:
+            "Download a version's bundle (Range: bytes=N-M, bytes=N- or bytes=-N for a part); X-Fogline-Sha256 and X-Fogline-Signature let the client verify it",
           tags: ['models'],
           params: ModelVersionParams,
         },
       },
       async (request, reply) => {
         const view = await resolveVersion(models, request.params.name, request.params.version);
-        const file = models.artifactPath(view);
+        const size = view.artifact.sizeBytes;
+        // Several ranges or other units: the whole bundle, as RFC 9110 allows.
+        const asked = parseByteRange(request.headers.range, size);
+        if (asked === 'unsatisfiable') return reply.status(416).header('content-range', `bytes */${size}`).send();
+        const range = asked === 'unsupported' ? undefined : asked;
+        const body = await models.openArtifact(view, range);
+        if (range) reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);
         return reply
           .header('content-type', 'application/octet-stream')
-          .header('content-length', String(view.artifact.sizeBytes))
+          .header('accept-ranges', 'bytes')
+          .header('content-length', String(range ? range.end - range.start + 1 : size))
           .header('content-disposition', `attachment; filename="${bundleFileName(view.model, view.version)}"`)
           .header('x-fogline-sha256', view.artifact.sha256)
           .header('x-fogline-signature', view.artifact.signature)
           .header('x-fogline-model-version', String(view.version))
-          .send(fs.createReadStream(file));
+          .send(body);
       },
     );
 

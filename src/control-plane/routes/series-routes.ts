@@ -54,7 +54,7 @@ export function seriesRoutes({ datasets }: Pick<Services, 'datasets'>): FastifyP
         if (view.kind !== 'timeseries') {
           throw new FoglineError('FOGLINE_ERR_REQUEST_INVALID', `${view.name}@${view.version} is ${view.kind}, not a time series`);
         }
-        const series = await parse(view.sha256, datasets.filePath(view), datasets.readOptions(view));
+        const series = await parse(view.sha256, await datasets.filePath(view), datasets.readOptions(view));
         const last = Math.min(request.query.last ?? 24 * 14, series.values.length);
         const from = series.values.length - last;
         return {
