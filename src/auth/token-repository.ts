@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { type ChangeEvent, type ChangePublisher, NO_CHANGES } from '../cluster/change-event.js';
 import type { JoinPolicy } from '../contracts/join-policy.js';
 import type { TokenRole } from '../contracts/roles.js';
 import type { Database, TokensTable } from '../store/schema.js';
@@ -42,16 +43,20 @@ export interface NewToken {
 
 /** How long a looked-up token is trusted without asking the database again. */
 export const TOKEN_CACHE_MS = 5000;
+/** The most a looked-up token is trusted while other replicas' changes may go unannounced (Redis away). */
+export const UNANNOUNCED_CACHE_MS = 1000;
 const TOKEN_CACHE_LIMIT = 100_000;
 
 /**
  * Stores tokens by the hash of their secret; the plain token is returned once, at creation.
- * Lookups are cached for a few seconds, because every heartbeat authenticates: a revocation
- * made through this process clears the entry at once; one made through another replica takes
- * effect within TOKEN_CACHE_MS.
+ * Lookups are cached for a few seconds, because every heartbeat authenticates. A revocation is
+ * announced (token-revoked): every replica that hears it drops the entry at once (forgetFor);
+ * while other replicas' events may be missed (Redis away) an entry lives UNANNOUNCED_CACHE_MS at most.
  */
 export class TokenRepository {
   private readonly cache = new Map<string, { row: FoundToken; at: number }>();
+  /** Where its changes are announced (the control plane's ChangeSignal). */
+  changes: ChangePublisher = NO_CHANGES;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -75,12 +80,32 @@ export class TokenRepository {
       join_policy: input.joinPolicy ? JSON.stringify(input.joinPolicy) : null,
     };
     await db.insertInto('tokens').values(row).execute();
+    // Inside a caller's transaction the caller announces it once committed (see createWith).
+    if (!db.isTransaction) this.changes.publish({ kind: 'token-created', tokenId: id, role: input.role });
     return { record: toRecord(row), token };
+  }
+
+  /**
+   * Creates a token and what belongs with it (an inference token's scopes) in one transaction,
+   * and announces it once committed.
+   */
+  async createWith(
+    input: NewToken,
+    alongside: (trx: Kysely<Database>, record: TokenRecord) => Promise<void>,
+  ): Promise<{ record: TokenRecord; token: string }> {
+    const created = await this.db.transaction().execute(async (trx) => {
+      const made = await this.create(input, trx);
+      await alongside(trx, made.record);
+      return made;
+    });
+    this.changes.publish({ kind: 'token-created', tokenId: created.record.id, role: created.record.role });
+    return created;
   }
 
   async find(id: string): Promise<FoundToken | undefined> {
     const cached = this.cache.get(id);
-    if (cached && Date.now() - cached.at < this.cacheMs) return cached.row;
+    const trustMs = this.changes.complete ? this.cacheMs : Math.min(this.cacheMs, UNANNOUNCED_CACHE_MS);
+    if (cached && Date.now() - cached.at < trustMs) return cached.row;
     // A node credential carries its node's approval and rotation state (read in the same query).
     const row = await this.db
       .selectFrom('tokens')
@@ -121,7 +146,13 @@ export class TokenRepository {
       .where('id', '=', id)
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    const revoked = Number(result.numUpdatedRows) > 0;
+    // Inside a caller's transaction (a credential rotation) the caller announces it once committed.
+    if (revoked && !db.isTransaction) {
+      const row = await db.selectFrom('tokens').select('role').where('id', '=', id).executeTakeFirst();
+      this.changes.publish({ kind: 'token-revoked', tokenId: id, role: (row?.role as TokenRole | undefined) ?? null });
+    }
+    return revoked;
   }
 
   /** Makes a token expire at `at` at the latest (a node's replaced credential, after its overlap). */
@@ -134,11 +165,30 @@ export class TokenRepository {
       .where('revoked_at', 'is', null)
       .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', at)]))
       .execute();
+    if (!db.isTransaction) this.changes.publish({ kind: 'token-expiry-moved', tokenId: id, role: null });
   }
 
   /** Drops a node's credentials from the cache: the next request reads them (and the node's approval) again. */
   forgetNode(nodeId: string): void {
     for (const [id, entry] of this.cache) if (entry.row.nodeId === nodeId) this.cache.delete(id);
+  }
+
+  /** Drops what `event` (this replica's or another's) makes stale: the next lookup reads the database. */
+  forgetFor(event: ChangeEvent): void {
+    switch (event.kind) {
+      case 'token-revoked':
+      case 'token-expiry-moved':
+        this.cache.delete(event.tokenId);
+        break;
+      case 'node-changed':
+      case 'node-deleted':
+        // A node's approval and rotation state come with its credentials' lookups.
+        this.forgetNode(event.nodeId);
+        break;
+      case 'resync':
+        this.cache.clear();
+        break;
+    }
   }
 
   async revokeForNode(nodeId: string, db: Kysely<Database> = this.db, at = Date.now()): Promise<void> {

@@ -1,28 +1,98 @@
+import type { ChangeBus } from '../cluster/change-bus.js';
+import { type ChangeEvent, type ChangePublisher, shapesDesiredState } from '../cluster/change-event.js';
+
+/** A settle (the rollout controller's pass) holds long polls back at most this long: a slow store does not stall them. */
+const SETTLE_LIMIT_MS = 500;
+/** Passes one settle makes while events keep arriving, before it lets long polls wake anyway. */
+const SETTLE_PASSES = 3;
+
+/** Where the signal says that its bus went away or came back (the server's logger). */
+export interface ChangeLog {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
 /**
- * Wakes long polls when something that shapes desired state may have changed (a deployment, an
- * alias, a node's labels). Waiters also wake on a short tick, so that changes that arrive without
- * a signal (a node going offline, another control-plane replica) are seen within that tick.
+ * The control plane's change events (src/cluster/change-event.ts): domain code publishes what it
+ * changed; each event reaches this process's listeners (caches) at once and, through the bus
+ * (Redis, when there is one), the other replicas'. An event that shapes desired state bumps
+ * `generation`, lets the settler (the rollout controller) move rollouts on, and then wakes the
+ * long polls, so that one alias move wakes each agent once, with the rollout's answer.
+ * Waiters also wake on their own short tick: a change without an event (a node going offline,
+ * an event lost while Redis was away) is seen within it.
  */
-export class ChangeSignal {
+export class ChangeSignal implements ChangePublisher {
   private waiters = new Set<() => void>();
-  /** Counts notifications, so that caches can tell whether something changed since they were filled. */
+  private readonly listeners = new Set<(event: ChangeEvent) => void>();
+  private settler: (() => Promise<unknown>) | undefined;
+  private settling = false;
+  private settleAgain = false;
+  private log: ChangeLog | undefined;
+  /** Counts events that shape desired state, so that caches can tell whether something changed since they were filled. */
   generation = 0;
   /** Set when the server shuts down: waiting long polls answer at once instead of holding shutdown up. */
   closed = false;
 
+  constructor(private readonly bus?: ChangeBus) {
+    bus?.listen({
+      event: (event) => this.deliver(event),
+      state: (state, detail) => {
+        if (state === 'down')
+          this.log?.warn(
+            `change events: Redis is away (${detail}); other replicas' changes are seen within a second or two until it is back`,
+          );
+        else this.log?.info(`change events: Redis ${detail}`);
+        // Whatever other replicas changed meanwhile went unannounced: every cache starts afresh.
+        if (state === 'up') this.deliver({ kind: 'resync' });
+      },
+    });
+  }
+
+  /** Whether every change reaches this replica as an event (see ChangePublisher.complete). */
+  get complete(): boolean {
+    return this.bus ? this.bus.up : true;
+  }
+
+  /** Logs the bus's state from now on (the server's logger, once it has one). */
+  start(log: ChangeLog): void {
+    this.log = log;
+    if (this.bus && !this.bus.up)
+      log.warn("change events: Redis is not connected yet; other replicas' changes are seen within a second or two until it is");
+  }
+
   close(): void {
     this.closed = true;
-    this.notify();
+    this.bus?.close();
+    this.wakeAll();
   }
 
+  /** Announces `event` here and to the other replicas. */
+  publish(event: ChangeEvent): void {
+    if (this.closed) return;
+    this.bus?.publish(event);
+    this.deliver(event);
+  }
+
+  /** Announces a change that has no event of its own (sessions' placements, drift policies). */
   notify(): void {
-    this.generation += 1;
-    const waiters = this.waiters;
-    this.waiters = new Set();
-    for (const wake of waiters) wake();
+    this.publish({ kind: 'changed' });
   }
 
-  /** Resolves on the next notify(), or after `timeoutMs`, or when `signal` aborts. */
+  /** Calls `listener` with every event, this replica's and the others' (caches drop what it names). */
+  subscribe(listener: (event: ChangeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Runs `settler` (the rollout controller's pass) after each change and before the long polls wake. */
+  settleWith(settler: () => Promise<unknown>): () => void {
+    this.settler = settler;
+    return () => {
+      if (this.settler === settler) this.settler = undefined;
+    };
+  }
+
+  /** Resolves on the next change that shapes desired state, or after `timeoutMs`, or when `signal` aborts. */
   next(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
@@ -36,5 +106,54 @@ export class ChangeSignal {
       signal?.addEventListener('abort', done, { once: true });
       this.waiters.add(done);
     });
+  }
+
+  private deliver(event: ChangeEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.log?.warn(`change listener failed on ${event.kind}: ${(error as Error).message}`);
+      }
+    }
+    if (!shapesDesiredState(event)) return;
+    this.generation += 1;
+    if (this.settler && !this.closed) this.settle(this.settler);
+    else this.wakeAll();
+  }
+
+  /**
+   * One settle at a time: events that arrive while it runs make it pass again (so a burst of
+   * events wakes the long polls once), up to SETTLE_PASSES; then the long polls wake.
+   */
+  private settle(settler: () => Promise<unknown>): void {
+    if (this.settling) {
+      this.settleAgain = true;
+      return;
+    }
+    this.settling = true;
+    const limit = setTimeout(() => this.wakeAll(), SETTLE_LIMIT_MS);
+    void (async () => {
+      for (let pass = 0; pass < SETTLE_PASSES; pass++) {
+        this.settleAgain = false;
+        // The settler reports its own failures; the long polls wake all the same.
+        await settler().catch(() => undefined);
+        if (!this.settleAgain || this.closed) break;
+      }
+    })().finally(() => {
+      clearTimeout(limit);
+      this.settling = false;
+      this.wakeAll();
+      if (this.settleAgain && this.settler && !this.closed) {
+        this.settleAgain = false;
+        this.settle(this.settler);
+      }
+    });
+  }
+
+  private wakeAll(): void {
+    const waiters = this.waiters;
+    this.waiters = new Set();
+    for (const wake of waiters) wake();
   }
 }

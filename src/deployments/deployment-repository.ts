@@ -14,6 +14,7 @@ import type { LabelMap } from '../nodes/labels.js';
 import type { Database } from '../store/schema.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import { advanceRollout, initialRollout, type RolloutPolicy, type RolloutState } from './rollout.js';
+import { type ChangePublisher, NO_CHANGES } from '../cluster/change-event.js';
 
 export interface DeploymentRecord extends RolloutPolicy {
   name: string;
@@ -53,6 +54,9 @@ export interface NodeStatusRecord {
 
 /** Deployments as the database keeps them, with what each node last reported about them. */
 export class DeploymentRepository {
+  /** Where its changes are announced (the control plane's ChangeSignal). */
+  changes: ChangePublisher = NO_CHANGES;
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly now: () => number = Date.now,
@@ -111,6 +115,7 @@ export class DeploymentRepository {
       }
       throw error;
     }
+    this.changes.publish({ kind: 'deployment-changed', deployment: input.name, change: 'created' });
     return this.get(input.name);
   }
 
@@ -135,7 +140,9 @@ export class DeploymentRepository {
       .where('name', '=', record.name)
       .where('rollout_revision', '=', record.rolloutRevision)
       .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    const saved = Number(result.numUpdatedRows) === 1;
+    if (saved) this.changes.publish({ kind: 'deployment-changed', deployment: record.name, change: 'rollout' });
+    return saved;
   }
 
   /**
@@ -156,6 +163,7 @@ export class DeploymentRepository {
       await trx.deleteFrom('deployment_node_status').where('deployment_name', '=', name).execute();
       await trx.deleteFrom('deployments').where('name', '=', name).execute();
     });
+    this.changes.publish({ kind: 'deployment-changed', deployment: name, change: 'deleted' });
   }
 
   /** Records a node's report; names that are not deployments (any more) are ignored. */

@@ -20,6 +20,9 @@ export class RolloutController {
   private running: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private pokedWhileTicking = false;
+  /** Ticks run one at a time: the loop's and those the change signal asks for. */
+  private ticking: Promise<unknown> = Promise.resolve();
+  private stopSettling: (() => void) | undefined;
 
   constructor(
     private readonly deployments: DeploymentRepository,
@@ -32,6 +35,10 @@ export class RolloutController {
 
   start(log?: FastifyBaseLogger): void {
     this.log = log;
+    // A change moves the rollouts on before the long polls wake: they answer with the step it led to.
+    this.stopSettling ??= this.changes.settleWith(() =>
+      this.serialTick().catch((error: unknown) => this.log?.warn(`rollout tick failed: ${(error as Error).message}`)),
+    );
     this.running ??= this.loop();
   }
 
@@ -43,6 +50,7 @@ export class RolloutController {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopSettling?.();
     this.wake?.();
     await this.running;
   }
@@ -69,16 +77,22 @@ export class RolloutController {
           this.log?.info({ deployment: deployment.name, ...event }, `rollout: ${event.message}`);
       }
     }
-    // Wakes the nodes' long polls (and this loop: a rollout that moved may move again at once).
-    if (changed) this.changes.notify();
+    // Each stored step was announced (deployment-changed): the change signal runs another pass, since
+    // a rollout that moved may move again at once, and then wakes the nodes' long polls.
     return changed;
+  }
+
+  private serialTick(): Promise<boolean> {
+    const tick = this.ticking.then(() => this.tick());
+    this.ticking = tick.catch(() => undefined);
+    return tick;
   }
 
   private async loop(): Promise<void> {
     while (!this.stopped && !this.changes.closed) {
       this.pokedWhileTicking = false;
       try {
-        await this.tick();
+        await this.serialTick();
       } catch (error) {
         // The store may be briefly away (a database restart): try again on the next tick.
         this.log?.warn(`rollout tick failed: ${(error as Error).message}`);
@@ -90,9 +104,13 @@ export class RolloutController {
         await new Promise((resolve) => setTimeout(resolve, MIN_TICK_MS));
         continue;
       }
+      // Changes are not waited for here: the change signal runs a tick for each (settleWith).
       await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        void this.changes.next(TICK_MS).then(resolve);
+        const timer = setTimeout(resolve, TICK_MS);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
       this.wake = undefined;
     }

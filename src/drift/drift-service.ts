@@ -96,7 +96,15 @@ export class DriftService {
 
   async setPolicy(deployment: string, request: SetDriftPolicyRequest, by: string | null): Promise<DriftPolicyView> {
     await this.deps.deployments.get(deployment);
-    return this.deps.repository.setPolicy(deployment, request, by);
+    const policy = await this.deps.repository.setPolicy(deployment, request, by);
+    // Whether a deployment uploads samples is part of its nodes' desired state.
+    this.deps.changes.notify();
+    return policy;
+  }
+
+  async deletePolicy(deployment: string): Promise<void> {
+    await this.deps.repository.deletePolicy(deployment);
+    this.deps.changes.notify();
   }
 
   /** Files each summary, runs the deployment's policy over it, and tells the node when to report next. */

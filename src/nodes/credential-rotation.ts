@@ -46,8 +46,10 @@ export class CredentialRotation {
       })
       .where('id', '=', node.id)
       .execute();
-    // Its credentials' cached lookups say no rotation is asked for: the next heartbeat must see this one.
+    // Its credentials' cached lookups say no rotation is asked for: the next heartbeat must see this
+    // one, on whichever replica it arrives (the event makes each forget them).
     this.tokens.forgetNode(node.id);
+    this.tokens.changes.publish({ kind: 'node-changed', nodeId: node.id, change: 'credential' });
     return this.nodes.get(node.id);
   }
 
@@ -58,7 +60,7 @@ export class CredentialRotation {
   async onHeartbeat(nodeId: string, tokenId: string): Promise<RotationStep> {
     // The authentication has just looked the credential up (cached): it says whether a rotation is
     // asked for or under way, so most heartbeats read nothing more. One asked for through another
-    // replica is seen once the cached lookup expires (TOKEN_CACHE_MS), like a revocation.
+    // replica is announced (node-changed), which drops the cached lookup here too.
     const presented = await this.tokens.find(tokenId);
     if (!presented) return undefined;
     const halfLife = presented.expiresAt !== null && this.now() >= (presented.createdAt + presented.expiresAt) / 2;
@@ -106,6 +108,7 @@ export class CredentialRotation {
         throw error;
       });
     if (token === undefined) return undefined;
+    if (unused !== null) this.tokens.changes.publish({ kind: 'token-revoked', tokenId: unused, role: 'node' });
     return { issued: { id, credential: token, expiresAt: expiresAt === null ? null : new Date(expiresAt).toISOString() } };
   }
 
@@ -123,6 +126,7 @@ export class CredentialRotation {
       if (old !== null && old !== next) await this.tokens.expireBy(old, at, trx);
       return true;
     });
+    if (confirmed && old !== null && old !== next) this.tokens.changes.publish({ kind: 'token-expiry-moved', tokenId: old, role: 'node' });
     return confirmed && old !== null ? { retired: old } : undefined;
   }
 }

@@ -51,7 +51,7 @@ export class Enrolment {
     // The token decides what it fixes; a node asking for more is refused before anything is used up.
     const admitted = admitNode(join.joinPolicy, { role: request.role, labels: request.labels ?? {} });
     const { labels } = admitted;
-    return this.db.transaction().execute(async (trx) => {
+    const enrolled = await this.db.transaction().execute(async (trx) => {
       if (await this.nodes.nameTaken(request.name, trx)) {
         throw nameTaken(request.name);
       }
@@ -92,6 +92,9 @@ export class Enrolment {
       );
       return { nodeId, nodeName: request.name, credential: token, joinTokenId: join.id, pending: admitted.pending };
     });
+    // A new node may be placed at once: announced once committed.
+    this.nodes.changes.publish({ kind: 'node-changed', nodeId: enrolled.nodeId, change: 'enrolled' });
+    return enrolled;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import { type ChangeEvent, type ChangePublisher, NO_CHANGES } from '../cluster/change-event.js';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import {
   type AgentInfo,
@@ -34,6 +35,8 @@ const inferenceUrl = TypeCompiler.Compile(InferenceUrl);
 export class NodeRegistry {
   /** The inference URL each node's agent named in its last heartbeat to this process. */
   private readonly reportedUrls = new Map<string, string>();
+  /** Where its changes are announced (the control plane's ChangeSignal); enrolment announces through it too. */
+  changes: ChangePublisher = NO_CHANGES;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -119,6 +122,7 @@ export class NodeRegistry {
     const node = await this.get(idOrName);
     await this.db.updateTable('nodes').set({ inference_url: url, updated_at: this.now() }).where('id', '=', node.id).execute();
     this.reportedUrls.delete(node.id);
+    this.changes.publish({ kind: 'node-changed', nodeId: node.id, change: 'inference-url' });
     return { ...node, inferenceUrl: url };
   }
 
@@ -139,7 +143,7 @@ export class NodeRegistry {
 
   async updateLabels(idOrName: string, patch: { set?: LabelMap; remove?: string[] }): Promise<NodeView> {
     assertValidLabels(patch.set ?? {});
-    return this.db.transaction().execute(async (trx) => {
+    const updated = await this.db.transaction().execute(async (trx) => {
       const node = await this.getIn(trx, idOrName);
       const labels: LabelMap = { ...node.labels, ...patch.set };
       for (const key of patch.remove ?? []) delete labels[key];
@@ -151,6 +155,8 @@ export class NodeRegistry {
         .execute();
       return { ...node, labels };
     });
+    this.changes.publish({ kind: 'node-changed', nodeId: updated.id, change: 'labels' });
+    return updated;
   }
 
   async setCordoned(idOrName: string, cordoned: boolean): Promise<NodeView> {
@@ -160,6 +166,7 @@ export class NodeRegistry {
       .set({ cordoned: cordoned ? 1 : 0, updated_at: this.now() })
       .where('id', '=', node.id)
       .execute();
+    this.changes.publish({ kind: 'node-changed', nodeId: node.id, change: 'cordon' });
     return { ...node, cordoned };
   }
 
@@ -168,8 +175,10 @@ export class NodeRegistry {
     const node = await this.get(idOrName);
     if (node.pending) {
       await this.db.updateTable('nodes').set({ pending: 0, updated_at: this.now() }).where('id', '=', node.id).execute();
-      // Its credential's cached principal says pending: the next request must see the approval.
+      // Its credential's cached principal says pending: the next request must see the approval
+      // (on every replica: the event makes each forget it).
       this.tokens.forgetNode(node.id);
+      this.changes.publish({ kind: 'node-changed', nodeId: node.id, change: 'approved' });
     }
     return { ...node, pending: false };
   }
@@ -188,7 +197,15 @@ export class NodeRegistry {
       return node;
     });
     this.reportedUrls.delete(deleted.id);
+    // Its credentials were revoked inside the transaction: other replicas forget them now.
+    this.changes.publish({ kind: 'node-deleted', nodeId: deleted.id });
     return deleted;
+  }
+
+  /** Drops what `event` makes stale: the URL a node's agent last named here is read again. */
+  forgetFor(event: ChangeEvent): void {
+    if (event.kind === 'node-changed' || event.kind === 'node-deleted') this.reportedUrls.delete(event.nodeId);
+    else if (event.kind === 'resync') this.reportedUrls.clear();
   }
 
   private async getIn(db: Kysely<Database>, idOrName: string): Promise<NodeView> {
