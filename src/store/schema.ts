@@ -302,6 +302,24 @@ export interface OnDemandPlacementsTable {
   last_used_at: number;
 }
 
+/** An upload to the database artifact store; an artifact once committed (migration 0019). */
+export interface ArtifactBlobsTable {
+  id: string;
+  space: string;
+  /** Null until every chunk is in. */
+  sha256: string | null;
+  size_bytes: number | null;
+  chunk_bytes: number;
+  started_at: number;
+  committed_at: number | null;
+}
+
+export interface ArtifactChunksTable {
+  blob_id: string;
+  seq: number;
+  bytes: Buffer;
+}
+
 export interface Database {
   tokens: TokensTable;
   token_scopes: TokenScopesTable;
@@ -324,4 +342,6 @@ export interface Database {
   drift_events: DriftEventsTable;
   inference_sessions: InferenceSessionsTable;
   on_demand_placements: OnDemandPlacementsTable;
+  artifact_blobs: ArtifactBlobsTable;
+  artifact_chunks: ArtifactChunksTable;
 }
