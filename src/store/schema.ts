@@ -302,6 +302,18 @@ export interface OnDemandPlacementsTable {
   last_used_at: number;
 }
 
+/** A lease control-plane replicas contend for (one leader runs the background controllers). */
+export interface LeasesTable {
+  name: string;
+  /** The holding process's random id. */
+  holder: string;
+  host: string;
+  pid: number;
+  /** On the database's clock. */
+  expires_at: number;
+  acquired_at: number;
+}
+
 /** An upload to the database artifact store; an artifact once committed (migration 0019). */
 export interface ArtifactBlobsTable {
   id: string;
@@ -342,6 +354,7 @@ export interface Database {
   drift_events: DriftEventsTable;
   inference_sessions: InferenceSessionsTable;
   on_demand_placements: OnDemandPlacementsTable;
+  leases: LeasesTable;
   artifact_blobs: ArtifactBlobsTable;
   artifact_chunks: ArtifactChunksTable;
 }

@@ -18,6 +18,7 @@ import * as sessions from './0014-sessions.js';
 import * as nodeInferenceUrl from './0015-node-inference-url.js';
 import * as joinPolicies from './0016-join-policies.js';
 import * as tokenScopes from './0017-token-scopes.js';
+import * as leases from './0018-leases.js';
 import { artifactChunks } from './0019-artifact-chunks.js';
 /** Every schema change, in order. Names sort in the order they run; never rename one. */
 export function allMigrations(dialect: DialectName): Record<string, Migration> {
@@ -39,6 +40,7 @@ export function allMigrations(dialect: DialectName): Record<string, Migration> {
     '0015-node-inference-url': nodeInferenceUrl,
     '0016-join-policies': joinPolicies,
     '0017-token-scopes': tokenScopes,
+    '0018-leases': leases,
     '0019-artifact-chunks': artifactChunks(dialect),
   };
 }
