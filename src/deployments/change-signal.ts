@@ -33,15 +33,23 @@ export class ChangeSignal implements ChangePublisher {
   /** Set when the server shuts down: waiting long polls answer at once instead of holding shutdown up. */
   closed = false;
 
-  constructor(private readonly bus?: ChangeBus) {
-    bus?.listen({
+  private bus: ChangeBus | undefined;
+  /** What the bus last said (it says each change of state once). */
+  private busState: { state: 'up' | 'down'; detail: string } | undefined;
+
+  constructor(bus?: ChangeBus) {
+    if (bus) this.connect(bus);
+  }
+
+  /** Shares events with the other replicas over `bus` from now on (one bus per signal). */
+  connect(bus: ChangeBus): void {
+    if (this.bus) throw new Error('this change signal already has a bus');
+    this.bus = bus;
+    bus.listen({
       event: (event) => this.deliver(event),
       state: (state, detail) => {
-        if (state === 'down')
-          this.log?.warn(
-            `change events: Redis is away (${detail}); other replicas' changes are seen within a second or two until it is back`,
-          );
-        else this.log?.info(`change events: Redis ${detail}`);
+        this.busState = { state, detail };
+        this.logBusState();
         // Whatever other replicas changed meanwhile went unannounced: every cache starts afresh.
         if (state === 'up') this.deliver({ kind: 'resync' });
       },
@@ -53,11 +61,18 @@ export class ChangeSignal implements ChangePublisher {
     return this.bus ? this.bus.up : true;
   }
 
-  /** Logs the bus's state from now on (the server's logger, once it has one). */
+  /** Logs the bus's state from now on (the server's logger, once it has one); a first connection that fails is logged too. */
   start(log: ChangeLog): void {
     this.log = log;
-    if (this.bus && !this.bus.up)
-      log.warn("change events: Redis is not connected yet; other replicas' changes are seen within a second or two until it is");
+    if (this.busState?.state === 'down') this.logBusState();
+  }
+
+  private logBusState(): void {
+    if (!this.busState) return;
+    const { state, detail } = this.busState;
+    if (state === 'up') this.log?.info(`change events: Redis ${detail}`);
+    else
+      this.log?.warn(`change events: Redis is away (${detail}); other replicas' changes are seen within a second or two until it is back`);
   }
 
   close(): void {
