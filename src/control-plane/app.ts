@@ -9,6 +9,7 @@ import Fastify, {
   type RawRequestDefaultExpression,
   type RawServerDefault,
 } from 'fastify';
+import { type Controller, LeaderControllers } from '../cluster/leader-controllers.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import { VERSION } from '../version.js';
 import { type Access, authorize } from '../http/access.js';
@@ -35,6 +36,30 @@ import { sessionGate } from '../sessions/session-gate.js';
 import { sessionRoutes } from './routes/session-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 import type { Services } from './services.js';
+
+/**
+ * The background jobs that write and must run on one replica. Run recovery runs on the first
+ * leadership of this process only: it fails every run marked running, and later a run this
+ * replica itself runs may be among them.
+ */
+function leaderOnlyControllers(services: Services, log: FastifyBaseLogger): Controller[] {
+  let recovered = false;
+  return [
+    {
+      name: 'run recovery',
+      start: async () => {
+        if (recovered) return;
+        recovered = true;
+        await services.runs.recover();
+      },
+      stop: () => undefined,
+    },
+    { name: 'rollouts', start: () => services.rollouts.start(log), stop: () => services.rollouts.stop() },
+    { name: 'session sweeps', start: () => services.sessions.start(), stop: () => services.sessions.stop() },
+    { name: 'drift loop', start: () => services.drift.start(log), stop: () => services.drift.stop() },
+    { name: 'federated rounds', start: () => services.federated.start(log), stop: () => services.federated.stop() },
+  ];
+}
 
 export type ControlPlaneApp = FastifyInstance<
   RawServerDefault,
@@ -86,17 +111,36 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   const authFailures = new AuthFailureLimits(services.settings.authFailureLimit ?? 30);
   const enrolments = new RateLimiter(services.settings.enrolRateLimit ?? 600);
   let closing = false;
+  // What must run once across the replicas that share the database runs on the lease's leader
+  // only (src/cluster); requests, and the cloud replicas' health checks each replica balances
+  // its own /v2 requests by, run on every replica.
+  const controllers = new LeaderControllers(leaderOnlyControllers(services, app.log), {
+    info: (message) => app.log.info(message),
+    error: (message) => app.log.error(message),
+  });
+  controllers.follow(services.lease);
   app.addHook('onReady', async () => {
-    services.rollouts.start(app.log);
-    await services.sessions.start();
+    // startControlPlane has usually made the first attempt already (SQLite's one-replica check).
+    await services.lease.start().catch((error: unknown) => app.log.warn(`leader lease: ${(error as Error).message}`));
+    if (services.lease.isLeader) void controllers.startAll();
+    else app.log.info('follower: another control plane holds the leader lease and runs the background controllers');
     services.cloudReplicas.start((error) => app.log.warn(`cloud replica check failed: ${error.message}`));
   });
   app.addHook('preClose', async () => {
     closing = true;
-    services.sessions.stop();
     services.cloudReplicas.stop();
     services.changes.close();
-    await services.rollouts.stop();
+    // The controllers stop before the lease is released, so the next leader never overlaps them.
+    await services.lease
+      .stop(() => controllers.stopAll())
+      .catch((error: unknown) => app.log.warn(`could not release the leader lease: ${(error as Error).message}`));
+    // Long-polling agents are answered at once (the coordinator may never have run here).
+    await services.federated.stop();
+  });
+  // Which replica answered, and its role: for load balancers' logs and `curl -i /readyz`.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-fogline-control-plane-role', services.lease.isLeader ? 'leader' : 'follower');
+    return payload;
   });
 
   // Authentication runs before the body is read or validated: a caller without the right token

@@ -1,3 +1,4 @@
+import { claimSingleReplica } from '../cluster/single-replica.js';
 import { listenError } from '../http/listen-error.js';
 import { httpsOptions } from '../http/tls.js';
 import { sweepTemporaryFiles } from '../files/temporary-files.js';
@@ -37,6 +38,19 @@ export async function startControlPlane(config: ServerConfig & Partial<ServiceSe
   }
   const https = httpsOptions(config);
   const services = createServices(store, config);
+  // The first try for the leader lease, before anything else is written: on SQLite a second
+  // control plane stops here. On PostgreSQL and MariaDB a replica that does not get it follows.
+  try {
+    await services.lease.start();
+    if (store.dialect === 'sqlite') await claimSingleReplica(services.lease);
+  } catch (error) {
+    if (store.dialect === 'sqlite') {
+      await services.lease.stop();
+      await services.inference.close();
+      await store.close();
+      throw error;
+    }
+  }
   const adminToken = await bootstrapAdminToken(services.tokens, config.dataDir);
   const app = await buildControlPlaneApp(services, {
     bodyLimitBytes: config.bodyLimitBytes,
@@ -50,7 +64,6 @@ export async function startControlPlane(config: ServerConfig & Partial<ServiceSe
     await services.inference.close();
     await store.close();
   });
-  await services.runs.recover();
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {

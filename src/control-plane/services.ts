@@ -6,6 +6,10 @@ import { InferenceTokens } from '../auth/inference-tokens.js';
 import { ALL_DEPLOYMENTS } from '../contracts/edge-access.js';
 import { TokenRepository } from '../auth/token-repository.js';
 import { DatasetCatalog } from '../datasets/dataset-catalog.js';
+import { LeaderLease } from '../cluster/leader-lease.js';
+import { registerLeaderGauge } from '../cluster/leader-metrics.js';
+import { LeaseStore } from '../cluster/lease-store.js';
+import { RestartableRollouts } from '../cluster/restartable-rollouts.js';
 import { ChangeSignal } from '../deployments/change-signal.js';
 import { DeploymentRepository } from '../deployments/deployment-repository.js';
 import { DesiredStateService } from '../deployments/desired-state.js';
@@ -62,6 +66,8 @@ export interface ServiceSettings {
   sessionReleaseSeconds?: number;
   /** A node busier than this (1-minute load per CPU) takes no new session. */
   sessionMaxLoadPerCpu?: number;
+  /** How long the leader lease lasts without renewal (default 10; not a flag: tests shorten it). */
+  leaderLeaseSeconds?: number;
 }
 
 /** The domain services the control plane's routes call, wired over one store. */
@@ -89,17 +95,22 @@ export interface Services {
   cloudReplicas: ReplicaBalancer;
   deployments: DeploymentRepository;
   desiredState: DesiredStateService;
-  /** Moves rollouts along (started with the app, stopped when it closes). */
-  rollouts: RolloutController;
+  /** Moves rollouts along (on the leader only: src/cluster). */
+  rollouts: RestartableRollouts;
+  /**
+   * The leader lease the replicas sharing this database contend for: the leader runs the
+   * background controllers (app.ts), every replica serves requests.
+   */
+  lease: LeaderLease;
   /** Wakes desired-state long polls after any change made through the API. */
   changes: ChangeSignal;
   /** Prometheus metrics (GET /metrics); also fed by the run repository. */
   metrics: ControlPlaneMetrics;
-  /** Federated jobs: the aggregator and its round coordinator (started with the app). */
+  /** Federated jobs: the aggregator and its round coordinator (the coordinator on the leader only). */
   federated: FederatedService;
-  /** Drift policies, node summaries, events and retraining rounds (started with the app). */
+  /** Drift policies, node summaries, events and retraining rounds (the loop on the leader only). */
   drift: DriftService;
-  /** 1:1 inference sessions (kept in the store; swept while the app runs). */
+  /** 1:1 inference sessions (kept in the store; swept by the leader). */
   sessions: SessionService;
   /** The registry's public key: also checks session tokens on the control plane's own stream. */
   registryPublicKeyPem: string;
@@ -141,6 +152,8 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     credential: edgeToken.token,
   });
   metrics.cloudReplicas.watch(() => cloudReplicas.states());
+  const lease = new LeaderLease(new LeaseStore(store.db, store.dialect), { ttlMs: (settings.leaderLeaseSeconds ?? 10) * 1000 });
+  registerLeaderGauge(metrics.registry, lease);
   const datasets = new DatasetCatalog(store.db, new ArtifactStore(path.join(settings.dataDir, 'datasets')), settings.datasetLimitBytes);
   const runs = new RunEngine({
     runs: runRepository,
@@ -180,7 +193,8 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     changes,
     metrics,
     desiredState,
-    rollouts: new RolloutController(deployments, desiredState, changes),
+    rollouts: new RestartableRollouts(() => new RolloutController(deployments, desiredState, changes)),
+    lease,
     runEvents: runRepository,
     federated: new FederatedService(store.db, models, nodes, {
       dataDir: settings.dataDir,

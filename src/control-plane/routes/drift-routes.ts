@@ -22,10 +22,7 @@ import { ERROR_RESPONSES } from './errors.js';
 /** Drift policies and events for users; summaries from the agents (node credentials, their own node only). */
 export function driftRoutes({ drift, desiredState }: Services): FastifyPluginAsyncTypebox {
   return async (app) => {
-    // Moves retraining rounds along while the server runs.
-    app.addHook('onReady', async () => drift.start(app.log));
-    app.addHook('preClose', async () => drift.stop());
-
+    // The drift loop (retraining rounds, schedules) runs on the leader replica only: app.ts starts it.
     app.put(
       '/drift/policies/:deployment',
       {

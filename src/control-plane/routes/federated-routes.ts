@@ -21,10 +21,7 @@ const UPDATE_LIMIT_BYTES = 64 * 1024 * 1024;
 /** Federated jobs for users; tasks, weights and updates for the agents (node credentials, their own node only). */
 export function federatedRoutes({ federated }: Services): FastifyPluginAsyncTypebox {
   return async (app) => {
-    // The coordinator moves rounds along while the server runs.
-    app.addHook('onReady', async () => federated.start(app.log));
-    // preClose: long-polling agents are answered at once, so closing does not wait for their polls.
-    app.addHook('preClose', async () => federated.stop());
+    // The coordinator runs on the leader replica only, and closing answers long polls at once: app.ts does both.
     // Updates travel as binary frames (src/ml/federated/update-codec.ts), not JSON.
     app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: UPDATE_LIMIT_BYTES }, (_request, body, done) =>
       done(null, body),
