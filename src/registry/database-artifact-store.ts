@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import type { DialectName } from '../store/database-url.js';
 import type { Database } from '../store/schema.js';
 import { isUniqueViolation } from '../store/unique-violation.js';
 import {
@@ -17,9 +18,10 @@ import {
 } from './artifact-store.js';
 
 /**
- * 1 MiB: far below MariaDB's max_allowed_packet (16 MiB by default since 10.2; a statement carries
- * one chunk) and InnoDB's limit of a tenth of the redo log for one row's blobs (96 MiB log by
- * default: 9.6 MiB), and few enough round trips that PostgreSQL streams tens of MB/s.
+ * 1 MiB: well below MariaDB's max_allowed_packet (16 MiB by default since 10.2; a statement carries
+ * one chunk, hex-encoded, so twice its size) and InnoDB's limit of a tenth of the redo log for one
+ * row's blobs (96 MiB log by default: 9.6 MiB), and few enough round trips that PostgreSQL moves
+ * tens of MiB/s. On a MariaDB with a smaller max_allowed_packet, chunks shrink to fit (chunkBytesFor).
  */
 export const DEFAULT_CHUNK_BYTES = 1 << 20;
 /** Chunks fetched per query while streaming: bounds memory to this many chunks per open download. */
@@ -32,6 +34,8 @@ export interface DatabaseArtifactStoreOptions {
   space: string;
   /** Where artifacts are copied for readers that need a local file (localFile): `<dataDir>/artifact-cache`. */
   cacheDir: string;
+  /** On MariaDB ('mysql') the chunk size is capped by the server's max_allowed_packet. */
+  dialect?: DialectName;
   chunkBytes?: number;
   now?: () => number;
 }
@@ -48,7 +52,9 @@ export class DatabaseArtifactStore implements ArtifactStore {
   private readonly space: string;
   private readonly cacheDir: string;
   private readonly chunkBytes: number;
+  private readonly dialect: DialectName | undefined;
   private readonly now: () => number;
+  private fittedChunkBytes: Promise<number> | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -57,6 +63,7 @@ export class DatabaseArtifactStore implements ArtifactStore {
     this.space = options.space;
     this.cacheDir = options.cacheDir;
     this.chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+    this.dialect = options.dialect;
     this.now = options.now ?? Date.now;
     if (!Number.isInteger(this.chunkBytes) || this.chunkBytes < 1)
       throw new Error(`chunk size must be a positive integer, not ${this.chunkBytes}`);
@@ -67,6 +74,7 @@ export class DatabaseArtifactStore implements ArtifactStore {
   }
 
   async putStream(source: AsyncIterable<Uint8Array>, limitBytes = Number.POSITIVE_INFINITY): Promise<StoredArtifact> {
+    const chunkBytes = await this.chunkSize();
     const blobId = randomBytes(16).toString('hex');
     await this.db
       .insertInto('artifact_blobs')
@@ -75,7 +83,7 @@ export class DatabaseArtifactStore implements ArtifactStore {
         space: this.space,
         sha256: null,
         size_bytes: null,
-        chunk_bytes: this.chunkBytes,
+        chunk_bytes: chunkBytes,
         started_at: this.now(),
         committed_at: null,
       })
@@ -84,7 +92,7 @@ export class DatabaseArtifactStore implements ArtifactStore {
       const hash = createHash('sha256');
       let sizeBytes = 0;
       let seq = 0;
-      for await (const chunk of rechunk(source, this.chunkBytes)) {
+      for await (const chunk of rechunk(source, chunkBytes)) {
         sizeBytes += chunk.length;
         if (sizeBytes > limitBytes) throw new ArtifactTooLargeError(limitBytes);
         hash.update(chunk);
@@ -170,17 +178,27 @@ export class DatabaseArtifactStore implements ArtifactStore {
     fs.rmSync(path.join(this.cacheDir, sha256.slice(0, 2), sha256), { force: true });
   }
 
-  /** Removes the uploads of this store that processes killed mid-way left behind; returns how many. */
+  /**
+   * Removes the uploads that processes killed mid-way left behind, in every space (a day old: no
+   * live upload takes that long); returns how many. Run at start-up.
+   */
   async sweepAbandoned(olderThanMs = ABANDONED_AFTER_MS): Promise<number> {
     const abandoned = await this.db
       .selectFrom('artifact_blobs')
       .select('id')
-      .where('space', '=', this.space)
       .where('committed_at', 'is', null)
       .where('started_at', '<', this.now() - olderThanMs)
       .execute();
     for (const { id } of abandoned) await this.dropBlob(id);
     return abandoned.length;
+  }
+
+  private chunkSize(): Promise<number> {
+    if (this.dialect !== 'mysql') return Promise.resolve(this.chunkBytes);
+    this.fittedChunkBytes ??= sql<{ packet: number | string }>`select @@max_allowed_packet as packet`
+      .execute(this.db)
+      .then((result) => chunkBytesFor(Number(result.rows[0]?.packet), this.chunkBytes));
+    return this.fittedChunkBytes;
   }
 
   private async find(sha256: string): Promise<{ id: string; sizeBytes: number; chunkBytes: number } | undefined> {
@@ -228,6 +246,20 @@ export class DatabaseArtifactStore implements ArtifactStore {
     await this.db.deleteFrom('artifact_chunks').where('blob_id', '=', blobId).execute();
     await this.db.deleteFrom('artifact_blobs').where('id', '=', blobId).execute();
   }
+}
+
+/**
+ * The largest chunk up to `preferred` that one MariaDB statement can carry: the client sends it
+ * hex-encoded (twice its size), plus the statement around it.
+ */
+export function chunkBytesFor(maxAllowedPacket: number, preferred: number): number {
+  const fitting = Math.floor((maxAllowedPacket - 64 * 1024) / 2);
+  if (!Number.isFinite(fitting) || fitting < 64 * 1024) {
+    throw new Error(
+      `MariaDB's max_allowed_packet (${maxAllowedPacket} bytes) is too small for the database artifact store: raise it to 16M (the default)`,
+    );
+  }
+  return Math.min(preferred, fitting);
 }
 
 /** Regroups a stream of pieces of any size into chunks of exactly `size` bytes (the last one shorter). */

@@ -39,12 +39,16 @@ async function startReplica(url: string): Promise<Replica> {
     heartbeatIntervalSeconds: 15,
   });
   const cacheDir = path.join(dataDir, 'artifact-cache');
-  const artifacts = new DatabaseArtifactStore(store.db, { space: 'models', cacheDir });
+  const artifacts = new DatabaseArtifactStore(store.db, { space: 'models', cacheDir, dialect: store.dialect });
   const key = SigningKey.configured({ pem: SIGNING_KEY_PEM, defaultFile: path.join(dataDir, 'signing-key.pem') });
   Object.assign(services, {
     artifacts,
     models: new ModelRegistry(store.db, artifacts, key),
-    datasets: new DatasetCatalog(store.db, new DatabaseArtifactStore(store.db, { space: 'datasets', cacheDir }), 50e6),
+    datasets: new DatasetCatalog(
+      store.db,
+      new DatabaseArtifactStore(store.db, { space: 'datasets', cacheDir, dialect: store.dialect }),
+      50e6,
+    ),
   });
   const app = await buildControlPlaneApp(services, { bodyLimitBytes: 1e6 });
   return {

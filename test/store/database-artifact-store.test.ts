@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArtifactMissingError, ArtifactTooLargeError } from '../../src/registry/artifact-store.js';
-import { DatabaseArtifactStore, rechunk } from '../../src/registry/database-artifact-store.js';
+import { chunkBytesFor, DatabaseArtifactStore, rechunk } from '../../src/registry/database-artifact-store.js';
 import { DIALECTS, type MigratedTestStore, migratedTestStore } from '../support/databases.js';
 import { tempDir } from '../support/processes.js';
 
@@ -43,7 +43,7 @@ describe.each(DIALECTS)('database artifact store on %s', (dialect) => {
   beforeAll(async () => {
     database = await migratedTestStore(dialect);
     cacheDir = tempDir('artifact-cache');
-    artifacts = new DatabaseArtifactStore(database.store.db, { space: 'models', cacheDir, chunkBytes: CHUNK });
+    artifacts = new DatabaseArtifactStore(database.store.db, { space: 'models', cacheDir, chunkBytes: CHUNK, dialect });
   });
 
   afterAll(async () => {
@@ -157,6 +157,14 @@ describe.each(DIALECTS)('database artifact store on %s', (dialect) => {
       ),
       { numRuns: dialect === 'sqlite' ? 60 : 25 },
     );
+  });
+});
+
+describe('chunkBytesFor', () => {
+  it('keeps 1 MiB chunks under MariaDB defaults, shrinks them for a small max_allowed_packet, and refuses a tiny one', () => {
+    expect(chunkBytesFor(16 * 1024 * 1024, 1 << 20)).toBe(1 << 20);
+    expect(chunkBytesFor(1024 * 1024, 1 << 20)).toBe((1024 * 1024 - 64 * 1024) / 2);
+    expect(() => chunkBytesFor(64 * 1024, 1 << 20)).toThrow(/max_allowed_packet .* too small/);
   });
 });
 
