@@ -20,6 +20,8 @@ PACKAGES=(
   prometheus        # prometheus and promtool for test/e2e/prometheus
   openssl           # test certificates for test/e2e/tls
   python3-torch python3-onnx  # examples/pytorch and test/e2e/pytorch-round-trip (run with /usr/bin/python3)
+  redis-server      # control-plane replicas' change events (test/cluster); started below
+  nginx-light       # test/e2e/nginx-replicas runs its own instance (the system service is not used)
 )
 PG_HOST=127.0.0.1 PG_PORT=5432
 MARIADB_HOST=127.0.0.1 MARIADB_PORT=3306
@@ -78,6 +80,16 @@ else
   start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
   wait_for mariadb_up || { say "MariaDB did not answer within 30 s" >&2; exit 1; }
   say "started mariadbd"
+fi
+
+redis_up() { redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; }
+say "== Redis on 127.0.0.1:6379"
+if redis_up; then
+  say "already running"
+else
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+  wait_for redis_up || { say "Redis did not answer within 30 s" >&2; exit 1; }
+  say "started redis-server"
 fi
 
 # The tests log in as postgres and root without a password (test/support/databases.ts); a server

@@ -1,6 +1,11 @@
 import path from 'node:path';
 import { ConfigError } from '../errors/config-error.js';
+import net from 'node:net';
+import { parseRedisUrl } from '../cluster/redis-url.js';
 import { option, parseChoice, parsePort, parsePositiveNumber, parseString } from './options.js';
+
+/** Where a control plane keeps artifacts (`--artifact-store`). */
+export const ARTIFACT_STORES = ['folder', 'database'] as const;
 
 function parseCount(raw: string, name: string): number {
   const value = Number(raw);
@@ -146,6 +151,42 @@ export const SERVER_OPTIONS = {
     defaultValue: () => 60,
     parse: parsePositiveNumber,
   }),
+  redis: option({
+    flag: '--redis <url>',
+    env: 'FOGLINE_REDIS',
+    description:
+      'Redis (redis:// or rediss://) over which control-plane replicas that share one database pass change events (alias moves, revocations, deletions) to each other within milliseconds',
+    defaultText: '(none: events stay in this process; run one replica)',
+    defaultValue: () => undefined as string | undefined,
+    parse: parseRedisUrl,
+  }),
+  artifactStore: option({
+    flag: '--artifact-store <kind>',
+    env: 'FOGLINE_ARTIFACT_STORE',
+    description:
+      "Where model bundles, dataset versions and federated updates live: folder (this server's data dir) or database (in the database in 1 MiB chunks, shared by control-plane replicas)",
+    defaultText: 'folder',
+    defaultValue: () => 'folder' as (typeof ARTIFACT_STORES)[number],
+    parse: parseChoice(ARTIFACT_STORES),
+  }),
+  signingKeyFile: option({
+    flag: '--signing-key-file <file>',
+    env: 'FOGLINE_SIGNING_KEY_FILE',
+    description:
+      "The registry's ed25519 signing key (PKCS#8 PEM, e.g. a mounted secret): give every replica the same key. FOGLINE_SIGNING_KEY may hold the PEM itself instead",
+    defaultText: '<data dir>/signing-key.pem, created on first start',
+    defaultValue: () => undefined as string | undefined,
+    parse: parseString,
+  }),
+  trustProxy: option({
+    flag: '--trust-proxy <addresses>',
+    env: 'FOGLINE_TRUST_PROXY',
+    description:
+      'Proxies (comma list of addresses or CIDR ranges, e.g. 127.0.0.1,10.0.0.0/8) whose X-Forwarded-For/-Proto/-Host are believed: behind nginx, rate limits then count real clients',
+    defaultText: '(none)',
+    defaultValue: () => [] as string[],
+    parse: parseProxyList,
+  }),
   runConcurrency: option({
     flag: '--run-concurrency <n>',
     env: 'FOGLINE_RUN_CONCURRENCY',
@@ -255,3 +296,17 @@ export const SERVER_OPTIONS = {
   }),
   logLevel: logLevelOption,
 };
+
+function parseProxyList(raw: string, name: string): string[] {
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [address = '', prefix] = entry.split('/');
+    const family = net.isIP(address);
+    const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
+    if (family === 0 || !prefixOk) throw new ConfigError(`${name}: "${entry}" is not an IP address or CIDR range (e.g. 10.0.0.0/8)`);
+  }
+  return entries;
+}

@@ -74,6 +74,8 @@ export interface AppOptions {
   /** Serve HTTPS with this certificate and key; plain HTTP without. */
   https?: { cert: Buffer; key: Buffer } | undefined;
   logger?: FastifyServerOptions['logger'];
+  /** Proxies whose X-Forwarded-* headers are believed (--trust-proxy); none: the socket's address. */
+  trustProxy?: string[];
 }
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -84,6 +86,8 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
     ...(options.https ? { https: options.https } : {}),
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes,
+    // A list, not true: the client is the rightmost address that is not a trusted proxy.
+    trustProxy: options.trustProxy?.length ? options.trustProxy : false,
     // Requests that arrive while draining get our own coded 503 (below), not Fastify's body.
     return503OnClosing: false,
     // Thousands of heartbeats a second would drown the log: requests are logged at debug level below.
@@ -120,6 +124,8 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
   });
   controllers.follow(services.lease);
   app.addHook('onReady', async () => {
+    // Change events from the domain code (and, with --redis, from the other replicas) start flowing.
+    services.changes.start(app.log);
     // startControlPlane has usually made the first attempt already (SQLite's one-replica check).
     await services.lease.start().catch((error: unknown) => app.log.warn(`leader lease: ${(error as Error).message}`));
     if (services.lease.isLeader) void controllers.startAll();
@@ -208,8 +214,6 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
     // is refused as forbidden: a node writing about what is not its own is in the audit log (issue 14).
     const telemetry = request.routeOptions.config.audit === false;
     if (telemetry && reply.statusCode !== 403) return;
-    // Any other successful change may change what nodes should serve (deployments, aliases, labels).
-    if (!telemetry && reply.statusCode < 400) services.changes.notify();
     if (!request.routeOptions.url) return;
     const principal = request.principal;
     const target = auditTarget(

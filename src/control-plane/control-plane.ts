@@ -11,6 +11,7 @@ import { bootstrapAdminToken } from './admin-bootstrap.js';
 import { buildControlPlaneApp, type ControlPlaneApp } from './app.js';
 import { writeServerInfo } from './data-dir-files.js';
 import { createServices, type ServiceSettings } from './services.js';
+import { DatabaseArtifactStore } from '../registry/database-artifact-store.js';
 
 export type ServerConfig = ResolvedOptions<typeof SERVER_OPTIONS>;
 
@@ -37,7 +38,8 @@ export async function startControlPlane(config: ServerConfig & Partial<ServiceSe
     throw new Error(`Could not prepare the database ${redactPassword(config.db)}: ${(error as Error).message}`, { cause: error });
   }
   const https = httpsOptions(config);
-  const services = createServices(store, config);
+  // The registry key may come as the PEM itself in the environment only (never a flag: it would show in ps).
+  const services = createServices(store, { ...config, signingKeyPem: config.signingKeyPem ?? process.env.FOGLINE_SIGNING_KEY });
   // The first try for the leader lease, before anything else is written: on SQLite a second
   // control plane stops here. On PostgreSQL and MariaDB a replica that does not get it follows.
   try {
@@ -56,7 +58,12 @@ export async function startControlPlane(config: ServerConfig & Partial<ServiceSe
     bodyLimitBytes: config.bodyLimitBytes,
     https,
     logger: { level: config.logLevel },
+    trustProxy: config.trustProxy,
   });
+  if (services.artifacts instanceof DatabaseArtifactStore) {
+    const abandoned = await services.artifacts.sweepAbandoned();
+    if (abandoned > 0) app.log.info({ abandoned }, 'removed unfinished uploads to the database artifact store');
+  }
   if (swept.length > 0) app.log.info({ removed: swept }, 'removed temporary files a stopped process left behind');
   // Runs stop before the database closes, so that none is left marked running.
   app.addHook('onClose', async () => {

@@ -11,6 +11,8 @@ import { registerLeaderGauge } from '../cluster/leader-metrics.js';
 import { LeaseStore } from '../cluster/lease-store.js';
 import { RestartableRollouts } from '../cluster/restartable-rollouts.js';
 import { ChangeSignal } from '../deployments/change-signal.js';
+import { changeBusFor } from '../cluster/change-bus.js';
+import { announceChanges } from '../cluster/change-wiring.js';
 import { DeploymentRepository } from '../deployments/deployment-repository.js';
 import { DesiredStateService } from '../deployments/desired-state.js';
 import { OnDemandPlacements } from '../deployments/on-demand-placements.js';
@@ -29,7 +31,8 @@ import { trialRun } from '../inference/trial-run.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
 import { RunEngine } from '../pipelines/run-engine.js';
 import type { RunRepository } from '../pipelines/run-repository.js';
-import { ArtifactStore } from '../registry/artifact-store.js';
+import { type ArtifactStore, FolderArtifactStore } from '../registry/artifact-store.js';
+import { DatabaseArtifactStore } from '../registry/database-artifact-store.js';
 import { ModelImporter } from '../registry/model-import.js';
 import { ModelRegistry } from '../registry/model-registry.js';
 import { SigningKey } from '../registry/signing-key.js';
@@ -66,6 +69,13 @@ export interface ServiceSettings {
   sessionReleaseSeconds?: number;
   /** A node busier than this (1-minute load per CPU) takes no new session. */
   sessionMaxLoadPerCpu?: number;
+  /** Redis for the replicas' change events (--redis); none: events stay in this process. */
+  redis?: string;
+  /** Where artifacts live: this server's data dir (default) or the shared database (--artifact-store). */
+  artifactStore?: 'folder' | 'database';
+  /** The registry key: the PEM itself (FOGLINE_SIGNING_KEY) or a PEM file; else <dataDir>/signing-key.pem. */
+  signingKeyPem?: string;
+  signingKeyFile?: string;
   /** How long the leader lease lasts without renewal (default 10; not a flag: tests shorten it). */
   leaderLeaseSeconds?: number;
 }
@@ -120,13 +130,24 @@ export function createServices(store: Store, settings: ServiceSettings): Service
   const tokens = new TokenRepository(store.db);
   const authenticator = new Authenticator(tokens);
   const nodes = new NodeRegistry(store.db, tokens, settings.nodeTimeoutSeconds * 1000);
-  const artifacts = new ArtifactStore(path.join(settings.dataDir, 'artifacts'));
-  const signingKey = SigningKey.loadOrCreate(path.join(settings.dataDir, 'signing-key.pem'));
+  // Bundles, dataset versions and federated updates: this server's data dir, or the shared database (replicas).
+  const artifactStore = (space: 'models' | 'datasets' | 'federated', folder: string): ArtifactStore =>
+    settings.artifactStore === 'database'
+      ? new DatabaseArtifactStore(store.db, { space, dialect: store.dialect, cacheDir: path.join(settings.dataDir, 'artifact-cache') })
+      : new FolderArtifactStore(path.join(settings.dataDir, folder));
+  const artifacts = artifactStore('models', 'artifacts');
+  const signingKey = SigningKey.configured({
+    pem: settings.signingKeyPem,
+    file: settings.signingKeyFile,
+    defaultFile: path.join(settings.dataDir, 'signing-key.pem'),
+  });
   const models = new ModelRegistry(store.db, artifacts, signingKey);
   const metrics = new ControlPlaneMetrics(store.db, nodes);
   const runRepository = metrics.runRepository(store.db);
   const deployments = new DeploymentRepository(store.db);
-  const changes = new ChangeSignal();
+  // Change events: in this process, and with --redis to and from the other replicas.
+  const changes = new ChangeSignal(changeBusFor(settings.redis));
+  announceChanges(changes, { tokens, nodes, models, deployments });
   const onDemand = new OnDemandPlacements(store.db);
   const inferenceTokens = new InferenceTokens(store.db);
   const policies = new DriftRepository(store.db);
@@ -154,7 +175,7 @@ export function createServices(store: Store, settings: ServiceSettings): Service
   metrics.cloudReplicas.watch(() => cloudReplicas.states());
   const lease = new LeaderLease(new LeaseStore(store.db, store.dialect), { ttlMs: (settings.leaderLeaseSeconds ?? 10) * 1000 });
   registerLeaderGauge(metrics.registry, lease);
-  const datasets = new DatasetCatalog(store.db, new ArtifactStore(path.join(settings.dataDir, 'datasets')), settings.datasetLimitBytes);
+  const datasets = new DatasetCatalog(store.db, artifactStore('datasets', 'datasets'), settings.datasetLimitBytes);
   const runs = new RunEngine({
     runs: runRepository,
     datasets,
@@ -162,7 +183,6 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     cacheDir: path.join(settings.dataDir, 'cache'),
     concurrency: settings.runConcurrency,
     codeVersion: VERSION,
-    onRegistered: () => changes.notify(),
   });
   return {
     store,
@@ -199,8 +219,8 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     federated: new FederatedService(store.db, models, nodes, {
       dataDir: settings.dataDir,
       codeVersion: VERSION,
-      onRegistered: () => changes.notify(),
       datasets,
+      files: artifactStore('federated', 'federated'),
     }),
     runs,
     sessions: new SessionService(

@@ -73,7 +73,12 @@ export function chromiumFix(uid: number | undefined = CURRENT.uid): string {
  * Programs that test files look up on PATH with `requireBinary('<name>')`, and the Debian package
  * that has each; scripts/install-test-deps.sh installs these packages (a test checks).
  */
-export const PROGRAM_PACKAGES: Record<string, string> = { prometheus: 'prometheus', promtool: 'prometheus' };
+export const PROGRAM_PACKAGES: Record<string, string> = {
+  prometheus: 'prometheus',
+  promtool: 'prometheus',
+  nginx: 'nginx-light',
+  'redis-server': 'redis-server',
+};
 
 /** Every Debian package a requirement names; the install script must install each. */
 export const TEST_PACKAGES = [
@@ -95,7 +100,9 @@ function requirements({ env, uid }: PreflightEnvironment, programNames: string[]
   const install = installCommand(uid);
   const imports = (module: string) => (uses: TestFileUses) => uses.modules.has(module);
   const { dialects, postgresUrl, mysqlUrl } = databaseServers(env);
-  const onPath = (name: string) => (env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && isExecutable(path.join(dir, name)));
+  // Debian keeps daemons (nginx, redis-server) in /usr/sbin, which a non-root PATH may lack.
+  const onPath = (name: string) =>
+    [...(env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/sbin'].some((dir) => dir !== '' && isExecutable(path.join(dir, name)));
 
   const list: Requirement[] = [
     {
@@ -112,6 +119,20 @@ function requirements({ env, uid }: PreflightEnvironment, programNames: string[]
         const problem = await pythonTorchProblem(python);
         return problem
           ? { what: `PyTorch and ONNX for ${python}`, problem, fix: `${install} (Debian's python3-torch and python3-onnx packages)` }
+          : undefined;
+      },
+    },
+    {
+      neededBy: imports('test/support/redis.ts'),
+      check: async () => {
+        const url = env.FOGLINE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+        const problem = await redisProblem(url);
+        return problem
+          ? {
+              what: `Redis at ${url}`,
+              problem,
+              fix: `${install} (Debian's redis-server package, started), or FOGLINE_TEST_REDIS_URL=<url>`,
+            }
           : undefined;
       },
     },
@@ -303,4 +324,20 @@ function errorText(error: unknown): string {
   if (error instanceof AggregateError && error.message === '') return [...new Set(error.errors.map(errorText))].join('; ');
   if (error instanceof Error) return error.message || (error as NodeJS.ErrnoException).code || error.name;
   return String(error);
+}
+
+/** Why Redis at `url` does not answer PING, or undefined when it does (ioredis loaded only when a test needs Redis). */
+async function redisProblem(url: string): Promise<string | undefined> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    client.disconnect();
+  }
 }

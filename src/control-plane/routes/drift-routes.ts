@@ -73,7 +73,7 @@ export function driftRoutes({ drift, desiredState }: Services): FastifyPluginAsy
         },
       },
       async (request, reply) => {
-        await drift.repository.deletePolicy(request.params.deployment);
+        await drift.deletePolicy(request.params.deployment);
         return reply.status(204).send();
       },
     );

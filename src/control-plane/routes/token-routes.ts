@@ -9,7 +9,7 @@ import { normalizeJoinPolicy } from '../../nodes/join-policy.js';
 import type { Services } from '../services.js';
 import { ERROR_RESPONSES } from './errors.js';
 
-export function tokenRoutes({ tokens, inferenceTokens, deployments, store, settings }: Services): FastifyPluginAsyncTypebox {
+export function tokenRoutes({ tokens, inferenceTokens, deployments, settings }: Services): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
       '/tokens',
@@ -26,21 +26,19 @@ export function tokenRoutes({ tokens, inferenceTokens, deployments, store, setti
         const { name, role, expiresInSeconds, maxUses } = request.body;
         const scopes = await inferenceScopes(request.body, (deployment) => deployments.get(deployment));
         const joinPolicy = checkedJoinPolicy(request.body, settings.heartbeatIntervalSeconds);
-        const { record, token } = await store.db.transaction().execute(async (trx) => {
-          const created = await tokens.create(
-            {
-              name,
-              role,
-              expiresAt: expiresInSeconds ? Date.now() + expiresInSeconds * 1000 : null,
-              maxUses: maxUses ?? null,
-              createdBy: request.principal?.tokenId ?? null,
-              joinPolicy,
-            },
-            trx,
-          );
-          if (scopes) await inferenceTokens.setScopes(created.record.id, scopes, trx);
-          return created;
-        });
+        const { record, token } = await tokens.createWith(
+          {
+            name,
+            role,
+            expiresAt: expiresInSeconds ? Date.now() + expiresInSeconds * 1000 : null,
+            maxUses: maxUses ?? null,
+            createdBy: request.principal?.tokenId ?? null,
+            joinPolicy,
+          },
+          async (trx, created) => {
+            if (scopes) await inferenceTokens.setScopes(created.id, scopes, trx);
+          },
+        );
         return reply.status(201).send({ token, info: toTokenInfo(record, scopes) });
       },
     );
