@@ -141,7 +141,7 @@ export async function buildControlPlaneApp(services: Services, options: AppOptio
       .stop(() => controllers.stopAll())
       .catch((error: unknown) => app.log.warn(`could not release the leader lease: ${(error as Error).message}`));
     // Long-polling agents are answered at once (the coordinator may never have run here).
-    await services.federated.stop();
+    await services.federated.close();
   });
   // Which replica answered, and its role: for load balancers' logs and `curl -i /readyz`.
   app.addHook('onSend', async (_request, reply, payload) => {

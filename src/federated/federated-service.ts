@@ -28,6 +28,9 @@ import { registerFinalModel } from './final-model.js';
 import { roundMetrics } from './round-metrics.js';
 import { type JobState, nextStep } from './round-policy.js';
 
+/** How often a task long poll on a replica that does not coordinate rounds looks for one. */
+const FOLLOWER_RECHECK_MS = 1000;
+
 export interface FederatedSettings {
   /** The federated store (global weights, optimiser state, updates) lives in <dataDir>/federated unless `files` is given. */
   dataDir: string;
@@ -76,6 +79,8 @@ export class FederatedService {
   private readonly central: CentralEvaluation;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
+  /** Set at shutdown: task long polls answer at once. */
+  private closed = false;
   private ticking: Promise<void> | undefined;
   private again = false;
   private log: Logger | undefined;
@@ -100,6 +105,13 @@ export class FederatedService {
     this.poke();
   }
 
+  /** Shutdown: long-polling agents are answered at once, here and from now on. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.stop();
+  }
+
+  /** Stops the round coordinator (leadership lost, or shutdown); task long polls go on here. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
@@ -168,14 +180,17 @@ export class FederatedService {
     const deadline = Date.now() + waitSeconds * 1000;
     for (;;) {
       const tasks = await this.pendingTasks(nodeId);
-      if (tasks.length > 0 || Date.now() >= deadline || !this.timer) return tasks;
+      if (tasks.length > 0 || Date.now() >= deadline || this.closed) return tasks;
+      // The coordinator wakes waiters when it opens a round; on a replica that does not coordinate
+      // (a follower) the rounds appear in the database, so the poll looks again every second.
+      const wait = Math.max(0, this.timer ? deadline - Date.now() : Math.min(FOLLOWER_RECHECK_MS, deadline - Date.now()));
       await new Promise<void>((resolve) => {
         const wake = () => {
           clearTimeout(timeout);
           this.waiters.delete(wake);
           resolve();
         };
-        const timeout = setTimeout(wake, Math.max(0, deadline - Date.now()));
+        const timeout = setTimeout(wake, wait);
         this.waiters.add(wake);
       });
       this.seen.set(nodeId, this.now());

@@ -132,11 +132,6 @@ export class FolderArtifactStore implements ArtifactStore {
   }
 }
 
-/**
- * @deprecated The folder store under its former name, so that `new ArtifactStore(dir)` keeps
- * working until every caller names FolderArtifactStore or DatabaseArtifactStore.
- */
-export const ArtifactStore = FolderArtifactStore;
 
 function missingOr(error: unknown, sha256: string): unknown {
   return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? new ArtifactMissingError(sha256) : error;

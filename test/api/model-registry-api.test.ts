@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/client/api-client.js';
-import { ArtifactStore } from '../../src/registry/artifact-store.js';
+import { FolderArtifactStore } from '../../src/registry/artifact-store.js';
 import { ModelRegistry } from '../../src/registry/model-registry.js';
 import { SigningKey, verifyBundleSignature } from '../../src/registry/signing-key.js';
 import { openStore, type Store } from '../../src/store/store.js';
@@ -22,7 +22,7 @@ describe('model registry API', () => {
     store = openStore(`sqlite:${path.join(cp.dataDir, 'fogline.db')}`);
     const registry = new ModelRegistry(
       store.db,
-      new ArtifactStore(path.join(cp.dataDir, 'artifacts')),
+      new FolderArtifactStore(path.join(cp.dataDir, 'artifacts')),
       SigningKey.loadOrCreate(path.join(cp.dataDir, 'signing-key.pem')),
     );
     for (const bundle of ['first bundle', 'second bundle']) {
@@ -95,7 +95,7 @@ describe('model registry API', () => {
 
   it('reports a bundle missing from disk instead of serving nothing', async () => {
     const view = await viewer.getVersion('energy-forecaster', 1);
-    const file = new ArtifactStore(path.join(cp.dataDir, 'artifacts')).pathOf(view.artifact.sha256);
+    const file = new FolderArtifactStore(path.join(cp.dataDir, 'artifacts')).pathOf(view.artifact.sha256);
     fs.renameSync(file, `${file}.moved`);
     try {
       const answer = await cp.call('GET', '/api/v1/models/energy-forecaster/versions/1/artifact', { token: cp.adminToken });

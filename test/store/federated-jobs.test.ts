@@ -5,7 +5,7 @@ import { TokenRepository } from '../../src/auth/token-repository.js';
 import { FederatedService } from '../../src/federated/federated-service.js';
 import { decodeUpdate, encodeUpdate } from '../../src/ml/federated/update-codec.js';
 import { NodeRegistry } from '../../src/nodes/node-registry.js';
-import { ArtifactStore } from '../../src/registry/artifact-store.js';
+import { FolderArtifactStore } from '../../src/registry/artifact-store.js';
 import { ModelRegistry } from '../../src/registry/model-registry.js';
 import { SigningKey } from '../../src/registry/signing-key.js';
 import { type Store } from '../../src/store/store.js';
@@ -32,7 +32,7 @@ describe.each(DIALECTS)('federated jobs on %s', (dialect) => {
     dataDir = tempDir('fl-store');
     models = new ModelRegistry(
       store.db,
-      new ArtifactStore(path.join(dataDir, 'artifacts')),
+      new FolderArtifactStore(path.join(dataDir, 'artifacts')),
       SigningKey.loadOrCreate(path.join(dataDir, 'key.pem')),
     );
     nodes = new NodeRegistry(store.db, new TokenRepository(store.db), 30_000, () => clock);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ArtifactStore } from '../../src/registry/artifact-store.js';
+import { FolderArtifactStore } from '../../src/registry/artifact-store.js';
 import type { NewModelVersion } from '../../src/registry/model-registry.js';
 import { ModelRegistry } from '../../src/registry/model-registry.js';
 import { SigningKey, verifyBundleSignature } from '../../src/registry/signing-key.js';
@@ -39,7 +39,7 @@ describe.each(DIALECTS)('model registry on %s', (dialect) => {
     dir = tempDir('registry');
     registry = new ModelRegistry(
       store.db,
-      new ArtifactStore(path.join(dir, 'artifacts')),
+      new FolderArtifactStore(path.join(dir, 'artifacts')),
       SigningKey.loadOrCreate(path.join(dir, 'signing-key.pem')),
     );
   });
