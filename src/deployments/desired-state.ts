@@ -109,9 +109,12 @@ export class DesiredStateService {
   async waitForChange(nodeId: string, revision: string | undefined, waitMs: number, signal?: AbortSignal): Promise<DesiredState> {
     const deadline = Date.now() + waitMs;
     for (;;) {
+      const generation = this.changes.generation;
       const state = await this.forNode(nodeId);
       const left = deadline - Date.now();
       if (state.revision !== revision || left <= 0 || signal?.aborted || this.changes.closed) return state;
+      // A change that came while this state was worked out would not wake the wait below: look again.
+      if (this.changes.generation !== generation) continue;
       await this.changes.next(Math.min(left, RECHECK_MS), signal);
     }
   }

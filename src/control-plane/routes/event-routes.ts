@@ -94,6 +94,15 @@ export class LiveEvents {
     }, this.options.heartbeatFlushMs ?? HEARTBEAT_FLUSH_MS);
   }
 
+  /**
+   * A change made through this replica's API (a token, a dataset, a policy, …): dashboards refetch.
+   * Changes that shape desired state also come as change events, from any replica.
+   */
+  changedHere(): void {
+    if (this.clients.size === 0) return;
+    this.broadcast('change', { generation: this.options.changes.generation });
+  }
+
   deploymentStatus(): void {
     if (this.clients.size === 0) return;
     this.deploymentsTimer ??= setTimeout(() => {
@@ -194,6 +203,7 @@ export class LiveEvents {
 }
 
 const HEARTBEAT_ROUTE = '/api/v1/nodes/:id/heartbeat';
+const MUTATING_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const DEPLOYMENT_STATUS_ROUTE = '/api/v1/nodes/:id/deployment-status';
 
 /**
@@ -212,9 +222,9 @@ export function eventRoutes(
     app.addHook('preClose', async () => live.close());
 
     app.addHook('onResponse', async (request, reply) => {
-      if (reply.statusCode >= 400 || request.method !== 'POST') return;
+      if (reply.statusCode >= 400 || !MUTATING_METHODS.has(request.method)) return;
       const route = request.routeOptions.url;
-      if (route === HEARTBEAT_ROUTE) {
+      if (route === HEARTBEAT_ROUTE && request.method === 'POST') {
         const nodeId = request.principal?.nodeId ?? (request.params as { id: string }).id;
         const { resources, backlog } = request.body as HeartbeatRequest;
         // Measured while the node could not reach us: into the history at the time it was measured.
@@ -230,6 +240,9 @@ export function eventRoutes(
         });
       } else if (route === DEPLOYMENT_STATUS_ROUTE) {
         live.deploymentStatus();
+      } else if (route && request.routeOptions.config.audit !== false) {
+        // Telemetry (audit: false) is not a change; anything else that succeeded is.
+        live.changedHere();
       }
     });
 
