@@ -132,7 +132,6 @@ export class FolderArtifactStore implements ArtifactStore {
   }
 }
 
-
 function missingOr(error: unknown, sha256: string): unknown {
   return (error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? new ArtifactMissingError(sha256) : error;
 }
