@@ -1,5 +1,4 @@
 import type { ChangeEvent } from './change-event.js';
-import { RedisChangeBus } from './redis-change-bus.js';
 
 /** What a bus tells its replica: another replica's event, or that the bus went away or came back. */
 export interface ChangeBusListener {
@@ -20,15 +19,6 @@ export interface ChangeBus {
   /** Whether other replicas' events arrive now. */
   readonly up: boolean;
   close(): void;
-}
-
-/**
- * A bus for `fogline server --redis <url>`: Redis pub/sub, or none without a URL (one replica:
- * its events stay in-process). Connects in the background: a Redis that is away does not keep the
- * server from starting.
- */
-export function changeBusFor(redisUrl: string | undefined): ChangeBus | undefined {
-  return redisUrl ? new RedisChangeBus(redisUrl) : undefined;
 }
 
 /** Replicas in one process (tests): each bus() is one replica's, and hears the others'. */

@@ -103,3 +103,12 @@ export class RedisChangeBus implements ChangeBus {
     this.listener?.state(state, detail);
   }
 }
+
+/**
+ * A bus for `fogline server --redis <url>`: Redis pub/sub, or none without a URL (one replica:
+ * its events stay in-process). Connects in the background: a Redis that is away does not keep the
+ * server from starting.
+ */
+export function changeBusFor(redisUrl: string | undefined): ChangeBus | undefined {
+  return redisUrl ? new RedisChangeBus(redisUrl) : undefined;
+}

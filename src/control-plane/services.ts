@@ -11,7 +11,7 @@ import { registerLeaderGauge } from '../cluster/leader-metrics.js';
 import { LeaseStore } from '../cluster/lease-store.js';
 import { RestartableRollouts } from '../cluster/restartable-rollouts.js';
 import { ChangeSignal } from '../deployments/change-signal.js';
-import { changeBusFor } from '../cluster/change-bus.js';
+import { changeBusFor } from '../cluster/redis-change-bus.js';
 import { announceChanges } from '../cluster/change-wiring.js';
 import { DeploymentRepository } from '../deployments/deployment-repository.js';
 import { DesiredStateService } from '../deployments/desired-state.js';
