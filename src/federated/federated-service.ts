@@ -27,6 +27,7 @@ import { FederatedJobRepository, jobView } from './job-repository.js';
 import { registerFinalModel } from './final-model.js';
 import { roundMetrics } from './round-metrics.js';
 import { type JobState, nextStep } from './round-policy.js';
+import { FederatedPollers } from './federated-pollers.js';
 
 /** How often a task long poll on a replica that does not coordinate rounds looks for one. */
 const FOLLOWER_RECHECK_MS = 1000;
@@ -67,6 +68,8 @@ function seedOf(text: string): number {
  */
 export class FederatedService {
   readonly repository: FederatedJobRepository;
+  /** Who polls for tasks, through any replica. */
+  private readonly pollers: FederatedPollers;
   private readonly files: ArtifactStore;
   private readonly seen = new Map<string, number>();
   /** The data kinds each node said it holds when it polled (absent: it did not say, so any). */
@@ -93,6 +96,7 @@ export class FederatedService {
   ) {
     this.now = settings.now ?? Date.now;
     this.repository = new FederatedJobRepository(db, this.now);
+    this.pollers = new FederatedPollers(db, this.now);
     this.files = settings.files ?? new FolderArtifactStore(path.join(settings.dataDir, 'federated'));
     this.central = new CentralEvaluation(settings.datasets);
   }
@@ -177,6 +181,7 @@ export class FederatedService {
     this.seen.set(nodeId, this.now());
     if (kinds) this.kinds.set(nodeId, kinds);
     else this.kinds.delete(nodeId);
+    await this.pollers.touch(nodeId, kinds);
     const deadline = Date.now() + waitSeconds * 1000;
     for (;;) {
       const tasks = await this.pendingTasks(nodeId);
@@ -395,10 +400,14 @@ export class FederatedService {
   private async available(selector: Record<string, string>, datasetKind: string): Promise<RoundClient[]> {
     const now = this.now();
     const liveness = this.settings.livenessMs ?? 30_000;
+    // Polls that reached other replicas are in the database; this replica's own are the freshest.
+    const polled = await this.pollers.since(now - liveness);
     return (await this.nodes.list({ selector }))
       .filter((n) => {
-        const seen = this.seen.get(n.id);
-        const kinds = this.kinds.get(n.id);
+        const local = this.seen.get(n.id);
+        const shared = polled.get(n.id);
+        const seen = local !== undefined && (shared === undefined || local >= shared.seenAt) ? local : shared?.seenAt;
+        const kinds = local !== undefined && seen === local ? this.kinds.get(n.id) : shared?.kinds;
         return (
           takesNewWork(n) &&
           seen !== undefined &&
@@ -438,7 +447,12 @@ export class FederatedService {
     const step = nextStep(id, state, open ? [] : await this.available(config.nodeSelector, row.dataset_kind), this.now());
     if (state.open && (step.kind === 'aggregate' || step.kind === 'fail-round')) {
       const answered = new Set(answers.map((u) => u.node_id));
-      for (const client of state.open.sampled) if (!answered.has(client.nodeId)) this.dropped.set(client.nodeId, this.now());
+      for (const client of state.open.sampled) {
+        if (answered.has(client.nodeId)) continue;
+        this.dropped.set(client.nodeId, this.now());
+        // A dropped client is sampled again only once it polls again, whichever replica it asks.
+        await this.pollers.forget(client.nodeId);
+      }
     }
     switch (step.kind) {
       case 'wait':

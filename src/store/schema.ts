@@ -303,6 +303,13 @@ export interface OnDemandPlacementsTable {
 }
 
 /** A lease control-plane replicas contend for (one leader runs the background controllers). */
+export interface FederatedPollersTable {
+  node_id: string;
+  /** JSON array of data kinds the node holds; null: any. */
+  kinds: string | null;
+  seen_at: number;
+}
+
 export interface LeasesTable {
   name: string;
   /** The holding process's random id. */
@@ -355,6 +362,7 @@ export interface Database {
   inference_sessions: InferenceSessionsTable;
   on_demand_placements: OnDemandPlacementsTable;
   leases: LeasesTable;
+  federated_pollers: FederatedPollersTable;
   artifact_blobs: ArtifactBlobsTable;
   artifact_chunks: ArtifactChunksTable;
 }

@@ -103,7 +103,9 @@ describe.each(DIALECTS)('federated jobs on %s', (dialect) => {
     expect(round1.reports.find((r) => r.nodeId === 'n3')?.status).toBe('rejected');
     expect(round1.dropped.map((c) => c.nodeId)).toEqual(['n3']);
 
-    // A new coordinator on the same database and files carries on with round 2.
+    // A new coordinator on the same database and files carries on with round 2, with the nodes
+    // that poll now (polls are shared through the database: n3's first one is past the liveness window).
+    clock += 31_000;
     const second = service();
     for (const node of ['n1', 'n2']) await second.tasks(node);
     await second.tick();
@@ -152,6 +154,33 @@ describe.each(DIALECTS)('federated jobs on %s', (dialect) => {
     await coordinator.tick();
     const [round] = (await coordinator.get(job.id)).rounds!;
     expect(round!.sampled.map((c) => c.nodeId).sort()).toEqual(['n1', 'n2']);
+  });
+
+  it('samples nodes that polled another replica (on the same database), with the kinds they said there', async () => {
+    const coordinator = service();
+    const follower = service(); // another control plane: it answers polls but does not coordinate
+    const job = await coordinator.create({ model: 'm', datasetKind: 'digits', nodeSelector: { fl: 'yes' }, minFitClients: 2 }, null);
+    await follower.tasks('n1', 0, ['digits']);
+    await follower.tasks('n2', 0, ['forecast']);
+    await coordinator.tasks('n3', 0);
+    await coordinator.tick();
+    const [round] = (await coordinator.get(job.id)).rounds!;
+    expect(round!.sampled.map((c) => c.nodeId).sort()).toEqual(['n1', 'n3']);
+    // The follower hands out the round's tasks from the database.
+    expect(await follower.tasks('n1', 0, ['digits'])).toHaveLength(1);
+  });
+
+  it('leaves out nodes whose last poll, through any replica, is older than the liveness window', async () => {
+    const coordinator = service();
+    const follower = service();
+    const job = await coordinator.create({ model: 'm', datasetKind: 'digits', nodeSelector: { fl: 'yes' }, minFitClients: 2 }, null);
+    await follower.tasks('n1', 0);
+    clock += 31_000;
+    await follower.tasks('n2', 0);
+    await coordinator.tasks('n3', 0);
+    await coordinator.tick();
+    const [round] = (await coordinator.get(job.id)).rounds!;
+    expect(round!.sampled.map((c) => c.nodeId).sort()).toEqual(['n2', 'n3']);
   });
 
   it('retries a round without a quorum and fails the job after maxRoundFailures; a running job can be canceled', async () => {
