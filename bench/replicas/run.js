@@ -352,10 +352,45 @@ async function deploymentView(api) {
   return view;
 }
 
+const TIMED_ROUTES = [
+  'POST /api/v1/nodes/:id/deployment-status',
+  'GET /api/v1/nodes/:id/artifacts/:model/:version',
+  'POST /api/v1/nodes/:id/heartbeat',
+];
+
+/** Sum and count of fogline_http_request_duration_seconds per "METHOD route", over every replica (any status). */
+async function routeDurations(apis) {
+  const totals = new Map();
+  for (const api of apis) {
+    const text = await (await api.api('GET', '/metrics')).text();
+    for (const match of text.matchAll(/^fogline_http_request_duration_seconds_(sum|count)\{([^}]*)\}\s+(\S+)/gm)) {
+      const labels = Object.fromEntries([...match[2].matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+      const key = `${labels.method} ${labels.route}`;
+      const entry = totals.get(key) ?? { sum: 0, count: 0 };
+      entry[match[1]] += Number(match[3]);
+      totals.set(key, entry);
+    }
+  }
+  return totals;
+}
+
+/** Requests and mean server-side time per route between two routeDurations() readings. */
+function routeDelta(before, after) {
+  return Object.fromEntries(
+    TIMED_ROUTES.map((key) => {
+      const a = after.get(key) ?? { sum: 0, count: 0 };
+      const b = before.get(key) ?? { sum: 0, count: 0 };
+      const count = a.count - b.count;
+      return [key, { requests: count, meanMs: count > 0 ? round((1000 * (a.sum - b.sum)) / count, 1) : null }];
+    }),
+  );
+}
+
 /** One measured rollout: the alias moved through `through`, checked through `confirmVia`. */
 async function measureRollout(ctx, { version, through, confirmVia }) {
   const { replicas, apis, fleet } = ctx;
   const n = fleet.size;
+  const routesBefore = await routeDurations(apis);
   const before = cpuSnapshot(replicas, fleet);
   const t0 = Date.now();
   await apis[through].api('PUT', `/api/v1/models/${MODEL}/aliases/${ALIAS}`, { version });
@@ -367,6 +402,7 @@ async function measureRollout(ctx, { version, through, confirmVia }) {
       `loaded ${fleet.count('loaded', version)}, serving ${fleet.count('served', version)}/${n}, failed ${fleet.count('failed', version)}`,
   );
   const after = cpuSnapshot(replicas, fleet);
+  const serverTimes = routeDelta(routesBefore, await routeDurations(apis));
   // The agent processes tick once a second: let the last download counts arrive.
   await sleep(1500);
   after.downloads = fleet.totals().downloads;
@@ -391,13 +427,17 @@ async function measureRollout(ctx, { version, through, confirmVia }) {
     confirmedAfterSeconds: round((Date.now() - t0) / 1000, 2),
     rolloutPhase: view.rollout?.phase ?? null,
     ...cpuDelta(before, after, replicas),
+    serverTimes,
     openFds: fds,
   };
   say(
     `v${version} through ${result.through}: all ${result.perAgentServingSeconds.count}/${n} serving after ${fmt(allServedS, 2)} s ` +
       `(p50 ${fmt(result.perAgentServingSeconds.p50, 2)} s, p99 ${fmt(result.perAgentServingSeconds.p99, 2)} s), ` +
       `${result.downloadsOk} downloads ok / ${result.downloadsFailed} failed, ${result.downloadedMiB} MiB; replica CPU ${result.replicaCpuSeconds.join(' + ')} s; ` +
-      `${confirmedServing}/${n} serving as seen through ${result.confirmedVia}`,
+      `${confirmedServing}/${n} serving as seen through ${result.confirmedVia}; server-side mean ` +
+      Object.entries(serverTimes)
+        .map(([route, t]) => `${route} ${t.requests} x ${fmt(t.meanMs, 1)} ms`)
+        .join(', '),
   );
   return result;
 }
