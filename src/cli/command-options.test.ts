@@ -33,6 +33,7 @@ const SAMPLES: Record<string, string> = {
   '--max-batch-delay-ms': '2',
   '--predictor-isolation': 'worker',
   '--redis': 'redis://127.0.0.1:6379',
+  '--redis-channel': 'plant-a:changes',
   '--artifact-store': 'database',
   '--signing-key-file': '/run/secrets/fogline-signing-key.pem',
   '--trust-proxy': '127.0.0.1,10.0.0.0/8',

@@ -109,6 +109,6 @@ export class RedisChangeBus implements ChangeBus {
  * its events stay in-process). Connects in the background: a Redis that is away does not keep the
  * server from starting.
  */
-export function changeBusFor(redisUrl: string | undefined): ChangeBus | undefined {
-  return redisUrl ? new RedisChangeBus(redisUrl) : undefined;
+export function changeBusFor(redisUrl: string | undefined, channel = DEFAULT_CHANGE_CHANNEL): ChangeBus | undefined {
+  return redisUrl ? new RedisChangeBus(redisUrl, channel) : undefined;
 }

@@ -160,6 +160,15 @@ export const SERVER_OPTIONS = {
     defaultValue: () => undefined as string | undefined,
     parse: parseRedisUrl,
   }),
+  redisChannel: option({
+    flag: '--redis-channel <name>',
+    env: 'FOGLINE_REDIS_CHANNEL',
+    description:
+      "--redis: the pub/sub channel of this installation's replicas; give each installation that shares a Redis its own (pub/sub ignores Redis database numbers)",
+    defaultText: 'fogline:changes',
+    defaultValue: () => 'fogline:changes',
+    parse: parseChannelName,
+  }),
   artifactStore: option({
     flag: '--artifact-store <kind>',
     env: 'FOGLINE_ARTIFACT_STORE',
@@ -309,4 +318,11 @@ function parseProxyList(raw: string, name: string): string[] {
     if (family === 0 || !prefixOk) throw new ConfigError(`${name}: "${entry}" is not an IP address or CIDR range (e.g. 10.0.0.0/8)`);
   }
   return entries;
+}
+
+function parseChannelName(raw: string, name: string): string {
+  const channel = raw.trim();
+  if (!/^[\w:.-]{1,200}$/.test(channel))
+    throw new ConfigError(`${name} must be 1 to 200 letters, digits, ":", ".", "-" or "_", got "${raw}"`);
+  return channel;
 }

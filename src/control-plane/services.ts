@@ -71,6 +71,8 @@ export interface ServiceSettings {
   sessionMaxLoadPerCpu?: number;
   /** Redis for the replicas' change events (--redis); none: events stay in this process. */
   redis?: string;
+  /** Their pub/sub channel (--redis-channel; default fogline:changes). */
+  redisChannel?: string;
   /** Where artifacts live: this server's data dir (default) or the shared database (--artifact-store). */
   artifactStore?: 'folder' | 'database';
   /** The registry key: the PEM itself (FOGLINE_SIGNING_KEY) or a PEM file; else <dataDir>/signing-key.pem. */
@@ -146,7 +148,7 @@ export function createServices(store: Store, settings: ServiceSettings): Service
   const runRepository = metrics.runRepository(store.db);
   const deployments = new DeploymentRepository(store.db);
   // Change events: in this process, and with --redis to and from the other replicas.
-  const changes = new ChangeSignal(changeBusFor(settings.redis));
+  const changes = new ChangeSignal(changeBusFor(settings.redis, settings.redisChannel));
   announceChanges(changes, { tokens, nodes, models, deployments });
   const onDemand = new OnDemandPlacements(store.db);
   const inferenceTokens = new InferenceTokens(store.db);
