@@ -1,4 +1,4 @@
-import type { BundleManifest, ImportOrigin, ModelSignature, TensorDatatype, TensorSpec } from '../bundle/bundle-manifest.js';
+import type { BundleManifest, ImportOrigin, ModelSignature, TensorSpec } from '../bundle/bundle-manifest.js';
 import { encodeContainer } from '../bundle/bundle-container.js';
 import { MlInputError } from '../errors.js';
 import { describeOnnxModel, type OnnxTensorInfo } from '../onnx/describe-onnx-model.js';
@@ -75,7 +75,7 @@ function toSpec(info: OnnxTensorInfo): TensorSpec {
       `Tensor "${info.name}" is bfloat16, which ONNX Runtime for Node cannot take or return; export the model with float32 or float16 inputs and outputs.`,
     );
   }
-  return { name: info.name, datatype: info.datatype as TensorDatatype, shape: info.shape };
+  return { name: info.name, datatype: info.datatype, shape: info.shape };
 }
 
 function attachLabels(outputs: TensorSpec[], names: string[]): OutputLabels {

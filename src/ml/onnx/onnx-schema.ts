@@ -1,3 +1,5 @@
+import type { TensorDatatype } from '../bundle/bundle-manifest.js';
+
 /**
  * The parts of onnx.proto (https://github.com/onnx/onnx/blob/main/onnx/onnx.proto) this library
  * reads or writes: field numbers per message, and the tensor element types.
@@ -35,9 +37,11 @@ export const TensorTypeField = { elemType: 1, shape: 2 } as const;
 export const ShapeField = { dim: 1 } as const;
 export const DimensionField = { dimValue: 1, dimParam: 2 } as const;
 
-/** An Open Inference Protocol tensor datatype (the names Fogline's model signatures use). */
-export type OipDatatype =
-  'BOOL' | 'UINT8' | 'UINT16' | 'UINT32' | 'UINT64' | 'INT8' | 'INT16' | 'INT32' | 'INT64' | 'FP16' | 'BF16' | 'FP32' | 'FP64' | 'BYTES';
+/**
+ * An Open Inference Protocol tensor datatype: the ones Fogline's signatures use (TensorDatatype),
+ * plus BF16, which an .onnx file may declare and import refuses with a reason.
+ */
+export type OipDatatype = TensorDatatype | 'BF16';
 
 /** TensorProto.DataType values that have an Open Inference Protocol datatype. */
 const DATATYPE_OF_ELEMENT_TYPE: ReadonlyMap<number, OipDatatype> = new Map([
