@@ -4,6 +4,7 @@ import { ConfigError } from '../errors/config-error.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import { VERSION } from '../version.js';
 import { agentCommand } from './commands/agent.js';
+import { workerCommand } from './commands/worker.js';
 import { auditCommand } from './commands/audit.js';
 import { datasetsCommand } from './commands/datasets.js';
 import { deployCommand } from './commands/deploy.js';
@@ -47,6 +48,7 @@ or the data folder (--data-dir, FOGLINE_DATA_DIR, default ./.fogline).`,
     .addCommand(upCommand())
     .addCommand(serverCommand())
     .addCommand(agentCommand())
+    .addCommand(workerCommand())
     .addCommand(tokenCommand())
     .addCommand(nodesCommand())
     .addCommand(datasetsCommand())

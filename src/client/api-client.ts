@@ -22,7 +22,18 @@ import type {
   NodeListQuery,
   NodeView,
 } from '../contracts/nodes.js';
-import type { PipelineList, RunEventList, RunList, RunListQuery, RunView, StartRunRequest } from '../contracts/runs.js';
+import type {
+  PipelineList,
+  RunClaim,
+  RunCompletion,
+  RunEventList,
+  RunList,
+  RunListQuery,
+  RunReport,
+  RunReportAnswer,
+  RunView,
+  StartRunRequest,
+} from '../contracts/runs.js';
 import type { CreateTokenRequest, CreateTokenResponse, TokenList } from '../contracts/tokens.js';
 import { ApiError } from './api-error.js';
 import { type BearerToken, bearerValue } from './bearer-token.js';
@@ -197,6 +208,34 @@ export class ApiClient {
 
   cancelRun(id: string): Promise<RunView> {
     return this.request('POST', `/api/v1/runs/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /** A worker takes a run it got from the work queue. */
+  claimRun(id: string, worker: string): Promise<RunClaim> {
+    return this.request('POST', `/api/v1/runs/${encodeURIComponent(id)}/claim`, { body: { worker } });
+  }
+
+  reportRun(id: string, attempt: number, report: RunReport): Promise<RunReportAnswer> {
+    return this.request('POST', `/api/v1/runs/${encodeURIComponent(id)}/attempts/${attempt}/reports`, { body: report });
+  }
+
+  releaseRun(id: string, attempt: number): Promise<void> {
+    return this.request('POST', `/api/v1/runs/${encodeURIComponent(id)}/attempts/${attempt}/release`);
+  }
+
+  /** Hands in the evaluated bundle; the control plane runs the register step (it may take a while for a large bundle). */
+  completeRun(id: string, attempt: number, completion: RunCompletion): Promise<RunView> {
+    return this.request('POST', `/api/v1/runs/${encodeURIComponent(id)}/attempts/${attempt}/complete`, {
+      body: completion,
+      timeoutMs: 300_000,
+    });
+  }
+
+  /** A dataset version's file, streamed as it arrives, with the digest the server claims for it. */
+  async downloadDataset(name: string, version: number): Promise<{ body: ReadableStream<Uint8Array>; sha256: string }> {
+    const response = await this.send('GET', `/api/v1/datasets/${encodeURIComponent(name)}/versions/${version}/file`, {}, 600_000);
+    if (!response.ok || !response.body) await this.fail(response);
+    return { body: response.body as ReadableStream<Uint8Array>, sha256: response.headers.get('x-fogline-sha256') ?? '' };
   }
 
   createDeployment(body: CreateDeploymentRequest): Promise<DeploymentView> {

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { ConfigError } from '../errors/config-error.js';
 import net from 'node:net';
 import { parseRedisUrl } from '../cluster/redis-url.js';
+import { PIPELINE_NAMES } from '../contracts/runs.js';
 import { option, parseChoice, parsePort, parsePositiveNumber, parseString } from './options.js';
 
 /** Where a control plane keeps artifacts (`--artifact-store`). */
@@ -24,6 +25,17 @@ function parseNonNegative(raw: string, name: string): number {
 export const METRICS_ACCESS = ['viewer', 'public'] as const;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** A run's job whose worker stops renewing its hold on it this long goes to another (BullMQ's lock). */
+export const workerLostOption = option({
+  flag: '--worker-lost-after <seconds>',
+  env: 'FOGLINE_WORKER_LOST_AFTER',
+  description:
+    "With --redis: a worker (or replica) that stops renewing its hold on a run's job for this long is taken for dead, and the run goes to another worker",
+  defaultText: '30',
+  defaultValue: () => 30,
+  parse: parsePositiveNumber,
+});
 
 /** Options shared by every process that owns a data folder (`server` and `up`). */
 export const dataDirOption = option({
@@ -199,11 +211,22 @@ export const SERVER_OPTIONS = {
   runConcurrency: option({
     flag: '--run-concurrency <n>',
     env: 'FOGLINE_RUN_CONCURRENCY',
-    description: 'Pipeline runs that train at the same time (each takes a worker thread and about a core)',
+    description:
+      'Pipeline runs this process trains at the same time (each takes a worker thread and about a core); 0: only `fogline worker` processes train (needs --redis)',
     defaultText: '1',
     defaultValue: () => 1,
-    parse: parsePositiveNumber,
+    parse: parseCount,
   }),
+  pipelineConcurrency: option({
+    flag: '--pipeline-concurrency <limits>',
+    env: 'FOGLINE_PIPELINE_CONCURRENCY',
+    description:
+      'Most runs of a pipeline that train at once across every worker and replica, e.g. image-classifier=1,forecast=4; a run over the limit waits on the queue',
+    defaultText: '(no limit per pipeline)',
+    defaultValue: () => ({}) as Record<string, number>,
+    parse: parsePipelineLimits,
+  }),
+  workerLostSeconds: workerLostOption,
   enrolRateLimit: option({
     flag: '--enrol-rate-limit <per-minute>',
     env: 'FOGLINE_ENROL_RATE_LIMIT',
@@ -320,7 +343,23 @@ function parseProxyList(raw: string, name: string): string[] {
   return entries;
 }
 
-function parseChannelName(raw: string, name: string): string {
+function parsePipelineLimits(raw: string, name: string): Record<string, number> {
+  const limits: Record<string, number> = {};
+  for (const entry of raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
+    const [pipeline = '', count = ''] = entry.split('=');
+    const value = Number(count);
+    if (!(PIPELINE_NAMES as readonly string[]).includes(pipeline) || !Number.isInteger(value) || value < 1) {
+      throw new ConfigError(`${name}: "${entry}" is not <pipeline>=<n> with a pipeline of ${PIPELINE_NAMES.join(', ')} and n of 1 or more`);
+    }
+    limits[pipeline] = value;
+  }
+  return limits;
+}
+
+export function parseChannelName(raw: string, name: string): string {
   const channel = raw.trim();
   if (!/^[\w:.-]{1,200}$/.test(channel))
     throw new ConfigError(`${name} must be 1 to 200 letters, digits, ":", ".", "-" or "_", got "${raw}"`);

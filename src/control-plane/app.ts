@@ -38,22 +38,13 @@ import { tokenRoutes } from './routes/token-routes.js';
 import type { Services } from './services.js';
 
 /**
- * The background jobs that write and must run on one replica. Run recovery runs on the first
- * leadership of this process only: it fails every run marked running, and later a run this
- * replica itself runs may be among them.
+ * The background jobs that write and must run on one replica. Run recovery puts every unfinished
+ * run on the work queue again when this replica becomes leader: adding is idempotent, and a run a
+ * live worker holds is answered "retry" when claimed, so nothing runs twice.
  */
 function leaderOnlyControllers(services: Services, log: FastifyBaseLogger): Controller[] {
-  let recovered = false;
   return [
-    {
-      name: 'run recovery',
-      start: async () => {
-        if (recovered) return;
-        recovered = true;
-        await services.runs.recover();
-      },
-      stop: () => undefined,
-    },
+    { name: 'run recovery', start: () => services.runs.recover(), stop: () => undefined },
     { name: 'rollouts', start: () => services.rollouts.start(log), stop: () => services.rollouts.stop() },
     { name: 'session sweeps', start: () => services.sessions.start(), stop: () => services.sessions.stop() },
     { name: 'drift loop', start: () => services.drift.start(log), stop: () => services.drift.stop() },

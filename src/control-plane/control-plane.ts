@@ -48,6 +48,7 @@ export async function startControlPlane(config: ServerConfig & Partial<ServiceSe
   } catch (error) {
     if (store.dialect === 'sqlite') {
       await services.lease.stop();
+      await services.runs.stop();
       await services.inference.close();
       await store.close();
       throw error;
@@ -65,7 +66,7 @@ export async function startControlPlane(config: ServerConfig & Partial<ServiceSe
     if (abandoned > 0) app.log.info({ abandoned }, 'removed unfinished uploads to the database artifact store');
   }
   if (swept.length > 0) app.log.info({ removed: swept }, 'removed temporary files a stopped process left behind');
-  // Runs stop before the database closes, so that none is left marked running.
+  // Runs stop before the database closes: a run in progress goes back to the queue for the next start or worker.
   app.addHook('onClose', async () => {
     await services.runs.stop();
     await services.inference.close();

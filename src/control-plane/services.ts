@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { AuditLog } from '../audit/audit-log.js';
 import { Authenticator } from '../auth/authenticator.js';
@@ -29,7 +30,12 @@ import { ReplicaBalancer } from '../inference/replica-balancer.js';
 import { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
 import { trialRun } from '../inference/trial-run.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
+import { LocalRunHost } from '../pipelines/local-run-host.js';
 import { RunEngine } from '../pipelines/run-engine.js';
+import { RunExecutor } from '../pipelines/run-executor.js';
+import { RunLedger } from '../pipelines/run-ledger.js';
+import { workQueueFor } from '../work-queue/work-queue-for.js';
+import { ConfigError } from '../errors/config-error.js';
 import type { RunRepository } from '../pipelines/run-repository.js';
 import { type ArtifactStore, FolderArtifactStore } from '../registry/artifact-store.js';
 import { DatabaseArtifactStore } from '../registry/database-artifact-store.js';
@@ -49,7 +55,12 @@ export interface ServiceSettings {
   /** Imported ONNX files: the upload limit and how long the trial load and request may take (defaults: 512 MiB, 60 s). */
   modelLimitBytes?: number;
   importTrialSeconds?: number;
+  /** Runs this process trains at once; 0: only `fogline worker` processes do (needs `redis`). */
   runConcurrency: number;
+  /** Most runs of a pipeline held at once across the cluster (--pipeline-concurrency). */
+  pipelineConcurrency?: Record<string, number>;
+  /** With `redis`: a consumer whose hold on a job lapses this long is taken for dead (default 30). */
+  workerLostSeconds?: number;
   nodeTimeoutSeconds: number;
   heartbeatIntervalSeconds: number;
   /** Who may read GET /metrics: a viewer token or stronger (default), or anyone. */
@@ -101,6 +112,8 @@ export interface Services {
   modelImports: ModelImporter;
   datasets: DatasetCatalog;
   runs: RunEngine;
+  /** Where workers claim runs, report on them and hand in what they trained (in this process or over the API). */
+  runLedger: RunLedger;
   runEvents: RunRepository;
   inference: CloudInference;
   /** The /v2 endpoint: cloud nodes' replicas of a version first (least outstanding), else `inference`. */
@@ -178,14 +191,28 @@ export function createServices(store: Store, settings: ServiceSettings): Service
   const lease = new LeaderLease(new LeaseStore(store.db, store.dialect), { ttlMs: (settings.leaderLeaseSeconds ?? 10) * 1000 });
   registerLeaderGauge(metrics.registry, lease);
   const datasets = new DatasetCatalog(store.db, artifactStore('datasets', 'datasets'), settings.datasetLimitBytes);
+  if (settings.runConcurrency === 0 && !settings.redis) {
+    throw new ConfigError(
+      '--run-concurrency 0 leaves training to `fogline worker` processes, which take runs from Redis: give --redis too',
+    );
+  }
+  const runLedger = new RunLedger({ runs: runRepository, datasets, models, pipelineLimits: settings.pipelineConcurrency });
   const runs = new RunEngine({
     runs: runRepository,
     datasets,
     models,
-    cacheDir: path.join(settings.dataDir, 'cache'),
-    concurrency: settings.runConcurrency,
-    codeVersion: VERSION,
+    ledger: runLedger,
+    queue: workQueueFor(settings.redis, settings.redisChannel, (settings.workerLostSeconds ?? 30) * 1000),
   });
+  runs.work(
+    new RunExecutor({
+      host: new LocalRunHost(runLedger, datasets, models),
+      workerName: `control plane ${os.hostname()}:${process.pid}`,
+      cacheDir: path.join(settings.dataDir, 'cache'),
+      codeVersion: VERSION,
+    }),
+    settings.runConcurrency,
+  );
   return {
     store,
     settings,
@@ -225,6 +252,7 @@ export function createServices(store: Store, settings: ServiceSettings): Service
       files: artifactStore('federated', 'federated'),
     }),
     runs,
+    runLedger,
     sessions: new SessionService(
       { db: store.db, deployments, desiredState, nodes, models, onDemand, changes, signBytes: (message) => signingKey.signBytes(message) },
       {

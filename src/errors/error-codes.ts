@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   FOGLINE_ERR_PIPELINE_PARAMS_INVALID: { status: 400, message: 'A pipeline parameter is unknown or out of range' },
   FOGLINE_ERR_RUN_NOT_FOUND: { status: 404, message: 'No such run' },
   FOGLINE_ERR_RUN_FINISHED: { status: 409, message: 'The run has already finished' },
+  FOGLINE_ERR_RUN_ATTEMPT_STALE: { status: 409, message: 'Another worker has taken this run over' },
+  FOGLINE_ERR_WORK_QUEUE_UNAVAILABLE: { status: 503, message: 'The work queue is not reachable' },
   FOGLINE_ERR_FL_JOB_NOT_FOUND: { status: 404, message: 'No such federated job' },
   FOGLINE_ERR_FL_JOB_INVALID: { status: 400, message: 'The federated job cannot be started with these settings' },
   FOGLINE_ERR_FL_JOB_FINISHED: { status: 409, message: 'The federated job has already finished' },

@@ -12,6 +12,11 @@ import {
 import { FoglineError } from '../errors/fogline-error.js';
 import type { Database, RunStepsTable, RunsTable } from '../store/schema.js';
 
+export type RunClaimOutcome =
+  | { outcome: 'claimed'; attempt: number; previousWorker: string | null; cancelRequested: boolean }
+  | { outcome: 'finished'; status: string }
+  | { outcome: 'held'; retryAfterMs: number; worker: string | null };
+
 export interface NewRun {
   pipeline: string;
   dataset: { name: string; version: number };
@@ -51,6 +56,11 @@ export class RunRepository {
           started_at: null,
           finished_at: null,
           created_by: run.createdBy,
+          attempt: 0,
+          worker: null,
+          heartbeat_at: null,
+          cancel_requested: 0,
+          progress: null,
         })
         .execute();
       await trx
@@ -73,14 +83,14 @@ export class RunRepository {
     return id;
   }
 
-  async get(id: string): Promise<Omit<RunView, 'progress'>> {
+  async get(id: string): Promise<RunView> {
     const run = await this.db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
     if (!run) throw new FoglineError('FOGLINE_ERR_RUN_NOT_FOUND', `No run has the id "${id}" (fogline runs list)`);
     const steps = await this.db.selectFrom('run_steps').selectAll().where('run_id', '=', id).orderBy('position').execute();
     return toView(run, steps);
   }
 
-  async list(options: { status?: RunStatus; limit?: number } = {}): Promise<Omit<RunView, 'progress'>[]> {
+  async list(options: { status?: RunStatus; limit?: number } = {}): Promise<RunView[]> {
     let query = this.db
       .selectFrom('runs')
       .selectAll()
@@ -187,13 +197,101 @@ export class RunRepository {
     }));
   }
 
+  /**
+   * Takes the run for a new attempt: when it is queued, or running with no report for `staleMs`
+   * (its worker was lost). The update is conditional on the attempt read, so of two workers
+   * claiming at once one wins. A retaken run's steps start again from pending.
+   */
+  async claim(id: string, worker: string, staleMs: number): Promise<RunClaimOutcome> {
+    const row = await this.db
+      .selectFrom('runs')
+      .select(['status', 'attempt', 'heartbeat_at', 'cancel_requested', 'worker'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row) return { outcome: 'finished', status: 'deleted' };
+    if (FINISHED.includes(row.status as RunStatus)) return { outcome: 'finished', status: row.status };
+    const now = this.now();
+    const heardAgo = row.heartbeat_at === null ? Infinity : now - Number(row.heartbeat_at);
+    if (row.status === 'running' && heardAgo < staleMs) {
+      return { outcome: 'held', retryAfterMs: Math.max(500, staleMs - heardAgo), worker: row.worker };
+    }
+    const attempt = Number(row.attempt) + 1;
+    const taken = await this.db
+      .updateTable('runs')
+      .set({ status: 'running', attempt, worker, heartbeat_at: now, progress: null, started_at: now })
+      .where('id', '=', id)
+      .where('attempt', '=', Number(row.attempt))
+      .where('status', 'in', ['queued', 'running'])
+      // A report that landed since the read keeps the run with its worker.
+      .where('heartbeat_at', row.heartbeat_at === null ? 'is' : '=', row.heartbeat_at)
+      .executeTakeFirst();
+    if (Number(taken.numUpdatedRows) !== 1) return { outcome: 'held', retryAfterMs: 1000, worker: null };
+    if (attempt > 1) {
+      await this.db
+        .updateTable('run_steps')
+        .set({ status: 'pending', started_at: null, finished_at: null, error: null })
+        .where('run_id', '=', id)
+        .execute();
+    }
+    return { outcome: 'claimed', attempt, previousWorker: row.worker, cancelRequested: row.cancel_requested !== 0 };
+  }
+
+  /**
+   * A report from the worker holding `attempt`: it is alive. Throws when another attempt holds
+   * the run or it has ended; answers whether someone asked to cancel it.
+   */
+  async touch(id: string, attempt: number, progress?: unknown): Promise<{ canceled: boolean }> {
+    const updated = await this.db
+      .updateTable('runs')
+      .set({ heartbeat_at: this.now(), ...(progress !== undefined ? { progress: JSON.stringify(progress) } : {}) })
+      .where('id', '=', id)
+      .where('attempt', '=', attempt)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) !== 1) {
+      throw new FoglineError(
+        'FOGLINE_ERR_RUN_ATTEMPT_STALE',
+        `Run ${id} is no longer held by attempt ${attempt}: another worker took it over or it has ended (fogline runs get ${id})`,
+      );
+    }
+    const row = await this.db.selectFrom('runs').select('cancel_requested').where('id', '=', id).executeTakeFirstOrThrow();
+    return { canceled: row.cancel_requested !== 0 };
+  }
+
+  /** The worker holding `attempt` stopped before the end: the run waits for the next worker at once. */
+  async release(id: string, attempt: number): Promise<void> {
+    await this.db
+      .updateTable('runs')
+      .set({ status: 'queued', heartbeat_at: null, progress: null })
+      .where('id', '=', id)
+      .where('attempt', '=', attempt)
+      .where('status', '=', 'running')
+      .execute();
+  }
+
+  async requestCancel(id: string): Promise<void> {
+    await this.db.updateTable('runs').set({ cancel_requested: 1 }).where('id', '=', id).execute();
+  }
+
+  /** Runs of `pipeline` that a worker holds now, other than `except`. */
+  async runningCount(pipeline: string, except: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('runs')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('pipeline', '=', pipeline)
+      .where('status', '=', 'running')
+      .where('id', '!=', except)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
   /** Runs that a stopped control plane left behind as queued or running. */
   async unfinished(): Promise<{ id: string; status: string }[]> {
     return this.db.selectFrom('runs').select(['id', 'status']).where('status', 'in', ['queued', 'running']).orderBy('created_at').execute();
   }
 }
 
-function toView(run: RunsTable, steps: RunStepsTable[]): Omit<RunView, 'progress'> {
+function toView(run: RunsTable, steps: RunStepsTable[]): RunView {
   const iso = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
   return {
     id: run.id,
@@ -220,5 +318,8 @@ function toView(run: RunsTable, steps: RunStepsTable[]): Omit<RunView, 'progress
     startedAt: iso(run.started_at),
     finishedAt: iso(run.finished_at),
     createdBy: run.created_by,
+    attempt: Number(run.attempt),
+    worker: run.worker,
+    progress: run.progress === null ? null : (JSON.parse(run.progress) as RunView['progress']),
   };
 }

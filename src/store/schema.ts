@@ -124,6 +124,12 @@ export interface RunsTable {
   started_at: number | null;
   finished_at: number | null;
   created_by: string | null;
+  /** 0 until a worker claims the run; each claim (a retry after a lost worker) adds one. */
+  attempt: number;
+  worker: string | null;
+  heartbeat_at: number | null;
+  cancel_requested: number;
+  progress: string | null;
 }
 
 export interface RunStepsTable {

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   DatasetList,
@@ -87,6 +88,27 @@ export function datasetRoutes({ datasets }: Services): FastifyPluginAsyncTypebox
         },
       },
       async (request) => datasets.get(request.params.name, request.params.version),
+    );
+
+    app.get(
+      '/datasets/:name/versions/:version/file',
+      {
+        config: { access: { minRole: 'viewer' } },
+        schema: {
+          summary: "Download a dataset version's file as uploaded (CSV or image archive); X-Fogline-Sha256 lets the client check it",
+          tags: ['datasets'],
+          params: DatasetVersionParams,
+        },
+      },
+      async (request, reply) => {
+        const view = await datasets.get(request.params.name, request.params.version);
+        const file = await datasets.filePath(view);
+        return reply
+          .header('content-type', 'application/octet-stream')
+          .header('content-length', String(fs.statSync(file).size))
+          .header('x-fogline-sha256', view.sha256)
+          .send(fs.createReadStream(file));
+      },
     );
   };
 }

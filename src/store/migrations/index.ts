@@ -21,6 +21,7 @@ import * as tokenScopes from './0017-token-scopes.js';
 import * as leases from './0018-leases.js';
 import { artifactChunks } from './0019-artifact-chunks.js';
 import * as federatedPollers from './0020-federated-pollers.js';
+import * as runAttempts from './0021-run-attempts.js';
 /** Every schema change, in order. Names sort in the order they run; never rename one. */
 export function allMigrations(dialect: DialectName): Record<string, Migration> {
   return {
@@ -44,5 +45,6 @@ export function allMigrations(dialect: DialectName): Record<string, Migration> {
     '0018-leases': leases,
     '0019-artifact-chunks': artifactChunks(dialect),
     '0020-federated-pollers': federatedPollers,
+    '0021-run-attempts': runAttempts,
   };
 }
