@@ -60,6 +60,7 @@ export async function startInProcessReplica(db: string, redis: string, channel: 
     await services.runs.stop();
     await services.inference.close();
     await store.close();
+    fs.rmSync(config.dataDir, { recursive: true, force: true });
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
