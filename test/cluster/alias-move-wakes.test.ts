@@ -4,22 +4,10 @@ import { resolveOptions } from '../../src/config/options.js';
 import { SERVER_OPTIONS } from '../../src/config/server-options.js';
 import type { DesiredState } from '../../src/contracts/deployments.js';
 import { createServices, type Services } from '../../src/control-plane/services.js';
-import type { NewModelVersion } from '../../src/registry/model-registry.js';
-import { IDLE_HEARTBEAT } from '../support/control-plane.js';
+import { FORECASTER_VERSION, IDLE_HEARTBEAT } from '../support/control-plane.js';
 import { type MigratedTestStore, migratedTestStore } from '../support/databases.js';
 import { tempDir } from '../support/processes.js';
 
-const VERSION: Omit<NewModelVersion, 'bundle'> = {
-  model: 'energy',
-  framework: 'tfjs',
-  kind: 'forecaster',
-  ioSignature: {
-    inputs: [{ name: 'history', datatype: 'FP32', shape: [-1, 168] }],
-    outputs: [{ name: 'forecast', datatype: 'FP32', shape: [-1, 24] }],
-  },
-  metrics: {},
-  lineage: { runId: 'r1', dataset: { name: 'pjme', version: 1, sha256: 'ab'.repeat(32) }, parameters: {}, codeVersion: '0.1.0' },
-};
 const NODES = ['edge-1', 'edge-2', 'edge-3', 'edge-4'];
 
 // The rollout controller moves before long polls wake: one alias move, one wake per agent.
@@ -45,8 +33,8 @@ describe('an alias move', () => {
 
   it('wakes each long-polling agent once, with the version it moved to', async () => {
     const { models, nodes, deployments, desiredState } = services;
-    await models.register({ ...VERSION, bundle: Buffer.from('one') });
-    await models.register({ ...VERSION, bundle: Buffer.from('two') });
+    await models.register({ ...FORECASTER_VERSION, bundle: Buffer.from('one') });
+    await models.register({ ...FORECASTER_VERSION, bundle: Buffer.from('two') });
     await models.setAlias('energy', 'champion', 1);
     for (const id of NODES) {
       await nodes.insert({ id, name: id, role: 'edge', labels: { site: 'plant-a' } });

@@ -1,103 +1,27 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/client/api-client.js';
-import { announceChanges } from '../../src/cluster/change-wiring.js';
-import { RedisChangeBus } from '../../src/cluster/redis-change-bus.js';
-import { resolveOptions } from '../../src/config/options.js';
-import { SERVER_OPTIONS } from '../../src/config/server-options.js';
 import type { DesiredState } from '../../src/contracts/deployments.js';
-import { bootstrapAdminToken } from '../../src/control-plane/admin-bootstrap.js';
-import { buildControlPlaneApp, type ControlPlaneApp } from '../../src/control-plane/app.js';
-import { createServices, type Services } from '../../src/control-plane/services.js';
-import type { NewModelVersion } from '../../src/registry/model-registry.js';
-import { migrateToLatest, openStore } from '../../src/store/store.js';
 import { beforeAllOrFail } from '../support/before-all-or-fail.js';
-import { IDLE_HEARTBEAT } from '../support/control-plane.js';
+import { FORECASTER_VERSION, IDLE_HEARTBEAT } from '../support/control-plane.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { tempDir } from '../support/processes.js';
 import { assertRedisReachable, testChannel, testRedisUrl } from '../support/redis.js';
-
-interface Replica {
-  app: ControlPlaneApp;
-  services: Services;
-  url: string;
-  /** Set on the replica that bootstrapped the admin token. */
-  adminToken: string | undefined;
-  call(method: string, path: string, token: string, body?: object): Promise<{ status: number; body: any }>;
-}
-
-/** A control plane on `db`, as `fogline server --db <db> --redis <test Redis>` starts one; its events go on `channel`. */
-async function startReplica(db: string, channel: string): Promise<Replica> {
-  const config = resolveOptions(SERVER_OPTIONS, { dataDir: tempDir('replica'), port: '0', logLevel: 'silent', db }, {});
-  const store = openStore(db);
-  await migrateToLatest(store);
-  const services = createServices(store, config);
-  // What --redis wires: the replicas' events over Redis (a channel of this test's own).
-  services.changes.connect(new RedisChangeBus(testRedisUrl(), channel));
-  announceChanges(services.changes, services);
-  const adminToken = await bootstrapAdminToken(services.tokens, config.dataDir);
-  const app = await buildControlPlaneApp(services, { bodyLimitBytes: config.bodyLimitBytes, logger: false });
-  app.addHook('onClose', async () => {
-    await services.runs.stop();
-    await services.inference.close();
-    await store.close();
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  return {
-    app,
-    services,
-    url,
-    adminToken,
-    async call(method, path, token, body) {
-      const response = await fetch(`${url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      const text = await response.text();
-      return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-    },
-  };
-}
-
-const VERSION: Omit<NewModelVersion, 'bundle'> = {
-  model: 'energy',
-  framework: 'tfjs',
-  kind: 'forecaster',
-  ioSignature: {
-    inputs: [{ name: 'history', datatype: 'FP32', shape: [-1, 168] }],
-    outputs: [{ name: 'forecast', datatype: 'FP32', shape: [-1, 24] }],
-  },
-  metrics: {},
-  lineage: { runId: 'r1', dataset: { name: 'pjme', version: 1, sha256: 'ab'.repeat(32) }, parameters: {}, codeVersion: '0.1.0' },
-};
-
-/** Calls `check` every 10 ms until it is true; how long that took, in ms. */
-async function msUntil(check: () => Promise<boolean>, limitMs: number): Promise<number> {
-  const started = performance.now();
-  while (!(await check())) {
-    if (performance.now() - started > limitMs) throw new Error(`not within ${limitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return performance.now() - started;
-}
+import { type InProcessReplica, msUntil, startInProcessReplica } from '../support/replicas.js';
 
 // Two replicas on one PostgreSQL database, their change events over Redis.
 describe('control-plane replicas', () => {
   let database: TestDatabase | undefined;
-  const replicas: Replica[] = [];
-  let a: Replica;
-  let b: Replica;
+  const replicas: InProcessReplica[] = [];
+  let a: InProcessReplica;
+  let b: InProcessReplica;
   let admin: string;
 
   beforeAllOrFail(async () => {
     await assertRedisReachable();
     database = await createTestDatabase('postgres');
     const channel = testChannel();
-    a = await startReplica(database.url, channel);
+    a = await startInProcessReplica(database.url, testRedisUrl(), channel);
     replicas.push(a);
-    b = await startReplica(database.url, channel);
+    b = await startInProcessReplica(database.url, testRedisUrl(), channel);
     replicas.push(b);
     // The first replica bootstrapped the admin token; the second found one and made none.
     admin = a.adminToken!;
@@ -133,8 +57,8 @@ describe('control-plane replicas', () => {
   });
 
   it('answers an agent long-polling one replica when the alias moves through the other, well within 2 s', async () => {
-    await a.services.models.register({ ...VERSION, bundle: Buffer.from('one') });
-    const second = await a.services.models.register({ ...VERSION, bundle: Buffer.from('two') });
+    await a.services.models.register({ ...FORECASTER_VERSION, bundle: Buffer.from('one') });
+    const second = await a.services.models.register({ ...FORECASTER_VERSION, bundle: Buffer.from('two') });
     expect((await a.call('PUT', '/api/v1/models/energy/aliases/champion', admin, { version: 1 })).status).toBe(200);
     const join = (await a.call('POST', '/api/v1/tokens', admin, { name: 'join', role: 'join', maxUses: 1 })).body.token;
     const node = await new ApiClient({ server: a.url }).enroll(join, { name: 'edge-a', role: 'edge', labels: { site: 'plant-a' } });

@@ -5,121 +5,85 @@
  * the other within the ttl (10 s) plus 2 s, and a graceful stop hands it over at once. On SQLite a
  * second control plane is refused, and a killed one's restart is not blocked by its old lease.
  *
- * Artifacts are per data dir today: nothing here needs a file another replica stored (the job's
- * waiting phase reads no weights).
+ * Artifacts stay in each replica's data dir here (--artifact-store folder): nothing here needs a
+ * file another replica stored (the job's waiting phase reads no weights).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FederatedJobView } from '../../src/contracts/federated.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { eventually, type FoglineProcess, freePort, ProcessTracker, tempDir, waitForExit } from '../support/processes.js';
+import { eventually, freePort, ProcessTracker, tempDir, waitForExit } from '../support/processes.js';
+import { ReplicaSet } from '../support/replicas.js';
 
 const TTL_MS = 10_000;
 
-interface Replica {
-  name: string;
-  dataDir: string;
-  url: string;
-  process: FoglineProcess;
-}
-
 describe('control-plane replicas on PostgreSQL (real processes)', { timeout: 180_000 }, () => {
-  const processes = new ProcessTracker();
   let database: TestDatabase;
-  let adminToken = '';
-  const replicas: Record<'a' | 'b', Replica> = {} as never;
+  let set: ReplicaSet;
 
-  async function start(name: 'a' | 'b', dataDir: string, port?: number): Promise<Replica> {
-    const listen = port ?? (await freePort());
-    const proc = processes.start(['server', '--data-dir', dataDir, '--port', String(listen), '--db', database.url, '--log-level', 'info']);
-    await proc.waitForOutput(/listening on/, 30_000);
-    const replica = { name, dataDir, url: `http://127.0.0.1:${listen}`, process: proc };
-    replicas[name] = replica;
-    return replica;
-  }
-
-  async function call<T>(replica: Replica, method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const response = await fetch(`${replica.url}${route}`, {
-      method,
-      headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(5000),
-    });
-    const text = await response.text();
-    return { status: response.status, body: (text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text) as T };
-  }
-
-  async function leads(replica: Replica): Promise<boolean> {
-    const metrics = await call<string>(replica, 'GET', '/metrics');
-    const match = /^fogline_control_plane_leader (\d)$/m.exec(metrics.body);
-    if (!match) throw new Error(`no fogline_control_plane_leader in /metrics of ${replica.name}`);
-    return match[1] === '1';
-  }
-
-  const phase = async (replica: Replica, id: string) =>
-    (await call<FederatedJobView>(replica, 'GET', `/api/v1/federated/jobs/${id}`)).body.phase;
+  const phase = async (replica: string, id: string) =>
+    (await set.api<FederatedJobView>(replica, 'GET', `/api/v1/federated/jobs/${id}`)).body.phase;
 
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
-    const dirs = [tempDir('replica-a'), tempDir('replica-b')] as const;
-    // One after the other: the first migrates the empty database and bootstraps the admin token.
-    await start('a', dirs[0]);
-    fs.copyFileSync(path.join(dirs[0], 'signing-key.pem'), path.join(dirs[1], 'signing-key.pem'));
-    await start('b', dirs[1]);
-    adminToken = fs.readFileSync(path.join(dirs[0], 'admin.token'), 'utf8').trim();
+    // Info level: the test reads the replicas' role messages. One after the other: the first
+    // migrates the empty database and bootstraps the admin token.
+    set = new ReplicaSet({ db: database.url, artifactStore: 'folder', logLevel: 'info' });
+    await set.startReplicas(['a', 'b']);
   }, 90_000);
 
   afterAll(async () => {
-    await processes.stopAll();
+    await set?.stop();
     await database?.drop();
   });
 
   it('runs the controllers on one replica and hands them over when the leader is killed or stopped', async () => {
-    expect([await leads(replicas.a), await leads(replicas.b)]).toEqual([true, false]);
-    expect(replicas.b.process.output()).toMatch(/follower: another control plane holds the leader lease/);
+    expect([await set.leads('a'), await set.leads('b')]).toEqual([true, false]);
+    expect(set.replica('b').process.output()).toMatch(/follower: another control plane holds the leader lease/);
 
     // A job made through the follower: the leader's coordinator picks it up (it waits for clients);
     // the follower's coordinator does not run, so it has no phase of its own to show.
-    const created = await call<FederatedJobView>(replicas.b, 'POST', '/api/v1/federated/jobs', {
+    const created = await set.api<FederatedJobView>('b', 'POST', '/api/v1/federated/jobs', {
       model: 'replicas-fl',
       datasetKind: 'digits',
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const job = created.body.id;
     const waiting = await eventually(async () => {
-      const seen = await phase(replicas.a, job);
+      const seen = await phase('a', job);
       return seen !== 'starting' ? seen : undefined;
     }, 10_000);
     expect(waiting).toMatch(/client/);
-    expect(await phase(replicas.b, job)).toBe('starting');
+    expect(await phase('b', job)).toBe('starting');
 
     // kill -9 the leader: the lease expires within the ttl and the follower takes it.
-    replicas.a.process.child.kill('SIGKILL');
     const killedAt = Date.now();
-    await replicas.a.process.exited;
-    await eventually(async () => ((await leads(replicas.b)) ? true : undefined), TTL_MS + 5000, 100);
+    await set.kill('a');
+    await eventually(async () => ((await set.leads('b')) ? true : undefined), TTL_MS + 5000, 100);
     const leaderAfterMs = Date.now() - killedAt;
-    await eventually(async () => ((await phase(replicas.b, job)) !== 'starting' ? true : undefined), TTL_MS + 5000, 100);
+    await eventually(async () => ((await phase('b', job)) !== 'starting' ? true : undefined), TTL_MS + 5000, 100);
     const controllersAfterMs = Date.now() - killedAt;
     console.log(
       `failover after kill -9: leader in ${leaderAfterMs} ms, federated coordinator running in ${controllersAfterMs} ms (ttl ${TTL_MS} ms)`,
     );
     expect(controllersAfterMs).toBeLessThanOrEqual(TTL_MS + 2000);
-    expect(replicas.b.process.output()).toMatch(/leader: running run recovery, rollouts, session sweeps, drift loop, federated rounds/);
+    expect(set.replica('b').process.output()).toMatch(
+      /leader: running run recovery, rollouts, session sweeps, drift loop, federated rounds/,
+    );
 
     // The killed one comes back as a follower.
-    const a = await start('a', replicas.a.dataDir);
-    expect([await leads(a), await leads(replicas.b)]).toEqual([false, true]);
+    await set.start('a');
+    expect([await set.leads('a'), await set.leads('b')]).toEqual([false, true]);
 
     // A graceful stop releases the lease: the other leads within about a second, not a ttl.
-    replicas.b.process.child.kill('SIGTERM');
+    const b = set.replica('b').process;
+    b.child.kill('SIGTERM');
     const stoppedAt = Date.now();
-    await eventually(async () => ((await leads(a)) ? true : undefined), TTL_MS, 50);
+    await eventually(async () => ((await set.leads('a')) ? true : undefined), TTL_MS, 50);
     const handoverMs = Date.now() - stoppedAt;
     console.log(`handover after SIGTERM: ${handoverMs} ms`);
     expect(handoverMs).toBeLessThan(3000);
-    expect(await waitForExit(replicas.b.process, 10_000)).toBe(0);
+    expect(await waitForExit(b, 10_000)).toBe(0);
   });
 });
 

@@ -1,14 +1,14 @@
 /**
  * nginx in front of two control-plane replicas (issue 16), with real processes: two `fogline
- * server`s on one fresh PostgreSQL database, each with its own data dir and port (the second gets
- * the first's signing key, as an operator copies it), and Debian's nginx running
+ * server`s on one fresh PostgreSQL database, each with its own data dir and port (and one signing
+ * key, --signing-key-file), and Debian's nginx running
  * deploy/nginx/fogline.conf.template as render.sh writes it. Through nginx: REST calls are spread
  * over both replicas, a long poll is held open, live events arrive as they happen, a session's
  * WebSocket streams inference, a 20 MB dataset CSV is streamed to a replica, and when a replica is
  * killed (SIGKILL) idempotent requests, a long poll it held included, are answered by the other;
  * a streamed upload it was receiving fails with the proxy's JSON 502 and is not sent twice.
  *
- * Not covered here: artifacts are per data dir today, so the stream's inference is checked on the
+ * Not covered here: artifacts stay in each data dir here (--artifact-store folder), so the stream's inference is checked on the
  * replica that stored the model only, and no artifact is downloaded through nginx.
  */
 import fs from 'node:fs';
@@ -22,8 +22,8 @@ import { DesiredStateQuery } from '../../src/contracts/deployments.js';
 import { FederatedTaskQuery } from '../../src/contracts/federated.js';
 import type { OpenSessionResponse } from '../../src/contracts/sessions.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { type RunningNginx, render, requireBinary, startNginx } from '../support/nginx.js';
-import { type FoglineProcess, freePort, ProcessTracker, tempDir } from '../support/processes.js';
+import { type RunningNginx, render, requireBinary } from '../support/nginx.js';
+import { type ReplicaProcess, ReplicaSet } from '../support/replicas.js';
 
 const FIXTURES = fileURLToPath(new URL('../../src/ml/onnx/fixtures/', import.meta.url));
 /** A PyTorch export: features FP32 [batch, 4] → probabilities FP32 [batch, 3]. */
@@ -109,12 +109,10 @@ function slowUpload(url: string, token: string, dataset: string): { answered: Pr
 }
 
 describe('nginx in front of two control-plane replicas (real processes)', { timeout: 240_000 }, () => {
-  const processes = new ProcessTracker();
-  const dirs = [tempDir('nginx-replica-a'), tempDir('nginx-replica-b')];
-  let nginxBin: string;
   let database: TestDatabase;
+  let set: ReplicaSet;
   let nginx: RunningNginx;
-  const replicas: { process: FoglineProcess; address: string; url: string }[] = [];
+  let replicas: ReplicaProcess[] = [];
   let adminToken = '';
   /** An enrolled node (through nginx), for the long polls. */
   let node: { id: string; credential: string };
@@ -139,23 +137,14 @@ describe('nginx in front of two control-plane replicas (real processes)', { time
   const desiredState = (query: string) => via('GET', `/api/v1/nodes/${node.id}/desired-state?${query}`, { token: node.credential });
 
   beforeAll(async () => {
-    nginxBin = requireBinary('nginx');
+    const nginxBin = requireBinary('nginx');
     database = await createTestDatabase('postgres');
-    for (const [i, dataDir] of dirs.entries()) {
-      // The replicas sign model bundles and session tokens with one key (shared as an operator would copy it).
-      if (i > 0) fs.copyFileSync(path.join(dirs[0]!, 'signing-key.pem'), path.join(dataDir, 'signing-key.pem'));
-      const port = await freePort();
-      const proc = processes.start(['server', '--data-dir', dataDir, '--port', String(port), '--db', database.url, '--log-level', 'warn']);
-      // One after the other: the first migrates the empty database.
-      await proc.waitForOutput(/listening on/, 30_000);
-      replicas.push({ process: proc, address: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}` });
-    }
-    adminToken = fs.readFileSync(path.join(dirs[0]!, 'admin.token'), 'utf8').trim();
-    nginx = await startNginx(
-      nginxBin,
-      await freePort(),
-      replicas.map((r) => r.address),
-    );
+    // Artifacts in each replica's data dir (--artifact-store folder); one signing key for model
+    // bundles and session tokens, as every replica must have.
+    set = new ReplicaSet({ db: database.url, artifactStore: 'folder' });
+    replicas = await set.startReplicas(['a', 'b']);
+    adminToken = set.adminToken;
+    nginx = await set.startNginx(nginxBin);
 
     const join = await via('POST', '/api/v1/tokens', { json: { name: 'join', role: 'join', maxUses: 1 } });
     expect(join.status, JSON.stringify(join.body)).toBe(201);
@@ -165,10 +154,8 @@ describe('nginx in front of two control-plane replicas (real processes)', { time
   }, 120_000);
 
   afterAll(async () => {
-    await nginx?.stop();
-    await processes.stopAll();
+    await set?.stop();
     await database?.drop();
-    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('nginx -t accepts the rendered configuration; its timeouts and limits cover what the routes need', () => {

@@ -7,6 +7,7 @@ import { type RunningControlPlane, startControlPlane } from '../../src/control-p
 import { readAdminToken } from '../../src/control-plane/data-dir-files.js';
 import type { ServiceSettings } from '../../src/control-plane/services.js';
 import type { RunView } from '../../src/contracts/runs.js';
+import type { NewModelVersion } from '../../src/registry/model-registry.js';
 import { eventually, tempDir } from './processes.js';
 
 /** The vendored PJM East series (hourly load, `Datetime` and `PJME_MW` columns). */
@@ -24,6 +25,19 @@ export const IDLE_HEARTBEAT = {
     gpus: [],
   },
   agent: { version: '0.1.0', os: 'linux', arch: 'arm64', hostname: 'pi', inferenceUrl: 'http://127.0.0.1:9' },
+};
+
+/** A forecaster version's metadata (register it with any `bundle`): for tests that never load the bundle. */
+export const FORECASTER_VERSION: Omit<NewModelVersion, 'bundle'> = {
+  model: 'energy',
+  framework: 'tfjs',
+  kind: 'forecaster',
+  ioSignature: {
+    inputs: [{ name: 'history', datatype: 'FP32', shape: [-1, 168] }],
+    outputs: [{ name: 'forecast', datatype: 'FP32', shape: [-1, 24] }],
+  },
+  metrics: {},
+  lineage: { runId: 'r1', dataset: { name: 'pjme', version: 1, sha256: 'ab'.repeat(32) }, parameters: {}, codeVersion: '0.1.0' },
 };
 
 export interface TestControlPlane {
