@@ -54,6 +54,7 @@ async function run(config) {
   const serviceLatencies = []; // ms, same heartbeats, request() call -> response end
   const scheduledOffsets = []; // ms after the window start at which each of those was due
   let okInWindow = 0; // 200 responses that completed inside the window
+  const okInWindowByUpstream = {}; // the same, by X-Fogline-Upstream (the replica nginx chose), when present
   let scheduledInWindow = 0;
   let sent = 0;
   let completed = 0;
@@ -98,14 +99,17 @@ async function run(config) {
     maxInFlight = Math.max(maxInFlight, inFlight);
     if (inWindow(sentAt)) maxInFlightInWindow = Math.max(maxInFlightInWindow, inFlight);
     let finished = false;
-    const finish = (kind) => {
+    const finish = (kind, upstream) => {
       if (finished) return;
       finished = true;
       inFlight--;
       completed++;
       const doneAt = performance.now();
       if (kind === 'ok') {
-        if (inWindow(doneAt)) okInWindow++;
+        if (inWindow(doneAt)) {
+          okInWindow++;
+          if (upstream) okInWindowByUpstream[upstream] = (okInWindowByUpstream[upstream] ?? 0) + 1;
+        }
         if (inWindow(scheduled)) {
           latencies.push(doneAt - scheduled);
           serviceLatencies.push(doneAt - sentAt);
@@ -132,7 +136,9 @@ async function run(config) {
       },
       (response) => {
         response.on('data', () => {});
-        response.on('end', () => finish(response.statusCode === 200 ? 'ok' : `http_${response.statusCode}`));
+        response.on('end', () =>
+          finish(response.statusCode === 200 ? 'ok' : `http_${response.statusCode}`, response.headers['x-fogline-upstream']),
+        );
         response.on('error', (error) => finish(error.code ?? 'response_error'));
       },
     );
@@ -185,6 +191,7 @@ async function run(config) {
     unfinished,
     scheduledInWindow,
     okInWindow,
+    okInWindowByUpstream,
     maxInFlight,
     maxInFlightInWindow,
     maxLagMs,

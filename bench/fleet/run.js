@@ -2,7 +2,9 @@
 // Fleet benchmark: many simulated agents heartbeating to one real control plane.
 // For every dialect x fleet size: start `fogline server` on a temp data dir and a throwaway
 // database, enrol N nodes with one join token, run the load generator in separate process(es),
-// measure a steady-state window, stop everything and clean up. See bench/fleet/README.md.
+// measure a steady-state window, stop everything and clean up. With --replicas (and --nginx), the
+// same for every replica count: that many servers on one database and one Redis, behind nginx,
+// with CPU per heartbeat per replica, nginx, PostgreSQL and Redis. See bench/fleet/README.md.
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,7 +21,9 @@ import {
   processCpuSeconds,
   processRssBytes,
 } from './lib/proc-stats.js';
+import { startNginx } from './lib/nginx.js';
 import { createDatabase, startServer } from './lib/server.js';
+import { freePort, makeSigningKey } from '../replicas/lib/replicas.js';
 import { fmt, renderTable, round, summarizeLatencies } from './lib/stats.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -43,10 +47,19 @@ const HELP = `Usage: npm run bench:fleet -- [options]   (or: node bench/fleet/ru
   --goal-p99 <ms>           p99 latency goal                        (default 50)
   --pg-url <url>            PostgreSQL server (no database)         (default postgres://postgres@127.0.0.1:5432)
   --mysql-url <url>         MariaDB server (no database)            (default mysql://root@127.0.0.1:3306)
-  --out <file>              results JSON                            (default bench/fleet/results/latest.json)
+  --out <file>              results JSON                            (default bench/fleet/results/latest.json;
+                                                                     with --replicas/--nginx results/replicas.json)
   --profile                 run the server with --cpu-prof; profiles go to --profile-dir
   --profile-dir <dir>       where .cpuprofile files go              (default <tmp>/fogline-fleet-profiles)
   --server-node-args <args> extra node flags for the server, space separated (e.g. "--max-old-space-size=256")
+  --replicas <list>         control-plane replica counts, e.g. 1,2: each scenario runs that many servers on
+                            one database and one Redis (postgres or mysql)  (default: one server, no Redis)
+  --nginx                   the fleet talks to nginx (deploy/nginx) in front of the replica(s)
+  --nginx-workers <n>       nginx worker processes                   (default 1)
+  --redis <url>             Redis for --replicas                     (default redis://127.0.0.1:6379)
+  --idle-seconds <s>        --replicas: CPU of the silent, enrolled fleet measured first (default 5)
+  --efficiency-tolerance <%> --replicas: how much more CPU per heartbeat the larger replica count
+                            may cost and still count as no loss      (default 5)
   --keep                    keep temp data dirs (for debugging)
   -h, --help                this text
 `;
@@ -69,10 +82,16 @@ function parseOptions(argv) {
       'goal-p99': { type: 'string', default: '50' },
       'pg-url': { type: 'string', default: process.env.FOGLINE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432' },
       'mysql-url': { type: 'string', default: process.env.FOGLINE_BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306' },
-      out: { type: 'string', default: path.join(HERE, 'results', 'latest.json') },
+      out: { type: 'string' },
       profile: { type: 'boolean', default: false },
       'profile-dir': { type: 'string', default: path.join(os.tmpdir(), 'fogline-fleet-profiles') },
       'server-node-args': { type: 'string', default: '' },
+      replicas: { type: 'string' },
+      nginx: { type: 'boolean', default: false },
+      'nginx-workers': { type: 'string', default: '1' },
+      redis: { type: 'string', default: process.env.FOGLINE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
+      'efficiency-tolerance': { type: 'string', default: '5' },
+      'idle-seconds': { type: 'string', default: '5' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -98,9 +117,38 @@ function parseOptions(argv) {
   for (const dialect of dialects) {
     if (!(dialect in DB_PROCESS_NAMES)) throw new Error(`--dialects: unknown dialect ${dialect} (sqlite, postgres, mysql)`);
   }
+  // --replicas 1,2: replica counts; --nginx alone: one replica behind nginx; neither: the classic
+  // single server without Redis or nginx (null), so earlier runs stay comparable.
+  let replicas = null;
+  if (values.replicas !== undefined || values.nginx) {
+    replicas = (values.replicas ?? '1').split(',').map((raw) => {
+      const value = Number(raw.trim());
+      if (!Number.isInteger(value) || value < 1 || value > 16) throw new Error(`--replicas: bad replica count ${raw}`);
+      return value;
+    });
+    if (dialects.includes('sqlite'))
+      throw new Error('--replicas/--nginx: replicas share a database server: use --dialects postgres (or mysql)');
+    if (!values.nginx && replicas.some((count) => count > 1)) {
+      throw new Error('--replicas with more than one replica needs --nginx (the fleet talks to one address)');
+    }
+    if (values.profile) throw new Error('--profile profiles the single server: leave out --replicas/--nginx');
+    const redisHost = new URL(values.redis).hostname;
+    if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(redisHost)) throw new Error(`--redis: loopback only, not ${redisHost}`);
+  }
   return {
     nodes,
     dialects,
+    replicas,
+    nginx: values.nginx,
+    nginxWorkers: positive('nginx-workers', { integer: true }),
+    redisUrl: values.redis,
+    idleSeconds: positive('idle-seconds'),
+    efficiencyTolerance: (() => {
+      const value = Number(values['efficiency-tolerance']);
+      if (!Number.isFinite(value) || value < 0)
+        throw new Error(`--efficiency-tolerance must be a percentage >= 0, not ${values['efficiency-tolerance']}`);
+      return value / 100;
+    })(),
     intervalSeconds: positive('interval'),
     warmupSeconds: positive('warmup'),
     maxWarmupSeconds: positive('max-warmup'),
@@ -113,7 +161,7 @@ function parseOptions(argv) {
     goalP99Ms: positive('goal-p99'),
     pgUrl: values['pg-url'],
     mysqlUrl: values['mysql-url'],
-    out: path.resolve(values.out),
+    out: path.resolve(values.out ?? path.join(HERE, 'results', replicas ? 'replicas.json' : 'latest.json')),
     profile: values.profile,
     profileDir: path.resolve(values['profile-dir']),
     serverNodeArgs: values['server-node-args'].split(/\s+/).filter(Boolean),
@@ -239,37 +287,112 @@ function withTimeout(promise, ms, what) {
   ]).finally(() => clearTimeout(timer));
 }
 
-function cpuSnapshot(serverPid, workerPids, dbNames) {
+function cpuSnapshot(plane, workerPids, dbNames) {
   return {
     at: performance.now(),
-    server: processCpuSeconds(serverPid),
+    servers: plane.servers.map((server) => processCpuSeconds(server.pid)),
     workers: groupCpuSeconds(workerPids),
     db: groupCpuSeconds(pidsNamed(dbNames)),
+    nginx: plane.nginx ? groupCpuSeconds([plane.nginx.pid, ...plane.nginx.workerPids()]) : new Map(),
+    redis: plane.replicated ? groupCpuSeconds(pidsNamed(['redis-server'])) : new Map(),
     machine: machineCpuSeconds(),
-    ctx: processContextSwitches(serverPid),
+    ctx: plane.servers.map((server) => processContextSwitches(server.pid)),
   };
 }
 
-async function runScenario(options, dialect, nodeCount) {
+/** A scenario's label: `postgres` (one server), `postgres 2r+nginx` (two replicas behind nginx). */
+function scenarioLabel(dialect, replicas, nginx) {
+  return replicas === null || replicas === undefined ? dialect : `${dialect} ${replicas}r${nginx ? '+nginx' : ''}`;
+}
+
+/**
+ * What the fleet talks to. Classic (replicaCount null): one `fogline server`, as before. Otherwise
+ * replicaCount servers on the one database, with Redis (a channel of this run's own), artifacts in
+ * the database and one signing key, as deploy/nginx/README.md sets them up; and nginx in front when
+ * --nginx. Returns { url, adminToken, servers: [{ label, pid, ... }], nginx, replicated, unexpectedExit }.
+ */
+async function startPlane(options, { dataDir, database, replicaCount, nodeArgs, tag }) {
+  if (replicaCount === null) {
+    const server = await startServer({ dataDir, dbUrl: database.url, intervalSeconds: options.intervalSeconds, nodeArgs });
+    cleanups.push(() => server.stop());
+    server.label = 'server';
+    return {
+      url: server.url,
+      adminToken: server.adminToken,
+      servers: [server],
+      nginx: null,
+      replicated: false,
+      unexpectedExit: server.unexpectedExit,
+    };
+  }
+  const signingKeyFile = makeSigningKey(path.join(dataDir, 'signing-key.pem'));
+  const extraArgs = [
+    '--redis',
+    options.redisUrl,
+    '--redis-channel',
+    `fogline-bench-fleet-${process.pid}-${tag}`,
+    '--artifact-store',
+    'database',
+    '--signing-key-file',
+    signingKeyFile,
+    // nginx is the only client address the replicas see: believe its X-Forwarded-For.
+    ...(options.nginx ? ['--trust-proxy', '127.0.0.1'] : []),
+  ];
+  const servers = [];
+  cleanups.push(() => Promise.all(servers.map((server) => server.stop())));
+  // One after the other: the first migrates the empty database and writes the admin token.
+  for (let i = 0; i < replicaCount; i++) {
+    const label = String.fromCharCode(65 + i);
+    const replicaDir = path.join(dataDir, `replica-${label.toLowerCase()}`);
+    fs.mkdirSync(replicaDir);
+    const server = await startServer({
+      dataDir: replicaDir,
+      dbUrl: database.url,
+      intervalSeconds: options.intervalSeconds,
+      extraArgs,
+      nodeArgs,
+      label: `replica ${label}`,
+    });
+    server.label = label;
+    server.address = new URL(server.url).host;
+    servers.push(server);
+  }
+  const adminToken = servers[0].adminToken;
+  if (!adminToken) throw new Error('replica A wrote no admin.token: was the database not empty?');
+  let nginx = null;
+  if (options.nginx) {
+    nginx = await startNginx({
+      port: await freePort(),
+      replicas: servers.map((server) => server.address),
+      workerProcesses: options.nginxWorkers,
+    });
+    cleanups.push(() => nginx.stop());
+  }
+  const unexpectedExit = () =>
+    [...servers.map((server) => server.unexpectedExit()), nginx?.unexpectedExit()].filter(Boolean).join('; ') || undefined;
+  return { url: nginx?.url ?? servers[0].url, adminToken, servers, nginx, replicated: true, unexpectedExit };
+}
+
+async function runScenario(options, dialect, nodeCount, replicaCount) {
   const context = {};
   try {
-    return await runScenarioSteps(options, dialect, nodeCount, context);
+    return await runScenarioSteps(options, dialect, nodeCount, replicaCount, context);
   } catch (error) {
     // "fetch failed" and friends usually mean the server went away: say so, with its last words.
-    const exit = context.server?.unexpectedExit();
+    const exit = context.plane?.unexpectedExit();
     throw exit ? new Error(exit, { cause: error }) : error;
   }
 }
 
-async function runScenarioSteps(options, dialect, nodeCount, context) {
-  const tag = `${dialect}-${nodeCount}`;
+async function runScenarioSteps(options, dialect, nodeCount, replicaCount, context) {
+  const tag = replicaCount === null ? `${dialect}-${nodeCount}` : `${dialect}-${replicaCount}r-${nodeCount}`;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `fogline-fleet-${tag}-`));
   if (!options.keep) cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   const database = await createDatabase(dialect, {
     dataDir,
     pgUrl: options.pgUrl,
     mysqlUrl: options.mysqlUrl,
-    tag: `${process.pid}_${nodeCount}`,
+    tag: replicaCount === null ? `${process.pid}_${nodeCount}` : `${process.pid}_${replicaCount}r_${nodeCount}`,
   });
   cleanups.push(() => database.drop());
 
@@ -281,15 +404,40 @@ async function runScenarioSteps(options, dialect, nodeCount, context) {
     fs.rmSync(profileFile, { force: true });
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, `--cpu-prof-name=server-${tag}.cpuprofile`);
   }
-  log(`${tag}: starting the control plane (${dialect}${database.name ? `, database ${database.name}` : ''})`);
-  const server = await startServer({ dataDir, dbUrl: database.url, intervalSeconds: options.intervalSeconds, nodeArgs });
-  context.server = server;
-  cleanups.push(() => server.stop());
-  log(`${tag}: server pid ${server.pid} at ${server.url}; enrolling ${nodeCount} nodes (${options.enrolConcurrency} in flight)`);
+  const what = replicaCount === null ? 'the control plane' : `${replicaCount} replica(s)${options.nginx ? ' behind nginx' : ''}`;
+  log(`${tag}: starting ${what} (${dialect}${database.name ? `, database ${database.name}` : ''})`);
+  const plane = await startPlane(options, { dataDir, database, replicaCount, nodeArgs, tag });
+  context.plane = plane;
+  log(
+    `${tag}: ${plane.servers.map((server) => `${server.label} pid ${server.pid} at ${server.url}`).join('; ')}` +
+      `${plane.nginx ? `; nginx pid ${plane.nginx.pid} at ${plane.nginx.url}` : ''}; enrolling ${nodeCount} nodes (${options.enrolConcurrency} in flight)`,
+  );
 
-  const enrolment = await enrolFleet(server, nodeCount, options.enrolConcurrency);
+  const enrolment = await enrolFleet(plane, nodeCount, options.enrolConcurrency);
   log(`${tag}: enrolled ${nodeCount} nodes in ${enrolment.seconds.toFixed(1)} s (${enrolment.perSecond.toFixed(0)}/s)`);
-  const rssAfterEnrol = processRssBytes(server.pid);
+  const rssAfterEnrol = plane.servers.map((server) => processRssBytes(server.pid));
+  // Replicas: what they cost with the fleet enrolled but silent (leases, sweeps, timers), so the
+  // CPU per heartbeat can be split into a fixed part and a part that grows with the load.
+  let idle = null;
+  if (plane.replicated) {
+    await sleep(1000);
+    const idleBefore = cpuSnapshot(plane, [], DB_PROCESS_NAMES[dialect]);
+    await sleep(options.idleSeconds * 1000);
+    const idleAfter = cpuSnapshot(plane, [], DB_PROCESS_NAMES[dialect]);
+    const seconds = (idleAfter.at - idleBefore.at) / 1000;
+    const percent = (cpu) => round((cpu / seconds) * 100, 1);
+    const replicasCpu = plane.servers.map((_, i) => idleAfter.servers[i] - idleBefore.servers[i]);
+    idle = {
+      seconds: round(seconds, 1),
+      replicaCpuPercent: replicasCpu.map(percent),
+      replicasCpuSecondsPerSecond: replicasCpu.reduce((a, b) => a + b, 0) / seconds,
+      databaseCpuPercent: percent(groupCpuDelta(idleBefore.db, idleAfter.db)),
+      nginxCpuPercent: plane.nginx ? percent(groupCpuDelta(idleBefore.nginx, idleAfter.nginx)) : null,
+    };
+    log(
+      `${tag}: idle (no heartbeats) ${idle.seconds} s: replicas ${idle.replicaCpuPercent.join(' + ')} % CPU, database ${idle.databaseCpuPercent} %`,
+    );
+  }
 
   // Split the fleet across workers; phases stay evenly spread over the interval fleet-wide.
   const intervalMs = options.intervalSeconds * 1000;
@@ -310,7 +458,7 @@ async function runScenarioSteps(options, dialect, nodeCount, context) {
     worker.child.send({
       type: 'init',
       nodes: shares[i],
-      url: server.url,
+      url: plane.url,
       intervalMs,
       sockets: options.sockets,
       timeoutMs: options.timeoutSeconds * 1000,
@@ -356,18 +504,21 @@ async function runScenarioSteps(options, dialect, nodeCount, context) {
   await sleep(Math.max(0, windowStartEpoch - Date.now()));
   const dbNames = DB_PROCESS_NAMES[dialect];
   const workerPids = workers.map((worker) => worker.child.pid);
-  const before = cpuSnapshot(server.pid, workerPids, dbNames);
-  // Once a second: server RSS, and CPU% of the server, load generator and the whole box in that
+  const before = cpuSnapshot(plane, workerPids, dbNames);
+  // Once a second: server RSS, and CPU% of the server(s), load generator and the whole box in that
   // second, so latency spikes can be matched against what else the machine was doing.
-  const rssSamples = [];
+  const rssSamples = plane.servers.map(() => []);
   const cpuSeconds = [];
-  let previous = before;
+  let previous = { ...before, server: before.servers.reduce((a, b) => a + (b ?? 0), 0) };
   const sample = () => {
-    const rss = processRssBytes(server.pid);
-    if (rss !== undefined) rssSamples.push(rss);
+    plane.servers.forEach((server, i) => {
+      const rss = processRssBytes(server.pid);
+      if (rss !== undefined) rssSamples[i].push(rss);
+    });
+    const serverSeconds = plane.servers.map((server) => processCpuSeconds(server.pid));
     const now = {
       at: performance.now(),
-      server: processCpuSeconds(server.pid) ?? previous.server,
+      server: serverSeconds.includes(undefined) ? previous.server : serverSeconds.reduce((a, b) => a + b, 0),
       workers: groupCpuSeconds(workerPids),
       machine: machineCpuSeconds(),
     };
@@ -386,7 +537,7 @@ async function runScenarioSteps(options, dialect, nodeCount, context) {
   await sleep(Math.max(0, windowEndEpoch - Date.now()));
   clearInterval(sampler);
   sample();
-  const after = cpuSnapshot(server.pid, workerPids, dbNames);
+  const after = cpuSnapshot(plane, workerPids, dbNames);
   const wallSeconds = (after.at - before.at) / 1000;
 
   const results = await withTimeout(
@@ -408,13 +559,19 @@ async function runScenarioSteps(options, dialect, nodeCount, context) {
   const unfinished = sum('unfinished');
   if (unfinished > 0) errorsByKind.unfinished = unfinished;
   const errorsInWindow = results.reduce((total, result) => total + result.errors.inWindow, 0);
+  const okByUpstream = {};
+  for (const result of results) {
+    for (const [upstream, count] of Object.entries(result.okInWindowByUpstream ?? {}))
+      okByUpstream[upstream] = (okByUpstream[upstream] ?? 0) + count;
+  }
 
-  const unexpectedExit = server.unexpectedExit();
+  const unexpectedExit = plane.unexpectedExit();
   if (unexpectedExit) throw new Error(unexpectedExit);
 
-  // Stop the server now (a CPU profile is written on exit), then clean up the rest.
+  // Stop the server(s) now (a CPU profile is written on exit), then clean up the rest.
   const stopRequestedEpoch = Date.now();
-  const exit = await server.stop();
+  const exits = await Promise.all(plane.servers.map((server) => server.stop()));
+  const exit = exits[0];
   if (profileFile) {
     // Where the measured window lies, counted back from the end of the profile (~ process exit).
     const stopEpoch = Date.now();
@@ -433,13 +590,23 @@ async function runScenarioSteps(options, dialect, nodeCount, context) {
   const achievedPerSecond = sum('okInWindow') / options.durationSeconds;
   const machineBusy = after.machine.busy - before.machine.busy;
   const machineTotal = after.machine.total - before.machine.total;
-  const serverCpu = after.server - before.server;
+  const replicaCpu = plane.servers.map((_, i) => (after.servers[i] ?? Number.NaN) - (before.servers[i] ?? Number.NaN));
+  const serverCpu = replicaCpu.reduce((a, b) => a + b, 0);
   const generatorCpu = groupCpuDelta(before.workers, after.workers);
   const dbCpu = groupCpuDelta(before.db, after.db);
+  const nginxCpu = groupCpuDelta(before.nginx, after.nginx);
+  const redisCpu = groupCpuDelta(before.redis, after.redis);
+  const okInWindow = Math.max(1, sum('okInWindow'));
+  const msPerHeartbeat = (cpuSeconds, heartbeats = okInWindow) => round((cpuSeconds * 1000) / Math.max(1, heartbeats), 3);
+  const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
+  const ctxDelta = (key) => plane.servers.reduce((total, _, i) => total + (after.ctx[i][key] - before.ctx[i][key]), 0);
   const roundAll = (summary) => Object.fromEntries(Object.entries(summary).map(([k, v]) => [k, k === 'count' ? v : round(v, 2)]));
   return {
     dialect,
     nodes: nodeCount,
+    // null: one server, no Redis, no nginx (the classic run); otherwise servers on one database and Redis.
+    replicas: replicaCount,
+    nginx: replicaCount === null ? false : options.nginx,
     intervalSeconds: options.intervalSeconds,
     warmupSeconds: round(warmupActualSeconds, 1),
     warmupSettled: settled,
@@ -467,25 +634,58 @@ async function runScenarioSteps(options, dialect, nodeCount, context) {
     latencyMs: roundAll(latency),
     // request() call -> response end: the same heartbeats without the generator's own lag.
     serviceLatencyMs: roundAll(service),
+    // The control plane; with replicas, all of them together (RSS: mean of the replicas' averages, highest peak).
     server: {
       cpuPercent: round((serverCpu / wallSeconds) * 100, 1),
-      cpuMsPerHeartbeat: round((serverCpu * 1000) / Math.max(1, sum('okInWindow')), 3),
-      rssAvgMiB: round(rssSamples.reduce((a, b) => a + b, 0) / rssSamples.length / MiB, 1),
-      rssPeakMiB: round(Math.max(...rssSamples) / MiB, 1),
-      rssAfterEnrolMiB: round((rssAfterEnrol ?? Number.NaN) / MiB, 1),
+      cpuMsPerHeartbeat: msPerHeartbeat(serverCpu),
+      rssAvgMiB: round(mean(rssSamples.map((samples) => mean(samples))) / MiB, 1),
+      rssPeakMiB: round(Math.max(...rssSamples.flat()) / MiB, 1),
+      rssAfterEnrolMiB: round(mean(rssAfterEnrol.map((rss) => rss ?? Number.NaN)) / MiB, 1),
       // Context switches per second: involuntary ones mean the server was runnable but preempted.
-      voluntaryCtxSwitchesPerSecond: round((after.ctx.voluntary - before.ctx.voluntary) / wallSeconds, 0),
-      involuntaryCtxSwitchesPerSecond: round((after.ctx.involuntary - before.ctx.involuntary) / wallSeconds, 0),
+      voluntaryCtxSwitchesPerSecond: round(ctxDelta('voluntary') / wallSeconds, 0),
+      involuntaryCtxSwitchesPerSecond: round(ctxDelta('involuntary') / wallSeconds, 0),
       exit,
     },
+    // Each replica: its CPU, the heartbeats nginx sent it (X-Fogline-Upstream) and its CPU per heartbeat it answered.
+    replicaDetail:
+      replicaCount === null
+        ? null
+        : plane.servers.map((server, i) => {
+            const answered = plane.nginx ? (okByUpstream[server.address] ?? 0) : sum('okInWindow');
+            return {
+              replica: server.label,
+              cpuPercent: round((replicaCpu[i] / wallSeconds) * 100, 1),
+              heartbeatsAnswered: answered,
+              heartbeatShare: round(answered / okInWindow, 3),
+              cpuMsPerHeartbeat: msPerHeartbeat(replicaCpu[i], answered),
+              rssAvgMiB: round(mean(rssSamples[i]) / MiB, 1),
+              rssPeakMiB: round(Math.max(...rssSamples[i]) / MiB, 1),
+              exit: exits[i],
+            };
+          }),
+    // --replicas: CPU with the fleet enrolled and silent; marginal = CPU per heartbeat above that.
+    idle: idle && {
+      seconds: idle.seconds,
+      replicaCpuPercent: idle.replicaCpuPercent,
+      databaseCpuPercent: idle.databaseCpuPercent,
+      nginxCpuPercent: idle.nginxCpuPercent,
+    },
+    replicasMarginalCpuMsPerHeartbeat: idle ? msPerHeartbeat(serverCpu - idle.replicasCpuSecondsPerSecond * wallSeconds) : null,
+    nginxCpuPercent: plane.nginx ? round((nginxCpu / wallSeconds) * 100, 1) : null,
+    nginxCpuMsPerHeartbeat: plane.nginx ? msPerHeartbeat(nginxCpu) : null,
+    redisCpuPercent: plane.replicated ? round((redisCpu / wallSeconds) * 100, 1) : null,
+    redisCpuMsPerHeartbeat: plane.replicated ? msPerHeartbeat(redisCpu) : null,
     databaseCpuPercent: dbNames.length ? round((dbCpu / wallSeconds) * 100, 1) : null,
-    databaseCpuMsPerHeartbeat: dbNames.length ? round((dbCpu * 1000) / Math.max(1, sum('okInWindow')), 3) : null,
+    databaseCpuMsPerHeartbeat: dbNames.length ? msPerHeartbeat(dbCpu) : null,
+    // Everything that serves the fleet: the control plane(s), the database, nginx and Redis.
+    serverSideCpuMsPerHeartbeat: msPerHeartbeat(serverCpu + dbCpu + nginxCpu + redisCpu),
     loadGeneratorCpuPercent: round((generatorCpu / wallSeconds) * 100, 1),
+    loadGeneratorCpuMsPerHeartbeat: msPerHeartbeat(generatorCpu),
     machine: {
       cpus: os.cpus().length,
       busyPercentOfAllCores: round((machineBusy / machineTotal) * 100, 1),
       // Everything else on the box (other users' builds and tests...), percent of one core.
-      otherCpuPercent: round(((machineBusy - serverCpu - generatorCpu - dbCpu) / wallSeconds) * 100, 1),
+      otherCpuPercent: round(((machineBusy - serverCpu - generatorCpu - dbCpu - nginxCpu - redisCpu) / wallSeconds) * 100, 1),
     },
     profile: profileFile,
     // One entry per second of the window: heartbeats due, their p99/max latency (ms), and CPU%
@@ -539,6 +739,161 @@ function goalMet(result, options) {
   );
 }
 
+/** A run that meets the latency goal: p99 under it, ≥ 99 % of the target answered, no errors. */
+function underGoal(result, options) {
+  return !result.failed && goalMet(result, options);
+}
+
+/**
+ * --replicas: per dialect, the most heartbeats/s each replica count answered within the p99 goal,
+ * and the CPU ms per heartbeat of each larger replica count over the first (normally 1) at every
+ * fleet size both ran: the replicas together, and the whole server side (replicas, database, nginx,
+ * Redis). The efficiency goal (no loss from more replicas) is judged on the replicas' ratio at the
+ * fleet sizes where both runs met the p99 goal (a saturated run's CPU per heartbeat measures queueing).
+ */
+function replicaScaling(results, options) {
+  const [base, ...more] = options.replicas;
+  return Object.fromEntries(
+    options.dialects.map((dialect) => {
+      const mine = results.filter((r) => r.dialect === dialect && !r.failed);
+      const perReplicas = options.replicas.map((replicas) => {
+        const runs = mine.filter((r) => r.replicas === replicas);
+        const best = runs
+          .filter((r) => underGoal(r, options))
+          .sort((a, b) => b.heartbeats.achievedPerSecond - a.heartbeats.achievedPerSecond)[0];
+        return {
+          replicas,
+          heartbeatsPerSecondUnderP99Goal: best
+            ? { nodes: best.nodes, achievedPerSecond: best.heartbeats.achievedPerSecond, p99Ms: best.latencyMs.p99 }
+            : null,
+        };
+      });
+      const comparisons = [];
+      for (const replicas of more) {
+        for (const nodes of options.nodes) {
+          const one = mine.find((r) => r.replicas === base && r.nodes === nodes);
+          const other = mine.find((r) => r.replicas === replicas && r.nodes === nodes);
+          if (!one || !other) continue;
+          const ratio = (a, b) => (a > 0 && b > 0 ? round(b / a, 3) : null);
+          comparisons.push({
+            nodes,
+            baseReplicas: base,
+            replicas,
+            replicasCpuMsPerHeartbeat: [one.server.cpuMsPerHeartbeat, other.server.cpuMsPerHeartbeat],
+            replicasRatio: ratio(one.server.cpuMsPerHeartbeat, other.server.cpuMsPerHeartbeat),
+            serverSideCpuMsPerHeartbeat: [one.serverSideCpuMsPerHeartbeat, other.serverSideCpuMsPerHeartbeat],
+            serverSideRatio: ratio(one.serverSideCpuMsPerHeartbeat, other.serverSideCpuMsPerHeartbeat),
+            bothUnderP99Goal: underGoal(one, options) && underGoal(other, options),
+          });
+        }
+      }
+      const judged = comparisons.filter((c) => c.bothUnderP99Goal && c.replicasRatio !== null);
+      return [
+        dialect,
+        {
+          perReplicas,
+          comparisons,
+          efficiencyGoal: {
+            tolerance: options.efficiencyTolerance,
+            judgedAtNodes: judged.map((c) => c.nodes),
+            met: judged.length ? judged.every((c) => c.replicasRatio <= 1 + options.efficiencyTolerance) : null,
+          },
+        },
+      ];
+    }),
+  );
+}
+
+function replicaReport(results, options) {
+  const scaling = replicaScaling(results, options);
+  const lines = [];
+  const perCore = (ms) => (ms > 0 ? fmt(1000 / ms, 0) : '-');
+  const p99Goal = options.goalP99Ms;
+  for (const dialect of options.dialects) {
+    const runs = results.filter((r) => r.dialect === dialect && !r.failed && r.replicas !== null);
+    if (runs.length === 0) continue;
+    const header = [
+      'replicas',
+      'nodes',
+      'achieved/s',
+      'p99 ms',
+      'errors',
+      'each replica ms/hb (share)',
+      'replicas',
+      'idle CPU%',
+      'marginal',
+      'nginx',
+      dialect === 'mysql' ? 'mariadb' : dialect,
+      'redis',
+      'server side',
+      'gen',
+      'hb/s/core repl',
+      'hb/s/core all',
+    ];
+    const rows = runs.map((r) => [
+      scenarioLabel('', r.replicas, r.nginx).trim(),
+      String(r.nodes),
+      fmt(r.heartbeats.achievedPerSecond, 1),
+      `${fmt(r.latencyMs.p99, 2)}${underGoal(r, options) ? '' : '!'}`,
+      String(r.heartbeats.errorsInWindow),
+      r.replicaDetail.map((d) => `${d.replica} ${fmt(d.cpuMsPerHeartbeat, 3)} (${fmt(d.heartbeatShare * 100, 0)}%)`).join(', '),
+      fmt(r.server.cpuMsPerHeartbeat, 3),
+      r.idle ? r.idle.replicaCpuPercent.map((p) => fmt(p, 1)).join('+') : '-',
+      fmt(r.replicasMarginalCpuMsPerHeartbeat, 3),
+      fmt(r.nginxCpuMsPerHeartbeat, 3),
+      fmt(r.databaseCpuMsPerHeartbeat, 3),
+      fmt(r.redisCpuMsPerHeartbeat, 3),
+      fmt(r.serverSideCpuMsPerHeartbeat, 3),
+      fmt(r.loadGeneratorCpuMsPerHeartbeat, 3),
+      perCore(r.server.cpuMsPerHeartbeat),
+      perCore(r.serverSideCpuMsPerHeartbeat),
+    ]);
+    lines.push(
+      `Replica scaling, ${dialect}: CPU ms per heartbeat answered in the window (share: of the heartbeats, by X-Fogline-Upstream)`,
+      renderTable(header, rows, (i) => i > 0 && i !== 5),
+      'idle CPU%: each replica with the fleet enrolled but silent; marginal: replicas ms/hb above that idle cost.',
+      `server side = replicas + ${dialect === 'mysql' ? 'mariadb' : dialect} + nginx + redis; hb/s/core = 1000 / ms per heartbeat: the heartbeats/s one core ` +
+        `would serve (x ${options.intervalSeconds} s = nodes per core). ! = p99 not under ${p99Goal} ms (or errors / < 99 % answered).`,
+    );
+    const { perReplicas, comparisons, efficiencyGoal } = scaling[dialect];
+    lines.push(
+      `Heartbeats/s at p99 < ${p99Goal} ms (most answered among runs that met it): ` +
+        perReplicas
+          .map((p) => {
+            const best = p.heartbeatsPerSecondUnderP99Goal;
+            return `${p.replicas} replica(s): ${best ? `${fmt(best.achievedPerSecond, 1)} (${best.nodes} nodes, p99 ${fmt(best.p99Ms, 2)} ms)` : 'none'}`;
+          })
+          .join('; '),
+    );
+    if (comparisons.length) {
+      const cmpHeader = ['nodes', 'replicas', 'repl ms/hb', 'ratio', 'server side ms/hb', 'ratio', `both p99 < ${p99Goal} ms`];
+      const cmpRows = comparisons.map((c) => [
+        String(c.nodes),
+        `${c.replicas} / ${c.baseReplicas}`,
+        `${fmt(c.replicasCpuMsPerHeartbeat[1], 3)} / ${fmt(c.replicasCpuMsPerHeartbeat[0], 3)}`,
+        fmt(c.replicasRatio, 3),
+        `${fmt(c.serverSideCpuMsPerHeartbeat[1], 3)} / ${fmt(c.serverSideCpuMsPerHeartbeat[0], 3)}`,
+        fmt(c.serverSideRatio, 3),
+        c.bothUnderP99Goal ? 'yes' : 'no',
+      ]);
+      lines.push(
+        `Per-core efficiency, CPU ms per heartbeat (more replicas / ${comparisons[0].baseReplicas}):`,
+        renderTable(cmpHeader, cmpRows),
+      );
+      const judged = comparisons.filter((c) => efficiencyGoal.judgedAtNodes.includes(c.nodes));
+      const goal = `no loss in per-core efficiency from more replicas: replicas' CPU ms per heartbeat ratio <= ${fmt(1 + efficiencyGoal.tolerance, 2)}`;
+      lines.push(
+        efficiencyGoal.met === null
+          ? `Goal (${goal}) for ${dialect}: not evaluated — no fleet size where both replica counts met p99 < ${p99Goal} ms`
+          : `Goal (${goal}) for ${dialect}: ${efficiencyGoal.met ? 'MET' : 'NOT MET'} — ` +
+              judged.map((c) => `${fmt(c.replicasRatio, 3)} at ${c.nodes} nodes (server side ${fmt(c.serverSideRatio, 3)})`).join(', '),
+      );
+    }
+    lines.push('');
+  }
+  return lines;
+}
+
 function printReport(results, options) {
   const header = [
     'dialect',
@@ -560,9 +915,9 @@ function printReport(results, options) {
   ];
   const rows = results.map((r) =>
     r.failed
-      ? [r.dialect, String(r.nodes), 'FAILED', '(below)', ...Array(header.length - 4).fill('')]
+      ? [scenarioLabel(r.dialect, r.replicas, r.nginx), String(r.nodes), 'FAILED', '(below)', ...Array(header.length - 4).fill('')]
       : [
-          r.dialect,
+          scenarioLabel(r.dialect, r.replicas, r.nginx),
           String(r.nodes),
           fmt(r.heartbeats.targetPerSecond, 1),
           fmt(r.heartbeats.achievedPerSecond, 1),
@@ -595,7 +950,13 @@ function printReport(results, options) {
     `gen: load generator; other: everything else on this ${cpus}-core box). enrol/s: enrolments/s before the load.`,
     'warm-up s: load before the window; * = heartbeats were still backing up when the window began.',
   ];
-  for (const r of results) if (r.failed) lines.push(`FAILED ${r.dialect} ${r.nodes}: ${r.failed}`);
+  if (options.replicas) {
+    lines.push(
+      `With --replicas: ${options.replicas.join(', ')} replica(s) (Nr) on one database and Redis${options.nginx ? ', behind nginx' : ''}; ` +
+        'srv = all replicas together, RSS = per replica (mean of averages / highest peak).',
+    );
+  }
+  for (const r of results) if (r.failed) lines.push(`FAILED ${scenarioLabel(r.dialect, r.replicas, r.nginx)} ${r.nodes}: ${r.failed}`);
   lines.push('', 'Slowest seconds of each window (p99 ms of heartbeats due that second; CPU% srv/gen/box in that second):');
   for (const r of results) {
     if (r.failed) continue;
@@ -603,15 +964,20 @@ function printReport(results, options) {
     const calm = r.timeline.filter((t) => t.boxCpu !== null && t.boxCpu < 100);
     const calmP99 = calm.length ? Math.max(...calm.map((t) => t.p99 ?? 0)) : null;
     lines.push(
-      `  ${`${r.dialect} ${r.nodes}`.padEnd(15)} ` +
+      `  ${`${scenarioLabel(r.dialect, r.replicas, r.nginx)} ${r.nodes}`.padEnd(options.replicas ? 26 : 15)} ` +
         worst.map((t) => `t=${t.s}s ${fmt(t.p99, 0)}ms (${t.srvCpu}/${t.genCpu}/${t.boxCpu})`).join(', ') +
         (calmP99 !== null ? `; worst p99 in seconds with box CPU < 100%: ${fmt(calmP99, 1)} ms (${calm.length} s)` : ''),
     );
   }
   lines.push('');
+  if (options.replicas) lines.push(...replicaReport(results, options), '');
   for (const dialect of options.dialects) {
-    const result = results.find((r) => r.dialect === dialect && r.nodes === options.goalNodes && !r.failed);
-    const goal = `${options.goalNodes} nodes @ ${options.intervalSeconds} s, p99 < ${options.goalP99Ms} ms`;
+    const result = results.find(
+      (r) => r.dialect === dialect && r.nodes === options.goalNodes && !r.failed && r.replicas === (options.replicas?.[0] ?? null),
+    );
+    const goal =
+      `${options.goalNodes} nodes @ ${options.intervalSeconds} s, p99 < ${options.goalP99Ms} ms` +
+      (options.replicas ? `, ${scenarioLabel('', options.replicas[0], options.nginx).trim()}` : '');
     if (options.intervalSeconds !== 15) {
       lines.push(`Goal (${goal}) for ${dialect}: not evaluated — the goal is about a 15 s interval`);
     } else if (!result) {
@@ -636,16 +1002,24 @@ async function main() {
   const startedAt = new Date();
   const results = [];
   for (const dialect of options.dialects) {
-    for (const nodeCount of options.nodes) {
-      try {
-        results.push(await runScenario(options, dialect, nodeCount));
-      } catch (error) {
-        if (interrupted) return; // the signal handler cleans up and exits
-        log(`${dialect}-${nodeCount} failed: ${error.stack ?? error}`);
-        await runCleanups();
-        results.push({ dialect, nodes: nodeCount, failed: String(error.message ?? error).split('\n')[0] });
+    for (const replicaCount of options.replicas ?? [null]) {
+      for (const nodeCount of options.nodes) {
+        try {
+          results.push(await runScenario(options, dialect, nodeCount, replicaCount));
+        } catch (error) {
+          if (interrupted) return; // the signal handler cleans up and exits
+          log(`${scenarioLabel(dialect, replicaCount, options.nginx)} ${nodeCount} failed: ${error.stack ?? error}`);
+          await runCleanups();
+          results.push({
+            dialect,
+            nodes: nodeCount,
+            replicas: replicaCount,
+            nginx: replicaCount !== null && options.nginx,
+            failed: String(error.message ?? error).split('\n')[0],
+          });
+        }
+        if (interrupted) return;
       }
-      if (interrupted) return;
     }
   }
   printReport(results, options);
@@ -670,14 +1044,20 @@ async function main() {
       sockets: options.sockets,
       enrolConcurrency: options.enrolConcurrency,
       timeoutSeconds: options.timeoutSeconds,
+      replicas: options.replicas,
+      nginx: options.nginx,
+      nginxWorkers: options.replicas ? options.nginxWorkers : undefined,
     },
+    ...(options.replicas ? { replicaScaling: replicaScaling(results, options) } : {}),
     goal: {
       nodes: options.goalNodes,
       intervalSeconds: 15,
       p99Ms: options.goalP99Ms,
       met: Object.fromEntries(
         options.dialects.map((dialect) => {
-          const r = results.find((x) => x.dialect === dialect && x.nodes === options.goalNodes && !x.failed);
+          const r = results.find(
+            (x) => x.dialect === dialect && x.nodes === options.goalNodes && !x.failed && x.replicas === (options.replicas?.[0] ?? null),
+          );
           return [dialect, r && options.intervalSeconds === 15 ? goalMet(r, options) : null];
         }),
       ),

@@ -10,7 +10,7 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 const FOGLINE_BIN = path.join(REPO_ROOT, 'bin', 'fogline.js');
 
 /** Never copy a token (the server prints the admin token once) into logs or results. */
-function redact(text) {
+export function redact(text) {
   return text.replace(/fgl\.[0-9a-f]{16}\.[A-Za-z0-9_-]+/g, 'fgl.<redacted>');
 }
 
@@ -85,20 +85,19 @@ export async function createDatabase(dialect, { dataDir, pgUrl, mysqlUrl, tag })
 }
 
 /**
- * Spawns the control plane on a free loopback port (--port 0) and waits until it has written
- * server.json and admin.token. Returns { child, pid, url, adminToken, stop, output }.
+ * The `fogline server` arguments every bench uses (after bin/fogline.js): loopback, `port` (0: the
+ * kernel picks one), quiet logs, node timeout of three intervals, no enrolment rate limit (the
+ * whole simulated fleet enrols from one address), then `extraArgs` (e.g. --redis for replicas).
  */
-export async function startServer({ dataDir, dbUrl, intervalSeconds, nodeArgs = [], startTimeoutMs = 60_000 }) {
-  const args = [
-    ...nodeArgs,
-    FOGLINE_BIN,
+export function serverArgs({ dataDir, dbUrl, intervalSeconds = 15, port = 0, extraArgs = [] }) {
+  return [
     'server',
     '--data-dir',
     dataDir,
     '--host',
     '127.0.0.1',
     '--port',
-    '0',
+    String(port),
     '--db',
     dbUrl,
     '--heartbeat-interval',
@@ -110,12 +109,33 @@ export async function startServer({ dataDir, dbUrl, intervalSeconds, nodeArgs = 
     // The whole simulated fleet enrols from one address.
     '--enrol-rate-limit',
     '0',
+    ...extraArgs,
   ];
+}
+
+/**
+ * Spawns the control plane (see serverArgs) and waits until this pid has written server.json.
+ * Returns { child, pid, url, adminToken, lifetime, stop, unexpectedExit, output }. `adminToken` is
+ * null when the data dir has none: only the server that bootstrapped an empty database writes
+ * admin.token (a second replica on the same database does not).
+ */
+export async function startServer({
+  dataDir,
+  dbUrl,
+  intervalSeconds,
+  port = 0,
+  extraArgs = [],
+  nodeArgs = [],
+  startTimeoutMs = 60_000,
+  label = 'the control plane',
+  outputBytes = 8192,
+}) {
+  const args = [...nodeArgs, FOGLINE_BIN, ...serverArgs({ dataDir, dbUrl, intervalSeconds, port, extraArgs })];
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   // Keep the last few KiB of output for error messages; never let the pipes fill up.
   let output = '';
   const keep = (chunk) => {
-    output = (output + chunk.toString()).slice(-8192);
+    output = (output + chunk.toString()).slice(-outputBytes);
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
@@ -126,11 +146,10 @@ export async function startServer({ dataDir, dbUrl, intervalSeconds, nodeArgs = 
   const deadline = Date.now() + startTimeoutMs;
   let info;
   while (!info) {
-    if (lifetime.exited)
-      throw new Error(`The control plane exited (${JSON.stringify(lifetime.exited)}) before listening:\n${redact(output)}`);
+    if (lifetime.exited) throw new Error(`${label} exited (${JSON.stringify(lifetime.exited)}) before listening:\n${redact(output)}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`The control plane did not start within ${startTimeoutMs} ms:\n${redact(output)}`);
+      throw new Error(`${label} did not start within ${startTimeoutMs} ms:\n${redact(output)}`);
     }
     try {
       const parsed = JSON.parse(fs.readFileSync(infoFile, 'utf8'));
@@ -140,16 +159,21 @@ export async function startServer({ dataDir, dbUrl, intervalSeconds, nodeArgs = 
     }
     if (!info) await sleep(100);
   }
-  const adminToken = fs.readFileSync(tokenFile, 'utf8').trim();
+  let adminToken = null;
+  try {
+    adminToken = fs.readFileSync(tokenFile, 'utf8').trim();
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error;
+  }
 
   const stop = (graceMs = 15_000) => lifetime.stop(graceMs);
   /** Set when the server went away without stop() (crashed, or something else signalled it). */
   const unexpectedExit = () =>
     lifetime.unexpectedExit()
-      ? `the control plane (pid ${child.pid}) exited during the run (code ${lifetime.exited.code}, signal ${lifetime.exited.signal}); ` +
+      ? `${label} (pid ${child.pid}) exited during the run (code ${lifetime.exited.code}, signal ${lifetime.exited.signal}); ` +
         `its last output: ${redact(output).trim().split('\n').slice(-3).join(' | ') || '(none)'}`
       : undefined;
-  return { child, pid: child.pid, url: info.url, adminToken, stop, unexpectedExit, output: () => output };
+  return { child, pid: child.pid, url: info.url, adminToken, lifetime, stop, unexpectedExit, output: () => output };
 }
 
 /**

@@ -1,13 +1,11 @@
 // Control-plane replicas for the bench: `fogline server` child processes sharing one PostgreSQL
 // database, Redis and a signing key, each on its own data dir and fixed loopback port (a replica
 // killed with SIGKILL comes back on the same address, where its agents look for it).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { trackChild } from '../../fleet/lib/server.js';
-import { ROOT, FOGLINE_BIN } from '../../lib/cluster.js';
+import { redact, startServer } from '../../fleet/lib/server.js';
 
 /** A free loopback port (the kernel's pick; closed again at once). */
 export function freePort() {
@@ -28,88 +26,53 @@ export function makeSigningKey(file) {
   return file;
 }
 
-function redact(text) {
-  return text.replace(/fgl\.[0-9a-f]{16}\.[A-Za-z0-9_-]+/g, 'fgl.<redacted>');
-}
-
 /**
- * One replica: `start()` spawns it (again, after a kill) and waits until it listens (server.json
- * written by this pid); `kill()` sends SIGKILL; `stop()` SIGTERM, SIGKILL after the grace.
+ * One replica: `start()` spawns it (again, after a kill) with bench/fleet/lib/server.js's
+ * startServer and waits until it listens (server.json written by this pid); `kill()` sends SIGKILL;
+ * `stop()` SIGTERM, SIGKILL after the grace.
  */
 export class Replica {
-  constructor({ label, dataDir, port, dbUrl, redisUrl, signingKeyFile, intervalSeconds = 15 }) {
+  constructor({ label, dataDir, port, dbUrl, redisUrl, redisChannel, signingKeyFile, intervalSeconds = 15 }) {
     this.label = label;
     this.dataDir = dataDir;
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
-    this.args = [
-      FOGLINE_BIN,
-      'server',
-      '--data-dir',
-      dataDir,
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--db',
-      dbUrl,
+    this.dbUrl = dbUrl;
+    this.intervalSeconds = intervalSeconds;
+    this.extraArgs = [
       '--redis',
       redisUrl,
+      ...(redisChannel ? ['--redis-channel', redisChannel] : []),
       '--artifact-store',
       'database',
       '--signing-key-file',
       signingKeyFile,
-      '--heartbeat-interval',
-      String(intervalSeconds),
-      '--node-timeout',
-      String(intervalSeconds * 3),
-      '--log-level',
-      'warn',
-      // The whole simulated fleet enrols from one address.
-      '--enrol-rate-limit',
-      '0',
     ];
-    this.child = undefined;
-    this.lifetime = undefined;
-    this.output = '';
+    this.server = undefined;
     fs.mkdirSync(dataDir, { recursive: true });
   }
 
   get pid() {
-    return this.child?.pid;
+    return this.server?.pid;
   }
 
   get alive() {
-    return Boolean(this.lifetime && !this.lifetime.exited);
+    return Boolean(this.server && !this.server.lifetime.exited);
   }
 
   async start({ timeoutMs = 60_000 } = {}) {
-    this.output = '';
-    const child = spawn(process.execPath, this.args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk) => {
-      this.output = (this.output + chunk.toString()).slice(-16_384);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    this.child = child;
-    this.lifetime = trackChild(child);
-    const infoFile = path.join(this.dataDir, 'server.json');
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (this.lifetime.exited) {
-        throw new Error(`replica ${this.label} exited (${JSON.stringify(this.lifetime.exited)}) before listening:\n${this.log()}`);
-      }
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`replica ${this.label} did not start within ${timeoutMs} ms:\n${this.log()}`);
-      }
-      try {
-        if (JSON.parse(fs.readFileSync(infoFile, 'utf8')).pid === child.pid) return this;
-      } catch {
-        // not written yet
-      }
-      await sleep(100);
-    }
+    this.server = undefined;
+    this.server = await startServer({
+      dataDir: this.dataDir,
+      dbUrl: this.dbUrl,
+      intervalSeconds: this.intervalSeconds,
+      port: this.port,
+      extraArgs: this.extraArgs,
+      startTimeoutMs: timeoutMs,
+      label: `replica ${this.label}`,
+      outputBytes: 16_384,
+    });
+    return this;
   }
 
   /** The bootstrap admin token: written only by the replica that created it (the first on an empty database). */
@@ -119,18 +82,22 @@ export class Replica {
 
   /** SIGKILL, as a crash: no lease release, no goodbye to Redis or the database. Resolves once it is gone. */
   async kill() {
-    const exited = this.lifetime.exitPromise;
-    this.child.kill('SIGKILL');
+    const exited = this.server.lifetime.exitPromise;
+    this.server.child.kill('SIGKILL');
     await exited;
   }
 
   async stop(graceMs = 15_000) {
-    if (this.alive) await this.lifetime.stop(graceMs);
+    if (this.alive) await this.server.stop(graceMs);
   }
 
   /** What the replica printed last, tokens redacted. */
   log() {
-    return redact(this.output).trim().split('\n').slice(-20).join('\n');
+    return redact(this.server?.output() ?? '')
+      .trim()
+      .split('\n')
+      .slice(-20)
+      .join('\n');
   }
 
   /** `leader`, `follower`, or undefined when it does not answer (GET /healthz, whose answer carries the role header). */
