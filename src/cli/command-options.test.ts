@@ -5,6 +5,7 @@ import { CLIENT_OPTIONS } from '../config/client-options.js';
 import { flagName, type OptionSpecs } from '../config/options.js';
 import { SERVER_OPTIONS } from '../config/server-options.js';
 import { UP_OPTIONS } from '../config/up-options.js';
+import { WORKER_OPTIONS } from '../config/worker-options.js';
 import { addOptions, readOptions } from './command-options.js';
 
 /** A value each option accepts that differs from its default. */
@@ -61,6 +62,10 @@ const SAMPLES: Record<string, string> = {
   '--ca': '/etc/fogline/ca.pem',
   '--auth-failure-limit': '10',
   '--fl-data': '/tmp/site-a.csv',
+  '--pipeline-concurrency': 'image-classifier=1,forecast=4',
+  '--worker-lost-after': '5',
+  '--concurrency': '2',
+  '--cache-dir': '/var/cache/fogline-worker',
 };
 
 describe.each([
@@ -68,6 +73,7 @@ describe.each([
   ['agent', AGENT_OPTIONS],
   ['up', UP_OPTIONS],
   ['client', CLIENT_OPTIONS],
+  ['worker', WORKER_OPTIONS],
 ] as [string, OptionSpecs][])('%s flags', (_, specs) => {
   it.each(Object.entries(specs))('--%s reaches the resolved configuration', (key, spec) => {
     const flag = flagName(spec);
@@ -78,5 +84,19 @@ describe.each([
     const resolved = readOptions(specs, command) as Record<string, unknown>;
     const defaults = readOptions(specs, addOptions(new Command('y'), specs).parse(['node', 'y'])) as Record<string, unknown>;
     expect(resolved[key]).not.toEqual(defaults[key]);
+  });
+});
+
+describe('--pipeline-concurrency', () => {
+  const parse = (value: string) =>
+    readOptions(
+      SERVER_OPTIONS,
+      addOptions(new Command('x').exitOverride(), SERVER_OPTIONS).parse(['node', 'x', '--pipeline-concurrency', value]),
+    );
+  it('reads pipeline=n pairs', () => {
+    expect(parse('forecast=2, anomaly=1').pipelineConcurrency).toEqual({ forecast: 2, anomaly: 1 });
+  });
+  it.each(['forecast', 'forecast=0', 'forecast=1.5', 'unknown=1', 'forecast=two'])('refuses "%s", naming the pipelines', (value) => {
+    expect(() => parse(value)).toThrow(/is not <pipeline>=<n> with a pipeline of forecast, anomaly, image-classifier/);
   });
 });

@@ -61,6 +61,8 @@ export interface ServiceSettings {
   pipelineConcurrency?: Record<string, number>;
   /** With `redis`: a consumer whose hold on a job lapses this long is taken for dead (default 30). */
   workerLostSeconds?: number;
+  /** A run whose worker has not reported for this long may be taken over (default 15; not a flag: tests shorten it). */
+  runStaleSeconds?: number;
   nodeTimeoutSeconds: number;
   heartbeatIntervalSeconds: number;
   /** Who may read GET /metrics: a viewer token or stronger (default), or anyone. */
@@ -196,7 +198,13 @@ export function createServices(store: Store, settings: ServiceSettings): Service
       '--run-concurrency 0 leaves training to `fogline worker` processes, which take runs from Redis: give --redis too',
     );
   }
-  const runLedger = new RunLedger({ runs: runRepository, datasets, models, pipelineLimits: settings.pipelineConcurrency });
+  const runLedger = new RunLedger({
+    runs: runRepository,
+    datasets,
+    models,
+    pipelineLimits: settings.pipelineConcurrency,
+    ...(settings.runStaleSeconds !== undefined ? { staleMs: settings.runStaleSeconds * 1000 } : {}),
+  });
   const runs = new RunEngine({
     runs: runRepository,
     datasets,
@@ -204,6 +212,7 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     ledger: runLedger,
     queue: workQueueFor(settings.redis, settings.redisChannel, (settings.workerLostSeconds ?? 30) * 1000),
   });
+  metrics.pipelines.watchQueue(() => runs.queueStats());
   runs.work(
     new RunExecutor({
       host: new LocalRunHost(runLedger, datasets, models),

@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { RunEvent, RunStatus, StepName, StepStatus } from '../contracts/runs.js';
 import { type NewRun, RunRepository } from '../pipelines/run-repository.js';
 import type { Database } from '../store/schema.js';
+import type { QueueStats } from '../work-queue/work-queue.js';
 import { PIPELINE_SECONDS } from './buckets.js';
 
 const FINISHED_RUN: readonly RunStatus[] = ['succeeded', 'failed', 'canceled'];
@@ -20,6 +21,7 @@ export class PipelineMetrics {
   readonly lastEpoch: Gauge<'pipeline' | 'model'>;
   readonly lastLoss: Gauge<'pipeline' | 'model'>;
   readonly lastValLoss: Gauge<'pipeline' | 'model'>;
+  private queueStats: (() => Promise<QueueStats>) | undefined;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -67,6 +69,33 @@ export class PipelineMetrics {
       labelNames: ['pipeline', 'model'],
       registers,
     });
+    // Read from the work queue at each scrape (on Redis: the whole installation's queue, the same from every replica).
+    const readStats = () => this.queueStats?.().catch(() => undefined);
+    new Gauge({
+      name: 'fogline_work_queue_jobs',
+      help: 'Runs on the work queue by state: waiting (for a worker), active (held by a worker), delayed (waiting for a retry time)',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const stats = await readStats();
+        if (!stats) return;
+        for (const state of ['waiting', 'active', 'delayed'] as const) this.set({ state }, stats[state]);
+      },
+    });
+    new Gauge({
+      name: 'fogline_work_queue_oldest_waiting_seconds',
+      help: 'How long the run that has waited longest for a worker has waited (0: none waits)',
+      registers,
+      async collect() {
+        const stats = await readStats();
+        if (stats) this.set(stats.oldestWaitingSeconds);
+      },
+    });
+  }
+
+  /** Where the queue gauges read from. */
+  watchQueue(stats: () => Promise<QueueStats>): void {
+    this.queueStats = stats;
   }
 }
 
