@@ -11,6 +11,7 @@ import { AGENT_OPTIONS } from '../dist/config/agent-options.js';
 import { CLIENT_OPTIONS } from '../dist/config/client-options.js';
 import { SERVER_OPTIONS } from '../dist/config/server-options.js';
 import { UP_OPTIONS } from '../dist/config/up-options.js';
+import { WORKER_OPTIONS } from '../dist/config/worker-options.js';
 
 export const CONFIG_START = '<!-- config:start -->';
 export const CONFIG_END = '<!-- config:end -->';
@@ -28,6 +29,12 @@ export const CONFIG_ROLES = [
     title: 'Agent: `fogline agent`',
     intro: 'One per node. Only the first start needs a join token; after that the credential in the data dir is used.',
     specs: AGENT_OPTIONS,
+  },
+  {
+    title: 'Training worker: `fogline worker`',
+    intro:
+      'Takes pipeline runs from the work queue in Redis and trains them; reaches the control plane over its API with an operator token (no database, no data folder).',
+    specs: WORKER_OPTIONS,
   },
   {
     title: 'All-in-one: `fogline up`',

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaimedRun, RunClaim, RunCompletion, RunView } from '../../src/contracts/runs.js';
 import type { ModelVersionList } from '../../src/contracts/models.js';
 import { startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
-import { assertRedisReachable, testChannel, testRedisUrl } from '../support/redis.js';
+import { assertRedisReachable, PrivateRedis, testChannel, testRedisUrl } from '../support/redis.js';
 
 const OUTCOME: Omit<RunCompletion, 'bundleBase64'> = {
   kind: 'forecaster',
@@ -152,4 +152,29 @@ describe('the worker API: claims, reports and the register step', () => {
     expect(after.steps).toEqual(before.steps);
     expect(after.status).toBe('running');
   });
+});
+
+describe('starting a run while Redis is away', () => {
+  it('answers 503 with what to check, and records the run as failed rather than leaving it queued', async () => {
+    const redis = await PrivateRedis.create();
+    const cp = await startTestControlPlane({ redis: redis.url, redisChannel: testChannel(), runConcurrency: '0' });
+    try {
+      await cp.uploadPjme();
+      await redis.stop();
+      const answer = await cp.call('POST', '/api/v1/runs', {
+        token: cp.adminToken,
+        body: { pipeline: 'forecast', dataset: 'pjme', params: { epochs: 1 } },
+      });
+      expect(answer.status).toBe(503);
+      expect(answer.body.code).toBe('FOGLINE_ERR_WORK_QUEUE_UNAVAILABLE');
+      expect(answer.body.message).toMatch(/check Redis \(--redis\), then start it again/);
+      const { runs } = (await cp.call('GET', '/api/v1/runs?status=queued', { token: cp.adminToken })).body as { runs: RunView[] };
+      expect(runs).toEqual([]);
+      const failed = (await cp.call('GET', '/api/v1/runs?status=failed', { token: cp.adminToken })).body.runs as RunView[];
+      expect(failed.map((run) => run.error)).toEqual([expect.stringMatching(/^could not be queued/)]);
+    } finally {
+      await cp.close();
+      await redis.close();
+    }
+  }, 60_000);
 });
