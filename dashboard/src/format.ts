@@ -28,3 +28,18 @@ export function num(value: unknown, digits = 2): string {
 export function time(iso: string | null): string {
   return iso ? new Date(iso).toLocaleString() : '–';
 }
+
+/** "Queue (redis): 2 waiting, oldest 35.0 s · 1 running · 0 delayed"; `oldestWaitingSeconds` as of now. */
+export function queueSummary(
+  queue: { kind: string; waiting: number; active: number; delayed: number },
+  oldestWaitingSeconds: number,
+): string {
+  const oldest = queue.waiting > 0 ? `, oldest ${duration(oldestWaitingSeconds * 1000)}` : '';
+  return `Queue (${queue.kind}): ${queue.waiting} waiting${oldest} · ${queue.active} running · ${queue.delayed} delayed`;
+}
+
+/** "w2", "w2 (attempt 2)" after another worker was lost, "–" before a worker took the run. */
+export function workerText(run: { worker: string | null; attempt: number }): string {
+  if (run.worker === null) return '–';
+  return run.attempt > 1 ? `${run.worker} (attempt ${run.attempt})` : run.worker;
+}

@@ -7,7 +7,7 @@ import type { DeploymentList, DeploymentView } from '../../src/contracts/deploym
 import type { HeartbeatEventSample, LiveEventMap, LiveEventName } from '../../src/contracts/live.js';
 import type { ModelList, ModelView } from '../../src/contracts/models.js';
 import type { NodeList, NodeView } from '../../src/contracts/nodes.js';
-import type { RunList, RunView } from '../../src/contracts/runs.js';
+import type { RunList, RunView, WorkQueueStats } from '../../src/contracts/runs.js';
 import { api, describeError } from './api.js';
 import { type ConnectionState, followEvents } from './events.js';
 import { resetRates, trackRates } from './rates.js';
@@ -16,6 +16,8 @@ export interface ClusterState {
   nodes: NodeView[] | null;
   deployments: DeploymentView[] | null;
   runs: RunView[] | null;
+  /** The work queue's counts with the time they were read (for the age of the oldest waiting run); null from a server without one. */
+  queue: { stats: WorkQueueStats; at: number } | null;
   models: ModelView[] | null;
   connection: ConnectionState;
   error: string | null;
@@ -29,6 +31,7 @@ let state: ClusterState = {
   nodes: null,
   deployments: null,
   runs: null,
+  queue: null,
   models: null,
   connection: 'connecting',
   error: null,
@@ -63,7 +66,10 @@ export function onRun(listener: (run: RunView) => void): () => void {
   return () => runListeners.delete(listener);
 }
 
-async function load<K extends 'nodes' | 'deployments' | 'runs' | 'models'>(key: K, fetcher: () => Promise<ClusterState[K]>): Promise<void> {
+async function load<K extends 'nodes' | 'deployments' | 'runs' | 'queue' | 'models'>(
+  key: K,
+  fetcher: () => Promise<ClusterState[K]>,
+): Promise<void> {
   try {
     set({ [key]: await fetcher(), error: null } as Partial<ClusterState>);
   } catch (error) {
@@ -79,7 +85,18 @@ export const refresh = {
       trackRates(deployments);
       return deployments;
     }),
-  runs: () => load('runs', async () => (await api<RunList>('GET', '/api/v1/runs?limit=50')).runs),
+  runs: () =>
+    load('runs', async () => {
+      const { runs, queue } = await api<RunList>('GET', '/api/v1/runs?limit=50');
+      set({ queue: queue ? { stats: queue, at: Date.now() } : null });
+      return runs;
+    }),
+  /** The queue's counts alone: the run list comes with them, so ask for one run. */
+  queue: () =>
+    load('queue', async () => {
+      const { queue } = await api<RunList>('GET', '/api/v1/runs?limit=1');
+      return queue ? { stats: queue, at: Date.now() } : null;
+    }),
   models: () => load('models', async () => (await api<ModelList>('GET', '/api/v1/models')).models),
   all: () => Promise.all([refresh.nodes(), refresh.deployments(), refresh.runs(), refresh.models()]),
 };
@@ -118,11 +135,23 @@ function applyHeartbeats(samples: HeartbeatEventSample[]): void {
 function applyRun(run: RunView): void {
   const runs = state.runs ?? [];
   const index = runs.findIndex((r) => r.id === run.id);
+  const previous = runs[index];
   const next = index >= 0 ? runs.map((r) => (r.id === run.id ? run : r)) : [run, ...runs];
   set({ runs: next });
   for (const listener of runListeners) listener(run);
+  // A run queued, taken by a worker or finished changes the queue's counts: read them again, at most once a second.
+  if (run.status !== previous?.status || run.attempt !== previous?.attempt) refreshQueueSoon();
   // A finished run may have registered a version.
   if (run.status === 'succeeded') void refresh.models();
+}
+
+let queueTimer: ReturnType<typeof setTimeout> | undefined;
+function refreshQueueSoon(): void {
+  if (queueTimer !== undefined) return;
+  queueTimer = setTimeout(() => {
+    queueTimer = undefined;
+    void refresh.queue();
+  }, 1000);
 }
 
 function handle<E extends LiveEventName>(event: E, data: LiveEventMap[E]): void {
@@ -164,7 +193,18 @@ export function stopLive(): void {
   stop?.();
   stop = null;
   clearInterval(statusTimer);
+  clearTimeout(queueTimer);
+  queueTimer = undefined;
   resetRates();
-  state = { nodes: null, deployments: null, runs: null, models: null, connection: 'connecting', error: null, changeGeneration: 0 };
+  state = {
+    nodes: null,
+    deployments: null,
+    runs: null,
+    queue: null,
+    models: null,
+    connection: 'connecting',
+    error: null,
+    changeGeneration: 0,
+  };
   for (const listener of listeners) listener();
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DeploymentView } from '../../src/contracts/deployments.js';
+import type { RunView } from '../../src/contracts/runs.js';
 import { parseTimeSeriesCsv } from '../../src/ml/timeseries/ingest.js';
 import { beforeAllOrFail } from '../support/before-all-or-fail.js';
 import { PJME_TEXT, TestCluster } from '../support/cluster.js';
@@ -91,8 +92,20 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
     await form.getByLabel('Model name').fill('energy');
     await form.getByLabel('Epochs').fill('2');
     await form.getByLabel('Register').selectOption('none');
+    // The queue line above the run table, idle before the run; every text it shows from here on is kept.
+    const queueLine = page.getByTestId('run-queue');
+    await expect.poll(() => queueLine.textContent()).toBe('Queue (in-process): 0 waiting · 0 running · 0 delayed');
+    await page.evaluate(() => {
+      const w = globalThis as any;
+      w.queueTexts = [];
+      new w.MutationObserver(() => {
+        const text = w.document.querySelector('[data-testid="run-queue"]')?.textContent;
+        if (text && w.queueTexts.at(-1) !== text) w.queueTexts.push(text);
+      }).observe(w.document.body, { subtree: true, childList: true, characterData: true });
+    });
     await form.getByRole('button', { name: 'Start run' }).click();
     await page.waitForURL(/#\/runs\/[\w-]+$/);
+    const id = page.url().split('/').at(-1)!;
     const detail = page.getByTestId('run-detail');
     // Each state shows up by itself: the page is never reloaded.
     await expect.poll(() => detail.getByRole('heading').textContent(), { timeout: 60_000 }).toMatch(/running|succeeded/);
@@ -102,6 +115,17 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
       /prepare.*(succeeded|cached).*train.*succeeded.*evaluate.*succeeded.*register.*succeeded/s,
     );
     expect(await detail.textContent()).toMatch(/registered v1/);
+    // The control plane's own worker ran it, on its first attempt (no "attempt N" shown).
+    const worker = (await api<RunView>('GET', `/api/v1/runs/${id}`)).body.worker!;
+    expect(worker).toMatch(/^control plane .+:\d+$/);
+    expect(await detail.getByTestId('run-worker').textContent()).toBe(`Worker: ${worker}`);
+    const table = page.getByTestId('run-table');
+    const headers = await table.locator('thead th').allTextContents();
+    const row = table.locator('tbody tr').filter({ has: page.getByRole('link', { name: id, exact: true }) });
+    expect((await row.locator('th, td').allTextContents())[headers.indexOf('Worker')]).toBe(worker);
+    // The queue line followed the run live: it took the run (1 running), then went idle again.
+    await expect.poll(() => queueLine.textContent()).toBe('Queue (in-process): 0 waiting · 0 running · 0 delayed');
+    expect(await page.evaluate(() => (globalThis as any).queueTexts)).toContain('Queue (in-process): 0 waiting · 1 running · 0 delayed');
     await screenshot(page, '03-run');
   });
 

@@ -10,7 +10,7 @@ import type { RunList, RunView } from '../../src/contracts/runs.js';
 import { beforeAllOrFail } from '../support/before-all-or-fail.js';
 import { PJME_TEXT } from '../support/cluster.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { eventually, type FoglineProcess, tempDir } from '../support/processes.js';
+import { cleanFoglineEnv, eventually, type FoglineProcess, runFogline, tempDir } from '../support/processes.js';
 import { assertRedisReachable, testRedisUrl } from '../support/redis.js';
 import { ReplicaSet } from '../support/replicas.js';
 
@@ -27,6 +27,13 @@ describe('training on two fogline worker processes behind two replicas (real pro
   const explain = (id: string) => async (error: unknown) => {
     console.log(JSON.stringify(await run('a', id)), [...workers.values()].map((w) => w.output()).join('\n----\n'));
     throw error;
+  };
+  /** `fogline runs …` as a user types it, against replica b. */
+  const runsCli = async (...args: string[]) => {
+    const out = await runFogline(['runs', ...args, '--server', set.replica('b').url, '--token', set.adminToken!], cleanFoglineEnv());
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    return out.stdout;
   };
   const startWorker = (name: string, token: string) => {
     const worker = set.startProcess([
@@ -72,6 +79,11 @@ describe('training on two fogline worker processes behind two replicas (real pro
     expect(['w1', 'w2']).toContain(holder);
     const listed = (await set.api<RunList>('b', 'GET', '/api/v1/runs')).body;
     expect(listed.queue).toMatchObject({ kind: 'redis', active: 1 });
+    // The CLI shows the same: the queue line above the table, and who holds the run.
+    const listing = await runsCli('list');
+    expect(listing.split('\n')[0]).toMatch(/^Queue \(redis\): \d+ waiting( \(oldest \d+s\))?, 1 running, \d+ delayed$/);
+    expect(listing).toMatch(/^ID\s+PIPELINE.*\sWORKER\s+CREATED$/m);
+    expect(listing.split('\n').find((line) => line.startsWith(id))).toMatch(new RegExp(`\\s${holder}\\s`));
 
     workers.get(holder)!.child.kill('SIGKILL');
     const finished = await eventually(async () => {
@@ -82,6 +94,8 @@ describe('training on two fogline worker processes behind two replicas (real pro
     expect(finished.status).toBe('succeeded');
     expect(finished.attempt).toBe(2);
     expect(finished.worker).toBe(holder === 'w1' ? 'w2' : 'w1');
+    expect(await runsCli('get', id)).toMatch(new RegExp(`^Worker: ${finished.worker} \\(attempt 2\\)$`, 'm'));
+    expect((await runsCli('list')).split('\n').find((line) => line.startsWith(id))).toContain(`${finished.worker} (attempt 2)`);
     const versions = (await set.api<ModelVersionList>('b', 'GET', '/api/v1/models/energy-workers/versions')).body.versions;
     expect(versions.map((v) => [v.version, v.lineage.runId])).toEqual([[1, id]]);
     expect(finished.registeredVersion).toBe(1);

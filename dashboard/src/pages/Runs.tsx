@@ -1,21 +1,23 @@
 import { type FormEvent, useEffect, useMemo, useState } from 'react';
 import type { DatasetList, DatasetSummary } from '../../../src/contracts/datasets.js';
-import type { PipelineList, PipelineView, RunEvent, RunEventList, RunView } from '../../../src/contracts/runs.js';
+import type { PipelineList, PipelineView, RunEvent, RunEventList, RunView, WorkQueueStats } from '../../../src/contracts/runs.js';
 import { api, describeError } from '../api.js';
 import { Chart } from '../components/Chart.js';
 import { Progress, Status } from '../components/Status.js';
-import { ago, duration, num } from '../format.js';
+import { ago, duration, num, queueSummary, workerText } from '../format.js';
+import { useNow } from '../hooks.js';
 import { href } from '../router.js';
 import { onRun, useCluster } from '../store.js';
 
 export function RunsPage({ selected }: { selected?: string }) {
-  const { runs } = useCluster();
+  const { runs, queue } = useCluster();
   return (
     <>
       <StartRun />
       {selected && <RunDetail id={selected} />}
       <section aria-labelledby="run-list-heading">
         <h2 id="run-list-heading">Runs</h2>
+        {queue && <QueueLine stats={queue.stats} at={queue.at} />}
         {runs && runs.length === 0 && <p className="muted">No runs yet.</p>}
         {runs && runs.length > 0 && (
           <table data-testid="run-table">
@@ -27,6 +29,7 @@ export function RunsPage({ selected }: { selected?: string }) {
                 <th scope="col">Model</th>
                 <th scope="col">Status</th>
                 <th scope="col">Progress</th>
+                <th scope="col">Worker</th>
                 <th scope="col">Created</th>
               </tr>
             </thead>
@@ -48,6 +51,7 @@ export function RunsPage({ selected }: { selected?: string }) {
                     <Status value={run.status} />
                   </td>
                   <td>{run.progress ? progressText(run) : ''}</td>
+                  <td className={run.worker === null ? 'muted' : undefined}>{workerText(run)}</td>
                   <td>{ago(run.createdAt)}</td>
                 </tr>
               ))}
@@ -56,6 +60,17 @@ export function RunsPage({ selected }: { selected?: string }) {
         )}
       </section>
     </>
+  );
+}
+
+/** The work queue's counts; the oldest waiting run ages by the second between two reads. */
+function QueueLine({ stats, at }: { stats: WorkQueueStats; at: number }) {
+  const now = useNow(stats.waiting > 0 ? 1000 : 60_000);
+  const oldest = stats.oldestWaitingSeconds + Math.max(0, now - at) / 1000;
+  return (
+    <p className="muted" data-testid="run-queue">
+      {queueSummary(stats, oldest)}
+    </p>
   );
 }
 
@@ -261,6 +276,9 @@ function RunDetail({ id }: { id: string }) {
           </>
         )}
         {run.error && <span className="error"> — {run.error}</span>}
+      </p>
+      <p className="muted" data-testid="run-worker">
+        Worker: {run.worker !== null ? workerText(run) : run.status === 'queued' ? 'none yet' : 'none'}
       </p>
       <ol className="steps" aria-label="Steps">
         {run.steps.map((step) => (

@@ -1,6 +1,6 @@
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import type { ApiClient } from '../../client/api-client.js';
-import { PIPELINE_NAMES, type PipelineName, RUN_STATUSES, type RunView } from '../../contracts/runs.js';
+import { PIPELINE_NAMES, type PipelineName, RUN_STATUSES, type RunView, type WorkQueueStats } from '../../contracts/runs.js';
 import { clientFor, withClientOptions } from '../client-context.js';
 import { formatTable, printJson, printRows } from '../output.js';
 import { formatDuration, ProgressBar } from '../progress-bar.js';
@@ -62,7 +62,9 @@ export function runsCommand(): Command {
       .addOption(new Option('--status <status>', 'Only runs with this status').choices([...RUN_STATUSES])),
   ).action(async (options: { status?: RunView['status'] }, self: Command) => {
     const { client, json } = clientFor(self);
-    const { runs: list } = await client.listRuns({ status: options.status });
+    const { runs: list, queue } = await client.listRuns({ status: options.status });
+    // --json stays the array of runs that scripts already read.
+    if (!json && queue) console.log(`${describeQueue(queue)}\n`);
     printRows(list, RUN_COLUMNS, json, 'No runs yet: fogline runs start forecast --dataset NAME');
   });
 
@@ -188,13 +190,28 @@ const RUN_COLUMNS = [
   { header: 'STATUS', value: (r: RunView) => r.status },
   { header: 'STEP', value: (r: RunView) => r.steps.find((s) => s.status === 'running')?.name ?? '-' },
   { header: 'MODEL', value: (r: RunView) => (r.registeredVersion === null ? r.model : `${r.model}@${r.registeredVersion}`) },
+  { header: 'WORKER', value: describeWorker },
   { header: 'CREATED', value: (r: RunView) => r.createdAt },
 ];
+
+/** "Queue (redis): 2 waiting (oldest 35s), 1 running, 0 delayed": what the dashboard's runs page shows. */
+export function describeQueue(queue: WorkQueueStats): string {
+  const oldest = queue.waiting > 0 ? ` (oldest ${formatDuration(queue.oldestWaitingSeconds * 1000)})` : '';
+  return `Queue (${queue.kind}): ${queue.waiting} waiting${oldest}, ${queue.active} running, ${queue.delayed} delayed`;
+}
+
+/** "w2", "w2 (attempt 2)" after another worker took the run over, "-" before a worker took it. */
+function describeWorker(run: RunView): string {
+  if (run.worker === null) return '-';
+  return run.attempt > 1 ? `${run.worker} (attempt ${run.attempt})` : run.worker;
+}
 
 /** Steps, then the metrics beside the baselines, then what was registered. */
 export function describeRun(run: RunView): string {
   const lines = [`Run ${run.id}: ${run.pipeline} on ${run.dataset.name}@${run.dataset.version} - ${run.status}`];
   if (run.error) lines.push(`Error: ${run.error}`);
+  if (run.worker !== null) lines.push(`Worker: ${run.worker} (attempt ${run.attempt})`);
+  else lines.push(`Worker: ${run.status === 'queued' ? 'none yet' : 'none'}${run.attempt > 0 ? ` (attempt ${run.attempt})` : ''}`);
   lines.push(
     formatTable(run.steps, [
       { header: '  STEP', value: (s) => `  ${s.name}` },
