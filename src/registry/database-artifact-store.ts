@@ -51,6 +51,8 @@ export interface DatabaseArtifactStoreOptions {
 export class DatabaseArtifactStore implements ArtifactStore {
   private readonly space: string;
   private readonly cacheDir: string;
+  /** Local copies being made, by digest. */
+  private readonly warming = new Map<string, Promise<unknown>>();
   private readonly chunkBytes: number;
   private readonly dialect: DialectName | undefined;
   private readonly now: () => number;
@@ -132,13 +134,44 @@ export class DatabaseArtifactStore implements ArtifactStore {
     return Buffer.concat(parts);
   }
 
+  /**
+   * Downloads come from the verified local copy once there is one (a rollout to a thousand agents
+   * reads the database once per replica, not once per agent); the first whole download makes it.
+   */
   createReadStream(sha256: string, range: ByteRange = {}): Readable {
-    return Readable.from(this.chunksOf(sha256, range), { objectMode: false });
+    return Readable.from(this.bytesOf(sha256, range), { objectMode: false });
+  }
+
+  private async *bytesOf(sha256: string, range: ByteRange): AsyncGenerator<Buffer> {
+    const cached = this.cachedFile(sha256);
+    // The copy counts only while the artifact is stored: another replica may have removed it.
+    if (fs.existsSync(cached) && (await this.has(sha256))) {
+      const size = fs.statSync(cached).size;
+      const end = Math.min(range.end ?? size - 1, size - 1);
+      if ((range.start ?? 0) > end) return;
+      yield* fs.createReadStream(cached, { start: range.start ?? 0, end }) as AsyncIterable<Buffer>;
+      return;
+    }
+    if (range.start === undefined && range.end === undefined) this.warm(sha256);
+    yield* this.chunksOf(sha256, range);
+  }
+
+  /** Makes the local copy in the background, once per artifact at a time. */
+  private warm(sha256: string): void {
+    if (this.warming.has(sha256)) return;
+    const copy = this.localFile(sha256)
+      .catch(() => undefined)
+      .finally(() => this.warming.delete(sha256));
+    this.warming.set(sha256, copy);
+  }
+
+  private cachedFile(sha256: string): string {
+    return path.join(this.cacheDir, sha256.slice(0, 2), sha256);
   }
 
   async localFile(sha256: string): Promise<string> {
     assertSha256(sha256);
-    const file = path.join(this.cacheDir, sha256.slice(0, 2), sha256);
+    const file = this.cachedFile(sha256);
     // The cached copy counts only while the artifact is stored (another server may have removed it).
     if (!(await this.has(sha256))) throw new ArtifactMissingError(sha256);
     if (fs.existsSync(file)) return file;
@@ -147,7 +180,7 @@ export class DatabaseArtifactStore implements ArtifactStore {
     const hash = createHash('sha256');
     try {
       await pipeline(
-        this.createReadStream(sha256),
+        Readable.from(this.chunksOf(sha256, {}), { objectMode: false }),
         async function* (chunks: AsyncIterable<Buffer>) {
           for await (const chunk of chunks) {
             hash.update(chunk);
@@ -175,7 +208,7 @@ export class DatabaseArtifactStore implements ArtifactStore {
       .where('sha256', '=', sha256)
       .executeTakeFirst();
     if (blob) await this.dropBlob(blob.id);
-    fs.rmSync(path.join(this.cacheDir, sha256.slice(0, 2), sha256), { force: true });
+    fs.rmSync(this.cachedFile(sha256), { force: true });
   }
 
   /**

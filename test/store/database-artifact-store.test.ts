@@ -131,6 +131,36 @@ describe.each(DIALECTS)('database artifact store on %s', (dialect) => {
     await expect(collect(artifacts.createReadStream(sha256))).rejects.toBeInstanceOf(ArtifactMissingError);
   });
 
+  it('serves downloads from its verified local copy once a whole download made it, and not after another replica removed the artifact', async () => {
+    const bytes = randomBytes(4 * CHUNK + 7);
+    const { sha256 } = await artifacts.putBytes(bytes);
+    expect((await collect(artifacts.createReadStream(sha256))).equals(bytes)).toBe(true);
+    const copy = `${cacheDir}/${sha256.slice(0, 2)}/${sha256}`;
+    for (let waited = 0; !fs.existsSync(copy); waited += 20) {
+      if (waited > 10_000) throw new Error('no local copy after a whole download');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // With its chunks gone from the database, only the local copy can answer.
+    const blob = await database.store.db.selectFrom('artifact_blobs').select('id').where('sha256', '=', sha256).executeTakeFirstOrThrow();
+    await database.store.db.deleteFrom('artifact_chunks').where('blob_id', '=', blob.id).execute();
+    expect((await collect(artifacts.createReadStream(sha256))).equals(bytes)).toBe(true);
+    expect(
+      (await collect(artifacts.createReadStream(sha256, { start: CHUNK - 3, end: 2 * CHUNK + 3 }))).equals(
+        bytes.subarray(CHUNK - 3, 2 * CHUNK + 4),
+      ),
+    ).toBe(true);
+    expect((await collect(artifacts.createReadStream(sha256, { start: 4 * CHUNK }))).equals(bytes.subarray(4 * CHUNK))).toBe(true);
+    // Another replica (its own cache) removes it: this one's copy no longer counts.
+    const otherReplica = new DatabaseArtifactStore(database.store.db, {
+      space: 'models',
+      cacheDir: tempDir('artifact-cache'),
+      chunkBytes: CHUNK,
+      dialect,
+    });
+    await otherReplica.remove(sha256);
+    await expect(collect(artifacts.createReadStream(sha256))).rejects.toBeInstanceOf(ArtifactMissingError);
+  });
+
   it('stores an empty artifact', async () => {
     const stored = await artifacts.putBytes(new Uint8Array(0));
     expect(stored.sizeBytes).toBe(0);
