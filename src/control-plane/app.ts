@@ -39,12 +39,25 @@ import type { Services } from './services.js';
 
 /**
  * The background jobs that write and must run on one replica. Run recovery puts every unfinished
- * run on the work queue again when this replica becomes leader: adding is idempotent, and a run a
- * live worker holds is answered "retry" when claimed, so nothing runs twice.
+ * run on the work queue again when this replica becomes leader, and every minute after: adding is
+ * idempotent, and a run a live worker holds is answered "retry" when claimed, so nothing runs twice.
  */
 function leaderOnlyControllers(services: Services, log: FastifyBaseLogger): Controller[] {
+  let recovery: NodeJS.Timeout | undefined;
   return [
-    { name: 'run recovery', start: () => services.runs.recover(), stop: () => undefined },
+    {
+      name: 'run recovery',
+      start: async () => {
+        await services.runs.recover();
+        // Again every minute: a queue that lost its jobs (Redis restarted without persistence) heals.
+        recovery = setInterval(
+          () => void services.runs.recover().catch((error: unknown) => log.warn({ err: error }, 'run recovery failed')),
+          60_000,
+        );
+        recovery.unref();
+      },
+      stop: () => clearInterval(recovery),
+    },
     { name: 'rollouts', start: () => services.rollouts.start(log), stop: () => services.rollouts.stop() },
     { name: 'session sweeps', start: () => services.sessions.start(), stop: () => services.sessions.stop() },
     { name: 'drift loop', start: () => services.drift.start(log), stop: () => services.drift.stop() },

@@ -39,6 +39,14 @@ export interface RunExecutorOptions {
 
 const CANCEL_GRACE_MS = 5000;
 
+const TRANSIENT_RETRY_MS = 5000;
+
+/** No answer, or the server's own trouble (5xx): worth trying again later. A refusal (4xx) is not. */
+function isTransient(error: unknown): boolean {
+  const status = (error as { status?: unknown }).status;
+  return typeof status === 'number' && (status === 0 || status >= 500);
+}
+
 function isStaleAttempt(error: unknown): boolean {
   return (error as { code?: unknown }).code === 'FOGLINE_ERR_RUN_ATTEMPT_STALE';
 }
@@ -53,14 +61,26 @@ export class RunExecutor {
   constructor(private readonly options: RunExecutorOptions) {}
 
   async execute(job: RunJob, signal: AbortSignal): Promise<JobOutcome> {
-    const { host, workerName } = this.options;
-    const claim = await host.claim(job.runId, workerName);
+    const { host, workerName, log } = this.options;
+    let claim;
+    try {
+      claim = await host.claim(job.runId, workerName);
+    } catch (error) {
+      // The control plane away for a moment (a restart, a rolling upgrade): try again, without using up an attempt.
+      if (!isTransient(error)) throw error;
+      log?.(`could not claim the run, trying again in ${TRANSIENT_RETRY_MS / 1000} s: ${(error as Error).message}`, { runId: job.runId });
+      return { retryAfterMs: TRANSIENT_RETRY_MS };
+    }
     if (claim.outcome === 'finished') return undefined;
     if (claim.outcome === 'retry') return { retryAfterMs: claim.retryAfterMs };
     let files;
     try {
       files = await host.files(claim);
     } catch (error) {
+      if (isTransient(error)) {
+        await host.release(job.runId, claim.attempt).catch(() => undefined);
+        return { retryAfterMs: TRANSIENT_RETRY_MS };
+      }
       await host
         .report(job.runId, claim.attempt, { type: 'failed', step: 'prepare', message: (error as Error).message, canceled: false })
         .catch(() => undefined);
