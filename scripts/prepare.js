@@ -27,9 +27,14 @@ function newestMtime(target) {
 
 const builtAt = Math.min(...OUTPUTS.map((file) => fs.statSync(path.join(root, file), { throwIfNoEntry: false })?.mtimeMs ?? 0));
 const changedAt = Math.max(...SOURCES.map((source) => newestMtime(path.join(root, source))));
+// Progress goes to stderr: `npm pack --json` prints its JSON on stdout after this script's output.
+const toStderr = ['inherit', 2, 'inherit'];
 if (builtAt > changedAt && process.env.FOGLINE_FORCE_BUILD !== '1') {
-  console.log('dist/ is up to date (npm run build rebuilds it)');
+  console.error('dist/ is up to date (npm run build rebuilds it)');
+  // The commit may have moved without a source change: `npm pack` must record the one it packs.
+  const info = spawnSync(process.execPath, [path.join(root, 'scripts', 'write-build-info.js')], { stdio: toStderr });
+  process.exit(info.status ?? 1);
 } else {
-  const result = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
+  const result = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: toStderr });
   process.exit(result.status ?? 1);
 }

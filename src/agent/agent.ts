@@ -15,7 +15,7 @@ import { v2Routes } from '../inference/v2-routes.js';
 import { v2StreamRoutes } from '../inference/v2-stream.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
 import { onnxRuntimeProblem } from '../ml/onnx-runtime/onnx-runtime-module.js';
-import { VERSION } from '../version.js';
+import { BUILD, VERSION } from '../version.js';
 import { backoffDelay } from './backoff.js';
 import { startFederatedClient } from './federated/federated-client.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
@@ -76,7 +76,13 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   // Routes must exist before listening; they read the parts that enrolment creates later.
   let identity: NodeIdentity | undefined;
   let heartbeats: HeartbeatLoop | undefined;
-  http.get('/healthz', async () => ({ status: 'ok', nodeId: identity?.nodeId ?? null, nodeName: identity?.nodeName ?? null }));
+  http.get('/healthz', async () => ({
+    status: 'ok',
+    version: VERSION,
+    build: BUILD.build,
+    nodeId: identity?.nodeId ?? null,
+    nodeName: identity?.nodeName ?? null,
+  }));
   http.get('/readyz', async (_request, reply) => {
     const lastSuccessAt = heartbeats?.state.lastSuccessAt ?? null;
     return reply.status(lastSuccessAt ? 200 : 503).send({

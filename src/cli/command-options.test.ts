@@ -66,6 +66,8 @@ const SAMPLES: Record<string, string> = {
   '--worker-lost-after': '5',
   '--concurrency': '2',
   '--cache-dir': '/var/cache/fogline-worker',
+  // A switch: the flag alone, no value.
+  '--migrate-only': '',
 };
 
 describe.each([
@@ -80,7 +82,7 @@ describe.each([
     const sample = SAMPLES[flag];
     expect(sample, `add a sample value for ${flag}`).toBeDefined();
     const command = addOptions(new Command('x').exitOverride(), specs);
-    command.parse(['node', 'x', flag, sample as string]);
+    command.parse(['node', 'x', flag, ...(spec.flag.includes(' ') ? [sample as string] : [])]);
     const resolved = readOptions(specs, command) as Record<string, unknown>;
     const defaults = readOptions(specs, addOptions(new Command('y'), specs).parse(['node', 'y'])) as Record<string, unknown>;
     expect(resolved[key]).not.toEqual(defaults[key]);

@@ -2,7 +2,8 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ApiError } from '../client/api-error.js';
 import { ConfigError } from '../errors/config-error.js';
 import { FoglineError } from '../errors/fogline-error.js';
-import { VERSION } from '../version.js';
+import { versionText } from '../version.js';
+import { PROCESS_COMMANDS, processExitCode, subcommandOf } from './exit-codes.js';
 import { agentCommand } from './commands/agent.js';
 import { workerCommand } from './commands/worker.js';
 import { auditCommand } from './commands/audit.js';
@@ -28,7 +29,7 @@ import { installTerminalSafeConsole } from './output.js';
 export function buildProgram(): Command {
   return new Command('fogline')
     .description('Fogline: train in the cloud, serve at the edge. One control plane for cloud and edge nodes.')
-    .version(VERSION)
+    .version(versionText())
     .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
@@ -62,22 +63,36 @@ or the data folder (--data-dir, FOGLINE_DATA_DIR, default ./.fogline).`,
     .addCommand(auditCommand());
 }
 
-/** Runs the CLI; known errors print one clear line and exit 1, with no stack trace. */
+/**
+ * Runs the CLI; known errors print one clear line, with no stack trace, and exit 1. The
+ * long-running processes (server, agent, worker, up) exit with the codes of EXIT_CODES instead
+ * (2 bad configuration, 3 database, 4 port in use), which systemd and Kubernetes act on.
+ */
 export async function main(argv: string[]): Promise<void> {
   installTerminalSafeConsole();
-  const program = buildProgram().exitOverride();
+  const program = buildProgram();
+  // Every subcommand too (addCommand does not pass it on): usage errors reach the catch below.
+  const overrideExit = (command: Command): void => {
+    command.exitOverride();
+    for (const sub of command.commands) overrideExit(sub);
+  };
+  overrideExit(program);
+  const isProcess = PROCESS_COMMANDS.has(subcommandOf(argv) ?? '');
   try {
     await program.parseAsync(argv);
   } catch (error) {
+    if (error instanceof CommanderError && !(error instanceof InvalidArgumentError)) {
+      // Commander printed the usage error already.
+      process.exit(isProcess ? processExitCode(error) : error.exitCode);
+    }
     if (error instanceof InvalidArgumentError) {
       console.error(`error: ${error.message}`);
-      process.exit(1);
+      process.exit(isProcess ? processExitCode(error) : 1);
     }
-    if (error instanceof CommanderError) process.exit(error.exitCode);
     if (error instanceof ApiError || error instanceof ConfigError || error instanceof FoglineError || !process.env.FOGLINE_DEBUG) {
       // One clear line for users; FOGLINE_DEBUG=1 shows the stack of unexpected errors.
       console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
-      process.exit(1);
+      process.exit(isProcess ? processExitCode(error) : 1);
     }
     throw error;
   }

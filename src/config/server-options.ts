@@ -327,7 +327,24 @@ export const SERVER_OPTIONS = {
     parse: parseChoice(METRICS_ACCESS),
   }),
   logLevel: logLevelOption,
+  migrateOnly: option({
+    flag: '--migrate-only',
+    env: 'FOGLINE_MIGRATE_ONLY',
+    description:
+      "Migrate the database to this version's schema and exit (0 when done, 3 when the database cannot be reached or a migration fails), without listening: for upgrade jobs such as a Kubernetes init container",
+    defaultText: 'off',
+    defaultValue: () => false,
+    parse: parseSwitch,
+  }),
 };
+
+/** A switch's FOGLINE_* value: 1/true/yes or 0/false/no (the flag itself takes no value). */
+function parseSwitch(raw: string, name: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new ConfigError(`${name} must be 1/true/yes or 0/false/no, got "${raw}"`);
+}
 
 function parseProxyList(raw: string, name: string): string[] {
   const entries = raw

@@ -5,6 +5,7 @@ import { sweepTemporaryFiles } from '../files/temporary-files.js';
 import { ensureWritableDir } from '../files/writable-dir.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { SERVER_OPTIONS } from '../config/server-options.js';
+import { FoglineError } from '../errors/fogline-error.js';
 import { redactPassword } from '../store/database-url.js';
 import { migrateToLatest, openStore } from '../store/store.js';
 import { bootstrapAdminToken } from './admin-bootstrap.js';
@@ -24,19 +25,46 @@ export interface RunningControlPlane {
   stop(): Promise<void>;
 }
 
+/** The database could not be opened or migrated: the CLI exits 3 (EXIT_CODES.database). */
+function databaseError(db: string, error: unknown): FoglineError {
+  return Object.assign(
+    new FoglineError('FOGLINE_ERR_DB_UNAVAILABLE', `Could not prepare the database ${redactPassword(db)}: ${(error as Error).message}`),
+    { cause: error },
+  );
+}
+
+/** Opens the database and migrates it to the latest schema; the store stays open. */
+async function openMigrated(db: string): Promise<{ store: ReturnType<typeof openStore>; applied: string[] }> {
+  // A malformed --db throws a ConfigError here (exit 2); only reaching and migrating it is exit 3.
+  const store = openStore(db);
+  try {
+    const { applied } = await migrateToLatest(store);
+    return { store, applied };
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw databaseError(db, error);
+  }
+}
+
+/**
+ * `fogline server --migrate-only`: migrates the database to this version's schema and closes it,
+ * without listening (an upgrade job: a Kubernetes init container, a compose one-shot service).
+ * Returns the migrations it applied (none when the schema was current).
+ */
+export async function migrateOnly(config: Pick<ServerConfig, 'db' | 'dataDir'>): Promise<string[]> {
+  if (config.db.startsWith('sqlite:')) ensureWritableDir(config.dataDir, '--data-dir (FOGLINE_DATA_DIR)');
+  const { store, applied } = await openMigrated(config.db);
+  await store.close();
+  return applied;
+}
+
 /** Opens and migrates the database, bootstraps the admin token and listens. */
 /** `config` is what `fogline server` resolved; tests may add settings that have no flag (ServiceSettings). */
 export async function startControlPlane(config: ServerConfig & Partial<ServiceSettings>): Promise<RunningControlPlane> {
   ensureWritableDir(config.dataDir, '--data-dir (FOGLINE_DATA_DIR)');
   // What a killed server left half-written (uploads, the step cache, files written by rename).
   const swept = sweepTemporaryFiles(config.dataDir);
-  const store = openStore(config.db);
-  try {
-    await migrateToLatest(store);
-  } catch (error) {
-    await store.close();
-    throw new Error(`Could not prepare the database ${redactPassword(config.db)}: ${(error as Error).message}`, { cause: error });
-  }
+  const { store } = await openMigrated(config.db);
   const https = httpsOptions(config);
   // The registry key may come as the PEM itself in the environment only (never a flag: it would show in ps).
   const services = createServices(store, { ...config, signingKeyPem: config.signingKeyPem ?? process.env.FOGLINE_SIGNING_KEY });

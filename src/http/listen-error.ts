@@ -10,7 +10,11 @@ export function listenError(error: unknown, where: { host: string; port: number;
   const { host, port, what } = where;
   switch ((error as NodeJS.ErrnoException | undefined)?.code) {
     case 'EADDRINUSE':
-      return new ConfigError(`port ${port} on ${host} is in use (another fogline ${what}?): stop it, or pick another with --port`);
+      // With the cause, so that the CLI exits 4 (port in use) rather than 2 (bad configuration).
+      return Object.assign(
+        new ConfigError(`port ${port} on ${host} is in use (another fogline ${what}?): stop it, or pick another with --port`),
+        { cause: error },
+      );
     case 'EACCES':
       return new ConfigError(`port ${port} on ${host} needs privileges this user lacks: pick one above 1023 with --port`);
     case 'EADDRNOTAVAIL':

@@ -162,7 +162,12 @@ describe('agent lifecycle (real processes)', { timeout: 90_000 }, () => {
     expect(node.inferenceUrl).toBe(agentUrl(agent));
 
     // The agent's own health endpoints: ready once a heartbeat got through.
-    expect((await requestJson(`${agentUrl(agent)}/healthz`)).status).toBe(200);
+    // With the version and build that dist/build-info.json recorded (`fogline --version` prints them too).
+    const { version, build } = JSON.parse(fs.readFileSync(new URL('../../dist/build-info.json', import.meta.url), 'utf8')) as {
+      version: string;
+      build: string;
+    };
+    expect(await requestJson(`${agentUrl(agent)}/healthz`)).toMatchObject({ status: 200, body: { status: 'ok', version, build } });
     const ready = await eventually(async () => {
       const response = await requestJson<{ status: string; nodeId: string }>(`${agentUrl(agent)}/readyz`);
       return response.status === 200 ? response.body : undefined;

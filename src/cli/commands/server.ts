@@ -12,6 +12,16 @@ export function serverCommand(): Command {
   addOptions(command, SERVER_OPTIONS);
   return command.action(async (_options, self: Command) => {
     const config = readOptions(SERVER_OPTIONS, self);
+    if (config.migrateOnly) {
+      const { migrateOnly } = await import('../../control-plane/control-plane.js');
+      const applied = await migrateOnly(config);
+      console.log(
+        applied.length > 0
+          ? `Migrated the database: applied ${applied.length} migration${applied.length === 1 ? '' : 's'} (${applied.join(', ')})`
+          : 'The database schema is up to date: no migration to apply',
+      );
+      return;
+    }
     // Loaded here, not at the top: client commands should not pay for the server's modules.
     const { startControlPlane } = await import('../../control-plane/control-plane.js');
     const running = await startControlPlane(config);

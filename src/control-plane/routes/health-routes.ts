@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { FoglineError } from '../../errors/fogline-error.js';
+import { BUILD, VERSION } from '../../version.js';
 import type { Services } from '../services.js';
 
 const READY_TIMEOUT_MS = 2000;
@@ -12,13 +13,19 @@ export function healthRoutes(services: Services): FastifyPluginAsyncTypebox {
       {
         config: { access: 'public' },
         schema: {
-          summary: 'The process is up',
+          summary: 'The process is up, with its version and build',
           tags: ['health'],
           security: [],
-          response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+          response: {
+            200: Type.Object({
+              status: Type.Literal('ok'),
+              version: Type.String({ description: "Fogline's version, e.g. 0.1.0" }),
+              build: Type.String({ description: "The commit's short sha it was built from, or 'unknown'" }),
+            }),
+          },
         },
       },
-      async () => ({ status: 'ok' as const }),
+      async () => ({ status: 'ok' as const, version: VERSION, build: BUILD.build }),
     );
     app.get(
       '/readyz',
