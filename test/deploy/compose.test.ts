@@ -5,7 +5,9 @@
  * has a health check; every Fogline service runs a real `fogline` command with flags that command
  * has; the health checks of the Fogline services (and nginx's, which nginx proxies to them) pass
  * against a real `fogline server` and a real enrolled `fogline agent`; nginx's configuration is
- * deploy/nginx/render.sh's output for the two replicas; and `promtool check config` accepts the
+ * deploy/nginx/render.sh's output for the two replicas, and Debian's `nginx -t` accepts it with
+ * tls.conf and the certificate make-secrets.sh writes (verified by openssl for the name `nginx`);
+ * the replicas start with make-secrets.sh's signing key; and `promtool check config` accepts the
  * stack's Prometheus configuration.
  *
  * Not checked here: that the third-party images (nginx, postgres, mariadb, redis, prometheus,
@@ -92,6 +94,15 @@ function cliHelp(command: string): { status: number | null; text: string } {
     helps.set(command, { status: result.status, text: result.stdout });
   }
   return helps.get(command)!;
+}
+
+/** Runs a copy of make-secrets.sh in `dir` (it writes beside itself); the secrets folder it filled. */
+function makeSecrets(dir: string): string {
+  const script = path.join(dir, 'make-secrets.sh');
+  fs.copyFileSync(path.join(COMPOSE_DIR, 'make-secrets.sh'), script);
+  const made = spawnSync('sh', [script, 'fogline.example.com'], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`make-secrets.sh failed: ${made.stdout}${made.stderr}`);
+  return path.join(dir, 'secrets');
 }
 
 const asList = (command: Service['command']) => (Array.isArray(command) ? command : (command ?? '').split(/\s+/).filter(Boolean));
@@ -210,17 +221,62 @@ describe('deploy/compose', () => {
     }
   });
 
+  it("make-secrets.sh writes a CA, nginx's certificate for https://nginx, and a signing key; nginx -t accepts the TLS site", () => {
+    const nginx = requireBinary('nginx');
+    requireBinary('openssl');
+    const dir = tempDir('compose-nginx');
+    try {
+      const secrets = makeSecrets(dir);
+      const verified = spawnSync(
+        'openssl',
+        ['verify', '-CAfile', path.join(secrets, 'ca.crt'), '-verify_hostname', 'nginx', path.join(secrets, 'tls.crt')],
+        {
+          encoding: 'utf8',
+        },
+      );
+      expect(verified.status, `${verified.stdout}${verified.stderr}`).toBe(0);
+      // The replicas' host names resolve only inside the stack: loopback stands in for them.
+      const site = fs.readFileSync(path.join(COMPOSE_DIR, 'nginx/fogline.conf'), 'utf8').replace(/fogline-[12]:7070/g, '127.0.0.1:7070');
+      const tls = fs
+        .readFileSync(path.join(COMPOSE_DIR, 'nginx/tls.conf'), 'utf8')
+        .replace('/run/secrets/fogline_tls_cert', path.join(secrets, 'tls.crt'))
+        .replace('/run/secrets/fogline_tls_key', path.join(secrets, 'tls.key'));
+      fs.writeFileSync(path.join(dir, 'site.conf'), site);
+      fs.writeFileSync(path.join(dir, 'tls.conf'), tls);
+      const config = path.join(dir, 'nginx.conf');
+      fs.writeFileSync(
+        config,
+        [
+          `pid ${path.join(dir, 'nginx.pid')};`,
+          'error_log stderr;',
+          'events {}',
+          `http { include ${path.join(dir, 'tls.conf')}; include ${path.join(dir, 'site.conf')}; }`,
+          '',
+        ].join('\n'),
+      );
+      const tested = spawnSync(nginx, ['-t', '-c', config, '-p', `${dir}/`], { encoding: 'utf8' });
+      expect(tested.status, `${tested.stdout}${tested.stderr}`).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   describe('health checks against a real control plane and agent', () => {
     let cluster: TestCluster | undefined;
     let agent: AgentHandle;
+    let secretsDir: string | undefined;
 
     beforeAllOrFail(async () => {
-      cluster = await TestCluster.start('compose');
+      // The replicas' --signing-key-file: the key make-secrets.sh writes.
+      secretsDir = tempDir('compose-secrets');
+      const key = path.join(makeSecrets(secretsDir), 'signing-key.pem');
+      cluster = await TestCluster.start('compose', ['--signing-key-file', key]);
       agent = await cluster.startAgent('compose-agent', { joinToken: await cluster.joinToken(1) });
     }, 60_000);
 
     afterAll(async () => {
       await cluster?.stop();
+      if (secretsDir) fs.rmSync(secretsDir, { recursive: true, force: true });
     });
 
     /** Runs `node /app/healthcheck.mjs <url>` (the image's script) with the URL's origin replaced. */
