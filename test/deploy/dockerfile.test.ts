@@ -128,6 +128,12 @@ describe('deploy/docker/Dockerfile', () => {
     expect(all).toMatch(/npm ci --ignore-scripts/);
     expect(all).toMatch(/npm run build/);
     expect(all).toMatch(/npm prune --omit=dev/);
+    // Only Linux's ONNX Runtime binaries go into the image: a path the package really has.
+    const onnxBinaries = /rm -rf (node_modules\/onnxruntime-node\/bin\/napi-v\*)\/darwin/.exec(all)?.[1];
+    expect(onnxBinaries).toBeDefined();
+    const napi = fs.readdirSync(path.join(ROOT, 'node_modules/onnxruntime-node/bin')).filter((dir) => dir.startsWith('napi-v'));
+    expect(napi.length).toBeGreaterThan(0);
+    for (const dir of napi) expect(fs.readdirSync(path.join(ROOT, 'node_modules/onnxruntime-node/bin', dir))).toContain('linux');
     // `npm ci --ignore-scripts` skips every install script; those allowScripts marks true run again.
     const rebuilt = /npm rebuild ([\w@/ -]+?)(?:&&|$)/.exec(all)?.[1]?.trim().split(/\s+/) ?? [];
     const allowed = Object.entries(allowScripts)
