@@ -123,6 +123,13 @@ describe('deploy/kubernetes', () => {
 
   beforeAll(() => {
     kubectl = requireBinary('kubectl');
+    // Debian bookworm's kubernetes-client (kubectl 1.20, kustomize v2.0.3) cannot read these
+    // kustomizations (`labels`, `patches`): say so instead of failing on its parse error.
+    const version = spawnSync(kubectl, ['version', '--client'], { encoding: 'utf8' }).stdout;
+    const kustomize = /Kustomize Version: v(\d+)\.(\d+)/.exec(version);
+    if (!kustomize || Number(kustomize[1]) < 5) {
+      throw new Error(`${kubectl} bundles no kustomize v5 or later (${version.trim()}): install kubectl 1.27 or later`);
+    }
     // A copy with the example secrets filled in, as a user does (cp secrets/<file>.example secrets/<file>).
     work = tempDir('kustomize');
     fs.cpSync(KUBERNETES_DIR, work, { recursive: true });
