@@ -22,6 +22,9 @@ PACKAGES=(
   python3-torch python3-onnx  # examples/pytorch and test/e2e/pytorch-round-trip (run with /usr/bin/python3)
   redis-server      # control-plane replicas' change events (test/cluster); started below
   nginx-light       # test/e2e/nginx-replicas runs its own instance (the system service is not used)
+  docker-compose    # test/deploy/compose: `docker-compose config` validates deploy/compose (no engine needed)
+  kubectl           # test/deploy/kubernetes: `kubectl kustomize` renders deploy/kubernetes (kustomize v5: kubectl 1.27+)
+  ansible ansible-lint systemd  # test/deploy/ansible: syntax check, lint, a local run; systemd-analyze verify on the units
 )
 PG_HOST=127.0.0.1 PG_PORT=5432
 MARIADB_HOST=127.0.0.1 MARIADB_PORT=3306

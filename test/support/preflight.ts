@@ -78,6 +78,12 @@ export const PROGRAM_PACKAGES: Record<string, string> = {
   promtool: 'prometheus',
   nginx: 'nginx-light',
   'redis-server': 'redis-server',
+  openssl: 'openssl',
+  kubectl: 'kubectl',
+  'docker-compose': 'docker-compose',
+  'ansible-playbook': 'ansible',
+  'ansible-lint': 'ansible-lint',
+  'systemd-analyze': 'systemd',
 };
 
 /** Every Debian package a requirement names; the install script must install each. */
