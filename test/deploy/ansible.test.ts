@@ -32,7 +32,7 @@ function run(command: string, args: string[], options: { cwd?: string; timeoutMs
     cwd: options.cwd ?? REPO,
     env: ANSIBLE_ENV,
     encoding: 'utf8',
-    timeout: options.timeoutMs ?? 300_000,
+    timeout: options.timeoutMs ?? 600_000,
     maxBuffer: 32 * 1024 * 1024,
   });
   return { status: result.status, output: `${result.stdout}${result.stderr}`, seconds: (Date.now() - started) / 1000 };
@@ -62,6 +62,24 @@ function releaseTarball(into: string): string {
     throw new Error(`${tarball} has no dist/cli/main.js: build first (npx tsc -p tsconfig.build.json) and check package.json's "files"`);
   }
   return path.join(into, tarball);
+}
+
+/**
+ * A folder for npm_config_better_sqlite3_local_prebuilds holding this checkout's better-sqlite3
+ * binary under the name prebuild-install looks for, as a site without GitHub access would mirror
+ * it: the install then skips the minutes-long compile. When npm resolves another version, the
+ * name does not match and better-sqlite3 builds from source (slower, same result).
+ */
+function localPrebuilds(into: string): string {
+  const packageDir = path.join(REPO, 'node_modules/better-sqlite3');
+  const { version } = JSON.parse(fs.readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as { version: string };
+  const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  fs.mkdirSync(into, { recursive: true });
+  const packed = spawnSync('tar', ['-czf', path.join(into, name), '-C', packageDir, 'build/Release/better_sqlite3.node'], {
+    encoding: 'utf8',
+  });
+  if (packed.status !== 0) throw new Error(`could not pack better-sqlite3's binary: ${packed.stderr}`);
+  return into;
 }
 
 describe('deploy/ansible: a bare device installed by the playbook', () => {
@@ -119,6 +137,7 @@ describe('deploy/ansible: a bare device installed by the playbook', () => {
         fogline_nodejs_source: 'existing',
         fogline_create_user: false,
         fogline_systemd: false,
+        fogline_npm_env: { npm_config_better_sqlite3_local_prebuilds: localPrebuilds(path.join(work, 'prebuilds')) },
       }),
     );
   }, 120_000);
@@ -159,7 +178,8 @@ describe('deploy/ansible: a bare device installed by the playbook', () => {
       FOGLINE_AGENT_PORT: String(agentPort),
     });
     expect(readEnvironmentFile(envFile).FOGLINE_JOIN_TOKEN).toMatch(/\S/);
-  }, 300_000);
+    // Without a matching local prebuild, better-sqlite3 compiles from source: minutes on this machine.
+  }, 600_000);
 
   it('systemd-analyze verify accepts the agent unit the role wrote and the server and worker units', () => {
     const { prefix, units } = paths();
