@@ -26,5 +26,9 @@ const info = {
   date: new Date().toISOString(),
 };
 fs.mkdirSync(path.join(root, 'dist'), { recursive: true });
-fs.writeFileSync(path.join(root, 'dist', 'build-info.json'), `${JSON.stringify(info, null, 2)}\n`);
+// Written by rename: a fogline process starting meanwhile (tests pack while others run) never reads half a file.
+const target = path.join(root, 'dist', 'build-info.json');
+const temporary = `${target}.${process.pid}.tmp`;
+fs.writeFileSync(temporary, `${JSON.stringify(info, null, 2)}\n`);
+fs.renameSync(temporary, target);
 console.log(`dist/build-info.json: ${info.version} (build ${info.build}, ${info.date})`);
