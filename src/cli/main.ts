@@ -6,6 +6,7 @@ import { VERSION } from '../version.js';
 import { agentCommand } from './commands/agent.js';
 import { workerCommand } from './commands/worker.js';
 import { auditCommand } from './commands/audit.js';
+import { backupCommand, restoreCommand } from './commands/backup.js';
 import { datasetsCommand } from './commands/datasets.js';
 import { deployCommand } from './commands/deploy.js';
 import { driftCommand } from './commands/drift.js';
@@ -59,7 +60,9 @@ or the data folder (--data-dir, FOGLINE_DATA_DIR, default ./.fogline).`,
     .addCommand(driftCommand())
     .addCommand(predictCommand())
     .addCommand(sessionsCommand())
-    .addCommand(auditCommand());
+    .addCommand(auditCommand())
+    .addCommand(backupCommand())
+    .addCommand(restoreCommand());
 }
 
 /** Runs the CLI; known errors print one clear line and exit 1, with no stack trace. */
