@@ -7,6 +7,7 @@ import { PROCESS_COMMANDS, processExitCode, subcommandOf } from './exit-codes.js
 import { agentCommand } from './commands/agent.js';
 import { workerCommand } from './commands/worker.js';
 import { auditCommand } from './commands/audit.js';
+import { backupCommand, restoreCommand } from './commands/backup.js';
 import { datasetsCommand } from './commands/datasets.js';
 import { deployCommand } from './commands/deploy.js';
 import { driftCommand } from './commands/drift.js';
@@ -60,7 +61,9 @@ or the data folder (--data-dir, FOGLINE_DATA_DIR, default ./.fogline).`,
     .addCommand(driftCommand())
     .addCommand(predictCommand())
     .addCommand(sessionsCommand())
-    .addCommand(auditCommand());
+    .addCommand(auditCommand())
+    .addCommand(backupCommand())
+    .addCommand(restoreCommand());
 }
 
 /**

@@ -1,4 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -11,8 +10,9 @@ import type { UP_OPTIONS } from '../config/up-options.js';
 import { ADMIN_TOKEN_FILE, readAdminToken, writeAdminToken } from '../control-plane/data-dir-files.js';
 import { shellWord } from '../store/database-hints.js';
 import { parseDatabaseUrl, redactPassword } from '../store/database-url.js';
-import { spawnFogline, stopChild, waitUntilReady } from './child-process.js';
+import { spawnFogline, waitUntilReady } from './child-process.js';
 import { cliCommand, fromScratchCommand } from './cli-hint.js';
+import { SupervisedChild } from './supervisor.js';
 
 export type UpConfig = ResolvedOptions<typeof UP_OPTIONS>;
 
@@ -64,7 +64,10 @@ export interface EmbeddedCluster {
   adminTokenFile: string;
   /** The admin's API client, for what `up` does after start (the demo). */
   client: ApiClient;
-  /** Resolves when any part exits by itself (with its name). */
+  /**
+   * Resolves when a part exits by itself and is not started again (with its name). Since parts
+   * are restarted with back-off (see supervisor.ts), this stays pending; kept for `up`'s wait.
+   */
   exited: Promise<string>;
   stop(): Promise<void>;
 }
@@ -75,22 +78,24 @@ export interface EmbeddedCluster {
  */
 export async function startEmbeddedCluster(config: UpConfig, write: (line: string) => void): Promise<EmbeddedCluster> {
   fs.mkdirSync(config.dataDir, { recursive: true });
-  const children: ChildProcess[] = [];
-  let stopping = false;
+  const children: SupervisedChild[] = [];
   const stop = async () => {
-    stopping = true;
-    await Promise.all([...children].reverse().map((child) => stopChild(child)));
+    await Promise.all([...children].reverse().map((child) => child.stop()));
   };
   try {
     const serverUrl = `http://127.0.0.1:${config.port}`;
     // The database URL goes by environment: it may hold a password, and `ps` shows arguments.
-    const server = spawnFogline(
-      'server',
-      ['server', '--data-dir', config.dataDir, '--port', String(config.port), '--log-level', config.logLevel],
-      write,
-      { FOGLINE_DB: config.db },
-    );
-    children.push(server);
+    const spawnServer = () =>
+      spawnFogline(
+        'server',
+        ['server', '--data-dir', config.dataDir, '--port', String(config.port), '--log-level', config.logLevel],
+        write,
+        {
+          FOGLINE_DB: config.db,
+        },
+      );
+    const server = spawnServer();
+    children.push(new SupervisedChild('server', () => Promise.resolve(spawnServer()), server, write));
     await waitUntilReady(`${serverUrl}/readyz`, server, READY_TIMEOUT_MS).catch((error: Error) => {
       throw new Error(`The control plane did not start: ${error.message} (the [server] lines above say why)`);
     });
@@ -104,15 +109,19 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
       const port = config.port + index + 1;
       const args = ['agent', '--server', serverUrl, '--name', agent.name, '--labels', agent.labels, '--role', 'edge'];
       args.push('--data-dir', dataDir, '--port', String(port), '--log-level', config.logLevel);
-      // The join token goes by environment (the agent reads FOGLINE_JOIN_TOKEN), out of `ps`.
-      const env: NodeJS.ProcessEnv = {};
-      if (!loadNodeIdentity(dataDir)) {
-        await refuseTakenName(client, agent.name, dataDir, config);
-        const { token } = await client.createToken({ name: `join for ${agent.name}`, role: 'join', maxUses: 1, expiresInSeconds: 600 });
-        env.FOGLINE_JOIN_TOKEN = token;
-      }
-      const child = spawnFogline(agent.name, args, write, env);
-      children.push(child);
+      if (!loadNodeIdentity(dataDir)) await refuseTakenName(client, agent.name, dataDir, config);
+      // On a restart too: an agent that died before it enrolled needs a fresh join token.
+      const spawnAgent = async () => {
+        // The join token goes by environment (the agent reads FOGLINE_JOIN_TOKEN), out of `ps`.
+        const env: NodeJS.ProcessEnv = {};
+        if (!loadNodeIdentity(dataDir)) {
+          const { token } = await client.createToken({ name: `join for ${agent.name}`, role: 'join', maxUses: 1, expiresInSeconds: 600 });
+          env.FOGLINE_JOIN_TOKEN = token;
+        }
+        return spawnFogline(agent.name, args, write, env);
+      };
+      const child = await spawnAgent();
+      children.push(new SupervisedChild(agent.name, spawnAgent, child, write));
       const url = `http://127.0.0.1:${port}`;
       await waitUntilReady(`${url}/readyz`, child, READY_TIMEOUT_MS).catch((error: Error) => {
         throw new Error(`Agent ${agent.name} did not start: ${error.message} (the [${agent.name}] lines above say why)`);
@@ -127,17 +136,10 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
     const tokenPath = path.relative(process.cwd(), adminTokenFile) || adminTokenFile;
     write(`[up] dashboard: ${dashboardUrl}  (sign in with the token in ${tokenPath})`);
 
-    const exited = Promise.race(
-      children.map(
-        (child, index) =>
-          new Promise<string>((resolve) =>
-            child.once('exit', () => {
-              // An exit we asked for is not news; only a part dying by itself is.
-              if (!stopping) resolve(index === 0 ? 'server' : (EMBEDDED_AGENTS[index - 1]?.name ?? 'agent'));
-            }),
-          ),
-      ),
-    );
+    // From here on a part that dies by itself is started again, with back-off; an exit we asked
+    // for (Ctrl-C, stop()) is not news.
+    for (const child of children) child.arm();
+    const exited = new Promise<string>(() => undefined);
     return { serverUrl, dashboardUrl, agents, adminTokenFile, client, exited, stop };
   } catch (error) {
     await stop();
