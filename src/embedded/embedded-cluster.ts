@@ -65,8 +65,9 @@ export interface EmbeddedCluster {
   /** The admin's API client, for what `up` does after start (the demo). */
   client: ApiClient;
   /**
-   * Resolves when a part exits by itself and is not started again (with its name). Since parts
-   * are restarted with back-off (see supervisor.ts), this stays pending; kept for `up`'s wait.
+   * Resolves with a part's name when it exits by itself and is not started again: parts are
+   * restarted with back-off (see supervisor.ts) unless they exit with bad configuration or a
+   * taken port, which a restart would only repeat.
    */
   exited: Promise<string>;
   stop(): Promise<void>;
@@ -79,6 +80,9 @@ export interface EmbeddedCluster {
 export async function startEmbeddedCluster(config: UpConfig, write: (line: string) => void): Promise<EmbeddedCluster> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   const children: SupervisedChild[] = [];
+  // Resolves with the name of a part that ended in a way restarts cannot mend (bad configuration, port taken).
+  let gaveUp: (name: string) => void = () => undefined;
+  const exited = new Promise<string>((resolve) => (gaveUp = resolve));
   const stop = async () => {
     await Promise.all([...children].reverse().map((child) => child.stop()));
   };
@@ -95,7 +99,7 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
         },
       );
     const server = spawnServer();
-    children.push(new SupervisedChild('server', () => Promise.resolve(spawnServer()), server, write));
+    children.push(new SupervisedChild('server', () => Promise.resolve(spawnServer()), server, write, gaveUp));
     await waitUntilReady(`${serverUrl}/readyz`, server, READY_TIMEOUT_MS).catch((error: Error) => {
       throw new Error(`The control plane did not start: ${error.message} (the [server] lines above say why)`);
     });
@@ -121,7 +125,7 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
         return spawnFogline(agent.name, args, write, env);
       };
       const child = await spawnAgent();
-      children.push(new SupervisedChild(agent.name, spawnAgent, child, write));
+      children.push(new SupervisedChild(agent.name, spawnAgent, child, write, gaveUp));
       const url = `http://127.0.0.1:${port}`;
       await waitUntilReady(`${url}/readyz`, child, READY_TIMEOUT_MS).catch((error: Error) => {
         throw new Error(`Agent ${agent.name} did not start: ${error.message} (the [${agent.name}] lines above say why)`);
@@ -139,7 +143,6 @@ export async function startEmbeddedCluster(config: UpConfig, write: (line: strin
     // From here on a part that dies by itself is started again, with back-off; an exit we asked
     // for (Ctrl-C, stop()) is not news.
     for (const child of children) child.arm();
-    const exited = new Promise<string>(() => undefined);
     return { serverUrl, dashboardUrl, agents, adminTokenFile, client, exited, stop };
   } catch (error) {
     await stop();

@@ -12,6 +12,12 @@ export function nextRestartDelay(previousMs: number | undefined): number {
   return previousMs === undefined ? RESTART_FIRST_DELAY_MS : Math.min(previousMs * 2, RESTART_MAX_DELAY_MS);
 }
 
+/** Exit codes (README, "Exit codes") that a restart would only repeat: stop instead. */
+const HOPELESS_EXITS = new Map([
+  [2, 'bad configuration'],
+  [4, 'port already in use'],
+]);
+
 /** How a child ended, as the restart line shows it. */
 export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
   return code !== null ? `exit code ${code}` : `signal ${signal ?? 'unknown'}`;
@@ -36,6 +42,8 @@ export class SupervisedChild {
     private readonly spawnChild: () => Promise<ChildProcess>,
     first: ChildProcess,
     private readonly write: (line: string) => void,
+    /** Called when the child ended in a way a restart cannot mend. */
+    private readonly giveUp: (name: string) => void = () => undefined,
   ) {
     this.current = first;
     this.watch(first);
@@ -61,6 +69,14 @@ export class SupervisedChild {
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.stopping || this.timer) return;
+    const hopeless = code === null ? undefined : HOPELESS_EXITS.get(code);
+    if (hopeless) {
+      this.write(
+        `[up] ${this.name} exited with exit code ${code} (${hopeless}): a restart would fail the same way, so it is not restarted`,
+      );
+      this.giveUp(this.name);
+      return;
+    }
     if (Date.now() - this.startedAt >= RESTART_RESET_AFTER_MS) this.delayMs = undefined;
     const delay = nextRestartDelay(this.delayMs);
     this.delayMs = delay;
