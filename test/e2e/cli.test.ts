@@ -100,11 +100,11 @@ describe('fogline --help', { timeout: 60_000 }, () => {
     expect(stdout.replace(/\s+/g, ' ')).not.toContain('(default: "")');
   });
 
-  it('fogline --version and -V print the version', async () => {
+  it('fogline --version and -V print the version and the build', async () => {
     for (const flag of ['--version', '-V']) {
       const { code, stdout } = await runFogline([flag], cleanFoglineEnv());
       expect(code).toBe(0);
-      expect(stdout).toBe(`${VERSION}\n`);
+      expect(stdout).toMatch(new RegExp(`^${VERSION.replaceAll('.', '\\.')} \\(build [0-9a-z-]+, [0-9T:.Z-]+\\)\n$`));
     }
   });
 
@@ -428,11 +428,11 @@ describe('a port that is taken', { timeout: 60_000 }, () => {
   it.each([
     ['server', []],
     ['agent', ['--server', 'http://127.0.0.1:9', '--join-token', 'fgl.0000000000000000.unused']],
-  ])('fogline %s says what to do in one line and exits 1', async (role, extra) => {
+  ])('fogline %s says what to do in one line and exits 4 (port in use)', async (role, extra) => {
     const dataDir = tempDir(`cli-port-${role}`);
     dirs.push(dataDir);
     const result = await runFogline([role, '--port', String(port), '--data-dir', dataDir, ...extra], cleanFoglineEnv());
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(4);
     expect(result.stderr).toBe(
       `error: port ${port} on 127.0.0.1 is in use (another fogline ${role}?): stop it, or pick another with --port\n`,
     );
