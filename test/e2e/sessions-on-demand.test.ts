@@ -57,6 +57,13 @@ describe('inference sessions that load the model on demand (real processes)', { 
   const session = async (id: string) => (await listAll()).find((s) => s.id === id) as SessionView;
   const serves = async (agent: string) => (await requestJson(`${agents[agent]!.url}/v2/models/energy/ready`)).status === 200;
   const deployment = async () => (await cluster.api<DeploymentView>('GET', '/api/v1/deployments/energy')).body;
+  /** Until the control plane sees the node online again (after a restart its heartbeats may have backed off). */
+  const online = (name: string) =>
+    eventually(
+      async () => ((await cluster.api<{ status: string }>('GET', `/api/v1/nodes/${name}`)).body.status === 'online' ? true : undefined),
+      60_000,
+      250,
+    );
 
   beforeAll(async () => {
     cluster = await TestCluster.start('sessions-on-demand', [
@@ -199,12 +206,20 @@ describe('inference sessions that load the model on demand (real processes)', { 
     // The agent retries with back-off up to 30 s (±50%): on a loaded machine, where the restart
     // itself takes long, its next try can come most of a minute after the server is back.
     await eventually(async () => ((await session(first.body.session.id)).closeReason === 'disconnected' ? true : undefined), 120_000, 500);
+    // With --node-timeout 8 a loaded machine can see edge-b offline for a moment after the restart
+    // (its heartbeats backed off while the control plane was down): placement waits for it, as a user would.
+    await eventually(
+      async () => ((await cluster.api<{ status: string }>('GET', '/api/v1/nodes/edge-b')).body.status === 'online' ? true : undefined),
+      60_000,
+      250,
+    );
     const third = await open({ model: 'energy', kind: 'scalar', nodeSelector: { site: 'plant-b' } });
     expect(third.body.session).toMatchObject({ placement: 'edge', nodeName: 'edge-b' });
     expect((await cluster.api('DELETE', `/api/v1/sessions/${third.body.session.id}`)).status).toBe(200);
   });
 
   it('closes the sessions of a node that goes offline, with the reason', async () => {
+    await online('edge-a');
     const opened = await open({ model: 'energy', kind: 'scalar', nodeSelector: { site: 'plant-a' } });
     expect(opened.body.session).toMatchObject({ placement: 'edge', nodeName: 'edge-a' });
     const socket = new WebSocket(opened.body.url);
