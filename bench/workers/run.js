@@ -19,6 +19,7 @@ import { groupCpuDelta, groupCpuSeconds, machineCpuSeconds, pidsNamed, processCp
 import { createDatabase, redact, startServer, trackChild } from '../fleet/lib/server.js';
 import { fmt, renderTable, round } from '../fleet/lib/stats.js';
 import { adminApi } from '../replicas/lib/replicas.js';
+import { cleanupStack, progressLog } from '../fleet/lib/bench-run.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -76,31 +77,9 @@ function parseOptions(argv) {
 }
 
 const options = parseOptions(process.argv.slice(2));
-const started = Date.now();
-const say = (text) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)} s] ${text}`);
-
-/** Undo steps, run last-first on the way out (also on Ctrl-C). */
-const cleanups = [];
-let cleaningUp;
-function cleanUp() {
-  cleaningUp ??= (async () => {
-    while (cleanups.length > 0) {
-      const step = cleanups.pop();
-      try {
-        await step();
-      } catch (error) {
-        console.error(`cleanup: ${error.message}`);
-      }
-    }
-  })();
-  return cleaningUp;
-}
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: stopping the workers and the control plane, dropping the database`);
-    cleanUp().finally(() => process.exit(130));
-  });
-}
+const say = progressLog();
+const cleanups = cleanupStack('stopping the workers and the control plane, dropping the database');
+const { cleanUp } = cleanups;
 
 // ---------------------------------------------------------------- processes
 

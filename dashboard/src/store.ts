@@ -27,7 +27,8 @@ export interface ClusterState {
 
 type Listener = () => void;
 
-let state: ClusterState = {
+/** Nothing loaded yet: the state at start and after sign-out. */
+const EMPTY_STATE: ClusterState = {
   nodes: null,
   deployments: null,
   runs: null,
@@ -37,6 +38,8 @@ let state: ClusterState = {
   error: null,
   changeGeneration: 0,
 };
+
+let state: ClusterState = EMPTY_STATE;
 const listeners = new Set<Listener>();
 const heartbeatListeners = new Set<(samples: HeartbeatEventSample[]) => void>();
 const runListeners = new Set<(run: RunView) => void>();
@@ -196,15 +199,6 @@ export function stopLive(): void {
   clearTimeout(queueTimer);
   queueTimer = undefined;
   resetRates();
-  state = {
-    nodes: null,
-    deployments: null,
-    runs: null,
-    queue: null,
-    models: null,
-    connection: 'connecting',
-    error: null,
-    changeGeneration: 0,
-  };
+  state = EMPTY_STATE;
   for (const listener of listeners) listener();
 }
