@@ -135,7 +135,9 @@ describe('offloading (real processes)', { timeout: 180_000 }, () => {
     const edge = answers.filter((a) => a.ranOn === 'edge').length;
     expect(cloud + edge).toBe(300);
     expect(cloud).toBeGreaterThan(0);
-    expect(edge).toBeGreaterThan(0);
+    // On a loaded machine the whole burst may go to the cloud (the event loop saturated, or every
+    // wait past 1 ms): auto is not cloud-only, though: once the queue drains, a lone request runs here.
+    await eventually(async () => ((await infer('busy')).ranOn === 'edge' ? true : undefined), 30_000, 500);
     const metrics = await (await fetch(`${agentUrl}/metrics`)).text();
     expect(metrics).toMatch(/fogline_offload_requests_total\{deployment="busy",outcome="offloaded",reason="queue"\} \d+/);
     expect(metrics).toMatch(/fogline_offload_requests_total\{deployment="cloudy",outcome="offloaded",reason="cloud-only"\} \d+/);
@@ -143,7 +145,7 @@ describe('offloading (real processes)', { timeout: 180_000 }, () => {
     const node = await eventually(async () => {
       const { body } = await api<DeploymentView>('GET', '/api/v1/deployments/busy');
       const reported = body.nodes[0];
-      return reported && reported.offloadedRequests >= cloud && reported.localRequests >= edge ? reported : undefined;
+      return reported && reported.offloadedRequests >= cloud && reported.localRequests >= edge + 1 ? reported : undefined;
     }, 30_000);
     expect(node.nodeName).toBe('edge-1');
   });
