@@ -22,6 +22,7 @@ function node(nodeId: string, fields: Partial<NodeStatus>): NodeStatus {
     localRequests: 0,
     offloadedRequests: 0,
     joint: null,
+    mqtt: null,
     updatedAt: null,
     ...fields,
   };
@@ -40,6 +41,7 @@ function canaryView(rollout: Partial<RolloutView>, nodes: NodeStatus[]): Deploym
     offload: 'edge-only',
     latencyTargetMs: 200,
     joint: null,
+    mqtt: null,
     version: 2,
     rollout: {
       phase: 'soaking',

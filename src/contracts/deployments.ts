@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { Count, IsoTime, Labels, Nullable, VersionNumber } from './common.js';
 import { IoSignature, ModelName } from './models.js';
 import { EdgeToken } from './edge-access.js';
+import { DeviceBinding, DeviceBindingRequest, DeviceCounts } from './devices.js';
 
 export const DEPLOYMENT_STRATEGIES = ['all', 'rolling', 'canary'] as const;
 export type DeploymentStrategy = (typeof DEPLOYMENT_STRATEGIES)[number];
@@ -108,6 +109,7 @@ export const CreateDeploymentRequest = Type.Object(
     offload: Type.Optional(OffloadPolicySchema),
     latencyTargetMs: Type.Optional(LatencyTargetMs),
     joint: Type.Optional(JointSetting),
+    mqtt: Type.Optional(DeviceBindingRequest),
   },
   { additionalProperties: false },
 );
@@ -143,6 +145,7 @@ export const NodeDeploymentStatus = Type.Object({
       finalAccuracy: Nullable(Type.Number({ description: 'finalCorrect / labelled; null without labels' })),
     }),
   ),
+  mqtt: Nullable(DeviceCounts),
   updatedAt: Nullable(IsoTime),
 });
 export type NodeDeploymentStatus = Static<typeof NodeDeploymentStatus>;
@@ -190,6 +193,7 @@ export const DeploymentView = Type.Object({
       cloudVersion: Nullable(Type.Integer({ description: 'The version cloudModel resolves to now' })),
     }),
   ),
+  mqtt: Nullable(DeviceBinding),
   /** The version the model selector resolves to now (moving an alias changes it). */
   version: Nullable(Type.Integer()),
   rollout: RolloutView,
@@ -231,6 +235,7 @@ export const DesiredDeployment = Type.Object({
       inferPath: Type.String({ description: "The control plane's V2 infer path for that version" }),
     }),
   ),
+  mqtt: Type.Optional(DeviceBinding),
   sampleUpload: Type.Optional(
     Type.Boolean({
       description: "The deployment's drift policy uploads samples: the node's POST …/actuals then needs an inference token for it",
@@ -284,6 +289,7 @@ export const DeploymentStatusReport = Type.Object(
             Count({ description: 'Requests offloaded to the cloud and answered there since the agent started' }),
           ),
           joint: Type.Optional(JointCounts),
+          mqtt: Type.Optional(DeviceCounts),
         },
         { additionalProperties: false },
       ),

@@ -9,6 +9,7 @@ import {
   OFFLOAD_POLICIES,
   type OffloadPolicy,
 } from '../contracts/deployments.js';
+import type { DeviceBinding, DeviceCounts } from '../contracts/devices.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import type { LabelMap } from '../nodes/labels.js';
 import type { Database } from '../store/schema.js';
@@ -29,6 +30,8 @@ export interface DeploymentRecord extends RolloutPolicy {
   latencyTargetMs: number;
   /** Joint inference: the cloud model (a selector), the hard-example rule and its threshold; null without. */
   joint: JointSetting | null;
+  /** MQTT device binding (checked by the caller); null without one. */
+  mqtt: DeviceBinding | null;
   createdAt: number;
   updatedAt: number;
   createdBy: string | null;
@@ -49,6 +52,8 @@ export interface NodeStatusRecord {
   offloadedRequests: number;
   /** The node's joint-inference counts since its agent started; null when it reported none. */
   joint: JointCounts | null;
+  /** The node's MQTT binding counts since its agent started; null when it reported none. */
+  mqtt: DeviceCounts | null;
   updatedAt: number;
 }
 
@@ -71,6 +76,8 @@ export class DeploymentRepository {
     offload?: { policy: OffloadPolicy; latencyTargetMs: number };
     /** Joint inference (validated by the caller); none when not given. */
     joint?: JointSetting;
+    /** MQTT device binding (checked by the caller); none when not given. */
+    mqtt?: DeviceBinding;
     /** The first version the selector resolves to: it goes out at once, without waiting for the rollout controller. */
     firstVersion: number;
     createdBy: string | null;
@@ -101,6 +108,7 @@ export class DeploymentRepository {
           joint: input.joint
             ? JSON.stringify({ cloudModel: input.joint.cloudModel, rule: input.joint.rule, threshold: input.joint.threshold })
             : null,
+          mqtt: input.mqtt ? JSON.stringify(input.mqtt) : null,
           created_at: now,
           updated_at: now,
           created_by: input.createdBy,
@@ -193,6 +201,7 @@ export class DeploymentRepository {
             local_requests: item.localRequests ?? 0,
             offloaded_requests: item.offloadedRequests ?? 0,
             joint_counts: item.joint ? JSON.stringify(item.joint) : null,
+            mqtt_counts: item.mqtt ? JSON.stringify(item.mqtt) : null,
             updated_at: now,
           })
           .execute();
@@ -248,6 +257,7 @@ function toStatus(row: Database['deployment_node_status']): NodeStatusRecord {
     localRequests: Number(row.local_requests),
     offloadedRequests: Number(row.offloaded_requests),
     joint: row.joint_counts ? (JSON.parse(row.joint_counts) as JointCounts) : null,
+    mqtt: row.mqtt_counts ? (JSON.parse(row.mqtt_counts) as DeviceCounts) : null,
     updatedAt: Number(row.updated_at),
   };
 }
@@ -266,6 +276,7 @@ function toRecord(row: Database['deployments']): DeploymentRecord {
     offload: (OFFLOAD_POLICIES as readonly string[]).includes(row.offload_policy) ? (row.offload_policy as OffloadPolicy) : 'edge-only',
     latencyTargetMs: Number(row.latency_target_ms),
     joint: row.joint ? (JSON.parse(row.joint) as JointSetting) : null,
+    mqtt: row.mqtt ? (JSON.parse(row.mqtt) as DeviceBinding) : null,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
     createdBy: row.created_by,

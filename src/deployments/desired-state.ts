@@ -93,6 +93,7 @@ export class DesiredStateService {
           inferPath: `/v2/models/${encodeURIComponent(version.model)}/versions/${version.version}/infer`,
         },
         ...(jointEntry ? { joint: jointEntry } : {}),
+        ...(deployment.mqtt ? { mqtt: deployment.mqtt } : {}),
         ...(edge?.sampleUploads.has(deployment.name) ? { sampleUpload: true } : {}),
       });
     }
@@ -251,6 +252,7 @@ export class DesiredStateService {
       offload: deployment.offload,
       latencyTargetMs: deployment.latencyTargetMs,
       joint: jointView(deployment.joint, placed.joint),
+      mqtt: deployment.mqtt,
       version: placed.resolved?.version ?? null,
       rollout: {
         phase: rollout.phase,
@@ -280,6 +282,7 @@ export class DesiredStateService {
           localRequests: status?.localRequests ?? 0,
           offloadedRequests: status?.offloadedRequests ?? 0,
           joint: jointNodeView(status?.joint ?? null),
+          mqtt: status?.mqtt ?? null,
           updatedAt: status ? new Date(status.updatedAt).toISOString() : null,
         };
       }),

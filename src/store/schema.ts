@@ -171,6 +171,8 @@ export interface DeploymentsTable {
   latency_target_ms: number;
   /** Joint inference setting (JointSetting) as JSON; null without one. */
   joint: string | null;
+  /** MQTT device binding (DeviceBinding) as JSON; null without one. */
+  mqtt: string | null;
   created_at: number;
   updated_at: number;
   created_by: string | null;
@@ -191,6 +193,8 @@ export interface DeploymentNodeStatusTable {
   offloaded_requests: number;
   /** The node's joint-inference counts (JointCounts) as JSON; null when it reported none. */
   joint_counts: string | null;
+  /** The node's MQTT binding counts (DeviceCounts) as JSON; null when it reported none. */
+  mqtt_counts: string | null;
   updated_at: number;
 }
 

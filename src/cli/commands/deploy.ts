@@ -11,6 +11,7 @@ import {
   type OffloadPolicy,
 } from '../../contracts/deployments.js';
 import type { ApiClient } from '../../client/api-client.js';
+import { DEFAULT_DEAD_LETTER_TOPIC, DEVICE_FORMATS, type DeviceBindingRequest, type DeviceFormat } from '../../contracts/devices.js';
 import { formatLabels, parseLabelList } from '../../nodes/labels.js';
 import { clientFor, withClientOptions } from '../client-context.js';
 import { formatTable, printJson, printRows } from '../output.js';
@@ -32,6 +33,11 @@ interface CreateOptions {
   jointCloudModel?: string;
   jointRule: JointRule;
   jointThreshold?: number;
+  mqttIn?: string;
+  mqttOut?: string;
+  format: DeviceFormat;
+  mqttResource?: string;
+  mqttDeadLetter?: string;
   wait: boolean;
   timeout: number;
 }
@@ -99,10 +105,29 @@ export function deployCommand(): Command {
         'Joint inference: a row scoring above this goes to the cloud model (confidence, entropy: 0–1)',
         (v) => parseThreshold(v),
       )
+      .option(
+        '--mqtt-in <topic-filter>',
+        "Device data: every agent serving this deployment subscribes to this MQTT topic filter on its broker (agent --mqtt-url), e.g. 'edgex/events/device/+/+/+/load'",
+      )
+      .option(
+        '--mqtt-out <topic>',
+        "Device data: where each prediction is published; {deployment} and {device} are filled in (default with --mqtt-in: 'fogline/predictions/{deployment}/{device}')",
+      )
+      .addOption(
+        new Option('--format <format>', 'Device data: edgex (EdgeX v3 events in and out) or json ({device, time, value} in)')
+          .choices([...DEVICE_FORMATS])
+          .default('edgex'),
+      )
+      .option('--mqtt-resource <name>', 'Device data, EdgeX: only readings of this resourceName feed the model (default: every reading)')
+      .option(
+        '--mqtt-dead-letter <topic>',
+        `Device data: where messages that cannot be used go, with the reason ({deployment} is filled in; default '${DEFAULT_DEAD_LETTER_TOPIC}')`,
+      )
       .option('--wait', 'Follow the first rollout with a progress bar until every node serves it', false)
       .addOption(timeoutOption()),
   ).action(async (options: CreateOptions, self: Command) => {
     const joint = jointSetting(options, self);
+    const mqtt = deviceBinding(options, self);
     const { client, json } = clientFor(self);
     let view = await client.createDeployment({
       name: options.name,
@@ -115,6 +140,7 @@ export function deployCommand(): Command {
       offload: options.offload,
       latencyTargetMs: options.latencyTargetMs,
       ...(joint ? { joint } : {}),
+      ...(mqtt ? { mqtt } : {}),
     });
     if (options.wait) view = await followRollout(client, view.name, options.timeout * 1000);
     if (json) return printJson(view);
@@ -234,6 +260,12 @@ function describeDeployment(view: DeploymentView): string {
           `Joint:       hard rows (${view.joint.rule} > ${view.joint.threshold}) to ${view.joint.cloudModel} (now version ${view.joint.cloudVersion ?? '-'})`,
         ]
       : []),
+    ...(view.mqtt
+      ? [
+          `MQTT in:     ${view.mqtt.input} (${view.mqtt.format}${view.mqtt.resource ? `, resource ${view.mqtt.resource}` : ''})`,
+          `MQTT out:    ${view.mqtt.output} (dead letters: ${view.mqtt.deadLetter})`,
+        ]
+      : []),
     `Rollout:     ${describePhase(view)}`,
   ];
   if (view.nodes.length === 0) lines.push('', 'No node fits yet (online, not cordoned, labels matching, enough memory).');
@@ -252,6 +284,7 @@ function describeDeployment(view: DeploymentView): string {
           value: (n) => (n.latencyP50Ms === null ? '-' : `${n.latencyP50Ms.toFixed(1)}/${(n.latencyP99Ms ?? 0).toFixed(1)}`),
         },
         ...(view.joint ? [{ header: 'JOINT', value: (n: DeploymentView['nodes'][number]) => describeJoint(n.joint) }] : []),
+        ...(view.mqtt ? [{ header: 'MQTT', value: (n: DeploymentView['nodes'][number]) => describeDeviceCounts(n.mqtt) }] : []),
         { header: 'REASON', value: (n) => n.reason ?? '' },
       ]),
     );
@@ -286,6 +319,34 @@ function jointSetting(options: CreateOptions, self: Command): JointSetting | und
   }
   if (options.jointThreshold === undefined) self.error('error: --joint-cloud-model needs --joint-threshold (e.g. 0.2)');
   return { cloudModel: options.jointCloudModel, rule: options.jointRule, threshold: options.jointThreshold as number };
+}
+
+/** The MQTT binding the flags ask for; none without --mqtt-in. */
+function deviceBinding(options: CreateOptions, self: Command): DeviceBindingRequest | undefined {
+  const source = (name: string) => self.getOptionValueSource(name) === 'cli';
+  if (options.mqttIn === undefined) {
+    const stray = ['mqttOut', 'format', 'mqttResource', 'mqttDeadLetter'].filter(source);
+    if (stray.length > 0) self.error('error: --mqtt-out, --format, --mqtt-resource and --mqtt-dead-letter need --mqtt-in <topic-filter>');
+    return undefined;
+  }
+  return {
+    input: options.mqttIn,
+    output: options.mqttOut ?? 'fogline/predictions/{deployment}/{device}',
+    format: options.format,
+    ...(options.mqttResource !== undefined ? { resource: options.mqttResource } : {}),
+    ...(options.mqttDeadLetter !== undefined ? { deadLetter: options.mqttDeadLetter } : {}),
+  };
+}
+
+/** A node's MQTT counts: messages in, predictions out, dead letters, buffered results, p99, and whether its broker is connected. */
+function describeDeviceCounts(counts: DeploymentView['nodes'][number]['mqtt']): string {
+  if (!counts) return '-';
+  const parts = [`${counts.messages} in`, `${counts.predictions} out`];
+  if (counts.deadLetters > 0) parts.push(`${counts.deadLetters} dead`);
+  if (counts.buffered > 0) parts.push(`${counts.buffered} buffered`);
+  if (counts.latencyP99Ms !== null) parts.push(`p99 ${counts.latencyP99Ms.toFixed(1)} ms`);
+  if (!counts.connected) parts.push('broker down');
+  return parts.join(', ');
 }
 
 /** A node's joint counts: the share of rows the cloud answered, and the accuracy on labelled rows, edge → final. */

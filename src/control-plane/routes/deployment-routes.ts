@@ -14,6 +14,7 @@ import {
 import { FoglineError } from '../../errors/fogline-error.js';
 import type { DeploymentRecord, DeploymentRepository } from '../../deployments/deployment-repository.js';
 import { validateJoint } from '../../deployments/joint-setting.js';
+import { resolveDeviceBinding } from '../../deployments/device-binding.js';
 import { NothingToRollBackTo, requestRollback } from '../../deployments/rollout.js';
 import { assertValidLabels } from '../../nodes/labels.js';
 import type { Services } from '../services.js';
@@ -50,10 +51,12 @@ export function deploymentRoutes({ deployments, desiredState, models, rollouts }
           offload = 'edge-only',
           latencyTargetMs = DEFAULT_LATENCY_TARGET_MS,
           joint,
+          mqtt,
         } = request.body;
         assertValidLabels(nodeSelector);
         const first = await models.resolve(model);
         if (joint) await validateJoint(joint, first, offload, models);
+        const binding = mqtt ? resolveDeviceBinding(mqtt, { name: first.model, ioSignature: first.ioSignature }) : undefined;
         const record = await deployments.create({
           firstVersion: first.version,
           name,
@@ -62,6 +65,7 @@ export function deploymentRoutes({ deployments, desiredState, models, rollouts }
           policy: { strategy, canaryPercent, soakMs: soakSeconds * 1000, maxErrorRate },
           offload: { policy: offload, latencyTargetMs },
           ...(joint ? { joint } : {}),
+          ...(binding ? { mqtt: binding } : {}),
           createdBy: request.principal?.tokenId ?? null,
         });
         return reply.status(201).send(await desiredState.view(record));

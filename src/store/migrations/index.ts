@@ -22,6 +22,7 @@ import * as leases from './0018-leases.js';
 import { artifactChunks } from './0019-artifact-chunks.js';
 import * as federatedPollers from './0020-federated-pollers.js';
 import * as runAttempts from './0021-run-attempts.js';
+import * as deviceBindings from './0022-device-bindings.js';
 /** Every schema change, in order. Names sort in the order they run; never rename one. */
 export function allMigrations(dialect: DialectName): Record<string, Migration> {
   return {
@@ -46,5 +47,6 @@ export function allMigrations(dialect: DialectName): Record<string, Migration> {
     '0019-artifact-chunks': artifactChunks(dialect),
     '0020-federated-pollers': federatedPollers,
     '0021-run-attempts': runAttempts,
+    '0022-device-bindings': deviceBindings,
   };
 }
