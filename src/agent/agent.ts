@@ -35,6 +35,8 @@ import { DeployedModels } from './runtime/deployed-models.js';
 import { EdgeGuard } from './edge-auth/edge-guard.js';
 import { edgeHttpsOptions, isLoopback } from './edge-auth/edge-tls.js';
 import { type DeploymentSync, startDeploymentSync } from './sync/deployment-sync.js';
+import { MqttBindings } from './devices/mqtt-bindings.js';
+import { DeviceMetrics } from './metrics/device-metrics.js';
 
 const DEFAULT_SERVER = 'http://127.0.0.1:7070';
 
@@ -226,6 +228,26 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     },
   );
   heartbeats.start();
+  // Device data over MQTT: the deployments with a binding, fed from the broker (src/agent/devices).
+  const bindings = new MqttBindings({
+    broker: config.mqttUrl
+      ? {
+          url: config.mqttUrl,
+          ...(config.mqttUsername !== undefined ? { username: config.mqttUsername } : {}),
+          ...(config.mqttPassword !== undefined ? { password: config.mqttPassword } : {}),
+          ...(config.mqttCa !== undefined ? { ca: config.mqttCa } : {}),
+          ...(config.mqttCert !== undefined ? { cert: config.mqttCert } : {}),
+          ...(config.mqttKey !== undefined ? { key: config.mqttKey } : {}),
+        }
+      : undefined,
+    clientId: `fogline-${identity.nodeId}`,
+    dataDir: config.dataDir,
+    infer: (name, request) => drift.infer(name, undefined, request),
+    intervalSeconds: (name, wanted) => drift.seriesIntervalSeconds(name, wanted),
+    recordActual: (name, time, value) => void drift.recordActuals(name, time, [value]).catch(() => undefined),
+    observer: new DeviceMetrics(metrics.registry),
+    log,
+  });
   let deployments: DeploymentSync;
   try {
     deployments = await startDeploymentSync(
@@ -236,13 +258,18 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         credential,
         cacheLimitBytes: config.cacheLimitBytes,
         ranWhere: (name) => offloading.ranWhere(name),
-        onDesiredState: (state) => guard.update(state),
+        deviceCounts: (name) => bindings.counts().get(name),
+        onDesiredState: (state) => {
+          guard.update(state);
+          bindings.update(state);
+        },
       },
       models,
       log,
     );
   } catch (error) {
     await heartbeats.stop();
+    await bindings.stop();
     await http.close();
     throw error;
   }
@@ -277,6 +304,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     credentialRefused,
     async stop() {
       await driftReporter.stop();
+      await bindings.stop();
       await federated?.stop();
       await deployments.stop();
       await running.stop();

@@ -66,6 +66,12 @@ const SAMPLES: Record<string, string> = {
   '--worker-lost-after': '5',
   '--concurrency': '2',
   '--cache-dir': '/var/cache/fogline-worker',
+  '--mqtt-url': 'mqtt://127.0.0.1:1883',
+  '--mqtt-username': 'plant-a',
+  '--mqtt-password': 'secret',
+  '--mqtt-ca': '/etc/fogline/mqtt-ca.pem',
+  '--mqtt-cert': '/etc/fogline/mqtt-cert.pem',
+  '--mqtt-key': '/etc/fogline/mqtt-key.pem',
   // A switch: the flag alone, no value.
   '--migrate-only': '',
 };

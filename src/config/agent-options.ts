@@ -231,5 +231,70 @@ export const AGENT_OPTIONS = {
     defaultValue: () => undefined as string | undefined,
     parse: (raw) => path.resolve(raw),
   }),
+  mqttUrl: option({
+    flag: '--mqtt-url <url>',
+    env: 'FOGLINE_MQTT_URL',
+    description:
+      'MQTT broker for deployments with device bindings (deploy create --mqtt-in): mqtt://host:1883 or mqtts://host:8883. Without it the agent serves such deployments on /v2 only and says so',
+    defaultText: '(none)',
+    defaultValue: () => undefined as string | undefined,
+    parse: parseMqttUrl,
+  }),
+  mqttUsername: option({
+    flag: '--mqtt-username <name>',
+    env: 'FOGLINE_MQTT_USERNAME',
+    description: 'User name for the MQTT broker',
+    defaultText: '(none)',
+    defaultValue: () => undefined as string | undefined,
+    parse: parseString,
+  }),
+  mqttPassword: option({
+    flag: '--mqtt-password <password>',
+    env: 'FOGLINE_MQTT_PASSWORD',
+    description: 'Password for the MQTT broker (prefer the variable: a flag shows in the process list); never logged',
+    defaultText: '(none)',
+    defaultValue: () => undefined as string | undefined,
+    parse: parseString,
+  }),
+  mqttCa: option({
+    flag: '--mqtt-ca <file>',
+    env: 'FOGLINE_MQTT_CA',
+    description: "mqtts: CA certificate (PEM) the broker's certificate must chain to; only it is trusted (pinning)",
+    defaultText: '(none: the system CAs)',
+    defaultValue: () => undefined as string | undefined,
+    parse: parseString,
+  }),
+  mqttCert: option({
+    flag: '--mqtt-cert <file>',
+    env: 'FOGLINE_MQTT_CERT',
+    description: 'mqtts: client certificate (PEM) for brokers that authenticate clients by certificate (with --mqtt-key)',
+    defaultText: '(none)',
+    defaultValue: () => undefined as string | undefined,
+    parse: parseString,
+  }),
+  mqttKey: option({
+    flag: '--mqtt-key <file>',
+    env: 'FOGLINE_MQTT_KEY',
+    description: 'mqtts: private key (PEM) of --mqtt-cert',
+    defaultText: '(none)',
+    defaultValue: () => undefined as string | undefined,
+    parse: parseString,
+  }),
   logLevel: logLevelOption,
 };
+
+/** mqtt:// or mqtts:// with a host; user and password belong in --mqtt-username / FOGLINE_MQTT_PASSWORD, not the URL (it is logged). */
+function parseMqttUrl(raw: string, name: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL like mqtt://broker:1883 or mqtts://broker:8883, got "${raw}"`);
+  }
+  if (url.protocol !== 'mqtt:' && url.protocol !== 'mqtts:')
+    throw new ConfigError(`${name} must start with mqtt:// or mqtts://, got "${url.protocol}//"`);
+  if (url.hostname === '') throw new ConfigError(`${name} needs a host, e.g. mqtt://broker:1883`);
+  if (url.username !== '' || url.password !== '')
+    throw new ConfigError(`${name} must not hold a user or password: use --mqtt-username and FOGLINE_MQTT_PASSWORD`);
+  return url.toString().replace(/\/$/, '');
+}

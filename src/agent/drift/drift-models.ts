@@ -103,6 +103,22 @@ export class DriftMonitoredModels implements V2ModelSource {
     return { scored, pending: tracked.collector.errors.pendingCount() };
   }
 
+  /** Waits until `name` serves, then the series interval its bundle was trained at (forecasters, anomaly detectors), seconds. */
+  async seriesIntervalSeconds(name: string, wanted: () => boolean = () => true): Promise<number | undefined> {
+    for (;;) {
+      if (!wanted()) return undefined;
+      try {
+        await this.inner.modelReady(name);
+        break;
+      } catch {
+        // Not loaded yet (first start, a download under way): ask again shortly.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+    this.current(name);
+    return (await this.currentLoaded(name))?.collector.intervalSeconds ?? undefined;
+  }
+
   /** Forgets kept samples the control plane refused (FOGLINE_ERR_DRIFT_SAMPLES_INVALID): sending them again would only be refused again. */
   dropSamples(deployment: string, times: readonly number[]): void {
     const kept = this.samples.get(deployment);

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { BearerToken } from '../../client/bearer-token.js';
+import type { DeviceCounts } from '../../contracts/devices.js';
 import { ArtifactCache } from '../artifacts/artifact-cache.js';
 import { RegistryKey } from '../artifacts/registry-key.js';
 import type { DeployedModels } from '../runtime/deployed-models.js';
@@ -20,6 +21,8 @@ export interface DeploymentSyncConfig {
   cacheLimitBytes: number;
   /** Answered requests per deployment by where they ran (OffloadingModels.ranWhere), for the status report. */
   ranWhere?: (name: string) => RanWhere | undefined;
+  /** Counts of each deployment's MQTT binding on this node (MqttBindings.counts), for the status report. */
+  deviceCounts?: (name: string) => DeviceCounts | undefined;
   /** Told of the kept desired state at start, then of every one received (the agent's EdgeGuard takes its tokens). */
   onDesiredState?: (state: DesiredState) => void;
 }
@@ -50,6 +53,7 @@ export async function startDeploymentSync(
     (name) => models.usage(name),
     undefined,
     config.ranWhere,
+    config.deviceCounts,
   );
   const reconciler = new Reconciler(models, cache, files, status, log);
 

@@ -3,6 +3,7 @@ import type { DeploymentStatusReport, NodeDeploymentState } from '../../contract
 import { backoffDelay } from '../backoff.js';
 import type { SlotUsage } from '../runtime/model-slot.js';
 import type { RanWhere } from '../offload/offloading-models.js';
+import type { DeviceCounts } from '../../contracts/devices.js';
 
 export type DeploymentStatus = DeploymentStatusReport['deployments'][number];
 
@@ -30,6 +31,8 @@ export class StatusReporter {
     private readonly usage: (name: string) => SlotUsage | undefined = () => undefined,
     usageIntervalMs = USAGE_REPORT_INTERVAL_MS,
     private readonly ranWhere: (name: string) => RanWhere | undefined = () => undefined,
+    /** The deployment's MQTT binding counts on this node (src/agent/devices), when it has one. */
+    private readonly deviceCounts: (name: string) => DeviceCounts | undefined = () => undefined,
   ) {
     this.usageTimer = setInterval(() => {
       if (this.usageSnapshot() !== this.lastUsage) this.flush();
@@ -77,9 +80,12 @@ export class StatusReporter {
   /** The status with the request counters of the version it serves, when the runtime has them. */
   private withUsage(status: DeploymentStatus): DeploymentStatus {
     const ran = this.ranWhere(status.name);
-    const withRan = ran
-      ? { ...status, localRequests: ran.local, offloadedRequests: ran.offloaded, ...(ran.joint ? { joint: { ...ran.joint } } : {}) }
-      : status;
+    const counts = this.deviceCounts(status.name);
+    const withRan: DeploymentStatus = {
+      ...status,
+      ...(ran ? { localRequests: ran.local, offloadedRequests: ran.offloaded, ...(ran.joint ? { joint: { ...ran.joint } } : {}) } : {}),
+      ...(counts ? { mqtt: { ...counts } } : {}),
+    };
     const usage = this.usage(status.name);
     if (!usage || usage.version !== status.servingVersion) return withRan;
     const { requests, errors, latencyP50Ms, latencyP99Ms } = usage;
@@ -87,7 +93,9 @@ export class StatusReporter {
   }
 
   private usageSnapshot(): string {
-    return JSON.stringify([...this.statuses.keys()].map((name) => [this.usage(name) ?? null, this.ranWhere(name) ?? null]));
+    return JSON.stringify(
+      [...this.statuses.keys()].map((name) => [this.usage(name) ?? null, this.ranWhere(name) ?? null, this.deviceCounts(name) ?? null]),
+    );
   }
 
   private async drain(): Promise<void> {

@@ -145,6 +145,11 @@ export class DriftCollector {
         : null;
   }
 
+  /** The series interval of a forecaster or anomaly detector (from its recipe), seconds; null for other models. */
+  get intervalSeconds(): number | null {
+    return this.forecast?.intervalSeconds ?? null;
+  }
+
   /** Records one answered request. Cheap: a few values per row. */
   observe(inputs: readonly ObservedTensor[], outputs: readonly ObservedTensor[], nowMs = Date.now()): void {
     const batch = Number(inputs[0]?.shape[0] ?? 0);
