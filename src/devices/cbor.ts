@@ -52,8 +52,9 @@ class CborReader {
   }
 
   private length(arg: number | bigint | undefined): number {
-    if (typeof arg === 'bigint' || arg === undefined || arg > this.bytes.byteLength - this.at)
+    if (typeof arg === 'bigint' || arg === undefined || arg > this.bytes.byteLength - this.at) {
       throw malformed('a length longer than the message');
+    }
     return arg;
   }
 

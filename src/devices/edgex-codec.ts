@@ -88,8 +88,9 @@ function unwrap(message: unknown): Json {
     );
   }
   const inner = parseMessage(bytes, "the MessageEnvelope's payload");
-  if (!isObject(inner))
+  if (!isObject(inner)) {
     throw new DeviceMessageError('not-an-event', `the MessageEnvelope's payload is not an object: expected ${EXPECTED}`);
+  }
   return inner;
 }
 
@@ -106,8 +107,9 @@ function parseNumber(text: string, where: string, boolean: boolean): number {
     throw new DeviceMessageError('bad-value', `${where} is ${quote(text)}: a Bool reading is true or false (or 1, 0, t, f)`);
   }
   if (NOT_FINITE.test(t)) throw new DeviceMessageError('not-finite', `${where} is ${quote(text)}: a model input needs finite numbers`);
-  if (!NUMBER.test(t))
+  if (!NUMBER.test(t)) {
     throw new DeviceMessageError('bad-value', `${where} is ${quote(text)}: expected a decimal number such as 21.5 or 1.5e+01`);
+  }
   return finite(Number(t), where);
 }
 
@@ -120,14 +122,16 @@ function numberOf(value: unknown, where: string, boolean: boolean): number {
 
 function arrayOf(value: unknown, where: string, boolean: boolean): number[] {
   if (Array.isArray(value)) return value.map((v, i) => numberOf(v, `${where}[${i}]`, boolean));
-  if (typeof value !== 'string')
+  if (typeof value !== 'string') {
     throw new DeviceMessageError(
       'bad-value',
       `${where} is ${value === null ? 'null' : typeof value}: expected an array in a string such as "[1.5, 2]"`,
     );
+  }
   const t = value.trim();
-  if (!t.startsWith('[') || !t.endsWith(']'))
+  if (!t.startsWith('[') || !t.endsWith(']')) {
     throw new DeviceMessageError('bad-value', `${where} is ${quote(value)}: expected an array such as "[1.5, 2]"`);
+  }
   const inner = t.slice(1, -1).trim();
   if (inner === '') return [];
   // Go's fmt writes integer arrays as "[1 2 3]"; EdgeX turns the spaces into ", ". Accept either.
@@ -135,22 +139,27 @@ function arrayOf(value: unknown, where: string, boolean: boolean): number[] {
 }
 
 function readingOf(event: Json, raw: unknown, index: number, count: number): DeviceReading {
-  if (!isObject(raw))
+  if (!isObject(raw)) {
     throw new DeviceMessageError('not-an-event', `readings[${index}] is not an object: expected {resourceName, valueType, value}`);
+  }
   // EdgeX's optimised payload (EDGEX_OPTIMIZE_EVENT_PAYLOAD) leaves the device, the origin and a lone reading's resourceName to the event.
   const resource = nonEmpty(raw.resourceName) ? raw.resourceName : count === 1 && nonEmpty(event.sourceName) ? event.sourceName : undefined;
   const device = nonEmpty(raw.deviceName) ? raw.deviceName : nonEmpty(event.deviceName) ? event.deviceName : undefined;
-  if (resource === undefined)
+  if (resource === undefined) {
     throw new DeviceMessageError('not-an-event', `readings[${index}] has no resourceName: expected the device resource it reads`);
-  if (device === undefined)
+  }
+  if (device === undefined) {
     throw new DeviceMessageError('not-an-event', `readings[${index}] ("${resource}") has no deviceName, nor has its event`);
+  }
   const name = `reading "${resource}" of device "${device}"`;
   const origin = validOrigin(raw.origin) ?? validOrigin(event.origin);
-  if (origin === undefined)
+  if (origin === undefined) {
     throw new DeviceMessageError('bad-time', `${name} has no origin, nor has its event: expected the time in nanoseconds since 1970`);
+  }
   const time = originSeconds(origin);
-  if (!Number.isFinite(time))
+  if (!Number.isFinite(time)) {
     throw new DeviceMessageError('bad-time', `${name} has origin ${origin}: expected the time in nanoseconds since 1970`);
+  }
   const valueType = typeof raw.valueType === 'string' ? raw.valueType : '';
   const type = valueType.toLowerCase();
   const base = { device, resource, time };
