@@ -15,6 +15,7 @@ export interface DeviceReading {
 /** Why a message went to the dead letters instead of a model; a stable label for metrics and logs. */
 export const DEAD_LETTER_REASONS = [
   'malformed-json',
+  'malformed-cbor',
   'not-an-event',
   'wrong-value-type',
   'no-value',

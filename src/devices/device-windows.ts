@@ -68,14 +68,17 @@ export class DeviceWindows {
     const { intervalSeconds, history, mode } = options;
     this.maxGap = options.maxInterpolatedGap ?? 24;
     this.maxDevices = options.maxDevices ?? 100_000;
-    if (!(Number.isFinite(intervalSeconds) && intervalSeconds > 0))
+    if (!(Number.isFinite(intervalSeconds) && intervalSeconds > 0)) {
       throw invalid(`intervalSeconds is ${intervalSeconds}: expected a positive number of seconds`);
+    }
     if (!(Number.isInteger(history) && history >= 1)) throw invalid(`history is ${history}: expected a whole number of slots, at least 1`);
     if (mode !== 'forecast' && mode !== 'score') throw invalid(`mode is ${String(mode)}: expected 'forecast' or 'score'`);
-    if (!(Number.isInteger(this.maxGap) && this.maxGap >= 0))
+    if (!(Number.isInteger(this.maxGap) && this.maxGap >= 0)) {
       throw invalid(`maxInterpolatedGap is ${this.maxGap}: expected a whole number of slots`);
-    if (!(Number.isInteger(this.maxDevices) && this.maxDevices >= 1))
+    }
+    if (!(Number.isInteger(this.maxDevices) && this.maxDevices >= 1)) {
       throw invalid(`maxDevices is ${this.maxDevices}: expected a whole number, at least 1`);
+    }
     this.interval = intervalSeconds;
     this.history = history;
     this.mode = mode;
@@ -90,10 +93,12 @@ export class DeviceWindows {
   /** Adds one reading; says whether a prediction is due and with which inputs. */
   push(reading: { device: string; time: number; value: number }): WindowStep {
     const { device, time, value } = reading;
-    if (!Number.isFinite(time))
+    if (!Number.isFinite(time)) {
       throw new DeviceMessageError('bad-time', `the reading of device "${device}" has time ${time}: expected Unix seconds`);
-    if (!Number.isFinite(value))
+    }
+    if (!Number.isFinite(value)) {
       throw new DeviceMessageError('not-finite', `the reading of device "${device}" is ${value}: a model input needs finite numbers`);
+    }
     const slot = Math.round(time / this.interval);
     const w = this.windows.get(device);
     if (w === undefined) {
@@ -141,8 +146,9 @@ export class DeviceWindows {
     const have = w.values.length;
     if (have < this.keep) return { kind: 'filling', device, have, need: this.keep };
     const slotTime = w.slot * this.interval;
-    if (this.mode === 'forecast')
+    if (this.mode === 'forecast') {
       return { kind: 'due', device, slotTime, history: w.values.slice(-this.history), startTime: slotTime + this.interval };
+    }
     return { kind: 'due', device, slotTime, history: w.values.slice(-this.history - 1, -1), value: w.values[have - 1]! };
   }
 
@@ -170,10 +176,11 @@ export class DeviceWindows {
     }
     if (snapshot.intervalSeconds !== windows.interval) return windows;
     for (const saved of snapshot.devices as unknown[]) {
-      if (!validWindow(saved))
+      if (!validWindow(saved)) {
         throw invalid(
           `the device windows snapshot has a damaged window${isObject(saved) && typeof saved.device === 'string' ? ` for device "${saved.device}"` : ''}: start without it`,
         );
+      }
       if (windows.windows.size >= windows.maxDevices) break;
       const { device, slot, values, sum, count, gap, before } = saved;
       windows.windows.set(device, { slot, values: values.slice(-windows.keep), sum, count, gap, before });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { decodeCbor } from './cbor.js';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   type DeviceReading,
@@ -30,19 +31,23 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 const quote = (s: string): string => JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s);
 
-function readText(payload: Uint8Array, maxBytes: number | undefined): string {
+function checkSize(payload: Uint8Array, maxBytes: number | undefined): void {
   const limit = maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   if (payload.byteLength > limit) {
     throw new DeviceMessageError('too-large', `the message has ${payload.byteLength} bytes: at most ${limit} are read (maxBytes)`);
   }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(payload);
-  } catch {
-    throw new DeviceMessageError('malformed-json', 'the message is not UTF-8 text: expected JSON');
-  }
 }
 
-function parseJson(text: string, what: string): unknown {
+/** JSON (long origins kept exact) or CBOR, told apart by the first byte: a CBOR map starts with 0xa0–0xbf, which no JSON text does. */
+function parseMessage(bytes: Uint8Array, what: string): unknown {
+  const first = bytes[0];
+  if (first !== undefined && first >= 0xa0 && first <= 0xbf) return decodeCbor(bytes);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new DeviceMessageError('malformed-json', `${what} is neither UTF-8 text nor a CBOR map: expected ${EXPECTED}`);
+  }
   try {
     return parseJsonKeepingOrigins(text);
   } catch (error) {
@@ -56,9 +61,9 @@ export function decodeBase64(text: string): Uint8Array | undefined {
   return new Uint8Array(Buffer.from(text, 'base64'));
 }
 
-/** The event inside a bare event or a MessageEnvelope (payload as an object or as base64 of its JSON). */
+/** The event inside a bare event or a MessageEnvelope (payload the event object, or base64 of its JSON or CBOR). */
 function unwrap(message: unknown): Json {
-  if (!isObject(message)) throw new DeviceMessageError('not-an-event', `the message is JSON but not an object: expected ${EXPECTED}`);
+  if (!isObject(message)) throw new DeviceMessageError('not-an-event', `the message is not an object: expected ${EXPECTED}`);
   if ('readings' in message || !('payload' in message)) return message;
   if (typeof message.errorCode === 'number' && message.errorCode !== 0) {
     throw new DeviceMessageError(
@@ -66,28 +71,27 @@ function unwrap(message: unknown): Json {
       `the MessageEnvelope has errorCode ${message.errorCode}: it carries an error, not an event`,
     );
   }
-  const contentType = message.contentType;
-  if (nonEmpty(contentType) && !/json/i.test(contentType)) {
+  const contentType = nonEmpty(message.contentType) ? message.contentType : 'application/json';
+  if (!/json|cbor/i.test(contentType)) {
     throw new DeviceMessageError(
       'not-an-event',
-      `the MessageEnvelope's payload is ${contentType}: expected application/json (set the EdgeX message bus to JSON, not CBOR)`,
+      `the MessageEnvelope's payload is ${contentType}: expected application/json or application/cbor`,
     );
   }
   const payload = message.payload;
   if (isObject(payload)) return payload;
-  if (typeof payload === 'string') {
-    const bytes = decodeBase64(payload);
-    if (bytes === undefined)
-      throw new DeviceMessageError(
-        'not-an-event',
-        "the MessageEnvelope's payload is a string but not base64: expected base64 of an event's JSON, or the event itself",
-      );
-    const inner = parseJson(readText(bytes, Number.POSITIVE_INFINITY), "the MessageEnvelope's payload");
-    if (!isObject(inner))
-      throw new DeviceMessageError('not-an-event', `the MessageEnvelope's payload is not a JSON object: expected ${EXPECTED}`);
-    return inner;
+  const bytes = payload instanceof Uint8Array ? payload : typeof payload === 'string' ? decodeBase64(payload) : undefined;
+  if (bytes === undefined) {
+    throw new DeviceMessageError(
+      'not-an-event',
+      `the MessageEnvelope's payload is neither an event nor base64 of one: expected ${EXPECTED}`,
+    );
   }
-  throw new DeviceMessageError('not-an-event', `the MessageEnvelope has no payload: expected ${EXPECTED}`);
+  const inner = parseMessage(bytes, "the MessageEnvelope's payload");
+  if (!isObject(inner)) {
+    throw new DeviceMessageError('not-an-event', `the MessageEnvelope's payload is not an object: expected ${EXPECTED}`);
+  }
+  return inner;
 }
 
 function finite(x: number, where: string): number {
@@ -103,8 +107,9 @@ function parseNumber(text: string, where: string, boolean: boolean): number {
     throw new DeviceMessageError('bad-value', `${where} is ${quote(text)}: a Bool reading is true or false (or 1, 0, t, f)`);
   }
   if (NOT_FINITE.test(t)) throw new DeviceMessageError('not-finite', `${where} is ${quote(text)}: a model input needs finite numbers`);
-  if (!NUMBER.test(t))
+  if (!NUMBER.test(t)) {
     throw new DeviceMessageError('bad-value', `${where} is ${quote(text)}: expected a decimal number such as 21.5 or 1.5e+01`);
+  }
   return finite(Number(t), where);
 }
 
@@ -117,14 +122,16 @@ function numberOf(value: unknown, where: string, boolean: boolean): number {
 
 function arrayOf(value: unknown, where: string, boolean: boolean): number[] {
   if (Array.isArray(value)) return value.map((v, i) => numberOf(v, `${where}[${i}]`, boolean));
-  if (typeof value !== 'string')
+  if (typeof value !== 'string') {
     throw new DeviceMessageError(
       'bad-value',
       `${where} is ${value === null ? 'null' : typeof value}: expected an array in a string such as "[1.5, 2]"`,
     );
+  }
   const t = value.trim();
-  if (!t.startsWith('[') || !t.endsWith(']'))
+  if (!t.startsWith('[') || !t.endsWith(']')) {
     throw new DeviceMessageError('bad-value', `${where} is ${quote(value)}: expected an array such as "[1.5, 2]"`);
+  }
   const inner = t.slice(1, -1).trim();
   if (inner === '') return [];
   // Go's fmt writes integer arrays as "[1 2 3]"; EdgeX turns the spaces into ", ". Accept either.
@@ -132,34 +139,41 @@ function arrayOf(value: unknown, where: string, boolean: boolean): number[] {
 }
 
 function readingOf(event: Json, raw: unknown, index: number, count: number): DeviceReading {
-  if (!isObject(raw))
+  if (!isObject(raw)) {
     throw new DeviceMessageError('not-an-event', `readings[${index}] is not an object: expected {resourceName, valueType, value}`);
+  }
   // EdgeX's optimised payload (EDGEX_OPTIMIZE_EVENT_PAYLOAD) leaves the device, the origin and a lone reading's resourceName to the event.
   const resource = nonEmpty(raw.resourceName) ? raw.resourceName : count === 1 && nonEmpty(event.sourceName) ? event.sourceName : undefined;
   const device = nonEmpty(raw.deviceName) ? raw.deviceName : nonEmpty(event.deviceName) ? event.deviceName : undefined;
-  if (resource === undefined)
+  if (resource === undefined) {
     throw new DeviceMessageError('not-an-event', `readings[${index}] has no resourceName: expected the device resource it reads`);
-  if (device === undefined)
+  }
+  if (device === undefined) {
     throw new DeviceMessageError('not-an-event', `readings[${index}] ("${resource}") has no deviceName, nor has its event`);
+  }
   const name = `reading "${resource}" of device "${device}"`;
   const origin = validOrigin(raw.origin) ?? validOrigin(event.origin);
-  if (origin === undefined)
+  if (origin === undefined) {
     throw new DeviceMessageError('bad-time', `${name} has no origin, nor has its event: expected the time in nanoseconds since 1970`);
+  }
   const time = originSeconds(origin);
-  if (!Number.isFinite(time))
+  if (!Number.isFinite(time)) {
     throw new DeviceMessageError('bad-time', `${name} has origin ${origin}: expected the time in nanoseconds since 1970`);
+  }
   const valueType = typeof raw.valueType === 'string' ? raw.valueType : '';
   const type = valueType.toLowerCase();
   const base = { device, resource, time };
   if (type === 'binary') {
-    if (typeof raw.binaryValue !== 'string')
-      throw new DeviceMessageError('no-value', `${name} is Binary without a binaryValue: expected base64 bytes`);
-    const bytes = decodeBase64(raw.binaryValue);
-    if (bytes === undefined)
+    // A byte string when the event came as CBOR, base64 when it came as JSON.
+    const binary = raw.binaryValue;
+    const bytes = binary instanceof Uint8Array ? binary : typeof binary === 'string' ? decodeBase64(binary) : undefined;
+    if (bytes === undefined) {
+      const what = binary === undefined || binary === null ? 'no binaryValue' : 'a binaryValue that is not base64';
       throw new DeviceMessageError(
-        'bad-binary',
-        `${name} has a binaryValue that is not base64: expected base64 bytes (EdgeX's JSON of a Binary reading)`,
+        binary === undefined || binary === null ? 'no-value' : 'bad-binary',
+        `${name} is Binary with ${what}: expected base64 bytes (EdgeX's JSON of a Binary reading)`,
       );
+    }
     return { ...base, values: Array.from(bytes), ...(nonEmpty(raw.mediaType) ? { mediaType: raw.mediaType } : {}) };
   }
   if ((raw.value === null || raw.value === undefined) && raw.objectValue === undefined) {
@@ -187,13 +201,15 @@ function validOrigin(v: unknown): number | string | undefined {
 }
 
 /**
- * EdgeX readings → device readings. Takes a bare v3 event or a MessageEnvelope around one (its
- * payload the event object, or base64 of the event's JSON). Numbers come as strings ("21.5",
+ * EdgeX readings → device readings. Takes a bare v3 event (JSON, or CBOR as EdgeX's device SDK
+ * sends events with a Binary reading) or a MessageEnvelope around one (its payload the event
+ * object, or base64 of the event's JSON or CBOR). Numbers come as strings ("21.5",
  * "1.5e+01"), Bool as 0/1, arrays ("[1, 2]") and Binary (base64 bytes) as `values`. Throws only
  * DeviceMessageError.
  */
 export function decodeEdgexMessage(payload: Uint8Array, options: DecodeOptions = {}): DeviceReading[] {
-  const event = unwrap(parseJson(readText(payload, options.maxBytes), 'the message'));
+  checkSize(payload, options.maxBytes);
+  const event = unwrap(parseMessage(payload, 'the message'));
   const readings = event.readings;
   if (!Array.isArray(readings) || readings.length === 0) {
     throw new DeviceMessageError('not-an-event', `the message has no readings: expected ${EXPECTED}`);

@@ -38,18 +38,20 @@ function timeOf(raw: unknown, where: string, receivedAt: number | undefined): nu
 function valueOf(raw: Json, where: string): Pick<DeviceReading, 'value' | 'values'> {
   const finite = (x: unknown, at: string): number => {
     if (typeof x === 'boolean') return x ? 1 : 0;
-    if (typeof x !== 'number')
+    if (typeof x !== 'number') {
       throw new DeviceMessageError(
         'wrong-value-type',
         `${at} is ${x === null ? 'null' : typeof x}: a model input needs a number, a number array or "binary" (base64)`,
       );
+    }
     if (!Number.isFinite(x)) throw new DeviceMessageError('not-finite', `${at} is ${x}: a model input needs finite numbers`);
     return x;
   };
   if (typeof raw.binary === 'string') {
     const bytes = decodeBase64(raw.binary);
-    if (bytes === undefined)
+    if (bytes === undefined) {
       throw new DeviceMessageError('bad-binary', `${where} has a "binary" that is not base64: expected standard base64 bytes`);
+    }
     return { values: Array.from(bytes) };
   }
   const value = raw.value;
@@ -66,8 +68,9 @@ function valueOf(raw: Json, where: string): Pick<DeviceReading, 'value' | 'value
  */
 export function decodeJsonMessage(payload: Uint8Array, options: JsonDecodeOptions = {}): DeviceReading[] {
   const limit = options.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  if (payload.byteLength > limit)
+  if (payload.byteLength > limit) {
     throw new DeviceMessageError('too-large', `the message has ${payload.byteLength} bytes: at most ${limit} are read (maxBytes)`);
+  }
   let message: unknown;
   try {
     message = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
@@ -81,8 +84,9 @@ export function decodeJsonMessage(payload: Uint8Array, options: JsonDecodeOption
   items.forEach((raw, i) => {
     const where = Array.isArray(message) ? `reading [${i}]` : 'the reading';
     if (!isObject(raw)) throw new DeviceMessageError('not-an-event', `${where} is not an object: ${EXPECTED}`);
-    if (raw.resource !== undefined && typeof raw.resource !== 'string')
+    if (raw.resource !== undefined && typeof raw.resource !== 'string') {
       throw new DeviceMessageError('not-an-event', `${where} has a resource that is not a string`);
+    }
     const resource = raw.resource ?? options.resource ?? 'value';
     resources.add(resource);
     if (options.resource !== undefined && resource !== options.resource) return;
