@@ -202,7 +202,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       refused(message);
     },
     (answer) => {
-      if (answer.pendingApproval !== waitingForApproval) {
+      if ((answer.pendingApproval === true) !== waitingForApproval) {
         waitingForApproval = answer.pendingApproval === true;
         if (waitingForApproval) {
           log.warn(`this node waits for an operator's approval (fogline nodes approve ${enrolled.nodeName}): until then it gets no work`);

@@ -12,7 +12,7 @@ import { parseTimeSeriesCsv } from '../../src/ml/timeseries/ingest.js';
 import { eventually, type FoglineProcess, freePort, ProcessTracker, requestJson, tempDir } from './processes.js';
 
 export const PJME_TEXT = fs.readFileSync(fileURLToPath(new URL('../../data/energy/PJME_hourly_trimmed.csv', import.meta.url)), 'utf8');
-const series = parseTimeSeriesCsv(PJME_TEXT, { timeColumn: 'Datetime', valueColumn: 'PJME_MW' });
+export const PJME_SERIES = parseTimeSeriesCsv(PJME_TEXT, { timeColumn: 'Datetime', valueColumn: 'PJME_MW' });
 export const FORECAST_WINDOW = 168;
 /** A real V2 request for the default forecaster: the last week of the series and the hour after it. */
 export const FORECAST_REQUEST = {
@@ -21,9 +21,14 @@ export const FORECAST_REQUEST = {
       name: 'history',
       shape: [1, FORECAST_WINDOW],
       datatype: 'FP32',
-      data: Array.from(series.values.subarray(series.values.length - FORECAST_WINDOW)),
+      data: Array.from(PJME_SERIES.values.subarray(PJME_SERIES.values.length - FORECAST_WINDOW)),
     },
-    { name: 'start_time', shape: [1], datatype: 'INT64', data: [series.start + series.values.length * series.intervalSeconds] },
+    {
+      name: 'start_time',
+      shape: [1],
+      datatype: 'INT64',
+      data: [PJME_SERIES.start + PJME_SERIES.values.length * PJME_SERIES.intervalSeconds],
+    },
   ],
 };
 

@@ -33,6 +33,8 @@ const INFER_TRIES = 5;
 /** One deployment's MQTT binding on this node: readings in, windows, predictions, results out. */
 export class DeviceBindingRuntime {
   readonly deployment: string;
+  /** The registry model the deployment serves (its answers name the deployment). */
+  readonly model: string;
   readonly binding: DeviceBinding;
   private readonly windows: DeviceWindows | undefined;
   private readonly ledger: DeviceLedger;
@@ -46,10 +48,18 @@ export class DeviceBindingRuntime {
   private readonly latencies: number[] = [];
 
   constructor(
-    options: { deployment: string; binding: DeviceBinding; plan: DeviceInputPlan; intervalSeconds: number | undefined; dataDir: string },
+    options: {
+      deployment: string;
+      model: string;
+      binding: DeviceBinding;
+      plan: DeviceInputPlan;
+      intervalSeconds: number | undefined;
+      dataDir: string;
+    },
     private readonly ports: BindingPorts,
   ) {
     this.deployment = options.deployment;
+    this.model = options.model;
     this.binding = options.binding;
     this.plan = options.plan;
     const windowOptions =
@@ -154,7 +164,7 @@ export class DeviceBindingRuntime {
       .then((response) => {
         const result: DeviceResult = {
           deployment: this.deployment,
-          model: response.model_name,
+          model: this.model,
           version: Number(response.model_version),
           device: due.device,
           time: due.time,

@@ -111,7 +111,7 @@ export class MqttBindings {
           plan.mode === 'per-reading' ? undefined : await this.options.intervalSeconds(name, () => this.entries.get(name) === entry);
         if (this.entries.get(name) !== entry) return undefined;
         const runtime = new DeviceBindingRuntime(
-          { deployment: name, binding, plan, intervalSeconds, dataDir: path.join(this.options.dataDir, 'devices') },
+          { deployment: name, model: desired.model, binding, plan, intervalSeconds, dataDir: path.join(this.options.dataDir, 'devices') },
           {
             infer: this.options.infer,
             recordActual: this.options.recordActual,
@@ -121,9 +121,16 @@ export class MqttBindings {
           },
         );
         entry.runtime = runtime;
-        const client = this.connect();
-        await client.subscribeAsync(binding.input, { qos: 1 });
-        this.options.log.info({ deployment: name, input: binding.input, output: binding.output }, 'subscribed to device data');
+        // Not awaited: with a kept session the broker sends queued readings at once, and the client
+        // reads no SUBACK while a message waits for this very binding to be ready.
+        this.connect()
+          .subscribeAsync(binding.input, { qos: 1 })
+          .then(() =>
+            this.options.log.info({ deployment: name, input: binding.input, output: binding.output }, 'subscribed to device data'),
+          )
+          .catch((error: Error) =>
+            this.options.log.warn({ deployment: name, err: error.message }, 'could not subscribe; retried when the broker reconnects'),
+          );
         return runtime;
       } catch (error) {
         this.options.log.warn({ deployment: name, err: (error as Error).message }, 'could not start the MQTT binding');
@@ -193,9 +200,9 @@ export class MqttBindings {
     }
   }
 
+  /** QoS 1; while the broker is away the client keeps the message and sends it, in order, once it is back. */
   private publish(topic: string, payload: Buffer): Promise<void> {
-    const client = this.client;
-    if (!client) return Promise.reject(new Error('not connected'));
+    const client = this.connect();
     return new Promise((resolve, reject) => client.publish(topic, payload, { qos: 1 }, (error) => (error ? reject(error) : resolve())));
   }
 }
