@@ -207,10 +207,14 @@ describe('inference sessions that load the model on demand (real processes)', { 
     // itself takes long, its next try can come most of a minute after the server is back. By then
     // the restarted control plane may have seen edge-b's backed-off heartbeats as late (--node-timeout 8)
     // and closed its sessions as "node offline" first: either way the place is free.
-    const closedSession = await eventually(async () => {
-      const current = await session(first.body.session.id);
-      return current.state === 'closed' ? current : undefined;
-    }, 120_000, 500);
+    const closedSession = await eventually(
+      async () => {
+        const current = await session(first.body.session.id);
+        return current.state === 'closed' ? current : undefined;
+      },
+      120_000,
+      500,
+    );
     expect(['disconnected', 'node offline']).toContain(closedSession.closeReason);
     // With --node-timeout 8 a loaded machine can see edge-b offline for a moment after the restart
     // (its heartbeats backed off while the control plane was down): placement waits for it, as a user would.
