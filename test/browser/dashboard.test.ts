@@ -23,8 +23,8 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
   const pageErrors: string[] = [];
 
   const api = <T>(method: string, route: string, body?: unknown) => cluster.api<T>(method, route, body);
-  const startAgent = async (name: string, site: string) =>
-    cluster.startAgent(name, { labels: `site=${site}`, joinToken: await cluster.joinToken(1) });
+  const startAgent = async (name: string, site: string, args: string[] = []) =>
+    cluster.startAgent(name, { labels: `site=${site}`, joinToken: await cluster.joinToken(1), args });
 
   // Each test fails with the setup's error (Chromium missing, dist/ not built), none is skipped.
   beforeAllOrFail(async () => {
@@ -33,7 +33,8 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
     browser = await launchChromium();
     cluster = await TestCluster.start('ui');
     await cluster.uploadPjme();
-    await startAgent('edge-a', 'plant-a');
+    // edge-a takes device data from the machine's Mosquitto (the deployment's binding); edge-b has no broker.
+    await startAgent('edge-a', 'plant-a', ['--mqtt-url', 'mqtt://127.0.0.1:1883']);
     await startAgent('edge-b', 'plant-b');
     page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -132,7 +133,8 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
   it('moves an alias from the models page and watches the deployment roll to the new version', async () => {
     expect(await cluster.trainForecaster({ epochs: 1, hidden: [16], seed: 1 })).toBe(2);
     expect((await api('PUT', '/api/v1/models/energy/aliases/champion', { version: 1 })).status).toBe(200);
-    expect((await api('POST', '/api/v1/deployments', { name: 'energy', model: 'energy@champion' })).status).toBe(201);
+    const mqtt = { input: `ui-${process.pid}/+/load`, output: 'fogline/predictions/{deployment}/{device}' };
+    expect((await api('POST', '/api/v1/deployments', { name: 'energy', model: 'energy@champion', mqtt })).status).toBe(201);
     const servingEverywhere = async (version: number) =>
       eventually(async () => {
         const view = (await api<DeploymentView>('GET', '/api/v1/deployments/energy')).body;
@@ -159,6 +161,12 @@ describe('dashboard in Chromium (real control plane and agents)', { timeout: 240
     }
     expect(await deployment.textContent()).toMatch(/2\/2 nodes serve v2/);
     expect(await deployment.getByRole('heading').textContent()).toMatch(/healthy/);
+    expect(await deployment.getByTestId('mqtt-binding').textContent()).toMatch(
+      /ui-\d+\/\+\/load \(edgex\) → fogline\/predictions\/\{deployment\}\/\{device\} · dead letters to fogline\/dead-letter\/\{deployment\}/,
+    );
+    // The node with a broker reports its binding's counts (nothing published to it here); the other has none to report.
+    await expect.poll(() => deployment.getByTestId('mqtt-edge-a').textContent(), { timeout: 30_000 }).toMatch(/mqtt: 0 in \/ 0 out/);
+    expect(await deployment.getByTestId('mqtt-edge-b').count()).toBe(0);
     await expect.poll(() => deployment.getByTestId('drift-energy').textContent()).toMatch(/No drift events/);
     await screenshot(page, '04-deployment-rolled');
     await servingEverywhere(2);

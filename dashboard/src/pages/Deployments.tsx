@@ -75,6 +75,16 @@ function Deployment({ view }: { view: DeploymentView }) {
             </dd>
           </>
         )}
+        {view.mqtt && (
+          <>
+            <dt>Device data (MQTT)</dt>
+            <dd data-testid="mqtt-binding">
+              <code>{view.mqtt.input}</code> ({view.mqtt.format}
+              {view.mqtt.resource !== null && <>, resource {view.mqtt.resource}</>}) → <code>{view.mqtt.output}</code> · dead letters to{' '}
+              <code>{view.mqtt.deadLetter}</code>
+            </dd>
+          </>
+        )}
         <dt>Rollout</dt>
         <dd>
           <Progress value={servingTarget(view)} max={view.nodes.length} label={`Nodes serving v${view.version ?? '?'}`} /> nodes serve v
@@ -136,8 +146,10 @@ function Deployment({ view }: { view: DeploymentView }) {
                 <td data-testid={`latency-${n.nodeName}`}>
                   {n.latencyP50Ms !== null && n.latencyP99Ms !== null ? `${num(n.latencyP50Ms, 2)} / ${num(n.latencyP99Ms, 2)} ms` : '–'}
                 </td>
-                <td data-testid={`ran-${n.nodeName}`}>
-                  {n.localRequests} local / {n.offloadedRequests} offloaded
+                <td>
+                  <span data-testid={`ran-${n.nodeName}`}>
+                    {n.localRequests} local / {n.offloadedRequests} offloaded
+                  </span>
                   {n.joint && (
                     <div
                       className="muted"
@@ -149,6 +161,19 @@ function Deployment({ view }: { view: DeploymentView }) {
                       {n.joint.edgeAccuracy !== null &&
                         n.joint.finalAccuracy !== null &&
                         ` · accuracy ${num(n.joint.edgeAccuracy * 100, 1)}% → ${num(n.joint.finalAccuracy * 100, 1)}%`}
+                    </div>
+                  )}
+                  {n.mqtt && (
+                    <div
+                      className={n.mqtt.connected ? 'muted' : 'error'}
+                      data-testid={`mqtt-${n.nodeName}`}
+                      title="MQTT binding since the agent started: messages taken from the input topic, predictions published, dead letters, results waiting on the node for the broker, and reading-to-result p99"
+                    >
+                      mqtt: {n.mqtt.messages} in / {n.mqtt.predictions} out
+                      {n.mqtt.deadLetters > 0 && `, ${n.mqtt.deadLetters} dead letters`}
+                      {n.mqtt.buffered > 0 && `, ${n.mqtt.buffered} buffered`}
+                      {n.mqtt.latencyP99Ms !== null && ` · p99 ${num(n.mqtt.latencyP99Ms, 1)} ms`}
+                      {!n.mqtt.connected && ' · broker unreachable'}
                     </div>
                   )}
                 </td>
