@@ -7,7 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DatasetVersionView } from '../../src/contracts/datasets.js';
 import type { DeploymentView } from '../../src/contracts/deployments.js';
+import type { DriftReportView } from '../../src/contracts/drift.js';
 import type { V2InferResponse } from '../../src/contracts/open-inference.js';
 import { makeCertificates } from '../support/certificates.js';
 import { FORECAST_WINDOW, PJME_SERIES, TestCluster } from '../support/cluster.js';
@@ -293,5 +295,37 @@ describe('device data over MQTT (real processes, real brokers)', { timeout: 240_
     const log = cluster.agents.get('edge-2')!.process.output();
     expect(log).toContain('connected to the MQTT broker');
     expect(log).not.toContain('s3cret-pass');
+  });
+
+  it('readings double as actuals: the node scores its forecasts against the hours that followed, and with consent they become a dataset version', async () => {
+    const policy = await cluster.api('PUT', '/api/v1/drift/policies/meters', { sampleUpload: true, reportIntervalSeconds: 1 });
+    expect(policy.status, JSON.stringify(policy.body)).toBe(200);
+    // meter-1's window ends where the dataset ends (the first step): 30 new hours after it, each the
+    // same hour a week before, so that every forecast made on the way is scored by the readings after it.
+    const hours = 30;
+    const after = (k: number) =>
+      edgexEvent('meter-1', 'load', timeAt(values.length + k), values[values.length - 168 + k]!.toExponential(6));
+    publishLines(
+      SHARED_BROKER,
+      inputTopic('meter-1'),
+      Array.from({ length: hours }, (_, k) => after(k)),
+    );
+    // No HTTP client posted an actual: the node's drift summary has scored forecasts all the same.
+    const report = await eventually(async () => {
+      const { body } = await cluster.api<{ reports: DriftReportView[] }>('GET', '/api/v1/drift/reports?deployment=meters');
+      const error = body.reports[0]?.summary.error;
+      return error && error.count > 0 ? body.reports[0]! : undefined;
+    }, 60_000);
+    expect(report.nodeName).toBe('edge-1');
+    expect(report.summary.error!.mape).toBeGreaterThan(0);
+    expect(report.summary.error!.mape).toBeLessThan(50);
+    // The policy consents to samples: the readings after the dataset's end arrive as its next version, from the node.
+    const end = timeAt(values.length - 1);
+    const version = await eventually(async () => {
+      const { body } = await cluster.api<{ versions: DatasetVersionView[] }>('GET', '/api/v1/datasets/pjme');
+      const newest = body.versions[0]!;
+      return Date.parse(newest.timeEnd!) / 1000 === end + hours * HOUR ? newest : undefined;
+    }, 60_000);
+    expect(version.source).toMatchObject({ kind: 'edge-samples', node: 'edge-1', samples: hours });
   });
 });
