@@ -25,6 +25,7 @@ PACKAGES=(
   docker-compose    # test/deploy/compose: `docker-compose config` validates deploy/compose (no engine needed)
   kubectl           # test/deploy/kubernetes: `kubectl kustomize` renders deploy/kubernetes (kustomize v5: kubectl 1.27+)
   ansible ansible-lint systemd  # test/deploy/ansible: syntax check, lint, a local run; systemd-analyze verify on the units
+  mosquitto mosquitto-clients  # device data over MQTT (test/e2e/device-data, the dashboard test, the README): a broker on 127.0.0.1:1883 (started below), private brokers, mosquitto_pub/sub
 )
 PG_HOST=127.0.0.1 PG_PORT=5432
 MARIADB_HOST=127.0.0.1 MARIADB_PORT=3306
@@ -93,6 +94,20 @@ else
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
   wait_for redis_up || { say "Redis did not answer within 30 s" >&2; exit 1; }
   say "started redis-server"
+fi
+
+# Any MQTT client that connects and disconnects cleanly: mosquitto_pub exits non-zero when it cannot.
+mqtt_up() { mosquitto_pub -h 127.0.0.1 -p 1883 -q 1 -t fogline/install-check -n; }
+say "== Mosquitto on 127.0.0.1:1883"
+if mqtt_up >/dev/null 2>&1; then
+  say "already running"
+else
+  # Debian's configuration (persistence, its log file, the pid in /run/mosquitto); with no listener
+  # named, Mosquitto 2 listens on the loopback addresses only, port 1883.
+  install -d -o mosquitto -g mosquitto /run/mosquitto
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mosquitto -- -c /etc/mosquitto/mosquitto.conf
+  wait_for mqtt_up || { say "Mosquitto did not answer within 30 s (its log: /var/log/mosquitto/mosquitto.log)" >&2; exit 1; }
+  say "started mosquitto"
 fi
 
 # The tests log in as postgres and root without a password (test/support/databases.ts); a server

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { beforeAllOrFail } from '../support/before-all-or-fail.js';
 import { startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
-import { requireBinary } from '../support/nginx.js';
+import { requireBinary } from '../support/processes.js';
 import { eventually, freePort, tempDir } from '../support/processes.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));

@@ -21,7 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { beforeAllOrFail } from '../support/before-all-or-fail.js';
 import { type AgentHandle, TestCluster } from '../support/cluster.js';
-import { render, requireBinary } from '../support/nginx.js';
+import { render } from '../support/nginx.js';
+import { requireBinary } from '../support/processes.js';
 import { tempDir } from '../support/processes.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

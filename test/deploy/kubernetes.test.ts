@@ -21,7 +21,7 @@ import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { requireBinary } from '../support/nginx.js';
+import { requireBinary } from '../support/processes.js';
 import { tempDir } from '../support/processes.js';
 
 const KUBERNETES_DIR = fileURLToPath(new URL('../../deploy/kubernetes/', import.meta.url));

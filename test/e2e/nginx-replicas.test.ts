@@ -22,7 +22,8 @@ import { DesiredStateQuery } from '../../src/contracts/deployments.js';
 import { FederatedTaskQuery } from '../../src/contracts/federated.js';
 import type { OpenSessionResponse } from '../../src/contracts/sessions.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { type RunningNginx, render, requireBinary } from '../support/nginx.js';
+import { type RunningNginx, render } from '../support/nginx.js';
+import { requireBinary } from '../support/processes.js';
 import { type ReplicaProcess, ReplicaSet } from '../support/replicas.js';
 
 const FIXTURES = fileURLToPath(new URL('../../src/ml/onnx/fixtures/', import.meta.url));

@@ -14,20 +14,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORECAST_REQUEST as REQUEST, TestCluster } from '../support/cluster.js';
-import { eventually, freePort, requestJson, tempDir } from '../support/processes.js';
+import { eventually, freePort, requestJson, requireBinary, tempDir } from '../support/processes.js';
 
 const CONFIG = fileURLToPath(new URL('../../deploy/prometheus/prometheus.yml', import.meta.url));
 const DASHBOARDS = fileURLToPath(new URL('../../deploy/grafana/dashboards/', import.meta.url));
-
-/** The absolute path of `name` on PATH; throws (the test fails, never skips) when it is missing. */
-function requireBinary(name: string): string {
-  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-  const where = found.stdout.trim();
-  if (found.status !== 0 || where === '') {
-    throw new Error(`${name} is not installed: this test needs a real Prometheus (apt-get install prometheus; .ci/run does it)`);
-  }
-  return where;
-}
 
 interface PromTarget {
   labels: Record<string, string>;

@@ -18,7 +18,7 @@ import type { DeploymentView } from '../../src/contracts/deployments.js';
 import type { FederatedJobView } from '../../src/contracts/federated.js';
 import { beforeAllOrFail } from '../support/before-all-or-fail.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
-import { requireBinary } from '../support/nginx.js';
+import { requireBinary } from '../support/processes.js';
 import { eventually, requestJson, tempDir } from '../support/processes.js';
 import { assertRedisReachable, testRedisUrl } from '../support/redis.js';
 import { type AgentProcess, inferenceStream, msUntil, ReplicaSet } from '../support/replicas.js';

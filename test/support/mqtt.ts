@@ -7,7 +7,14 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { eventually, freePort, tempDir } from './processes.js';
+import { eventually, freePort, requireBinary, tempDir } from './processes.js';
+
+// Debian's Mosquitto programs (mosquitto, mosquitto-clients): a missing one fails the importing test
+// file at once, and the preflight, which reads these calls, names its package before any test runs.
+const MOSQUITTO_PUB = requireBinary('mosquitto_pub');
+const MOSQUITTO_SUB = requireBinary('mosquitto_sub');
+const MOSQUITTO = requireBinary('mosquitto');
+const MOSQUITTO_PASSWD = requireBinary('mosquitto_passwd');
 
 export const SHARED_BROKER = { host: '127.0.0.1', port: 1883 };
 
@@ -30,7 +37,7 @@ export function edgexEvent(device: string, resource: string, timeSeconds: number
 /** Publishes each line as one message (QoS 1), in order, with mosquitto_pub. */
 export function publishLines(broker: BrokerAddress, topic: string, lines: readonly string[]): void {
   const result = spawnSync(
-    'mosquitto_pub',
+    MOSQUITTO_PUB,
     ['-h', broker.host, '-p', String(broker.port), ...(broker.clientArgs ?? []), '-q', '1', '-t', topic, '-l'],
     { input: `${lines.join('\n')}\n`, encoding: 'utf8', timeout: 60_000 },
   );
@@ -48,7 +55,7 @@ export class Subscriber {
     const child = spawn(
       'stdbuf',
       [
-        ...['-oL', 'mosquitto_sub'],
+        ...['-oL', MOSQUITTO_SUB],
         ...['-h', broker.host, '-p', String(broker.port), ...(broker.clientArgs ?? []), '-q', '1', '-t', topic, '-v', '-d'],
         ...(session ? ['-i', session, '-c'] : []),
       ],
@@ -121,7 +128,7 @@ export class PrivateBroker {
       const file = path.join(broker.dir, 'passwords');
       fs.writeFileSync(file, '');
       for (const [user, password] of Object.entries(options.users)) {
-        const made = spawnSync('mosquitto_passwd', ['-b', file, user, password], { encoding: 'utf8' });
+        const made = spawnSync(MOSQUITTO_PASSWD, ['-b', file, user, password], { encoding: 'utf8' });
         if (made.status !== 0) throw new Error(`mosquitto_passwd failed: ${made.stderr}`);
       }
       lines.push('allow_anonymous false', `password_file ${file}`);
@@ -137,7 +144,7 @@ export class PrivateBroker {
   }
 
   async restart(): Promise<void> {
-    const child = spawn('mosquitto', ['-c', path.join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(MOSQUITTO, ['-c', path.join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     this.child = child;

@@ -13,19 +13,6 @@ import { eventually, tempDir } from './processes.js';
 const DEPLOY_DIR = fileURLToPath(new URL('../../deploy/nginx/', import.meta.url));
 export const RENDER_SCRIPT = path.join(DEPLOY_DIR, 'render.sh');
 
-/**
- * The absolute path of `name` on PATH, or in /usr/sbin and /sbin (where Debian puts nginx, which a
- * non-root PATH lacks); throws (the test fails, never skips) when it is nowhere.
- */
-export function requireBinary(name: string): string {
-  const found = spawnSync('sh', ['-c', `PATH="$PATH:/usr/sbin:/sbin" command -v ${name}`], { encoding: 'utf8' });
-  const where = found.stdout.trim();
-  if (found.status !== 0 || where === '') {
-    throw new Error(`${name} is not installed: this test needs Debian's ${name} (scripts/install-test-deps.sh installs it)`);
-  }
-  return where;
-}
-
 /** Runs deploy/nginx/render.sh with `args`; its exit status and what it printed. */
 export function render(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync('sh', [RENDER_SCRIPT, ...args], { encoding: 'utf8' });

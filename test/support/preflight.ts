@@ -11,6 +11,7 @@
  * PostgreSQL and MariaDB servers that `DIALECTS` names, and so on (see `requirements`).
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
@@ -84,6 +85,10 @@ export const PROGRAM_PACKAGES: Record<string, string> = {
   'ansible-playbook': 'ansible',
   'ansible-lint': 'ansible-lint',
   'systemd-analyze': 'systemd',
+  mosquitto: 'mosquitto',
+  mosquitto_passwd: 'mosquitto',
+  mosquitto_pub: 'mosquitto-clients',
+  mosquitto_sub: 'mosquitto-clients',
 };
 
 /** Every Debian package a requirement names; the install script must install each. */
@@ -139,6 +144,16 @@ function requirements({ env, uid }: PreflightEnvironment, programNames: string[]
               problem,
               fix: `${install} (Debian's redis-server package, started), or FOGLINE_TEST_REDIS_URL=<url>`,
             }
+          : undefined;
+      },
+    },
+    {
+      // The machine's broker, which device tests and agents share (test/support/mqtt.ts SHARED_BROKER).
+      neededBy: imports('test/support/mqtt.ts'),
+      check: async () => {
+        const problem = await tcpProblem('127.0.0.1', 1883);
+        return problem
+          ? { what: 'an MQTT broker on 127.0.0.1:1883', problem, fix: `${install} (Debian's mosquitto package, started)` }
           : undefined;
       },
     },
@@ -330,6 +345,22 @@ function errorText(error: unknown): string {
   if (error instanceof AggregateError && error.message === '') return [...new Set(error.errors.map(errorText))].join('; ');
   if (error instanceof Error) return error.message || (error as NodeJS.ErrnoException).code || error.name;
   return String(error);
+}
+
+/** Why nothing accepts a TCP connection on host:port, or undefined when something does. */
+function tcpProblem(host: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port, timeout: CONNECT_TIMEOUT_MS });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(`no answer within ${CONNECT_TIMEOUT_MS} ms`);
+    });
+    socket.once('error', (error) => resolve(errorText(error)));
+  });
 }
 
 /** Why Redis at `url` does not answer PING, or undefined when it does (ioredis loaded only when a test needs Redis). */

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -250,4 +250,18 @@ export class ProcessTracker {
     await Promise.all([...this.started].map((proc) => ensureStopped(proc)));
     this.started.clear();
   }
+}
+
+/**
+ * The absolute path of `name` on PATH, or in /usr/sbin and /sbin (where Debian puts nginx, which a
+ * non-root PATH lacks); throws (the test fails, never skips) when it is nowhere. The preflight reads
+ * the calls of this function in each test and the support files it imports.
+ */
+export function requireBinary(name: string): string {
+  const found = spawnSync('sh', ['-c', `PATH="$PATH:/usr/sbin:/sbin" command -v ${name}`], { encoding: 'utf8' });
+  const where = found.stdout.trim();
+  if (found.status !== 0 || where === '') {
+    throw new Error(`${name} is not installed: this test needs it (scripts/install-test-deps.sh installs it)`);
+  }
+  return where;
 }
