@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type DeviceResult, DeviceMessageError, DEAD_LETTER_REASONS } from './device-reading.js';
 import { decodeEdgexMessage, encodeEdgexResult, formatEdgexFloat, nanosecondLiteral } from './edgex-codec.js';
+import { reasonOf } from './test-support/dead-letter-reason.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const json = (value: unknown): Uint8Array => bytes(JSON.stringify(value));
@@ -41,16 +42,6 @@ const BINARY_EVENT = {
 };
 const bigJson = (value: unknown): string =>
   JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? `@@${v}@@` : v)).replace(/"@@(-?\d+)@@"/g, '$1');
-
-function reasonOf(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof DeviceMessageError) return error.reason;
-    throw error;
-  }
-  return 'none';
-}
 
 describe('decodeEdgexMessage', () => {
   it('reads a real EdgeX v3 event: device, resource, value in e-notation, time from the nanosecond origin', () => {

@@ -2,18 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DeviceMessageError } from './device-reading.js';
 import { decodeJsonMessage, encodeJsonResult } from './json-codec.js';
+import { reasonOf } from './test-support/dead-letter-reason.js';
 
 const json = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
-
-function reasonOf(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof DeviceMessageError) return error.reason;
-    throw error;
-  }
-  return 'none';
-}
 
 describe('decodeJsonMessage', () => {
   it('reads {device, time, value}: Unix seconds or ISO time, a number, an array or base64 binary', () => {
