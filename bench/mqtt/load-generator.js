@@ -121,6 +121,7 @@ async function init(args) {
     }
     current.pending.delete(k);
     current.latencies.push(now - sent.sentAt);
+    current.sentAt.push(sent.sentAt);
     current.lastResultAt = now;
     current.onResult?.(sent.device);
   });
@@ -129,7 +130,7 @@ async function init(args) {
 }
 
 function newMeasurement() {
-  current = { pending: new Map(), latencies: [], unmatched: 0, lastResultAt: undefined, onResult: undefined };
+  current = { pending: new Map(), latencies: [], sentAt: [], unmatched: 0, lastResultAt: undefined, onResult: undefined };
   return current;
 }
 
@@ -195,7 +196,21 @@ function summary(run, { sent, acked, failed, started, publishSeconds }) {
     sentPerSecond: sent / publishSeconds,
     resultsPerSecond: run.latencies.length / resultSeconds,
     ...latency,
+    perSecond: perSecond(run, started),
   };
+}
+
+/** p50, p99 and max of the readings sent in each second of the row: where in it the slow ones were. */
+function perSecond(run, started) {
+  const buckets = [];
+  run.latencies.forEach((latency, i) => {
+    const second = Math.floor((run.sentAt[i] - started) / 1000);
+    (buckets[second] ??= []).push(latency);
+  });
+  return Array.from(buckets, (b) => {
+    const { count, p50, p99, max } = summarizeLatencies(b ?? []);
+    return { count, p50, p99, max };
+  });
 }
 
 /**

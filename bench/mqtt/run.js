@@ -100,6 +100,8 @@ const GOAL_P99_MS = 20;
 const NAB_CSV = path.join(ROOT, 'data/nab/realKnownCause/machine_temperature_system_failure.csv');
 
 const say = progressLog();
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => (interrupted = true));
 const cleanups = cleanupStack('stopping the load generator, the agent, the control plane and the broker');
 const loadBefore = os.loadavg();
 const { parseTimeSeriesCsv } = await import(path.join(ROOT, 'dist/ml/timeseries/ingest.js'));
@@ -213,6 +215,7 @@ try {
     const mqttResult = await generator.call(...mqttCall).finally(compactions.stop);
     const agentMs = await agentMean(agent.url, m.key, before);
     say(`  MQTT: ${line(mqttResult)}; the agent's own mean ${fmt(agentMs, 2)} ms; ${compactions.count()} log compactions`);
+    say(`  MQTT p99 by second of the row: ${mqttResult.perSecond.map((b) => fmt(b.p99, 1)).join(', ')} ms`);
     const httpResult = await generator.call(...httpCall);
     say(`  HTTP: ${line(httpResult)}`);
     cells.push({ model: m.label, devices, load, mqtt: mqttResult, agentMs, compactions: compactions.count(), http: httpResult });
@@ -352,7 +355,8 @@ try {
     );
   }
 } catch (error) {
-  console.error(error.stack ?? error);
+  // Interrupted, the calls under way fail as their processes stop: cleanupStack has said why.
+  if (!interrupted) console.error(error.stack ?? error);
   process.exitCode = 1;
 } finally {
   await cleanups.cleanUp();
