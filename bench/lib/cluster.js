@@ -117,7 +117,12 @@ export async function uploadPjme(api) {
 
 /** Runs the forecast pipeline (gate none) into model `model` and returns the registered version. */
 export async function trainForecaster(apiJson, { model = 'energy', params }) {
-  const run = await apiJson('POST', '/api/v1/runs', { pipeline: 'forecast', dataset: 'pjme', model, gate: 'none', params });
+  return trainModel(apiJson, { pipeline: 'forecast', dataset: 'pjme', model, params });
+}
+
+/** Runs `pipeline` (gate none) on `dataset` into model `model` and returns the registered version. */
+export async function trainModel(apiJson, { pipeline, dataset, model, params }) {
+  const run = await apiJson('POST', '/api/v1/runs', { pipeline, dataset, model, gate: 'none', params });
   let view;
   do {
     await sleep(300);
