@@ -39,10 +39,9 @@ const USAGE = `usage: npm run build && npm run bench:mqtt -- [options]
   --restart-rate N      readings/s during the broker restart (default 200)
   --restart-seconds S   length of that stream; the broker stops at a third of it (default 9)
   --broker-down S       seconds the broker stays down (default 2)
-  --tcp-nodelay MODE    none: Nagle's algorithm as shipped (Mosquitto's set_tcp_nodelay false, the
-                        agent's mqtt.js client as is); broker: Mosquitto's set_tcp_nodelay true;
-                        all: also TCP_NODELAY on the agent's sockets (bench/mqtt/nodelay-hook.js,
-                        a diagnosis). The load generator's clients always have it (default none)
+  --tcp-nodelay MODE    none: Mosquitto as shipped (set_tcp_nodelay false); broker: Mosquitto's
+                        set_tcp_nodelay true. The agent and the load generator always turn
+                        Nagle's algorithm off on their own sockets (default none)
   --epochs N            training epochs of both models (default 1: the figures do not depend on it)
   --quick               a short smoke run: --devices 10,100 --seconds 2 --max-seconds 1
                         --restart-seconds 4 (explicit flags still win)
@@ -95,7 +94,7 @@ const SECONDS = Number(flags.seconds);
 const MAX_SECONDS = Number(flags['max-seconds']);
 const INFLIGHT = Number(flags.inflight);
 const NODELAY = flags['tcp-nodelay'];
-if (!['none', 'broker', 'all'].includes(NODELAY)) throw new Error('--tcp-nodelay is none, broker or all');
+if (!['none', 'broker'].includes(NODELAY)) throw new Error('--tcp-nodelay is none or broker');
 const GOAL_P99_MS = 20;
 const NAB_CSV = path.join(ROOT, 'data/nab/realKnownCause/machine_temperature_system_failure.csv');
 
@@ -158,20 +157,12 @@ try {
     say(`${m.label}: ${m.ref}, inputs ${names.join(', ')}; ${m.warmup} readings fill a device's window`);
   }
 
-  // Agents inherit this process's environment (bench/lib/cluster.js): the hook rides on it, for the agent only.
-  const savedOptions = process.env.NODE_OPTIONS;
-  if (NODELAY === 'all') process.env.NODE_OPTIONS = `${savedOptions ?? ''} --import ${path.join(ROOT, 'bench/mqtt/nodelay-hook.js')}`;
-  const agent = await cluster
-    .startAgent({
-      name: 'edge-mqtt',
-      labels: 'bench=mqtt',
-      joinToken: await cluster.joinToken(1),
-      extraArgs: ['--mqtt-url', `mqtt://127.0.0.1:${broker.port}`],
-    })
-    .finally(() => {
-      if (savedOptions === undefined) delete process.env.NODE_OPTIONS;
-      else process.env.NODE_OPTIONS = savedOptions;
-    });
+  const agent = await cluster.startAgent({
+    name: 'edge-mqtt',
+    labels: 'bench=mqtt',
+    joinToken: await cluster.joinToken(1),
+    extraArgs: ['--mqtt-url', `mqtt://127.0.0.1:${broker.port}`],
+  });
   for (const m of models) {
     await api('POST', '/api/v1/deployments', {
       name: m.key,
@@ -277,7 +268,7 @@ try {
 
   // The table.
   console.log(
-    `\nbench/mqtt: one agent, EdgeX v3 over a private Mosquitto 2 (QoS 1), load generator in its own process, TCP_NODELAY: ${{ none: 'load generator only', broker: 'load generator and broker', all: 'load generator, broker and agent (hook)' }[NODELAY]}; ${os.cpus().length} CPUs, load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after; Node ${process.version}`,
+    `\nbench/mqtt: one agent, EdgeX v3 over a private Mosquitto 2 (QoS 1), load generator in its own process, TCP_NODELAY: ${{ none: 'agent and load generator', broker: 'agent, load generator and broker' }[NODELAY]}; ${os.cpus().length} CPUs, load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after; Node ${process.version}`,
   );
   console.log(
     `load ${RATE}/s: offered for ${SECONDS} s, open loop; most: closed loop for ${MAX_SECONDS} s. Latency = result received - reading published (MQTT), answer received - request sent (HTTP). agent ms: the agent's own mean from a reading taken off the broker to its result handed to the broker; compactions: of the binding's log on the agent (a synchronous rewrite and fsync) during the MQTT row\n`,
