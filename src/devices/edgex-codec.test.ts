@@ -257,11 +257,13 @@ describe('encodeEdgexResult', () => {
     expect(encodeEdgexResult(result)).not.toEqual(encodeEdgexResult(result)); // a fresh uuid each time
   });
 
-  it('formats like Go: two-digit exponents, NaN and ±Inf', () => {
-    expect([15, -0.001, 1e100, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY].map(formatEdgexFloat)).toEqual([
+  it('formats like Go: two-digit exponents, signed zero, NaN and ±Inf', () => {
+    expect([15, -0.001, 1e100, 0, -0, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY].map(formatEdgexFloat)).toEqual([
       '1.5e+01',
       '-1e-03',
       '1e+100',
+      '0e+00',
+      '-0e+00',
       'NaN',
       '+Inf',
       '-Inf',

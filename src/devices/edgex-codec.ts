@@ -245,6 +245,7 @@ export function decodeEdgexMessage(payload: Uint8Array, options: DecodeOptions =
 export function formatEdgexFloat(x: number): string {
   if (Number.isNaN(x)) return 'NaN';
   if (!Number.isFinite(x)) return x > 0 ? '+Inf' : '-Inf';
+  if (Object.is(x, -0)) return '-0e+00'; // toExponential drops the sign of zero; Go keeps it
   return x.toExponential().replace(/e([+-])(\d)$/, (_, sign: string, digit: string) => `e${sign}0${digit}`);
 }
 
