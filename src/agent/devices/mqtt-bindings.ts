@@ -39,6 +39,8 @@ interface Entry {
   /** Settles once the binding's model serves and its log is replayed. */
   ready: Promise<DeviceBindingRuntime | undefined>;
   runtime?: DeviceBindingRuntime;
+  /** The broker has acknowledged the subscription: readings published from now on reach the binding. */
+  subscribed?: boolean;
 }
 
 /**
@@ -82,11 +84,15 @@ export class MqttBindings {
     }
   }
 
-  /** Counts per binding, for the status report and the dashboard. */
+  /**
+   * Counts per binding, for the status report and the dashboard. A binding appears once the broker
+   * has acknowledged its subscription: until then readings published to its topic are not kept for
+   * it, so its counts showing up in `deploy get` is the sign that devices can start publishing.
+   */
   counts(): Map<string, DeviceCounts> {
     const counts = new Map<string, DeviceCounts>();
-    for (const [name, { runtime }] of this.entries) {
-      if (!runtime) continue;
+    for (const [name, { runtime, subscribed }] of this.entries) {
+      if (!runtime || !subscribed) continue;
       counts.set(name, { ...runtime.counts, buffered: runtime.buffered, latencyP99Ms: runtime.latencyP99Ms(), connected: this.connected });
     }
     return counts;
@@ -126,9 +132,10 @@ export class MqttBindings {
         // reads no SUBACK while a message waits for this very binding to be ready.
         this.connect()
           .subscribeAsync(binding.input, { qos: 1 })
-          .then(() =>
-            this.options.log.info({ deployment: name, input: binding.input, output: binding.output }, 'subscribed to device data'),
-          )
+          .then(() => {
+            entry.subscribed = true;
+            this.options.log.info({ deployment: name, input: binding.input, output: binding.output }, 'subscribed to device data');
+          })
           .catch((error: Error) =>
             this.options.log.warn({ deployment: name, err: error.message }, 'could not subscribe; retried when the broker reconnects'),
           );

@@ -123,7 +123,11 @@ export function deployCommand(): Command {
         '--mqtt-dead-letter <topic>',
         `Device data: where messages that cannot be used go, with the reason ({deployment} is filled in; default '${DEFAULT_DEAD_LETTER_TOPIC}')`,
       )
-      .option('--wait', 'Follow the first rollout with a progress bar until every node serves it', false)
+      .option(
+        '--wait',
+        'Follow the first rollout with a progress bar until every node serves it (with --mqtt-in: and has subscribed to the topic)',
+        false,
+      )
       .addOption(timeoutOption()),
   ).action(async (options: CreateOptions, self: Command) => {
     const joint = jointSetting(options, self);
@@ -143,6 +147,7 @@ export function deployCommand(): Command {
       ...(mqtt ? { mqtt } : {}),
     });
     if (options.wait) view = await followRollout(client, view.name, options.timeout * 1000);
+    if (options.wait && view.mqtt) view = await waitForSubscriptions(client, view, json);
     if (json) return printJson(view);
     console.log(describeDeployment(view));
   });
@@ -221,6 +226,33 @@ async function followRollout(client: ApiClient, name: string, timeoutMs: number)
       return view;
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** How long `deploy create --wait` waits for serving nodes to subscribe to a new MQTT binding (nodes report every 10 s). */
+const SUBSCRIBE_WAIT_MS = 25_000;
+
+/**
+ * After the rollout, until each serving node reports its MQTT binding's counts: an agent reports
+ * them once the broker has acknowledged the subscription, and readings published before that are
+ * not kept for it. A node that never does (started without --mqtt-url) is named, not waited for.
+ */
+async function waitForSubscriptions(client: ApiClient, first: DeploymentView, json: boolean): Promise<DeploymentView> {
+  const started = Date.now();
+  let view = first;
+  for (;;) {
+    const waiting = view.nodes.filter((n) => n.state === 'serving' && !n.mqtt).map((n) => n.nodeName);
+    if (waiting.length === 0) return view;
+    if (Date.now() - started > SUBSCRIBE_WAIT_MS) {
+      if (!json) {
+        console.error(
+          `Not subscribed to ${view.mqtt!.input} after ${formatDuration(SUBSCRIBE_WAIT_MS)}: ${waiting.join(', ')} (an agent needs --mqtt-url and a broker it can reach; see its log)`,
+        );
+      }
+      return view;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    view = await client.getDeployment(first.name);
   }
 }
 
