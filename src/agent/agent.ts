@@ -246,6 +246,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     intervalSeconds: (name, wanted) => drift.seriesIntervalSeconds(name, wanted),
     recordActual: (name, time, value) => void drift.recordActuals(name, time, [value]).catch(() => undefined),
     observer: new DeviceMetrics(metrics.registry),
+    // Set once the deployment sync has started; a subscription acknowledged before then is reported with the next report.
+    onSubscribed: () => (deployments as DeploymentSync | undefined)?.reportNow(),
     log,
   });
   let deployments: DeploymentSync;

@@ -30,6 +30,8 @@ export interface MqttBindingsOptions {
   intervalSeconds(deployment: string, wanted: () => boolean): Promise<number | undefined>;
   recordActual(deployment: string, time: number, value: number): void;
   observer: BindingObserver & { connected(up: boolean): void; buffered(read: () => Map<string, number>): void };
+  /** A binding's subscription was acknowledged: its counts join the status report (send it now). */
+  onSubscribed?: () => void;
   log: { info(details: object, message: string): void; warn(details: object, message: string): void };
 }
 
@@ -134,6 +136,7 @@ export class MqttBindings {
           .subscribeAsync(binding.input, { qos: 1 })
           .then(() => {
             entry.subscribed = true;
+            this.options.onSubscribed?.();
             this.options.log.info({ deployment: name, input: binding.input, output: binding.output }, 'subscribed to device data');
           })
           .catch((error: Error) =>

@@ -30,6 +30,8 @@ export interface DeploymentSyncConfig {
 export interface DeploymentSync {
   watcher: DesiredStateWatcher;
   reconciler: Reconciler;
+  /** Sends the status report now (something it carries changed outside the reconciler, e.g. an MQTT subscription). */
+  reportNow(): void;
   stop(): Promise<void>;
 }
 
@@ -80,6 +82,7 @@ export async function startDeploymentSync(
   return {
     watcher,
     reconciler,
+    reportNow: () => status.flush(),
     async stop() {
       await watcher.stop();
       await reconciler.stop();
