@@ -102,8 +102,10 @@ describe('scripts/readme-test.js', { timeout: 180_000 }, () => {
     const pidDir = tempDir('readme-test-pids');
     cleanups.push(() => fs.rmSync(pidDir, { recursive: true, force: true }));
     const run = runDocsTest(['--file', fixture('readme-interrupt.md'), '--ports', 'none'], { PID_DIR: pidDir });
+    // `echo $! > file` creates the file before it writes the pid: wait for both pids, not the files.
     const deadline = Date.now() + 60_000;
-    while (!fs.existsSync(path.join(pidDir, 'foreground-sleep.pid')) && Date.now() < deadline) {
+    const written = () => fs.readdirSync(pidDir).length === 2 && pidsIn(pidDir).every((pid) => pid > 0);
+    while (!written() && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const pids = pidsIn(pidDir);
