@@ -46,6 +46,8 @@ export class DeviceBindingRuntime {
   private stopped = false;
   counts = { messages: 0, predictions: 0, deadLetters: 0 };
   private readonly latencies: number[] = [];
+  /** Settles when the predictions started so far have been answered (never rejects). */
+  private predictions: Promise<void> = Promise.resolve();
 
   constructor(
     options: {
@@ -149,7 +151,13 @@ export class DeviceBindingRuntime {
     }
     const step = this.windows.push({ device: reading.device, time: reading.time, value: reading.value ?? Number.NaN });
     if (step.kind !== 'due') return undefined;
-    if (this.plan.mode === 'forecast') this.ports.recordActual(this.deployment, step.slotTime, step.history.at(-1)!);
+    if (this.plan.mode === 'forecast') {
+      const { slotTime } = step;
+      const value = step.history.at(-1)!;
+      // After the predictions under way: in a burst (a broker's queue after a restart) the actual
+      // would otherwise arrive before the forecasts it scores, and score none of them.
+      void this.predictions.then(() => this.ports.recordActual(this.deployment, slotTime, value));
+    }
     return {
       request: windowRequest(step),
       device: step.device,
@@ -160,7 +168,7 @@ export class DeviceBindingRuntime {
 
   private predict(seq: number, due: { request: V2InferRequest; device: string; time: number; startTime?: number }, arrived: number): void {
     this.inFlight += 1;
-    void this.inferWithRetries(due.request)
+    const answered = this.inferWithRetries(due.request)
       .then((response) => {
         const result: DeviceResult = {
           deployment: this.deployment,
@@ -188,6 +196,7 @@ export class DeviceBindingRuntime {
         this.inFlight -= 1;
         if (this.inFlight === 0) this.afterIdle();
       });
+    this.predictions = Promise.all([this.predictions, answered]).then(() => undefined);
   }
 
   private async inferWithRetries(request: V2InferRequest): Promise<V2InferResponse> {
