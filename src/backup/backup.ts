@@ -14,7 +14,8 @@ const DATA_PREFIX = 'data/';
 
 /**
  * What a data folder holds that is not worth keeping: the running server's address (rewritten on
- * start), caches it rebuilds, and the SQLite files, which the backup takes through SQLite itself.
+ * start), caches it rebuilds, and the SQLite files, which the backup takes through SQLite itself;
+ * below the top level, `*.tmp` files and the stores' `tmp/` folders of uploads in progress.
  */
 const SKIPPED_TOP_LEVEL = new Set([SERVER_INFO_FILE, 'cache', 'artifact-cache']);
 
@@ -62,6 +63,9 @@ function dataFiles(dir: string, skip: Set<string>): string[] {
       const child = relative ? `${relative}/${entry.name}` : entry.name;
       const absolute = path.join(dir, child);
       if ((!relative && SKIPPED_TOP_LEVEL.has(entry.name)) || skip.has(absolute) || entry.name.endsWith('.tmp')) continue;
+      // The stores' uploads in progress (<store>/tmp/): renamed into place or removed at any moment
+      // while the server runs, swept at its start, and never what a database row points to.
+      if (entry.isDirectory() && entry.name === 'tmp') continue;
       if (entry.isDirectory()) walk(child);
       else if (entry.isFile()) files.push(child);
     }
