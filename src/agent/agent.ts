@@ -110,9 +110,13 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const offloading = new OffloadingModels(models, {
     observer: metrics.offload,
     cloudTimeoutMs: config.offloadTimeoutMs,
+    overload: config.offloadOverload,
     thresholds: { ...DEFAULT_THRESHOLDS, cpuLoadPerCore: config.offloadCpuLoad > 0 ? config.offloadCpuLoad : Infinity },
   });
-  metrics.watchOffload(() => offloading.breakerState());
+  metrics.watchOffload(
+    () => offloading.breakerState(),
+    () => offloading.estimates(),
+  );
   // Drift statistics of every answered request, per deployed version (src/agent/drift).
   const drift = new DriftMonitoredModels(offloading, (name) => models.serving(name), path.join(config.dataDir, 'artifacts'));
   await http.withTypeProvider<TypeBoxTypeProvider>().register(v2Routes(drift, 'public'));

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { EDGE_AUTH_MODES } from '../contracts/edge-access.js';
+import { OVERLOAD_MODES, type OverloadMode } from '../contracts/deployments.js';
 import { NODE_ROLES } from '../contracts/nodes.js';
 import { ConfigError } from '../errors/config-error.js';
 import type { LabelMap } from '../nodes/labels.js';
@@ -213,6 +214,15 @@ export const AGENT_OPTIONS = {
         throw new ConfigError(`${name} must be a number of at least 0, got "${raw}"`);
       return value;
     },
+  }),
+  offloadOverload: option({
+    flag: '--offload-overload <mode>',
+    env: 'FOGLINE_AGENT_OFFLOAD_OVERLOAD',
+    description:
+      'auto offloading, when neither this node nor the cloud can answer within the latency target: shed (answer 429 with Retry-After at once) or queue (wait on the side expected sooner)',
+    defaultText: 'shed',
+    defaultValue: (): OverloadMode => 'shed',
+    parse: parseChoice(OVERLOAD_MODES),
   }),
   offloadTimeoutMs: option({
     flag: '--offload-timeout-ms <ms>',

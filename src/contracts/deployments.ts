@@ -16,6 +16,9 @@ const DEPLOYMENT_VIEW_STATES = [...NODE_DEPLOYMENT_STATES, 'refused'] as const;
 export const OFFLOAD_POLICIES = ['edge-only', 'cloud-only', 'auto'] as const;
 export type OffloadPolicy = (typeof OFFLOAD_POLICIES)[number];
 export const DEFAULT_LATENCY_TARGET_MS = 50;
+/** What `auto` does with a request that neither the node nor the cloud can answer within the latency target (agent flag --offload-overload). */
+export const OVERLOAD_MODES = ['shed', 'queue'] as const;
+export type OverloadMode = (typeof OVERLOAD_MODES)[number];
 const OffloadPolicySchema = Type.Union(
   OFFLOAD_POLICIES.map((p) => Type.Literal(p)),
   {

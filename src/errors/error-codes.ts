@@ -58,6 +58,10 @@ export const ERROR_CODES = {
   FOGLINE_ERR_ARTIFACT_MISSING: { status: 500, message: 'The artifact file is missing from the artifact store' },
   FOGLINE_ERR_ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
   FOGLINE_ERR_RATE_LIMITED: { status: 429, message: 'Too many attempts from this address' },
+  FOGLINE_ERR_OVERLOADED: {
+    status: 429,
+    message: 'Neither this node nor the cloud can answer within the latency target now: retry after the Retry-After seconds',
+  },
   FOGLINE_ERR_STORAGE_FULL: { status: 507, message: "The control plane's disk is full" },
   FOGLINE_ERR_DB_UNAVAILABLE: { status: 503, message: 'The database is not reachable' },
   FOGLINE_ERR_SHUTTING_DOWN: { status: 503, message: 'The server is shutting down' },

@@ -12,7 +12,14 @@ import type { V2ModelSource } from './v2-model-source.js';
 
 const NameParams = Type.Object({ name: Type.String({ maxLength: 200 }) });
 const VersionParams = Type.Object({ name: Type.String({ maxLength: 200 }), version: Type.String({ maxLength: 20 }) });
-const V2_ERRORS = { 400: V2Error, 401: V2Error, 403: V2Error, 404: V2Error, 413: V2Error, 500: V2Error, 503: V2Error };
+const V2_ERRORS = { 400: V2Error, 401: V2Error, 403: V2Error, 404: V2Error, 413: V2Error, 429: V2Error, 500: V2Error, 503: V2Error };
+
+/** Whole seconds from a shed request's error details (at least 1). */
+function retryAfterSeconds(error: unknown): number {
+  const details = (error as { details?: { retryAfterSeconds?: unknown } }).details;
+  const seconds = Number(details?.retryAfterSeconds);
+  return Number.isFinite(seconds) && seconds >= 1 ? Math.ceil(seconds) : 1;
+}
 
 /** The protocol extensions these routes implement, by the names Triton gives them (GET /v2). */
 export const V2_EXTENSIONS = ['binary_tensor_data'];
@@ -30,6 +37,8 @@ export function v2Routes(source: V2ModelSource, access: Access): FastifyPluginAs
       const { status, body } = toErrorBody(error);
       if (status >= 500 && status !== 503) request.log.error({ err: error }, 'inference request failed');
       if (status === 503) reply.header('retry-after', '5');
+      // Shed under overload: the source says when its queue should have drained.
+      if (status === 429) reply.header('retry-after', String(retryAfterSeconds(error)));
       return reply.status(status).send({ error: body.message });
     });
     acceptBinaryTensorData(app);

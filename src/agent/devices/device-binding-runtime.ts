@@ -204,9 +204,11 @@ export class DeviceBindingRuntime {
       try {
         return await this.ports.infer(this.deployment, request);
       } catch (error) {
-        // A model that is loading (first start, a restart) answers 503 for a moment; a bad input never gets better.
-        const status = (error as { statusCode?: number }).statusCode;
-        if (attempt >= INFER_TRIES || this.stopped || (status !== undefined && status < 500)) throw error;
+        // A model that is loading (first start, a restart) answers 503 for a moment, and an
+        // overloaded node sheds with 429 for a moment; a bad input never gets better.
+        const { status, statusCode } = error as { status?: number; statusCode?: number };
+        const code = status ?? statusCode;
+        if (attempt >= INFER_TRIES || this.stopped || (code !== undefined && code < 500 && code !== 429)) throw error;
         await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** attempt));
       }
     }

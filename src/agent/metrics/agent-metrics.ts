@@ -10,7 +10,7 @@ import { ScrapeQueue } from '../../metrics/metrics-endpoint.js';
 import { ResourceGauges } from '../../metrics/resource-gauges.js';
 import { ARTIFACT_DOWNLOAD_CHANNEL, type ArtifactDownloadEvent } from '../artifacts/download-artifact.js';
 import type { BreakerState } from '../offload/circuit-breaker.js';
-import type { JointEvent, OffloadEvent, OffloadObserver } from '../offload/offloading-models.js';
+import type { JointEvent, OffloadEstimates, OffloadEvent, OffloadObserver } from '../offload/offloading-models.js';
 import { ServingMetrics, type ServingMetricsOptions } from './serving-metrics.js';
 
 export interface AgentMetricsOptions extends ServingMetricsOptions {
@@ -53,6 +53,7 @@ export class AgentMetrics {
   private readonly onDownload = (message: unknown) => this.downloaded(message as ArtifactDownloadEvent);
   private readonly offloadRequests: Counter<'deployment' | 'outcome' | 'reason'>;
   private offloadBreaker: (() => BreakerState) | null = null;
+  private offloadEstimates: () => readonly OffloadEstimates[] = () => [];
   private readonly jointSamples: Counter<'deployment' | 'outcome'>;
   private readonly jointLabelled: Counter<'deployment'>;
   private readonly jointCorrect: Counter<'deployment' | 'answer'>;
@@ -95,7 +96,7 @@ export class AgentMetrics {
     });
     this.offloadRequests = new Counter({
       name: 'fogline_offload_requests_total',
-      help: 'Inference requests by where they ran: local (on this node as decided), offloaded (the cloud answered) or fallback (meant for the cloud, answered here because the cloud failed or was held off), with the reason of the decision',
+      help: 'Inference requests by where they ran: local (on this node as decided), offloaded (the cloud answered), fallback (meant for the cloud, answered here because the cloud failed or was held off) or shed (auto under overload: answered 429 at once), with the reason of the decision',
       labelNames: ['deployment', 'outcome', 'reason'],
       registers,
     });
@@ -127,6 +128,7 @@ export class AgentMetrics {
         this.set(state === 'open' ? 1 : state === 'half-open' ? 0.5 : 0);
       },
     });
+    this.estimateGauges(registers);
     this.artifactsDir = path.resolve(options.dataDir, 'artifacts') + path.sep;
     diagnosticsChannel.subscribe(ARTIFACT_DOWNLOAD_CHANNEL, this.onDownload);
     this.scrapes = new ScrapeQueue(this.registry, () => this.refresh());
@@ -149,9 +151,60 @@ export class AgentMetrics {
     this.readResources = readResources;
   }
 
-  /** How to read the offload circuit breaker's state at scrape time. */
-  watchOffload(state: () => BreakerState): void {
+  /** How to read the offload circuit breaker's state and what `auto` weighs, at scrape time. */
+  watchOffload(state: () => BreakerState, estimates: () => readonly OffloadEstimates[] = () => []): void {
     this.offloadBreaker = state;
+    this.offloadEstimates = estimates;
+  }
+
+  /** What `auto` weighs per deployment (docs/agent.md says how to read them against its decisions). */
+  private estimateGauges(registers: Registry[]): void {
+    const estimates = () => this.offloadEstimates();
+    const gauge = (name: string, help: string, read: (estimate: OffloadEstimates) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['deployment'],
+        registers,
+        collect() {
+          this.reset();
+          for (const estimate of estimates()) {
+            const value = read(estimate);
+            if (value !== undefined && Number.isFinite(value)) this.set({ deployment: estimate.deployment }, value);
+          }
+        },
+      });
+    gauge(
+      'fogline_offload_edge_expected_ms',
+      'auto: expected completion on this node for a request arriving now (queue × time per batch), ms',
+      (e) => e.edgeExpectedMs,
+    );
+    gauge(
+      'fogline_offload_arrival_rate',
+      'auto: requests per second arriving at this node (all offloading deployments), recent',
+      (e) => e.edge.arrivalRate,
+    );
+    gauge(
+      'fogline_offload_local_budget_rate',
+      "auto: requests per second this node's model may take now without saturating the agent's event loop beside what it forwards",
+      (e) => e.edge.localRate,
+    );
+    gauge(
+      'fogline_offload_forward_cost_ms',
+      'auto: event-loop ms one forwarded request costs this node (learned)',
+      (e) => e.edge.forwardCostMs,
+    );
+    gauge(
+      'fogline_offload_cloud_expected_ms',
+      'auto: expected completion in the cloud (round trip + its reported queue), ms',
+      (e) => e.cloud.expectedMs,
+    );
+    gauge('fogline_offload_cloud_in_flight', 'auto: requests sent to the cloud and not answered yet', (e) => e.cloud.inFlight);
+    gauge(
+      'fogline_offload_cloud_limit',
+      'auto: how many requests may be outstanding in the cloud (grows while answers are in time, shrinks when late)',
+      (e) => e.cloud.limit,
+    );
   }
 
   /** The Prometheus text of everything above, resources read now. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { OFFLOAD_POLICIES } from '../../contracts/deployments.js';
+import { OFFLOAD_POLICIES, OVERLOAD_MODES } from '../../contracts/deployments.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { decideOffload, expectedLocalMs, type OffloadInputs } from './decide.js';
 
@@ -15,12 +15,15 @@ const anyInputs = fc.record<OffloadInputs>({
   batchMs: fc.option(fc.double({ min: 0, max: 5000, noNaN: true }), { nil: undefined }),
   maxBatchSize: fc.integer({ min: 1, max: 256 }),
   cpuLoadPerCore: fc.double({ min: 0, max: 64, noNaN: true }),
-  eventLoopUtilization: fc.double({ min: 0, max: 1, noNaN: true }),
   memoryFreeBytes: fc.integer({ min: 0, max: 64 * GiB }),
   memoryTotalBytes: fc.integer({ min: 0, max: 64 * GiB }),
   predictorHealthy: fc.boolean(),
   cloudAvailable: fc.boolean(),
-  cloudLatencyMs: fc.option(fc.double({ min: 0, max: 10_000, noNaN: true }), { nil: undefined }),
+  edgeHasBudget: fc.boolean(),
+  cloudHasRoom: fc.boolean(),
+  cloudInFlight: fc.nat({ max: 100 }),
+  cloudExpectedMs: fc.option(fc.double({ min: 0, max: 10_000, noNaN: true }), { nil: undefined }),
+  overload: fc.constantFrom(...OVERLOAD_MODES),
 });
 
 /** A healthy node with room to spare, under `auto`, whose queue is what the property varies. */
@@ -32,17 +35,20 @@ const calmAuto = (overrides: Partial<OffloadInputs>): OffloadInputs => ({
   batchMs: 1,
   maxBatchSize: 1,
   cpuLoadPerCore: 0.1,
-  eventLoopUtilization: 0.2,
   memoryFreeBytes: 8 * GiB,
   memoryTotalBytes: 16 * GiB,
   predictorHealthy: true,
   cloudAvailable: true,
-  cloudLatencyMs: undefined,
+  edgeHasBudget: true,
+  cloudHasRoom: true,
+  cloudInFlight: 1,
+  cloudExpectedMs: undefined,
+  overload: 'shed',
   ...overrides,
 });
 
 describe('decideOffload', () => {
-  it('never offloads under edge-only, whatever the node measures', () => {
+  it('never offloads or sheds under edge-only, whatever the node measures', () => {
     fc.assert(
       fc.property(anyInputs, (inputs) => {
         const decision = decideOffload({ ...inputs, policy: 'edge-only' });
@@ -65,12 +71,35 @@ describe('decideOffload', () => {
   it('no policy sends a request to a cloud that is held off', () => {
     fc.assert(
       fc.property(anyInputs, (inputs) => {
-        expect(decideOffload({ ...inputs, cloudAvailable: false }).target).toBe('edge');
+        expect(decideOffload({ ...inputs, cloudAvailable: false }).target).not.toBe('cloud');
       }),
     );
   });
 
-  it('auto offloads exactly when the expected wait in the queue exceeds the latency target', () => {
+  it('auto sheds only when neither side is expected within the target, and never with overload mode queue', () => {
+    fc.assert(
+      fc.property(anyInputs, (drawn) => {
+        const inputs = { ...drawn, policy: 'auto' as const };
+        const decision = decideOffload(inputs);
+        if (decision.target !== 'shed') return;
+        expect(inputs.overload).toBe('shed');
+        expect(decision.reason).toBe('overload');
+        expect(expectedLocalMs(inputs)).toBeGreaterThan(inputs.latencyTargetMs);
+        const cloudInTime = inputs.cloudAvailable && inputs.cloudHasRoom && (inputs.cloudExpectedMs ?? 0) <= inputs.latencyTargetMs;
+        expect(cloudInTime).toBe(false);
+        // Both sides have work outstanding: an idle side always takes the request.
+        expect(inputs.busy || inputs.waiting > 0).toBe(true);
+        expect(inputs.cloudAvailable && inputs.cloudInFlight === 0).toBe(false);
+      }),
+    );
+    fc.assert(
+      fc.property(anyInputs, (drawn) => {
+        expect(decideOffload({ ...drawn, overload: 'queue' }).target).not.toBe('shed');
+      }),
+    );
+  });
+
+  it('auto runs a request on the node whenever the node is within the target and has budget', () => {
     fc.assert(
       fc.property(
         fc.nat({ max: 1000 }),
@@ -78,33 +107,57 @@ describe('decideOffload', () => {
         fc.double({ min: 0.01, max: 500, noNaN: true }),
         fc.integer({ min: 1, max: 64 }),
         fc.integer({ min: 1, max: 5000 }),
-        (waiting, busy, batchMs, maxBatchSize, latencyTargetMs) => {
-          const inputs = calmAuto({ waiting, busy, batchMs, maxBatchSize, latencyTargetMs });
+        fc.option(fc.double({ min: 0, max: 10_000, noNaN: true }), { nil: undefined }),
+        (waiting, busy, batchMs, maxBatchSize, latencyTargetMs, cloudExpectedMs) => {
+          const inputs = calmAuto({ waiting, busy, batchMs, maxBatchSize, latencyTargetMs, cloudExpectedMs });
           const expected = expectedLocalMs(inputs);
           const decision = decideOffload(inputs);
-          expect(decision.target).toBe(expected > latencyTargetMs ? 'cloud' : 'edge');
-          expect(decision.reason).toBe(expected > latencyTargetMs ? 'queue' : 'within-target');
           expect(decision.expectedLocalMs).toBeCloseTo(expected);
+          if (expected <= latencyTargetMs) expect(decision).toMatchObject({ target: 'edge', reason: 'within-target' });
+          else expect(decision.target).not.toBe('edge');
         },
       ),
     );
   });
 
-  it('auto keeps a request on the node when the cloud has lately been slower than the queue', () => {
-    const inputs = calmAuto({ waiting: 9, batchMs: 10, latencyTargetMs: 50, cloudLatencyMs: 500 });
-    expect(expectedLocalMs(inputs)).toBe(100);
-    expect(decideOffload(inputs)).toMatchObject({ target: 'edge', reason: 'within-target' });
-    expect(decideOffload({ ...inputs, cloudLatencyMs: 20 })).toMatchObject({ target: 'cloud', reason: 'queue' });
+  it('auto under overload still sends a request to a side with nothing outstanding: its figures may be stale', () => {
+    const overloaded = calmAuto({ waiting: 0, busy: false, batchMs: 100, cloudExpectedMs: 500, cloudHasRoom: false, cloudInFlight: 3 });
+    expect(decideOffload(overloaded)).toMatchObject({ target: 'edge', reason: 'overload' });
+    const busyNode = { ...overloaded, busy: true, cloudHasRoom: true, cloudInFlight: 0 };
+    expect(decideOffload(busyNode)).toMatchObject({ target: 'cloud', reason: 'overload' });
+    expect(decideOffload({ ...busyNode, cloudAvailable: false })).toMatchObject({ target: 'shed', reason: 'overload' });
   });
 
-  it('auto offloads from an unhealthy predictor, a node short of memory, an oversubscribed CPU or a saturated event loop', () => {
+  it('auto sends a request past the node to the cloud while the cloud has room and is in time or sooner, else sheds', () => {
+    const past = calmAuto({ waiting: 9, batchMs: 10, latencyTargetMs: 50 });
+    expect(expectedLocalMs(past)).toBe(100);
+    expect(decideOffload(past)).toMatchObject({ target: 'cloud', reason: 'queue' });
+    expect(decideOffload({ ...past, cloudExpectedMs: 80 })).toMatchObject({ target: 'cloud', reason: 'queue', expectedCloudMs: 80 });
+    expect(decideOffload({ ...past, cloudExpectedMs: 500 })).toMatchObject({ target: 'shed', reason: 'overload' });
+    expect(decideOffload({ ...past, cloudHasRoom: false })).toMatchObject({ target: 'shed', reason: 'overload' });
+    expect(decideOffload({ ...past, cloudAvailable: false })).toMatchObject({ target: 'shed', reason: 'overload' });
+    expect(decideOffload({ ...past, cloudExpectedMs: 500, overload: 'queue' })).toMatchObject({ target: 'edge', reason: 'overload' });
+    expect(decideOffload({ ...past, cloudExpectedMs: 90, cloudHasRoom: false, overload: 'queue' })).toMatchObject({
+      target: 'edge',
+      reason: 'overload',
+    });
+  });
+
+  it('auto forwards when the node is in time but its compute budget is spent, unless the cloud cannot do better', () => {
+    const spent = calmAuto({ batchMs: 10, edgeHasBudget: false });
+    expect(decideOffload(spent)).toMatchObject({ target: 'cloud', reason: 'busy' });
+    expect(decideOffload({ ...spent, cloudExpectedMs: 200 })).toMatchObject({ target: 'edge', reason: 'within-target' });
+    expect(decideOffload({ ...spent, cloudHasRoom: false })).toMatchObject({ target: 'edge', reason: 'within-target' });
+    expect(decideOffload({ ...spent, cloudAvailable: false })).toMatchObject({ target: 'edge', reason: 'within-target' });
+  });
+
+  it('auto offloads from an unhealthy predictor, a node short of memory or an oversubscribed CPU', () => {
     expect(decideOffload(calmAuto({ predictorHealthy: false }))).toMatchObject({ target: 'cloud', reason: 'unhealthy' });
     expect(decideOffload(calmAuto({ memoryFreeBytes: 0.01 * GiB, memoryTotalBytes: 1 * GiB }))).toMatchObject({
       target: 'cloud',
       reason: 'memory',
     });
     expect(decideOffload(calmAuto({ cpuLoadPerCore: 3 }))).toMatchObject({ target: 'cloud', reason: 'cpu' });
-    expect(decideOffload(calmAuto({ eventLoopUtilization: 0.95 }))).toMatchObject({ target: 'cloud', reason: 'busy' });
     expect(decideOffload(calmAuto({ cpuLoadPerCore: 3, cloudAvailable: false }))).toMatchObject({
       target: 'edge',
       reason: 'cpu',

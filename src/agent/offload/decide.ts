@@ -1,4 +1,4 @@
-import type { OffloadPolicy } from '../../contracts/deployments.js';
+import type { OffloadPolicy, OverloadMode } from '../../contracts/deployments.js';
 
 /** Where one request runs. */
 export type RanOn = 'edge' | 'cloud';
@@ -15,7 +15,10 @@ export type OffloadReason =
   | 'queue'
   /** auto: the node's CPU is oversubscribed. */
   | 'cpu'
-  /** auto: the node's event loop is saturated (requests queue before they reach the model). */
+  /**
+   * auto: the node's compute budget is spent: running one more request here would saturate the
+   * agent's event loop, where the requests it forwards wait too (see EdgeBudget).
+   */
   | 'busy'
   /** auto: the node is short of memory. */
   | 'memory'
@@ -24,7 +27,9 @@ export type OffloadReason =
   /** The cloud was tried and failed (unreachable, timed out, 5xx): run on the node. */
   | 'cloud-error'
   /** Joint inference: the node's model answered first, and rows its hard-example rule found hard went to the cloud model. */
-  | 'hard-example';
+  | 'hard-example'
+  /** auto: neither side can answer within the latency target (the node's queue is past it, the cloud is full, slow or away): shed with 429. */
+  | 'overload';
 
 /** What the node measures at the moment a request arrives. */
 export interface OffloadInputs {
@@ -39,11 +44,6 @@ export interface OffloadInputs {
   maxBatchSize: number;
   /** 1-minute load average divided by the CPU count. */
   cpuLoadPerCore: number;
-  /**
-   * Share of the last moments the agent's event loop was busy (0–1). Near 1, requests wait in the
-   * socket buffers before they are even parsed, where the micro-batcher's queue cannot see them.
-   */
-  eventLoopUtilization: number;
   /** Memory a new process can get (MemAvailable), bytes. */
   memoryFreeBytes: number;
   memoryTotalBytes: number;
@@ -51,8 +51,19 @@ export interface OffloadInputs {
   predictorHealthy: boolean;
   /** False while the circuit breaker holds the cloud off. */
   cloudAvailable: boolean;
-  /** Recent latency of offloaded requests, ms; undefined before the first. */
-  cloudLatencyMs: number | undefined;
+  /**
+   * auto: whether the node's compute budget has a place for this request now (EdgeBudget: the
+   * rate its event loop can afford beside the requests it forwards).
+   */
+  edgeHasBudget: boolean;
+  /** auto: whether the cloud may take one more request now (fewer outstanding than its adaptive limit). */
+  cloudHasRoom: boolean;
+  /** auto: requests this node has sent to the cloud and not had answered yet. */
+  cloudInFlight: number;
+  /** auto: expected completion of a request sent to the cloud now (round trip + its reported queue), ms; undefined before the first answer. */
+  cloudExpectedMs: number | undefined;
+  /** auto: what to do when neither side can answer within the target (default shed). */
+  overload?: OverloadMode;
 }
 
 export interface OffloadThresholds {
@@ -60,17 +71,18 @@ export interface OffloadThresholds {
   cpuLoadPerCore: number;
   /** auto offloads when the free share of memory is under this (default 0.05). */
   memoryFreeShare: number;
-  /** auto offloads while the event loop is busy at least this share of the time (default 0.9). */
-  eventLoopUtilization: number;
 }
 
-export const DEFAULT_THRESHOLDS: OffloadThresholds = { cpuLoadPerCore: 2, memoryFreeShare: 0.05, eventLoopUtilization: 0.9 };
+export const DEFAULT_THRESHOLDS: OffloadThresholds = { cpuLoadPerCore: 2, memoryFreeShare: 0.05 };
 
 export interface OffloadDecision {
-  target: RanOn;
+  /** Where it runs, or `shed`: answered 429 at once (auto, overload mode shed). */
+  target: RanOn | 'shed';
   reason: OffloadReason;
   /** auto: the latency the node expected for this request here (queue + its own batch), ms. */
   expectedLocalMs?: number;
+  /** auto: the latency expected in the cloud, ms, when known. */
+  expectedCloudMs?: number;
   /** The policy wanted the cloud but the circuit breaker holds it off: the request falls back to the node. */
   fallback: boolean;
 }
@@ -91,13 +103,18 @@ export function expectedLocalMs(inputs: Pick<OffloadInputs, 'waiting' | 'busy' |
  *
  * - edge-only: always the node.
  * - cloud-only: the cloud.
- * - auto: the cloud when the predictor is unhealthy, memory or CPU are short, the agent's event
- *   loop is saturated (its backlog is in the sockets, unparsed), or the expected wait
- *   in the queue is past the latency target and the cloud has not been slower than that lately;
- *   otherwise the node.
+ * - auto, in order: the cloud when the predictor is unhealthy, memory or CPU are short. Then the
+ *   node when its expected completion (queue × time per batch) is within the latency target and
+ *   its compute budget has a place; else the cloud when it has room (fewer outstanding requests
+ *   than its adaptive limit) and is expected within the target or sooner than the node; else the
+ *   node if it is within the target after all (its budget is spent, but nothing else can do
+ *   better); else neither side can answer in time: with overload mode `queue` the side expected
+ *   sooner; else (mode `shed`) a side with nothing outstanding still takes it (its figures may
+ *   be stale: only requests refresh them), and only when both have work outstanding is the
+ *   request shed (429).
  *
  * Whatever the policy, while the circuit breaker holds the cloud off, a request that would have
- * gone there runs on the node (`fallback`).
+ * gone there runs on the node (`fallback`) — or, under `auto` past the target, is shed.
  */
 export function decideOffload(inputs: OffloadInputs, thresholds: OffloadThresholds = DEFAULT_THRESHOLDS): OffloadDecision {
   const wanted = wantedTarget(inputs, thresholds);
@@ -106,28 +123,35 @@ export function decideOffload(inputs: OffloadInputs, thresholds: OffloadThreshol
 }
 
 function wantedTarget(inputs: OffloadInputs, thresholds: OffloadThresholds): OffloadDecision {
-  const edge = (reason: OffloadReason, expectedLocalMs?: number): OffloadDecision => ({
-    target: 'edge',
+  if (inputs.policy === 'edge-only') return { target: 'edge', reason: 'edge-only', fallback: false };
+  if (inputs.policy === 'cloud-only') return { target: 'cloud', reason: 'cloud-only', fallback: false };
+  const expectedLocal = expectedLocalMs(inputs);
+  const expectedCloud = inputs.cloudExpectedMs;
+  const decision = (target: OffloadDecision['target'], reason: OffloadReason): OffloadDecision => ({
+    target,
     reason,
     fallback: false,
-    ...(expectedLocalMs === undefined ? {} : { expectedLocalMs }),
+    expectedLocalMs: expectedLocal,
+    ...(expectedCloud === undefined ? {} : { expectedCloudMs: expectedCloud }),
   });
-  const cloud = (reason: OffloadReason, expectedLocalMs?: number): OffloadDecision => ({
-    target: 'cloud',
-    reason,
-    fallback: false,
-    ...(expectedLocalMs === undefined ? {} : { expectedLocalMs }),
-  });
-  if (inputs.policy === 'edge-only') return edge('edge-only');
-  if (inputs.policy === 'cloud-only') return cloud('cloud-only');
-  if (!inputs.predictorHealthy) return cloud('unhealthy');
-  const expected = expectedLocalMs(inputs);
+  if (!inputs.predictorHealthy) return decision('cloud', 'unhealthy');
   if (inputs.memoryTotalBytes > 0 && inputs.memoryFreeBytes / inputs.memoryTotalBytes < thresholds.memoryFreeShare)
-    return cloud('memory', expected);
-  if (inputs.cpuLoadPerCore >= thresholds.cpuLoadPerCore) return cloud('cpu', expected);
-  if (inputs.eventLoopUtilization >= thresholds.eventLoopUtilization) return cloud('busy', expected);
-  // Past the target, the cloud is worth it unless it has lately been slower than waiting here.
-  if (expected > inputs.latencyTargetMs && (inputs.cloudLatencyMs === undefined || inputs.cloudLatencyMs < expected))
-    return cloud('queue', expected);
-  return edge('within-target', expected);
+    return decision('cloud', 'memory');
+  if (inputs.cpuLoadPerCore >= thresholds.cpuLoadPerCore) return decision('cloud', 'cpu');
+  const target = inputs.latencyTargetMs;
+  const edgeInTime = expectedLocal <= target;
+  if (edgeInTime && inputs.edgeHasBudget) return decision('edge', 'within-target');
+  // Unknown (no answer yet) counts as in time: the first answers are how the node learns.
+  const cloudOpen = inputs.cloudAvailable && inputs.cloudHasRoom;
+  const cloudMs = expectedCloud ?? 0;
+  if (cloudOpen && (cloudMs <= target || cloudMs < expectedLocal)) return decision('cloud', edgeInTime ? 'busy' : 'queue');
+  if (edgeInTime) return decision('edge', 'within-target');
+  if (inputs.overload === 'queue') return cloudOpen && cloudMs < expectedLocal ? decision('cloud', 'queue') : decision('edge', 'overload');
+  // A side with nothing outstanding is never past capacity, whatever its last figures say (an
+  // estimate refreshes only with requests): it takes the request, the sooner one first.
+  const edgeIdle = !inputs.busy && inputs.waiting === 0;
+  const cloudIdle = inputs.cloudAvailable && inputs.cloudInFlight === 0;
+  if (edgeIdle && (!cloudIdle || expectedLocal <= cloudMs)) return decision('edge', 'overload');
+  if (cloudIdle) return decision('cloud', 'overload');
+  return decision('shed', 'overload');
 }

@@ -8,7 +8,7 @@ import type { SlotQueue } from '../runtime/model-slot.js';
 import { type OffloadEvent, OffloadingModels } from './offloading-models.js';
 
 const REQUEST: V2InferRequest = { id: 'r1', inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP32', data: [1] }] };
-const CALM = { cpuLoadPerCore: 0, memoryFreeBytes: 8e9, memoryTotalBytes: 16e9, eventLoopUtilization: 0.1 };
+const CALM = { cpuLoadPerCore: 0, memoryFreeBytes: 8e9, memoryTotalBytes: 16e9, eventLoopUtilization: 0.1, windowMs: 0 };
 
 /** A node's models as OffloadingModels sees them: a policy, a queue and a local answer (or failure). */
 function fakeModels(state: {
@@ -142,34 +142,61 @@ describe('OffloadingModels', () => {
     expect(events.map((e) => `${e.outcome}:${e.reason}`)).toEqual(['local:edge-only', 'local:within-target', 'offloaded:queue']);
   });
 
-  it('auto: once the event loop reads saturated, requests keep going to the cloud for the hold, then come back to the node', async () => {
+  it('auto: once the node has spent its compute budget, requests in time on the node still go to the cloud', async () => {
     const cloud = await fakeCloud();
     closers.push(cloud.close);
-    let elu = 0.95;
-    const models = fakeModels({ offload: offload('auto'), queue: QUEUE });
+    // A generous target: the cloud's first answers (a new connection) must not count as late here.
+    const models = fakeModels({ offload: { ...offload('auto'), latencyTargetMs: 5000 }, queue: { ...QUEUE, batchMs: 10 } });
     const events: OffloadEvent[] = [];
+    // A budget of 0.1% of the loop: one request per 10 s at 10 ms each.
     const routed = new OffloadingModels(models, {
       observer: { routed: (e) => events.push(e) },
-      pressure: () => ({ ...CALM, eventLoopUtilization: elu }),
-      busyHoldMs: 300,
+      pressure: () => CALM,
+      budget: { maxUtilization: 0.001 },
     });
     routed.connect({ server: cloud.url, credential: 'fgl.node.secret', nodeName: 'edge-1' });
-    const ranOn = async () => (await routed.infer('energy', undefined, REQUEST)).parameters?.['fogline.ran_on'];
-    expect(await ranOn()).toBe('cloud');
-    // The next reading is calm, but within the hold: still the cloud (a calm reading right after
-    // a saturated one mostly says the backlog just moved to the cloud).
-    elu = 0.2;
-    expect(await ranOn()).toBe('cloud');
-    expect(await ranOn()).toBe('cloud');
-    await new Promise((resolve) => setTimeout(resolve, 350));
-    expect(await ranOn()).toBe('edge');
+    const reasons: unknown[] = [];
+    for (let i = 0; i < 3; i++) reasons.push((await routed.infer('energy', undefined, REQUEST)).parameters?.['fogline.offload_reason']);
+    expect(reasons).toEqual(['within-target', 'busy', 'busy']);
     expect(models.localCalls).toBe(1);
-    expect(events.map((e) => `${e.outcome}:${e.reason}`)).toEqual([
-      'offloaded:busy',
-      'offloaded:busy',
-      'offloaded:busy',
-      'local:within-target',
+    expect(events.map((e) => `${e.outcome}:${e.reason}`)).toEqual(['local:within-target', 'offloaded:busy', 'offloaded:busy']);
+    expect(routed.estimates()).toEqual([
+      expect.objectContaining({ deployment: 'energy', edgeExpectedMs: 10, cloud: expect.objectContaining({ inFlight: 0, limit: 8 }) }),
     ]);
+  });
+
+  it('auto: with the cloud down and the node past its target, the node answers until the breaker opens, then the excess is shed with 429', async () => {
+    // A port nothing listens on: the cloud cannot be reached.
+    const closed = await fakeCloud();
+    await closed.close();
+    const models = fakeModels({ offload: offload('auto'), queue: { ...QUEUE, waiting: 9, busy: true, batchMs: 10 } });
+    const events: OffloadEvent[] = [];
+    const routed = offloader(models, closed.url, events);
+    for (let i = 0; i < 3; i++) {
+      const answer = await routed.infer('energy', undefined, REQUEST);
+      expect(answer.parameters).toMatchObject({ 'fogline.ran_on': 'edge', 'fogline.offload_reason': 'cloud-error' });
+    }
+    expect(routed.breakerState()).toBe('open');
+    const shed = await routed.infer('energy', undefined, REQUEST).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(shed).toBeInstanceOf(FoglineError);
+    expect(shed).toMatchObject({ code: 'FOGLINE_ERR_OVERLOADED', status: 429, details: { retryAfterSeconds: 1 } });
+    expect(String((shed as Error).message)).toMatch(/overloaded.*retry after 1 s/);
+    expect(models.localCalls).toBe(3);
+    expect(events.map((e) => e.outcome)).toEqual(['fallback', 'fallback', 'fallback', 'shed']);
+  });
+
+  it('auto with overload mode queue: past the target and the cloud down, the node takes the request instead of shedding', async () => {
+    const closed = await fakeCloud();
+    await closed.close();
+    const models = fakeModels({ offload: offload('auto'), queue: { ...QUEUE, waiting: 9, busy: true, batchMs: 10 } });
+    const routed = new OffloadingModels(models, { pressure: () => CALM, overload: 'queue', cloudTimeoutMs: 500 });
+    routed.connect({ server: closed.url, credential: 'fgl.node.secret', nodeName: 'edge-1' });
+    for (let i = 0; i < 5; i++) expect((await routed.infer('energy', undefined, REQUEST)).parameters?.['fogline.ran_on']).toBe('edge');
+    expect(routed.breakerState()).toBe('open');
+    expect(models.localCalls).toBe(5);
   });
 
   it('auto: a request the node fails on its side (crashed worker) is answered by the cloud, and the next ones go there too', async () => {

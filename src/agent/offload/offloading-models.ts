@@ -1,6 +1,7 @@
 import type { BearerToken } from '../../client/bearer-token.js';
-import type { JointCounts } from '../../contracts/deployments.js';
+import type { JointCounts, OverloadMode } from '../../contracts/deployments.js';
 import type { V2InferRequest, V2InferResponse, V2ModelMetadata } from '../../contracts/open-inference.js';
+import { FoglineError } from '../../errors/fogline-error.js';
 import type { V2ModelSource } from '../../inference/v2-model-source.js';
 import { selectOutputs } from '../../inference/v2-tensors.js';
 import type { InferOutput } from '../../ml/bundle/infer-tensors.js';
@@ -9,9 +10,22 @@ import { HARD_EXAMPLE_RULES } from '../../ml/joint/hard-example.js';
 import { type DeployedModels, type DeploymentJoint, isServerError } from '../runtime/deployed-models.js';
 import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { CloudClient, CloudInferError } from '../../inference/v2-client.js';
-import { decideOffload, DEFAULT_THRESHOLDS, type OffloadReason, type OffloadThresholds, type RanOn } from './decide.js';
+import { CloudEstimate, type CloudEstimateState } from './cloud-estimate.js';
+import {
+  decideOffload,
+  DEFAULT_THRESHOLDS,
+  expectedLocalMs,
+  type OffloadDecision,
+  type OffloadReason,
+  type OffloadThresholds,
+  type RanOn,
+} from './decide.js';
+import { EdgeBudget, type EdgeBudgetOptions, type EdgeBudgetState } from './edge-budget.js';
 import { batchOf, type FlatOutput, flatOutputs, mergeRows, readLabels, sliceRows } from './joint-rows.js';
 import { type Pressure, PressureGauge } from './pressure.js';
+
+/** An idle node's time per batch older than this is measured again before it steers requests away (ms). */
+const STALE_MS = 1000;
 
 /** The response `parameters` that say where a request ran. */
 export const RAN_ON_PARAMETER = 'fogline.ran_on';
@@ -48,8 +62,18 @@ export interface JointEvent extends JointCounts {
  */
 export interface OffloadEvent {
   deployment: string;
-  outcome: 'local' | 'offloaded' | 'fallback';
+  /** `shed`: answered 429 at once, run nowhere (auto under overload). */
+  outcome: 'local' | 'offloaded' | 'fallback' | 'shed';
   reason: OffloadReason;
+}
+
+/** What `auto` weighs for one deployment now (GET /api/agent/offload, the agent's metrics). */
+export interface OffloadEstimates {
+  deployment: string;
+  /** Expected completion on the node for a request arriving now, ms. */
+  edgeExpectedMs: number;
+  edge: EdgeBudgetState;
+  cloud: CloudEstimateState;
 }
 
 /** Told of every routed request (the agent's Prometheus metrics implement it). */
@@ -71,13 +95,10 @@ export interface OffloadingModelsOptions {
   pressure?: () => Pressure;
   /** How long a predictor that failed on the server side is treated as unhealthy by `auto` (default 5000 ms). */
   unhealthyMs?: number;
-  /**
-   * After the agent's event loop is found saturated, how long `auto` keeps treating it as
-   * saturated (default 1000 ms). Readings are 250 ms apart: without a hold, one calm reading sends
-   * every request of the next 250 ms to the node's model, which (running in-process) blocks the
-   * loop for each of them, and the backlog comes straight back (bench/offload).
-   */
-  busyHoldMs?: number;
+  /** How the node's compute is budgeted beside the requests it forwards (see EdgeBudget). */
+  budget?: EdgeBudgetOptions;
+  /** auto, when neither side can answer within the latency target: `shed` (429 + Retry-After, the default) or `queue`. */
+  overload?: OverloadMode;
 }
 
 /** Where offloaded requests go once the agent is enrolled. */
@@ -106,10 +127,13 @@ export class OffloadingModels implements V2ModelSource {
   private readonly pressure: () => Pressure;
   private readonly cloudTimeoutMs: number;
   private readonly unhealthyMs: number;
-  private readonly busyHoldMs: number;
-  private saturatedUntil = 0;
+  private readonly overload: OverloadMode;
+  /** One event loop for every deployment: one budget. */
+  private readonly budget: EdgeBudget;
+  private readonly cloudEstimates = new Map<string, CloudEstimate>();
+  /** When each deployment last ran a request here (Date.now()). */
+  private readonly lastLocalAt = new Map<string, number>();
   private readonly unhealthyUntil = new Map<string, number>();
-  private readonly cloudLatencyMs = new Map<string, number>();
   private readonly ran = new Map<string, RanWhere>();
 
   constructor(
@@ -123,7 +147,8 @@ export class OffloadingModels implements V2ModelSource {
     this.pressure = options.pressure ?? (() => gauge.now());
     this.cloudTimeoutMs = options.cloudTimeoutMs ?? 2000;
     this.unhealthyMs = options.unhealthyMs ?? 5000;
-    this.busyHoldMs = options.busyHoldMs ?? 1000;
+    this.overload = options.overload ?? 'shed';
+    this.budget = new EdgeBudget(options.budget);
   }
 
   /** Once enrolled: the control plane to offload to, with this node's credential. */
@@ -182,23 +207,38 @@ export class OffloadingModels implements V2ModelSource {
     }
     const pressure = this.pressure();
     const now = Date.now();
-    if (pressure.eventLoopUtilization >= this.thresholds.eventLoopUtilization) this.saturatedUntil = now + this.busyHoldMs;
+    const cloud = this.cloudEstimate(name);
+    // An idle node's time per batch from more than STALE_MS ago says little (a cold first batch, a
+    // burst long over): counted as unknown, so the next request runs here and measures it again.
+    const idle = !queue?.busy && (queue?.waiting ?? 0) === 0;
+    const stale = idle && now - (this.lastLocalAt.get(name) ?? 0) > STALE_MS;
+    const batchMs = stale ? undefined : queue?.batchMs;
+    if (pressure.windowMs > 0) this.budget.observeLoop(pressure.eventLoopUtilization, pressure.windowMs);
+    this.budget.arrived();
+    // Only `auto` takes a place in the budget; the fixed policies do not ask.
+    const edgeHasBudget = offload.policy === 'auto' && this.budget.take(queue?.batchMs);
     const decision = decideOffload(
       {
         policy: offload.policy,
         latencyTargetMs: offload.latencyTargetMs,
         waiting: queue?.waiting ?? 0,
         busy: queue?.busy ?? false,
-        batchMs: queue?.batchMs,
+        batchMs,
         maxBatchSize: queue?.maxBatchSize ?? 1,
         ...pressure,
-        eventLoopUtilization: now < this.saturatedUntil ? 1 : pressure.eventLoopUtilization,
         predictorHealthy: queue !== undefined && (this.unhealthyUntil.get(name) ?? 0) <= now,
         cloudAvailable: this.breaker.available(),
-        cloudLatencyMs: this.cloudLatencyMs.get(name),
+        edgeHasBudget,
+        cloudHasRoom: cloud.hasRoom(),
+        cloudInFlight: cloud.inFlight,
+        cloudExpectedMs: cloud.expectedMs(),
+        overload: this.overload,
       },
       this.thresholds,
     );
+    // A place taken but not used goes back: the budget counts requests the node runs.
+    if (edgeHasBudget && decision.target !== 'edge') this.budget.refund();
+    if (decision.target === 'shed') return this.shed(name, decision);
     if (decision.target === 'cloud') {
       const answer = await this.tryCloud(name, offload.inferPath, request, decision.reason);
       if (answer) return answer;
@@ -228,19 +268,59 @@ export class OffloadingModels implements V2ModelSource {
   private async callCloud(name: string, path: string, request: V2InferRequest): Promise<V2InferResponse | undefined> {
     const target = this.target;
     if (!target || !this.breaker.allow()) return undefined;
+    const estimate = this.cloudEstimate(name);
+    const targetMs = this.models.offload(name)?.latencyTargetMs ?? Infinity;
     const started = performance.now();
+    estimate.started();
+    this.budget.routed('cloud');
     try {
       const response = await target.client.infer(path, request);
       this.breaker.success();
-      const ms = performance.now() - started;
-      const last = this.cloudLatencyMs.get(name);
-      this.cloudLatencyMs.set(name, last === undefined ? ms : last + 0.2 * (ms - last));
+      estimate.finished({ ms: performance.now() - started, ok: true }, targetMs);
       return response;
     } catch (error) {
+      estimate.finished({ ms: performance.now() - started, ok: false }, targetMs);
       if (error instanceof CloudInferError && !error.cloudFault) this.breaker.success();
       else this.breaker.failure();
       return undefined;
     }
+  }
+
+  private cloudEstimate(name: string): CloudEstimate {
+    let estimate = this.cloudEstimates.get(name);
+    if (!estimate) {
+      estimate = new CloudEstimate();
+      this.cloudEstimates.set(name, estimate);
+    }
+    return estimate;
+  }
+
+  /** What `auto` weighs now, per deployment with offload settings (for the agent's metrics and status). */
+  estimates(): OffloadEstimates[] {
+    return [...this.cloudEstimates.entries()].map(([deployment, cloud]) => {
+      const queue = this.models.queue(deployment);
+      return {
+        deployment,
+        edgeExpectedMs: queue ? expectedLocalMs(queue) : 0,
+        edge: this.budget.state(queue?.batchMs),
+        cloud: cloud.state(),
+      };
+    });
+  }
+
+  /** Refuses a request neither side can answer within the target: 429, with when to try again. */
+  private shed(name: string, decision: OffloadDecision): never {
+    this.observer.routed({ deployment: name, outcome: 'shed', reason: 'overload' });
+    const counts = this.ran.get(name) ?? { local: 0, offloaded: 0 };
+    this.ran.set(name, counts);
+    // The node's queue drains in about its expected time; a second is the least Retry-After says.
+    const retryAfterSeconds = Math.max(1, Math.ceil((decision.expectedLocalMs ?? 0) / 1000));
+    const cloud = decision.expectedCloudMs === undefined ? 'full or away' : `about ${Math.round(decision.expectedCloudMs)} ms`;
+    throw new FoglineError(
+      'FOGLINE_ERR_OVERLOADED',
+      `"${name}" is overloaded: the node expects about ${Math.round(decision.expectedLocalMs ?? 0)} ms and the cloud is ${cloud}, past the ${this.models.offload(name)?.latencyTargetMs ?? '?'} ms target; retry after ${retryAfterSeconds} s`,
+      { retryAfterSeconds },
+    );
   }
 
   /**
@@ -354,6 +434,8 @@ export class OffloadingModels implements V2ModelSource {
     markFailures = true,
   ): Promise<V2InferResponse> {
     let response: V2InferResponse;
+    this.budget.routed('edge', this.models.queue(name)?.batchMs ?? 0);
+    this.lastLocalAt.set(name, Date.now());
     try {
       response = await this.models.infer(name, version, request, signal);
     } catch (error) {

@@ -8,6 +8,8 @@ export interface Pressure {
   memoryTotalBytes: number;
   /** Share of the time since the previous reading that this process's event loop was busy (0–1). */
   eventLoopUtilization: number;
+  /** How long that was, ms (0 for a reading handed over again). */
+  windowMs: number;
 }
 
 /**
@@ -20,23 +22,26 @@ export class PressureGauge {
   private elu: EventLoopUtilization = performance.eventLoopUtilization();
 
   constructor(
-    private readonly maxAgeMs = 250,
-    private readonly read: () => Omit<Pressure, 'eventLoopUtilization'> = readPressure,
+    private readonly maxAgeMs = 100,
+    private readonly read: () => Omit<Pressure, 'eventLoopUtilization' | 'windowMs'> = readPressure,
   ) {}
 
+  /** The latest reading; a new one (with its window) at most every `maxAgeMs`, else the last with `windowMs` 0. */
   now(): Pressure {
     const at = Date.now();
     if (!this.last || at - this.last.at >= this.maxAgeMs) {
       const elu = performance.eventLoopUtilization();
-      const utilization = performance.eventLoopUtilization(elu, this.elu).utilization;
+      const delta = performance.eventLoopUtilization(elu, this.elu);
       this.elu = elu;
-      this.last = { at, value: { ...this.read(), eventLoopUtilization: Number.isFinite(utilization) ? utilization : 0 } };
+      const utilization = Number.isFinite(delta.utilization) ? delta.utilization : 0;
+      this.last = { at, value: { ...this.read(), eventLoopUtilization: utilization, windowMs: delta.idle + delta.active } };
+      return this.last.value;
     }
-    return this.last.value;
+    return { ...this.last.value, windowMs: 0 };
   }
 }
 
-export function readPressure(): Omit<Pressure, 'eventLoopUtilization'> {
+export function readPressure(): Omit<Pressure, 'eventLoopUtilization' | 'windowMs'> {
   const cpus = Math.max(1, os.availableParallelism());
   return { cpuLoadPerCore: (os.loadavg()[0] ?? 0) / cpus, memoryFreeBytes: availableMemory(), memoryTotalBytes: os.totalmem() };
 }
