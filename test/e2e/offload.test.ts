@@ -3,8 +3,9 @@
  * deliberately small local capacity (--max-batch-size 1). One small forecaster is deployed three
  * times: edge-only, cloud-only (made with the CLI's --offload) and auto with a 1 ms target.
  * cloud-only answers come from the control plane with the same numbers as the node's; auto under a
- * burst offloads some requests and fails none; with the control plane stopped, cloud-only and auto
- * requests still succeed on the node. Steps run in order and share one cluster.
+ * burst offloads some requests, sheds the excess with 429 + Retry-After and fails none; with the
+ * control plane stopped, cloud-only requests still succeed on the node, and auto under overload
+ * answers on the node or sheds, never fails. Steps run in order and share one cluster.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -17,7 +18,8 @@ interface Answer {
   status: number;
   ranOn: string | undefined;
   header: string | null;
-  body: V2InferResponse;
+  retryAfter: string | null;
+  body: V2InferResponse & { error?: string };
 }
 
 describe('offloading (real processes)', { timeout: 180_000 }, () => {
@@ -33,17 +35,30 @@ describe('offloading (real processes)', { timeout: 180_000 }, () => {
       body: JSON.stringify(REQUEST),
       signal: AbortSignal.timeout(15_000),
     });
-    const body = (await response.json()) as V2InferResponse;
+    const body = (await response.json()) as Answer['body'];
     return {
       status: response.status,
       ranOn: body.parameters?.['fogline.ran_on'] as string | undefined,
       header: response.headers.get('x-fogline-ran-on'),
+      retryAfter: response.headers.get('retry-after'),
       body,
     };
   }
 
   /** `count` requests at once; every answer. */
   const burst = (model: string, count: number) => Promise.all(Array.from({ length: count }, () => infer(model)));
+
+  /** Every answer is a 200 or a shed (429 with Retry-After and a message saying so): nothing failed. */
+  function expectAnsweredOrShed(answers: Answer[]): { shed: Answer[]; answered: Answer[] } {
+    const shed = answers.filter((a) => a.status === 429);
+    const answered = answers.filter((a) => a.status === 200);
+    expect(answers.filter((a) => a.status !== 200 && a.status !== 429)).toEqual([]);
+    for (const a of shed) {
+      expect(Number(a.retryAfter)).toBeGreaterThanOrEqual(1);
+      expect(a.body.error).toMatch(/overloaded.*retry after \d+ s/);
+    }
+    return { shed, answered };
+  }
 
   beforeAll(async () => {
     cluster = await TestCluster.start('offload');
@@ -128,18 +143,24 @@ describe('offloading (real processes)', { timeout: 180_000 }, () => {
     socket.close();
   });
 
-  it('auto under a burst offloads some requests and fails none; the agent counts where they ran', async () => {
+  it('auto under a burst offloads some requests, sheds the excess with 429 and fails none; the agent counts where they ran', async () => {
     const answers = (await Promise.all([burst('busy', 100), burst('busy', 100), burst('busy', 100)])).flat();
-    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
-    const cloud = answers.filter((a) => a.ranOn === 'cloud').length;
-    const edge = answers.filter((a) => a.ranOn === 'edge').length;
-    expect(cloud + edge).toBe(300);
+    const { shed, answered } = expectAnsweredOrShed(answers);
+    const cloud = answered.filter((a) => a.ranOn === 'cloud').length;
+    const edge = answered.filter((a) => a.ranOn === 'edge').length;
+    expect(cloud + edge + shed.length).toBe(300);
     expect(cloud).toBeGreaterThan(0);
+    // A 1 ms target cannot be met by either side for 300 requests at once: the excess is shed at once.
+    expect(shed.length).toBeGreaterThan(0);
     // On a loaded machine the whole burst may go to the cloud (the event loop saturated, or every
     // wait past 1 ms): auto is not cloud-only, though: once the queue drains, a lone request runs here.
     await eventually(async () => ((await infer('busy')).ranOn === 'edge' ? true : undefined), 30_000, 500);
     const metrics = await (await fetch(`${agentUrl}/metrics`)).text();
-    expect(metrics).toMatch(/fogline_offload_requests_total\{deployment="busy",outcome="offloaded",reason="queue"\} \d+/);
+    expect(metrics).toMatch(/fogline_offload_requests_total\{deployment="busy",outcome="offloaded",reason="(queue|overload)"\} \d+/);
+    expect(metrics).toContain(`fogline_offload_requests_total{deployment="busy",outcome="shed",reason="overload"} ${shed.length}`);
+    // What auto weighed is on /metrics too (docs/agent.md).
+    expect(metrics).toMatch(/fogline_offload_cloud_limit\{deployment="busy"\} \d+/);
+    expect(metrics).toMatch(/fogline_offload_edge_expected_ms\{deployment="busy"\} [\d.]+/);
     expect(metrics).toMatch(/fogline_offload_requests_total\{deployment="cloudy",outcome="offloaded",reason="cloud-only"\} \d+/);
     // The node reports the same counts with its deployment status (about every 10 s): the API and dashboard show them.
     const node = await eventually(async () => {
@@ -150,11 +171,18 @@ describe('offloading (real processes)', { timeout: 180_000 }, () => {
     expect(node.nodeName).toBe('edge-1');
   });
 
-  it('with the control plane stopped, cloud-only and auto requests still succeed on the node', async () => {
+  it('with the control plane stopped, cloud-only requests succeed on the node, and auto under overload answers on the node or sheds', async () => {
     await ensureStopped(cluster.server);
-    const answers = [...(await burst('cloudy', 30)), ...(await burst('busy', 100)), ...(await burst('cloudy', 30))];
-    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
-    expect(answers.every((a) => a.ranOn === 'edge')).toBe(true);
+    const cloudOnly = [...(await burst('cloudy', 30)), ...(await burst('cloudy', 30))];
+    expect(cloudOnly.filter((a) => a.status !== 200)).toEqual([]);
+    expect(cloudOnly.every((a) => a.ranOn === 'edge')).toBe(true);
+    // Overload with the cloud away: nothing fails; what the node can take it answers, the rest is shed.
+    const overloaded = (await Promise.all([burst('busy', 100), burst('busy', 100)])).flat();
+    const { answered } = expectAnsweredOrShed(overloaded);
+    expect(answered.length).toBeGreaterThan(0);
+    expect(answered.every((a) => a.ranOn === 'edge')).toBe(true);
+    // A cloud failure never fails a request the node can serve: one at a time, every one is answered here.
+    for (let i = 0; i < 5; i++) expect(await infer('busy')).toMatchObject({ status: 200, ranOn: 'edge' });
     const metrics = await (await fetch(`${agentUrl}/metrics`)).text();
     expect(metrics).toMatch(/fogline_offload_requests_total\{deployment="cloudy",outcome="fallback",reason="cloud-error"\} \d+/);
     expect(metrics).toMatch(/fogline_offload_circuit_open 1/);
