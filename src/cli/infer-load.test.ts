@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { V2InferResponse } from '../contracts/open-inference.js';
-import { formatLoadSummary, runInferLoad } from './infer-load.js';
+import { formatLoadSummary, runInferLoad, ShedError } from './infer-load.js';
 
 const answer = (ranOn: string, reason: string): V2InferResponse => ({
   model_name: 'energy',
@@ -38,6 +38,22 @@ describe('runInferLoad', () => {
       'offload reasons: within-target 25 (55.6%), queue 20 (44.4%)',
       'failed 5×: HTTP 503: busy',
     ]);
+  });
+
+  it('counts requests shed with 429 apart from failures: not run, not failed', async () => {
+    let n = 0;
+    const summary = await runInferLoad({
+      repeat: 20,
+      concurrency: 2,
+      durationMs: 60_000,
+      send: async () => {
+        const i = n++;
+        if (i % 4 === 3) throw new ShedError('HTTP 429: "energy" is overloaded');
+        return answer('edge', 'within-target');
+      },
+    });
+    expect(summary).toMatchObject({ sent: 20, answered: 15, shed: 5, failed: 0, failures: {} });
+    expect(formatLoadSummary(summary, 'energy on edge-1')[0]).toMatch(/: 15 answered, 5 shed \(429\), 0 failed/);
   });
 
   it('stops sending when interrupted, and says how many of the requests went out', async () => {

@@ -23,6 +23,8 @@ export interface InferLoadSummary {
   concurrency: number;
   sent: number;
   answered: number;
+  /** Refused at once with 429 by an overloaded node (auto offloading sheds the excess): not run, not failed. */
+  shed: number;
   failed: number;
   elapsedMs: number;
   /** Of answered requests, from send to answer; null before the first answer. */
@@ -54,6 +56,7 @@ export async function runInferLoad(options: InferLoadOptions): Promise<InferLoad
     concurrency: options.concurrency,
     sent: 0,
     answered: 0,
+    shed: 0,
     failed: 0,
     elapsedMs: 0,
     latencyMs: null,
@@ -84,8 +87,11 @@ export async function runInferLoad(options: InferLoadOptions): Promise<InferLoad
         const reason = answer.parameters?.['fogline.offload_reason'];
         if (typeof reason === 'string') count(summary.offloadReasons, reason);
       } catch (error) {
-        summary.failed += 1;
-        count(summary.failures, (error as Error).message.slice(0, 200));
+        if (error instanceof ShedError) summary.shed += 1;
+        else {
+          summary.failed += 1;
+          count(summary.failures, (error as Error).message.slice(0, 200));
+        }
       }
       if (options.onProgress) {
         summary.elapsedMs = performance.now() - started;
@@ -104,7 +110,7 @@ export function formatLoadSummary(summary: InferLoadSummary, target: string): st
   const seconds = summary.elapsedMs / 1000;
   const lines = [
     `${summary.sent} requests to ${target}, ${summary.concurrency} at a time, in ${seconds.toFixed(1)} s: ` +
-      `${summary.answered} answered, ${summary.failed} failed (${Math.round(summary.answered / Math.max(seconds, 0.001))} answers/s)`,
+      `${summary.answered} answered, ${summary.shed > 0 ? `${summary.shed} shed (429), ` : ''}${summary.failed} failed (${Math.round(summary.answered / Math.max(seconds, 0.001))} answers/s)`,
   ];
   if (summary.stopped === 'duration') lines.push(`stopped sending at --duration: ${summary.sent} of ${summary.repeat} sent`);
   if (summary.stopped === 'interrupted') lines.push(`interrupted: ${summary.sent} of ${summary.repeat} sent`);
@@ -120,9 +126,14 @@ export function formatLoadSummary(summary: InferLoadSummary, target: string): st
   return lines;
 }
 
-/** POSTs a V2 infer request (postV2Infer, as agents offload); throws with the V2 error, or says it timed out. */
+/** The node refused a request at once with 429: overloaded (auto offloading sheds what neither side can answer in time). */
+export class ShedError extends Error {}
+
+/** POSTs a V2 infer request (postV2Infer, as agents offload); throws with the V2 error (ShedError for a 429), or says it timed out. */
 export async function postInfer(url: string, body: string, timeoutMs: number, token?: string): Promise<V2InferResponse> {
   const result = await postV2Infer(url, body, timeoutMs, token);
+  if (result.kind === 'answer' && result.status === 429)
+    throw new ShedError(`HTTP 429: ${String((result.body as { error?: unknown } | null)?.error ?? 'overloaded')}`);
   if (result.kind === 'timeout') throw new Error(`no answer within ${timeoutMs} ms`);
   if (result.kind === 'unreachable') throw new Error(`cannot reach ${new URL(url).host}: ${result.error.code ?? result.error.message}`);
   if (result.kind === 'not-json') throw new Error(`HTTP ${result.status} without JSON`);
