@@ -152,7 +152,10 @@ export function predictCommand(): Command {
           if (!bar || Date.now() - drawnAt < 100) return;
           drawnAt = Date.now();
           const cloud = s.ranOn.cloud ?? 0;
-          bar.update((s.answered + s.shed + s.failed) / s.repeat, `${s.answered} ok, ${s.shed} shed, ${s.failed} failed, ${cloud} in cloud`);
+          bar.update(
+            (s.answered + s.shed + s.failed) / s.repeat,
+            `${s.answered} ok, ${s.shed} shed, ${s.failed} failed, ${cloud} in cloud`,
+          );
         },
       }).finally(() => {
         process.off('SIGINT', onSigint);
