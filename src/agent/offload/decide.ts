@@ -58,8 +58,6 @@ export interface OffloadInputs {
   edgeHasBudget: boolean;
   /** auto: whether the cloud may take one more request now (fewer outstanding than its adaptive limit). */
   cloudHasRoom: boolean;
-  /** auto: requests this node has sent to the cloud and not had answered yet. */
-  cloudInFlight: number;
   /** auto: expected completion of a request sent to the cloud now (round trip + its reported queue), ms; undefined before the first answer. */
   cloudExpectedMs: number | undefined;
   /** auto: what to do when neither side can answer within the target (default shed). */
@@ -109,9 +107,9 @@ export function expectedLocalMs(inputs: Pick<OffloadInputs, 'waiting' | 'busy' |
  *   than its adaptive limit) and is expected within the target or sooner than the node; else the
  *   node if it is within the target after all (its budget is spent, but nothing else can do
  *   better); else neither side can answer in time: with overload mode `queue` the side expected
- *   sooner; else (mode `shed`) a side with nothing outstanding still takes it (its figures may
- *   be stale: only requests refresh them), and only when both have work outstanding is the
- *   request shed (429).
+ *   sooner; else (mode `shed`) the cloud while it has room under its limit, or a node with
+ *   nothing outstanding (its figure may be stale: only requests refresh it); only when the cloud
+ *   is full or away and the node busy is the request shed (429).
  *
  * Whatever the policy, while the circuit breaker holds the cloud off, a request that would have
  * gone there runs on the node (`fallback`) — or, under `auto` past the target, is shed.
@@ -147,11 +145,11 @@ function wantedTarget(inputs: OffloadInputs, thresholds: OffloadThresholds): Off
   if (cloudOpen && (cloudMs <= target || cloudMs < expectedLocal)) return decision('cloud', edgeInTime ? 'busy' : 'queue');
   if (edgeInTime) return decision('edge', 'within-target');
   if (inputs.overload === 'queue') return cloudOpen && cloudMs < expectedLocal ? decision('cloud', 'queue') : decision('edge', 'overload');
-  // A side with nothing outstanding is never past capacity, whatever its last figures say (an
-  // estimate refreshes only with requests): it takes the request, the sooner one first.
+  // Both past the target. Capacity, not one late estimate, decides what is shed: the cloud takes
+  // it while it has room under its limit (which shrinks as its answers come late), and a node with
+  // nothing outstanding takes it whatever its last figure says (only requests refresh it).
   const edgeIdle = !inputs.busy && inputs.waiting === 0;
-  const cloudIdle = inputs.cloudAvailable && inputs.cloudInFlight === 0;
-  if (edgeIdle && (!cloudIdle || expectedLocal <= cloudMs)) return decision('edge', 'overload');
-  if (cloudIdle) return decision('cloud', 'overload');
+  if (edgeIdle && (!cloudOpen || expectedLocal <= cloudMs)) return decision('edge', 'overload');
+  if (cloudOpen) return decision('cloud', 'overload');
   return decision('shed', 'overload');
 }

@@ -230,7 +230,6 @@ export class OffloadingModels implements V2ModelSource {
         cloudAvailable: this.breaker.available(),
         edgeHasBudget,
         cloudHasRoom: cloud.hasRoom(),
-        cloudInFlight: cloud.inFlight,
         cloudExpectedMs: cloud.expectedMs(),
         overload: this.overload,
       },

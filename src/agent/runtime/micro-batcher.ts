@@ -1,3 +1,6 @@
+/** An idle gap after which the time per batch is measured afresh (ms). */
+const IDLE_RESET_MS = 1000;
+
 export interface BatchOptions {
   /** Most requests run in one batch (1: no batching). */
   maxBatchSize: number;
@@ -61,6 +64,7 @@ export class MicroBatcher<I, O> {
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
   private batchMsAverage: number | undefined;
+  private lastBatchEnd = 0;
 
   constructor(
     private readonly run: (items: I[]) => Promise<Settled<O>[]>,
@@ -134,7 +138,11 @@ export class MicroBatcher<I, O> {
     const finish = (settled: (i: number) => Settled<O>) => {
       const computeSeconds = (performance.now() - started) / 1000;
       const ms = computeSeconds * 1000;
-      this.batchMsAverage = this.batchMsAverage === undefined ? ms : this.batchMsAverage + 0.2 * (ms - this.batchMsAverage);
+      // After an idle second the old average says little (a slow batch on a machine busy then):
+      // the first batch after it starts the average again.
+      const fresh = this.batchMsAverage === undefined || started - this.lastBatchEnd > IDLE_RESET_MS;
+      this.batchMsAverage = fresh ? ms : this.batchMsAverage! + 0.2 * (ms - this.batchMsAverage!);
+      this.lastBatchEnd = performance.now();
       batch.forEach((queued, i) => {
         const queueSeconds = (started - queued.enqueuedAt) / 1000;
         const result = settled(i);
