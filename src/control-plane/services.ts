@@ -27,7 +27,7 @@ import { Enrolment } from '../nodes/enrolment.js';
 import { CloudInference } from '../inference/cloud-inference.js';
 import { findCloudReplicas } from '../inference/cloud-replicas.js';
 import { ReplicaBalancer } from '../inference/replica-balancer.js';
-import { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
+import { ControlPlaneMetrics } from './metrics/control-plane-metrics.js';
 import { trialRun } from '../inference/trial-run.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
 import { LocalRunHost } from '../pipelines/local-run-host.js';

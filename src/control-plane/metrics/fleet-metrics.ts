@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
 import { Gauge, type Registry } from 'prom-client';
-import { NODE_DEPLOYMENT_STATES } from '../contracts/deployments.js';
-import type { NodeView } from '../contracts/nodes.js';
-import type { NodeRegistry } from '../nodes/node-registry.js';
-import type { Database } from '../store/schema.js';
-import { ResourceGauges } from './resource-gauges.js';
+import { NODE_DEPLOYMENT_STATES } from '../../contracts/deployments.js';
+import type { NodeView } from '../../contracts/nodes.js';
+import type { NodeRegistry } from '../../nodes/node-registry.js';
+import type { Database } from '../../store/schema.js';
+import { ResourceGauges } from '../../metrics/resource-gauges.js';
 
 /**
  * The cluster as the control plane's database knows it, read at scrape time: nodes (status,

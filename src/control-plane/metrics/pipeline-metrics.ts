@@ -1,10 +1,10 @@
 import type { Kysely } from 'kysely';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { RunEvent, RunStatus, StepName, StepStatus } from '../contracts/runs.js';
-import { type NewRun, RunRepository } from '../pipelines/run-repository.js';
-import type { Database } from '../store/schema.js';
-import type { QueueStats } from '../work-queue/work-queue.js';
-import { PIPELINE_SECONDS } from './buckets.js';
+import type { RunEvent, RunStatus, StepName, StepStatus } from '../../contracts/runs.js';
+import { type NewRun, RunRepository } from '../../pipelines/run-repository.js';
+import type { Database } from '../../store/schema.js';
+import type { QueueStats } from '../../work-queue/work-queue.js';
+import { PIPELINE_SECONDS } from '../../metrics/buckets.js';
 
 const FINISHED_RUN: readonly RunStatus[] = ['succeeded', 'failed', 'canceled'];
 const FINISHED_STEP: readonly StepStatus[] = ['succeeded', 'cached', 'skipped', 'failed', 'canceled'];

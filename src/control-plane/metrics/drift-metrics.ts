@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { Gauge, type Registry } from 'prom-client';
-import type { DriftSummary } from '../contracts/drift.js';
-import type { Database } from '../store/schema.js';
+import type { DriftSummary } from '../../contracts/drift.js';
+import type { Database } from '../../store/schema.js';
 
 /**
  * Drift as the control plane's database knows it, read at scrape time: events per deployment by

@@ -1,12 +1,12 @@
 import type { Kysely } from 'kysely';
 import { Registry } from 'prom-client';
-import type { NodeRegistry } from '../nodes/node-registry.js';
-import type { Database } from '../store/schema.js';
+import { HttpMetrics } from '../../metrics/http-metrics.js';
+import { ScrapeQueue } from '../../metrics/metrics-endpoint.js';
+import { collectProcessMetrics } from '../../metrics/process-metrics.js';
+import type { NodeRegistry } from '../../nodes/node-registry.js';
+import type { Database } from '../../store/schema.js';
 import { DriftMetrics } from './drift-metrics.js';
 import { FleetMetrics } from './fleet-metrics.js';
-import { HttpMetrics } from './http-metrics.js';
-import { collectProcessMetrics } from './process-metrics.js';
-import { ScrapeQueue } from './metrics-endpoint.js';
 import { ObservedRunRepository, PipelineMetrics } from './pipeline-metrics.js';
 import { ReplicaMetrics } from './replica-metrics.js';
 
