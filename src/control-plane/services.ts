@@ -36,7 +36,7 @@ import { RunExecutor } from '../pipelines/run-executor.js';
 import { RunLedger } from '../pipelines/run-ledger.js';
 import { workQueueFor } from '../work-queue/work-queue-for.js';
 import { ConfigError } from '../errors/config-error.js';
-import type { RunRepository } from '../pipelines/run-repository.js';
+import { RunRepository } from '../pipelines/run-repository.js';
 import { type ArtifactStore, FolderArtifactStore } from '../registry/artifact-store.js';
 import { DatabaseArtifactStore } from '../registry/database-artifact-store.js';
 import { ModelImporter } from '../registry/model-import.js';
@@ -131,7 +131,7 @@ export interface Services {
   lease: LeaderLease;
   /** Wakes desired-state long polls after any change made through the API. */
   changes: ChangeSignal;
-  /** Prometheus metrics (GET /metrics); also fed by the run repository. */
+  /** Prometheus metrics (GET /metrics); also told of runs by the run ledger. */
   metrics: ControlPlaneMetrics;
   /** Federated jobs: the aggregator and its round coordinator (the coordinator on the leader only). */
   federated: FederatedService;
@@ -160,7 +160,7 @@ export function createServices(store: Store, settings: ServiceSettings): Service
   });
   const models = new ModelRegistry(store.db, artifacts, signingKey);
   const metrics = new ControlPlaneMetrics(store.db, nodes);
-  const runRepository = metrics.runRepository(store.db);
+  const runRepository = new RunRepository(store.db);
   const deployments = new DeploymentRepository(store.db);
   // Change events: in this process, and with --redis to and from the other replicas.
   const changes = new ChangeSignal(changeBusFor(settings.redis, settings.redisChannel));
@@ -202,6 +202,7 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     runs: runRepository,
     datasets,
     models,
+    observer: metrics.pipelines,
     pipelineLimits: settings.pipelineConcurrency,
     ...(settings.runStaleSeconds !== undefined ? { staleMs: settings.runStaleSeconds * 1000 } : {}),
   });

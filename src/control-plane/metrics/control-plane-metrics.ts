@@ -7,7 +7,7 @@ import type { NodeRegistry } from '../../nodes/node-registry.js';
 import type { Database } from '../../store/schema.js';
 import { DriftMetrics } from './drift-metrics.js';
 import { FleetMetrics } from './fleet-metrics.js';
-import { ObservedRunRepository, PipelineMetrics } from './pipeline-metrics.js';
+import { PipelineMetrics } from './pipeline-metrics.js';
 import { ReplicaMetrics } from './replica-metrics.js';
 
 export interface ControlPlaneMetricsOptions {
@@ -22,7 +22,7 @@ export interface ControlPlaneMetricsOptions {
  *
  * @example
  * const metrics = new ControlPlaneMetrics(store.db, nodes);
- * const runs = metrics.runRepository(store.db);   // give it to the RunEngine
+ * const ledger = new RunLedger({ ..., observer: metrics.pipelines });
  * metrics.http.install(app);                      // before the routes
  * await metrics.render();                         // Prometheus text
  */
@@ -45,11 +45,6 @@ export class ControlPlaneMetrics {
     this.scrapes = new ScrapeQueue(this.registry, async () => {
       await Promise.all([this.fleet.refresh(), this.drift.refresh()]);
     });
-  }
-
-  /** A run repository that feeds the pipeline metrics as the run engine writes. */
-  runRepository(db: Kysely<Database>): ObservedRunRepository {
-    return new ObservedRunRepository(db, this.pipelines);
   }
 
   get contentType(): string {

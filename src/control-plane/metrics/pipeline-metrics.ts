@@ -1,26 +1,22 @@
-import type { Kysely } from 'kysely';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { RunEvent, RunStatus, StepName, StepStatus } from '../../contracts/runs.js';
-import { type NewRun, RunRepository } from '../../pipelines/run-repository.js';
-import type { Database } from '../../store/schema.js';
-import type { QueueStats } from '../../work-queue/work-queue.js';
+import type { RunView, StepView } from '../../contracts/runs.js';
 import { PIPELINE_SECONDS } from '../../metrics/buckets.js';
-
-const FINISHED_RUN: readonly RunStatus[] = ['succeeded', 'failed', 'canceled'];
-const FINISHED_STEP: readonly StepStatus[] = ['succeeded', 'cached', 'skipped', 'failed', 'canceled'];
+import type { RunObserver } from '../../pipelines/run-observer.js';
+import type { QueueStats } from '../../work-queue/work-queue.js';
 
 /**
  * Pipeline runs: finished runs and steps with their durations, and the last epoch of training
- * per pipeline and model (labels bounded by the models trained, never by run).
+ * per pipeline and model (labels bounded by the models trained, never by run). The run ledger
+ * tells it what it records (RunObserver); the queue gauges read the work queue at scrape time.
  */
-export class PipelineMetrics {
-  readonly runs: Counter<'pipeline' | 'status'>;
-  readonly runSeconds: Histogram<'pipeline' | 'status'>;
-  readonly stepSeconds: Histogram<'pipeline' | 'step' | 'status'>;
-  readonly epochs: Counter<'pipeline' | 'model'>;
-  readonly lastEpoch: Gauge<'pipeline' | 'model'>;
-  readonly lastLoss: Gauge<'pipeline' | 'model'>;
-  readonly lastValLoss: Gauge<'pipeline' | 'model'>;
+export class PipelineMetrics implements RunObserver {
+  private readonly runs: Counter<'pipeline' | 'status'>;
+  private readonly runSeconds: Histogram<'pipeline' | 'status'>;
+  private readonly stepSeconds: Histogram<'pipeline' | 'step' | 'status'>;
+  private readonly epochs: Counter<'pipeline' | 'model'>;
+  private readonly lastEpoch: Gauge<'pipeline' | 'model'>;
+  private readonly lastLoss: Gauge<'pipeline' | 'model'>;
+  private readonly lastValLoss: Gauge<'pipeline' | 'model'>;
   private queueStats: (() => Promise<QueueStats>) | undefined;
 
   constructor(registry: Registry) {
@@ -93,81 +89,29 @@ export class PipelineMetrics {
     });
   }
 
+  runFinished(run: RunView): void {
+    const labels = { pipeline: run.pipeline, status: run.status };
+    this.runs.inc(labels);
+    if (run.startedAt && run.finishedAt) {
+      const seconds = (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000;
+      this.runSeconds.observe(labels, Math.max(0, seconds));
+    }
+  }
+
+  stepFinished(run: RunView, step: StepView): void {
+    this.stepSeconds.observe({ pipeline: run.pipeline, step: step.name, status: step.status }, (step.durationMs ?? 0) / 1000);
+  }
+
+  epochFinished(run: { pipeline: string; model: string }, epoch: { epoch: number; loss: number; valLoss: number }): void {
+    const labels = { pipeline: run.pipeline, model: run.model };
+    this.epochs.inc(labels);
+    this.lastEpoch.set(labels, epoch.epoch);
+    this.lastLoss.set(labels, epoch.loss);
+    this.lastValLoss.set(labels, epoch.valLoss);
+  }
+
   /** Where the queue gauges read from. */
   watchQueue(stats: () => Promise<QueueStats>): void {
     this.queueStats = stats;
-  }
-}
-
-/**
- * The run repository, feeding the pipeline metrics from the records the run engine writes: every
- * status and step change of every run (recovered ones included) passes here, so the engine needs
- * no hooks of its own. Observing never fails a write.
- */
-export class ObservedRunRepository extends RunRepository {
-  /** run id -> pipeline and model, for the runs seen since start (dropped when they finish). */
-  private readonly known = new Map<string, { pipeline: string; model: string }>();
-
-  constructor(
-    db: Kysely<Database>,
-    private readonly metrics: PipelineMetrics,
-    now?: () => number,
-  ) {
-    super(db, now);
-  }
-
-  override async create(run: NewRun): Promise<string> {
-    const id = await super.create(run);
-    this.known.set(id, { pipeline: run.pipeline, model: run.model });
-    return id;
-  }
-
-  override async setStatus(id: string, status: RunStatus, fields?: Parameters<RunRepository['setStatus']>[2]): Promise<void> {
-    await super.setStatus(id, status, fields);
-    if (!FINISHED_RUN.includes(status)) return;
-    await this.observe(async () => {
-      const run = await this.get(id);
-      this.metrics.runs.inc({ pipeline: run.pipeline, status });
-      if (run.startedAt && run.finishedAt) {
-        const seconds = (Date.parse(run.finishedAt) - Date.parse(run.startedAt)) / 1000;
-        this.metrics.runSeconds.observe({ pipeline: run.pipeline, status }, Math.max(0, seconds));
-      }
-      this.known.delete(id);
-    });
-  }
-
-  override async setStep(id: string, step: StepName, status: StepStatus, fields?: Parameters<RunRepository['setStep']>[3]): Promise<void> {
-    await super.setStep(id, step, status, fields);
-    if (!FINISHED_STEP.includes(status)) return;
-    await this.observe(async () => {
-      const run = await this.get(id);
-      const seconds = (run.steps.find((s) => s.name === step)?.durationMs ?? 0) / 1000;
-      this.metrics.stepSeconds.observe({ pipeline: run.pipeline, step, status }, seconds);
-    });
-  }
-
-  override async addEvent(id: string, step: string, kind: RunEvent['kind'], payload: Record<string, unknown>): Promise<void> {
-    await super.addEvent(id, step, kind, payload);
-    if (kind !== 'epoch') return;
-    await this.observe(async () => {
-      let run = this.known.get(id);
-      if (!run) {
-        const view = await this.get(id);
-        run = { pipeline: view.pipeline, model: view.model };
-        this.known.set(id, run);
-      }
-      this.metrics.epochs.inc(run);
-      if (typeof payload.epoch === 'number') this.metrics.lastEpoch.set(run, payload.epoch);
-      if (typeof payload.loss === 'number') this.metrics.lastLoss.set(run, payload.loss);
-      if (typeof payload.valLoss === 'number') this.metrics.lastValLoss.set(run, payload.valLoss);
-    });
-  }
-
-  private async observe(work: () => Promise<void>): Promise<void> {
-    try {
-      await work();
-    } catch {
-      // Metrics are best effort: the run's own record was written above.
-    }
   }
 }
