@@ -159,15 +159,15 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     defaultFile: path.join(settings.dataDir, 'signing-key.pem'),
   });
   const models = new ModelRegistry(store.db, artifacts, signingKey);
-  const metrics = new ControlPlaneMetrics(store.db, nodes);
   const runRepository = new RunRepository(store.db);
   const deployments = new DeploymentRepository(store.db);
+  const policies = new DriftRepository(store.db);
+  const metrics = new ControlPlaneMetrics({ nodes, deployments, runs: runRepository, drift: policies });
   // Change events: in this process, and with --redis to and from the other replicas.
   const changes = new ChangeSignal(changeBusFor(settings.redis, settings.redisChannel));
   announceChanges(changes, { tokens, nodes, models, deployments });
   const onDemand = new OnDemandPlacements(store.db);
   const inferenceTokens = new InferenceTokens(store.db);
-  const policies = new DriftRepository(store.db);
   // What the control plane presents to cloud agents that run --edge-auth token; only cloud nodes get its hash.
   const edgeToken = controlPlaneEdgeToken((message) => signingKey.signBytes(message));
   const desiredState = new DesiredStateService(deployments, models, nodes, changes, onDemand, {

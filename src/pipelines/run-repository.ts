@@ -296,6 +296,18 @@ export class RunRepository {
     return Number(row.count);
   }
 
+  /** How many runs of each pipeline wait (queued) or run now. */
+  async unfinishedCounts(): Promise<{ pipeline: string; status: 'queued' | 'running'; runs: number }[]> {
+    const rows = await this.db
+      .selectFrom('runs')
+      .select(['pipeline', 'status'])
+      .select((eb) => eb.fn.countAll().as('count'))
+      .where('status', 'in', ['queued', 'running'])
+      .groupBy(['pipeline', 'status'])
+      .execute();
+    return rows.map((row) => ({ pipeline: row.pipeline, status: row.status as 'queued' | 'running', runs: Number(row.count) }));
+  }
+
   /** Runs that a stopped control plane left behind as queued or running. */
   async unfinished(): Promise<{ id: string; status: string }[]> {
     return this.db.selectFrom('runs').select(['id', 'status']).where('status', 'in', ['queued', 'running']).orderBy('created_at').execute();
