@@ -27,7 +27,7 @@ import { Enrolment } from '../nodes/enrolment.js';
 import { CloudInference } from '../inference/cloud-inference.js';
 import { findCloudReplicas } from '../inference/cloud-replicas.js';
 import { ReplicaBalancer } from '../inference/replica-balancer.js';
-import { ControlPlaneMetrics } from '../metrics/control-plane-metrics.js';
+import { ControlPlaneMetrics } from './metrics/control-plane-metrics.js';
 import { trialRun } from '../inference/trial-run.js';
 import { NodeRegistry } from '../nodes/node-registry.js';
 import { LocalRunHost } from '../pipelines/local-run-host.js';
@@ -36,7 +36,7 @@ import { RunExecutor } from '../pipelines/run-executor.js';
 import { RunLedger } from '../pipelines/run-ledger.js';
 import { workQueueFor } from '../work-queue/work-queue-for.js';
 import { ConfigError } from '../errors/config-error.js';
-import type { RunRepository } from '../pipelines/run-repository.js';
+import { RunRepository } from '../pipelines/run-repository.js';
 import { type ArtifactStore, FolderArtifactStore } from '../registry/artifact-store.js';
 import { DatabaseArtifactStore } from '../registry/database-artifact-store.js';
 import { ModelImporter } from '../registry/model-import.js';
@@ -131,7 +131,7 @@ export interface Services {
   lease: LeaderLease;
   /** Wakes desired-state long polls after any change made through the API. */
   changes: ChangeSignal;
-  /** Prometheus metrics (GET /metrics); also fed by the run repository. */
+  /** Prometheus metrics (GET /metrics); also told of runs by the run ledger. */
   metrics: ControlPlaneMetrics;
   /** Federated jobs: the aggregator and its round coordinator (the coordinator on the leader only). */
   federated: FederatedService;
@@ -159,15 +159,15 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     defaultFile: path.join(settings.dataDir, 'signing-key.pem'),
   });
   const models = new ModelRegistry(store.db, artifacts, signingKey);
-  const metrics = new ControlPlaneMetrics(store.db, nodes);
-  const runRepository = metrics.runRepository(store.db);
+  const runRepository = new RunRepository(store.db);
   const deployments = new DeploymentRepository(store.db);
+  const policies = new DriftRepository(store.db);
+  const metrics = new ControlPlaneMetrics({ nodes, deployments, runs: runRepository, drift: policies });
   // Change events: in this process, and with --redis to and from the other replicas.
   const changes = new ChangeSignal(changeBusFor(settings.redis, settings.redisChannel));
   announceChanges(changes, { tokens, nodes, models, deployments });
   const onDemand = new OnDemandPlacements(store.db);
   const inferenceTokens = new InferenceTokens(store.db);
-  const policies = new DriftRepository(store.db);
   // What the control plane presents to cloud agents that run --edge-auth token; only cloud nodes get its hash.
   const edgeToken = controlPlaneEdgeToken((message) => signingKey.signBytes(message));
   const desiredState = new DesiredStateService(deployments, models, nodes, changes, onDemand, {
@@ -202,6 +202,7 @@ export function createServices(store: Store, settings: ServiceSettings): Service
     runs: runRepository,
     datasets,
     models,
+    observer: metrics.pipelines,
     pipelineLimits: settings.pipelineConcurrency,
     ...(settings.runStaleSeconds !== undefined ? { staleMs: settings.runStaleSeconds * 1000 } : {}),
   });

@@ -231,6 +231,23 @@ export class DeploymentRepository {
     return row && toStatus(row);
   }
 
+  /** How many nodes report each state and serving version, per deployment (nodes that exist only). */
+  async stateCounts(): Promise<{ deployment: string; state: NodeDeploymentState; servingVersion: number | null; nodes: number }[]> {
+    const rows = await this.db
+      .selectFrom('deployment_node_status')
+      .innerJoin('nodes', 'nodes.id', 'deployment_node_status.node_id')
+      .select(['deployment_node_status.deployment_name', 'deployment_node_status.state', 'deployment_node_status.serving_version'])
+      .select((eb) => eb.fn.countAll().as('count'))
+      .groupBy(['deployment_node_status.deployment_name', 'deployment_node_status.state', 'deployment_node_status.serving_version'])
+      .execute();
+    return rows.map((row) => ({
+      deployment: row.deployment_name,
+      state: row.state as NodeDeploymentState,
+      servingVersion: row.serving_version,
+      nodes: Number(row.count),
+    }));
+  }
+
   /** Every deployment's node reports, by deployment name. */
   async allStatuses(): Promise<Map<string, NodeStatusRecord[]>> {
     const byName = new Map<string, NodeStatusRecord[]>();

@@ -254,6 +254,24 @@ export class DriftRepository {
     return (await q.execute()).map((row) => toEventView(row, row.node_name ?? null));
   }
 
+  /** How many events each deployment has by status, trigger and action, and when the newest of them came (ms). */
+  async eventCounts(): Promise<{ deployment: string; status: string; trigger: string; action: string; events: number; lastAt: number }[]> {
+    const rows = await this.db
+      .selectFrom('drift_events')
+      .select(['deployment_name', 'status', 'trigger_kind', 'action'])
+      .select((eb) => [eb.fn.countAll().as('count'), eb.fn.max('created_at').as('last')])
+      .groupBy(['deployment_name', 'status', 'trigger_kind', 'action'])
+      .execute();
+    return rows.map((row) => ({
+      deployment: row.deployment_name,
+      status: row.status,
+      trigger: row.trigger_kind,
+      action: row.action,
+      events: Number(row.count),
+      lastAt: Number(row.last),
+    }));
+  }
+
   /** The newest event of a deployment, for the cooldown. */
   async lastEvent(deployment: string): Promise<DriftEventView | undefined> {
     return (await this.listEvents({ deployment, limit: 1 }))[0];

@@ -1,7 +1,19 @@
-import type { ClaimedRun, RunClaim, RunCompletion, RunProgress, RunReport, RunReportAnswer } from '../contracts/runs.js';
+import type {
+  ClaimedRun,
+  RunClaim,
+  RunCompletion,
+  RunProgress,
+  RunReport,
+  RunReportAnswer,
+  RunStatus,
+  RunView,
+  StepName,
+  StepStatus,
+} from '../contracts/runs.js';
 import type { DatasetCatalog } from '../datasets/dataset-catalog.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
-import type { RunRepository } from './run-repository.js';
+import type { RunObserver } from './run-observer.js';
+import type { RunRepository, RunTouch } from './run-repository.js';
 
 /** A worker reports at least this often (a ping when nothing else happens). */
 export const RUN_REPORT_INTERVAL_MS = 3000;
@@ -17,7 +29,11 @@ export interface RunLedgerOptions {
   staleMs?: number;
   /** Called after a new version is registered. */
   onRegistered?: () => void;
+  /** Told of every run and step this ledger finishes and every epoch reported (the control plane's metrics). */
+  observer?: RunObserver;
 }
+
+const answer = ({ canceled }: RunTouch): RunReportAnswer => ({ canceled });
 
 /** The register step's input: what the worker's steps produced. */
 export type StepsOutcome = Omit<RunCompletion, 'bundleBase64'>;
@@ -84,13 +100,13 @@ export class RunLedger {
     const { runs } = this.options;
     switch (report.type) {
       case 'ping':
-        return runs.touch(id, attempt);
+        return answer(await runs.touch(id, attempt));
       case 'step': {
-        const answer = await runs.touch(id, attempt);
-        await runs.setStep(id, report.step, report.status, { cacheKey: report.cacheKey, summary: report.summary });
+        const touched = await runs.touch(id, attempt);
+        await this.setStep(id, report.step, report.status, { cacheKey: report.cacheKey, summary: report.summary });
         if (report.status !== 'running')
           await runs.addEvent(id, report.step, 'log', { message: `${report.step} ${report.status}`, ...report.summary });
-        return answer;
+        return answer(touched);
       }
       case 'progress': {
         const { progress } = report;
@@ -106,29 +122,30 @@ export class RunLedger {
                 etaMs: progress.etaMs,
               }
             : { step: report.step, message: progress.message };
-        const answer = await runs.touch(id, attempt, view);
+        const touched = await runs.touch(id, attempt, view);
         if (progress.phase === 'train') {
           const { epoch, epochs, loss, valLoss, elapsedMs } = progress;
           await runs.addEvent(id, report.step, 'epoch', { epoch, epochs, loss, valLoss, elapsedMs });
+          this.tell((observer) => observer.epochFinished({ pipeline: touched.pipeline, model: touched.model }, { epoch, loss, valLoss }));
         } else {
           await runs.addEvent(id, report.step, 'log', { message: progress.message });
         }
-        return answer;
+        return answer(touched);
       }
       case 'log': {
-        const answer = await runs.touch(id, attempt);
+        const touched = await runs.touch(id, attempt);
         await runs.addEvent(id, report.step, 'log', { message: report.message });
-        return answer;
+        return answer(touched);
       }
       case 'failed': {
-        const answer = await runs.touch(id, attempt);
-        await runs.setStep(id, report.step, report.canceled ? 'canceled' : 'failed', { error: report.message });
+        const touched = await runs.touch(id, attempt);
+        await this.setStep(id, report.step, report.canceled ? 'canceled' : 'failed', { error: report.message });
         await this.finish(
           id,
           report.canceled ? 'canceled' : 'failed',
           report.canceled ? 'canceled' : `${report.step} failed: ${report.message}`,
         );
-        return answer;
+        return answer(touched);
       }
     }
   }
@@ -147,12 +164,12 @@ export class RunLedger {
     try {
       if (!gate.passed && run.gate !== 'none') {
         const reason = `not registered: ${gate.metric} ${gate.model.toFixed(3)} did not beat ${gate.baselineName} (${gate.baseline.toFixed(3)})`;
-        await runs.setStep(id, 'register', 'skipped', { summary: { gate, reason } });
+        await this.setStep(id, 'register', 'skipped', { summary: { gate, reason } });
         await runs.addEvent(id, 'register', 'log', { message: reason });
-        await runs.setStatus(id, 'succeeded', { result: { metrics: outcome.metrics, gate, registered: null }, registeredVersion: null });
+        await this.setStatus(id, 'succeeded', { result: { metrics: outcome.metrics, gate, registered: null }, registeredVersion: null });
         return;
       }
-      await runs.setStep(id, 'register', 'running');
+      await this.setStep(id, 'register', 'running');
       // A worker lost after the register step but before its answer reached it: the run's version stands.
       const earlier = (await models.listVersions(run.model).catch(() => [])).find((version) => version.lineage.runId === id);
       const dataset = await datasets.get(run.dataset.name, run.dataset.version);
@@ -173,22 +190,64 @@ export class RunLedger {
           },
           createdBy: run.createdBy,
         }));
-      await runs.setStep(id, 'register', 'succeeded', {
+      await this.setStep(id, 'register', 'succeeded', {
         summary: { model: run.model, version: version.version, sha256: version.artifact.sha256 },
       });
       if (!earlier) this.options.onRegistered?.();
-      await runs.setStatus(id, 'succeeded', {
+      await this.setStatus(id, 'succeeded', {
         result: { metrics: outcome.metrics, gate, registered: { model: run.model, version: version.version } },
         registeredVersion: version.version,
       });
     } catch (error) {
-      await runs.setStep(id, 'register', 'failed', { error: (error as Error).message });
+      await this.setStep(id, 'register', 'failed', { error: (error as Error).message });
       await this.finish(id, 'failed', `register failed: ${(error as Error).message}`);
     }
   }
 
   async finish(id: string, status: 'failed' | 'canceled', error: string): Promise<void> {
     await this.options.runs.closeOpenSteps(id, status === 'canceled' ? 'canceled' : 'skipped');
-    await this.options.runs.setStatus(id, status, { error });
+    await this.setStatus(id, status, { error });
+  }
+
+  /** Records a step's status; a final one is told to the observer. */
+  private async setStep(id: string, step: StepName, status: StepStatus, fields?: Parameters<RunRepository['setStep']>[3]): Promise<void> {
+    await this.options.runs.setStep(id, step, status, fields);
+    if (status === 'running' || status === 'pending') return;
+    await this.tellAbout(id, (observer, run) => {
+      const view = run.steps.find((s) => s.name === step);
+      if (view) observer.stepFinished(run, view);
+    });
+  }
+
+  /** Records a run's final status and tells the observer. */
+  private async setStatus(
+    id: string,
+    status: Exclude<RunStatus, 'queued' | 'running'>,
+    fields: Parameters<RunRepository['setStatus']>[2],
+  ): Promise<void> {
+    await this.options.runs.setStatus(id, status, fields);
+    await this.tellAbout(id, (observer, run) => observer.runFinished(run));
+  }
+
+  /** The observer is told the run as recorded now: the durations are the database's. */
+  private async tellAbout(id: string, what: (observer: RunObserver, run: RunView) => void): Promise<void> {
+    if (!this.options.observer) return;
+    let run: RunView;
+    try {
+      run = await this.options.runs.get(id);
+    } catch {
+      return; // Observing is best effort: the run's record was written.
+    }
+    this.tell((observer) => what(observer, run));
+  }
+
+  private tell(what: (observer: RunObserver) => void): void {
+    const { observer } = this.options;
+    if (!observer) return;
+    try {
+      what(observer);
+    } catch {
+      // Observing is best effort: the run's record was written.
+    }
   }
 }

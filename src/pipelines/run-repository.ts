@@ -26,6 +26,13 @@ export interface NewRun {
   createdBy: string | null;
 }
 
+/** A live worker's report recorded: whether to stop, and the run's pipeline and model (for its observer). */
+export interface RunTouch {
+  canceled: boolean;
+  pipeline: string;
+  model: string;
+}
+
 const FINISHED: RunStatus[] = ['succeeded', 'failed', 'canceled'];
 
 /** Runs, their steps and their event log (epochs, messages), as the database keeps them. */
@@ -238,9 +245,9 @@ export class RunRepository {
 
   /**
    * A report from the worker holding `attempt`: it is alive. Throws when another attempt holds
-   * the run or it has ended; answers whether someone asked to cancel it.
+   * the run or it has ended; answers whether someone asked to cancel it, and what the run trains.
    */
-  async touch(id: string, attempt: number, progress?: unknown): Promise<{ canceled: boolean }> {
+  async touch(id: string, attempt: number, progress?: unknown): Promise<RunTouch> {
     const updated = await this.db
       .updateTable('runs')
       .set({ heartbeat_at: this.now(), ...(progress !== undefined ? { progress: JSON.stringify(progress) } : {}) })
@@ -254,8 +261,12 @@ export class RunRepository {
         `Run ${id} is no longer held by attempt ${attempt}: another worker took it over or it has ended (fogline runs get ${id})`,
       );
     }
-    const row = await this.db.selectFrom('runs').select('cancel_requested').where('id', '=', id).executeTakeFirstOrThrow();
-    return { canceled: row.cancel_requested !== 0 };
+    const row = await this.db
+      .selectFrom('runs')
+      .select(['cancel_requested', 'pipeline', 'model_name'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    return { canceled: row.cancel_requested !== 0, pipeline: row.pipeline, model: row.model_name };
   }
 
   /** The worker holding `attempt` stopped before the end: the run waits for the next worker at once. */
@@ -283,6 +294,18 @@ export class RunRepository {
       .where('id', '!=', except)
       .executeTakeFirstOrThrow();
     return Number(row.count);
+  }
+
+  /** How many runs of each pipeline wait (queued) or run now. */
+  async unfinishedCounts(): Promise<{ pipeline: string; status: 'queued' | 'running'; runs: number }[]> {
+    const rows = await this.db
+      .selectFrom('runs')
+      .select(['pipeline', 'status'])
+      .select((eb) => eb.fn.countAll().as('count'))
+      .where('status', 'in', ['queued', 'running'])
+      .groupBy(['pipeline', 'status'])
+      .execute();
+    return rows.map((row) => ({ pipeline: row.pipeline, status: row.status as 'queued' | 'running', runs: Number(row.count) }));
   }
 
   /** Runs that a stopped control plane left behind as queued or running. */

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { NodeListQuery } from '../../contracts/nodes.js';
-import { prometheusTargets } from '../../metrics/prometheus-discovery.js';
+import { prometheusTargets } from '../metrics/prometheus-discovery.js';
 import { parseLabelList } from '../../nodes/labels.js';
 import type { Services } from '../services.js';
 import { ERROR_RESPONSES } from './errors.js';

@@ -1,13 +1,11 @@
-import type { Kysely } from 'kysely';
 import { Registry } from 'prom-client';
-import type { NodeRegistry } from '../nodes/node-registry.js';
-import type { Database } from '../store/schema.js';
+import type { DriftRepository } from '../../drift/drift-repository.js';
+import { HttpMetrics } from '../../metrics/http-metrics.js';
+import { ScrapeQueue } from '../../metrics/metrics-endpoint.js';
+import { collectProcessMetrics } from '../../metrics/process-metrics.js';
 import { DriftMetrics } from './drift-metrics.js';
-import { FleetMetrics } from './fleet-metrics.js';
-import { HttpMetrics } from './http-metrics.js';
-import { collectProcessMetrics } from './process-metrics.js';
-import { ScrapeQueue } from './metrics-endpoint.js';
-import { ObservedRunRepository, PipelineMetrics } from './pipeline-metrics.js';
+import { FleetMetrics, type FleetSources } from './fleet-metrics.js';
+import { PipelineMetrics } from './pipeline-metrics.js';
 import { ReplicaMetrics } from './replica-metrics.js';
 
 export interface ControlPlaneMetricsOptions {
@@ -17,12 +15,12 @@ export interface ControlPlaneMetricsOptions {
 
 /**
  * The control plane's metrics, in a registry of its own (tests run several control planes in one
- * process): HTTP, the fleet and drift read from the database at scrape time, pipeline runs, the
- * process.
+ * process): HTTP, the fleet and drift read from their domains' repositories at scrape time,
+ * pipeline runs as the run ledger tells them, cloud replicas, the process.
  *
  * @example
- * const metrics = new ControlPlaneMetrics(store.db, nodes);
- * const runs = metrics.runRepository(store.db);   // give it to the RunEngine
+ * const metrics = new ControlPlaneMetrics({ nodes, deployments, runs, drift });
+ * const ledger = new RunLedger({ ..., observer: metrics.pipelines });
  * metrics.http.install(app);                      // before the routes
  * await metrics.render();                         // Prometheus text
  */
@@ -35,21 +33,16 @@ export class ControlPlaneMetrics {
   private readonly drift: DriftMetrics;
   private readonly scrapes: ScrapeQueue;
 
-  constructor(db: Kysely<Database>, nodes: NodeRegistry, options: ControlPlaneMetricsOptions = {}) {
+  constructor(sources: FleetSources & { drift: DriftRepository }, options: ControlPlaneMetricsOptions = {}) {
     if (options.processMetrics !== false) collectProcessMetrics(this.registry);
     this.http = new HttpMetrics(this.registry);
     this.pipelines = new PipelineMetrics(this.registry);
     this.cloudReplicas = new ReplicaMetrics(this.registry);
-    this.fleet = new FleetMetrics(this.registry, db, nodes);
-    this.drift = new DriftMetrics(this.registry, db);
+    this.fleet = new FleetMetrics(this.registry, sources);
+    this.drift = new DriftMetrics(this.registry, sources.drift);
     this.scrapes = new ScrapeQueue(this.registry, async () => {
       await Promise.all([this.fleet.refresh(), this.drift.refresh()]);
     });
-  }
-
-  /** A run repository that feeds the pipeline metrics as the run engine writes. */
-  runRepository(db: Kysely<Database>): ObservedRunRepository {
-    return new ObservedRunRepository(db, this.pipelines);
   }
 
   get contentType(): string {

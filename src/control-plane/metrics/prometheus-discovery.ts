@@ -1,4 +1,4 @@
-import type { NodeView } from '../contracts/nodes.js';
+import type { NodeView } from '../../contracts/nodes.js';
 
 /** One entry of what Prometheus' http_sd_configs expects. */
 export interface TargetGroup {

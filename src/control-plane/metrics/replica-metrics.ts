@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { ReplicaObserver, ReplicaState } from '../inference/replica-balancer.js';
+import type { ReplicaObserver, ReplicaState } from '../../inference/replica-balancer.js';
 
 /**
  * The control plane's /v2 endpoint by who answered: each cloud replica (by node name) or the

@@ -1,7 +1,5 @@
-import type { Kysely } from 'kysely';
 import { Gauge, type Registry } from 'prom-client';
-import type { DriftSummary } from '../contracts/drift.js';
-import type { Database } from '../store/schema.js';
+import type { DriftRepository } from '../../drift/drift-repository.js';
 
 /**
  * Drift as the control plane's database knows it, read at scrape time: events per deployment by
@@ -17,7 +15,7 @@ export class DriftMetrics {
 
   constructor(
     registry: Registry,
-    private readonly db: Kysely<Database>,
+    private readonly drift: DriftRepository,
   ) {
     const registers = [registry];
     this.events = new Gauge({
@@ -40,45 +38,24 @@ export class DriftMetrics {
     });
   }
 
-  /** Reads the database and replaces every series above with what it says now. */
+  /** Reads the drift repository and replaces every series above with what it says now. */
   async refresh(): Promise<void> {
-    const [events, reports] = await Promise.all([
-      this.db
-        .selectFrom('drift_events')
-        .select(['deployment_name', 'status', 'trigger_kind', 'action'])
-        .select((eb) => [eb.fn.countAll().as('count'), eb.fn.max('created_at').as('last')])
-        .groupBy(['deployment_name', 'status', 'trigger_kind', 'action'])
-        .execute(),
-      this.db
-        .selectFrom('drift_reports')
-        // Nodes that still exist: a deleted node's last report is no gauge.
-        .innerJoin('nodes', 'nodes.id', 'drift_reports.node_id')
-        .select(['drift_reports.deployment_name', 'drift_reports.node_id', 'drift_reports.version', 'drift_reports.summary'])
-        .select('nodes.name as node_name')
-        .execute(),
-    ]);
+    // Reports of nodes that still exist: a deleted node's last report is no gauge.
+    const [events, reports] = await Promise.all([this.drift.eventCounts(), this.drift.reports()]);
     // Everything below is synchronous: a scrape never sees half of the update.
     this.events.reset();
     this.lastEvent.reset();
     const last = new Map<string, number>();
     for (const row of events) {
-      const labels = { deployment: row.deployment_name, status: row.status, trigger: row.trigger_kind, action: row.action };
-      this.events.set(labels, Number(row.count));
-      const at = Number(row.last);
-      if (Number.isFinite(at) && at > (last.get(row.deployment_name) ?? 0)) last.set(row.deployment_name, at);
+      this.events.set({ deployment: row.deployment, status: row.status, trigger: row.trigger, action: row.action }, row.events);
+      if (Number.isFinite(row.lastAt) && row.lastAt > (last.get(row.deployment) ?? 0)) last.set(row.deployment, row.lastAt);
     }
     for (const [deployment, at] of last) this.lastEvent.set({ deployment }, at / 1000);
     this.errorMape.reset();
-    for (const row of reports) {
-      let summary: DriftSummary;
-      try {
-        summary = JSON.parse(row.summary) as DriftSummary;
-      } catch {
-        continue;
-      }
-      const error = summary.error;
+    for (const report of reports) {
+      const error = report.summary.error;
       if (!error || error.count === 0) continue;
-      const base = { deployment: row.deployment_name, node: row.node_name ?? row.node_id, version: String(row.version) };
+      const base = { deployment: report.deployment, node: report.nodeName ?? report.nodeId, version: String(report.version) };
       this.errorMape.set({ ...base, reference: 'edge' }, error.mape);
       if (error.validationMape !== null) this.errorMape.set({ ...base, reference: 'validation' }, error.validationMape);
       if (error.baselineMape !== undefined && error.baselineMape !== null) {

@@ -1,10 +1,17 @@
-import type { Kysely } from 'kysely';
 import { Gauge, type Registry } from 'prom-client';
-import { NODE_DEPLOYMENT_STATES } from '../contracts/deployments.js';
-import type { NodeView } from '../contracts/nodes.js';
-import type { NodeRegistry } from '../nodes/node-registry.js';
-import type { Database } from '../store/schema.js';
-import { ResourceGauges } from './resource-gauges.js';
+import { NODE_DEPLOYMENT_STATES } from '../../contracts/deployments.js';
+import type { NodeView } from '../../contracts/nodes.js';
+import type { DeploymentRepository } from '../../deployments/deployment-repository.js';
+import { ResourceGauges } from '../../metrics/resource-gauges.js';
+import type { NodeRegistry } from '../../nodes/node-registry.js';
+import type { RunRepository } from '../../pipelines/run-repository.js';
+
+/** Where the fleet is read from at each scrape: the domains' own repositories. */
+export interface FleetSources {
+  nodes: NodeRegistry;
+  deployments: DeploymentRepository;
+  runs: RunRepository;
+}
 
 /**
  * The cluster as the control plane's database knows it, read at scrape time: nodes (status,
@@ -25,8 +32,7 @@ export class FleetMetrics {
 
   constructor(
     registry: Registry,
-    private readonly db: Kysely<Database>,
-    private readonly nodes: NodeRegistry,
+    private readonly sources: FleetSources,
   ) {
     const registers = [registry];
     this.nodesByStatus = new Gauge({
@@ -76,26 +82,14 @@ export class FleetMetrics {
     });
   }
 
-  /** Reads the database and replaces every series above with what it says now. */
+  /** Reads the repositories and replaces every series above with what they say now. */
   async refresh(): Promise<void> {
     const [nodes, deployments, states, runs] = await Promise.all([
-      this.nodes.list(),
-      this.db.selectFrom('deployments').select('name').execute(),
-      this.db
-        .selectFrom('deployment_node_status')
-        // Nodes that still exist: a deleted node's last report counts nowhere.
-        .innerJoin('nodes', 'nodes.id', 'deployment_node_status.node_id')
-        .select(['deployment_node_status.deployment_name', 'deployment_node_status.state', 'deployment_node_status.serving_version'])
-        .select((eb) => eb.fn.countAll().as('count'))
-        .groupBy(['deployment_node_status.deployment_name', 'deployment_node_status.state', 'deployment_node_status.serving_version'])
-        .execute(),
-      this.db
-        .selectFrom('runs')
-        .select(['pipeline', 'status'])
-        .select((eb) => eb.fn.countAll().as('count'))
-        .where('status', 'in', ['queued', 'running'])
-        .groupBy(['pipeline', 'status'])
-        .execute(),
+      this.sources.nodes.list(),
+      this.sources.deployments.list(),
+      // Nodes that still exist: a deleted node's last report counts nowhere.
+      this.sources.deployments.stateCounts(),
+      this.sources.runs.unfinishedCounts(),
     ]);
     // Everything below is synchronous: a scrape never sees half of the update.
     this.setNodes(nodes);
@@ -107,15 +101,14 @@ export class FleetMetrics {
     }
     const known = new Set(deployments.map((d) => d.name));
     for (const row of states) {
-      if (!known.has(row.deployment_name)) continue;
-      const count = Number(row.count);
-      this.deploymentNodes.inc({ deployment: row.deployment_name, state: row.state }, count);
-      if (row.serving_version !== null) {
-        this.deploymentVersionNodes.inc({ deployment: row.deployment_name, version: String(row.serving_version) }, count);
+      if (!known.has(row.deployment)) continue;
+      this.deploymentNodes.inc({ deployment: row.deployment, state: row.state }, row.nodes);
+      if (row.servingVersion !== null) {
+        this.deploymentVersionNodes.inc({ deployment: row.deployment, version: String(row.servingVersion) }, row.nodes);
       }
     }
     this.runsUnfinished.reset();
-    for (const row of runs) this.runsUnfinished.set({ pipeline: row.pipeline, status: row.status }, Number(row.count));
+    for (const row of runs) this.runsUnfinished.set({ pipeline: row.pipeline, status: row.status }, row.runs);
   }
 
   private setNodes(nodes: NodeView[]): void {
