@@ -77,6 +77,8 @@ try {
   }
   const url = (policy) => `${agent.url}/v2/models/${names[policy]}/infer`;
   for (const policy of POLICIES) await waitFor(async () => (await send(url(policy), body)).ok, { what: `${policy} to serve` });
+  // Every deployment warm (its own predictor on the node, the cloud's connection and model) before anything is measured.
+  for (const policy of POLICIES) await closedLoop(url(policy), body, 1, 1000);
 
   // The edge's own capacity: closed loop, 4 at a time, on the edge-only deployment.
   await closedLoop(url('edge-only'), body, 4, 1000);

@@ -136,4 +136,24 @@ describe('MicroBatcher', () => {
   it('refuses a maximum batch size below 1', () => {
     expect(() => new MicroBatcher(async () => [], { maxBatchSize: 0, maxDelayMs: 0 })).toThrow(/maxBatchSize/);
   });
+
+  it('takes the time per batch as the median of recent batches (one slow batch does not move it), afresh after an idle second', async () => {
+    const delays = [2, 2, 2, 2, 2, 80, 40];
+    let n = 0;
+    const batcher = new MicroBatcher<number, number>(
+      async (items) => {
+        await sleep(delays[n++] ?? 0);
+        return items.map((value) => ({ ok: true, value }));
+      },
+      { maxBatchSize: 1, maxDelayMs: 0 },
+    );
+    expect(batcher.batchMs).toBeUndefined();
+    for (let i = 0; i < 6; i++) await batcher.submit(i);
+    // Five quick batches and one of 80 ms: the median stays with the quick ones.
+    expect(batcher.batchMs).toBeLessThan(30);
+    await sleep(1100);
+    await batcher.submit(6);
+    // After an idle second, the 40 ms batch alone is the figure.
+    expect(batcher.batchMs).toBeGreaterThanOrEqual(35);
+  });
 });

@@ -1,5 +1,7 @@
 /** An idle gap after which the time per batch is measured afresh (ms). */
 const IDLE_RESET_MS = 1000;
+/** How many recent batches the time per batch is the median of. */
+const RECENT_BATCHES = 9;
 
 export interface BatchOptions {
   /** Most requests run in one batch (1: no batching). */
@@ -63,7 +65,9 @@ export class MicroBatcher<I, O> {
   private running = false;
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
-  private batchMsAverage: number | undefined;
+  /** The last RECENT_BATCHES batch times, ms (a ring). */
+  private readonly recentMs: number[] = [];
+  private recentNext = 0;
   private lastBatchEnd = 0;
 
   constructor(
@@ -85,11 +89,17 @@ export class MicroBatcher<I, O> {
   }
 
   /**
-   * How long one batch has taken lately (moving average over about the last 10 batches, in ms);
-   * undefined before the first. With `waiting` it gives the wait a new request can expect.
+   * How long one batch has taken lately: the median of the last RECENT_BATCHES batches, in ms
+   * (one slow batch — a GC pause, a busy machine — does not move it); undefined before the first.
+   * After an idle second it starts again from the next batch. With `waiting` it gives the wait a
+   * new request can expect.
    */
   get batchMs(): number | undefined {
-    return this.batchMsAverage;
+    const recent = this.recentMs;
+    if (recent.length === 0) return undefined;
+    const sorted = [...recent].sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1]! + sorted[middle]!) / 2;
   }
 
   /**
@@ -138,10 +148,14 @@ export class MicroBatcher<I, O> {
     const finish = (settled: (i: number) => Settled<O>) => {
       const computeSeconds = (performance.now() - started) / 1000;
       const ms = computeSeconds * 1000;
-      // After an idle second the old average says little (a slow batch on a machine busy then):
-      // the first batch after it starts the average again.
-      const fresh = this.batchMsAverage === undefined || started - this.lastBatchEnd > IDLE_RESET_MS;
-      this.batchMsAverage = fresh ? ms : this.batchMsAverage! + 0.2 * (ms - this.batchMsAverage!);
+      // After an idle second the old times say little (slow batches on a machine busy then).
+      if (started - this.lastBatchEnd > IDLE_RESET_MS) {
+        this.recentMs.length = 0;
+        this.recentNext = 0;
+      }
+      if (this.recentMs.length < RECENT_BATCHES) this.recentMs.push(ms);
+      else this.recentMs[this.recentNext] = ms;
+      this.recentNext = (this.recentNext + 1) % RECENT_BATCHES;
       this.lastBatchEnd = performance.now();
       batch.forEach((queued, i) => {
         const queueSeconds = (started - queued.enqueuedAt) / 1000;
