@@ -4,9 +4,14 @@
  * it reported last), and how many requests may be outstanding there at once. The limit is
  * additive-increase, multiplicative-decrease on the round trip against the latency target, as
  * TCP does on loss: it grows by one per window of answers within the target and shrinks by a
- * fifth (at most once per round trip) when answers come late or not at all. Requests past the
- * limit are not sent, so the node never pushes the cloud into a queue that only grows.
+ * fifth (at most once per round trip) when answers take more than twice the target or do not come
+ * at all. Requests past the limit are not sent, so the node never pushes the cloud into a queue
+ * that only grows; answers between the target and twice it leave the limit alone (a cloud that is
+ * a little late still answers some in time, and sheds nothing that a growing queue would not).
  */
+/** Answers later than this many times the target shrink the limit. */
+const LATE_FACTOR = 2;
+
 export interface CloudEstimateOptions {
   /** Outstanding requests allowed before anything is measured (default 8). */
   initialLimit?: number;
@@ -100,6 +105,7 @@ export class CloudEstimate {
       this.limitValue = Math.min(this.maxLimit, this.limitValue + 1 / Math.max(1, this.limitValue));
       return;
     }
+    if (outcome.ok && outcome.ms <= LATE_FACTOR * targetMs) return;
     // Late or failed: back off, once per round trip (answers of one window arrive late together).
     if (now - this.lastDecrease < Math.max(outcome.ms, 1)) return;
     this.lastDecrease = now;
