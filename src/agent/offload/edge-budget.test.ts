@@ -64,6 +64,21 @@ describe('EdgeBudget', () => {
     expect(budget.forwardCostMs(10)).toBeCloseTo(3, 5);
   });
 
+  it('scales the local rate down while the loop reads busier than aimed at with local work in it, and back up when calm', () => {
+    const time = clock();
+    const budget = new EdgeBudget({ now: time.now, maxUtilization: 0.7 });
+    const full = budget.localRate(10);
+    expect(full).toBeCloseTo(70);
+    budget.routed('edge', 10);
+    budget.observeLoop(1, 100);
+    expect(budget.localRate(10)).toBeCloseTo(full * 0.7);
+    // Busy from forwarding alone: the model already counts it.
+    budget.observeLoop(1, 100);
+    expect(budget.localRate(10)).toBeCloseTo(full * 0.7);
+    for (let i = 0; i < 10; i++) budget.observeLoop(0.2, 100);
+    expect(budget.localRate(10)).toBeCloseTo(full);
+  });
+
   it('never gives a negative or non-finite local rate, and admits before anything is measured', () => {
     fc.assert(
       fc.property(

@@ -9,12 +9,13 @@
  * with the local cost the measured time per prediction (wall time, so the CPU quota the node
  * really gets is in it), the forward cost learned from the event loop's measured utilisation, and
  * the arrival rate measured over the last few requests. The local rate is the largest that keeps
- * the busy share at or under `maxUtilization` when the rest is forwarded; a token bucket (burst of
- * one) holds the node to it, so a burst arriving at a calm node is mostly forwarded within a few
- * requests instead of after the next utilisation reading.
+ * the busy share at or under `maxUtilization` when the rest is forwarded, scaled down while the
+ * loop reads busier than that (what the model misses: parsing, answering, GC); a token bucket
+ * (burst of one) holds the node to it, so a burst arriving at a calm node is mostly forwarded
+ * within a few requests instead of after the next utilisation reading.
  */
 export interface EdgeBudgetOptions {
-  /** The busy share of the event loop the budget aims at (default 0.85): headroom for timers, status reports, GC. */
+  /** The busy share of the event loop the budget aims at (default 0.7): below it, requests queue little on the node. */
   maxUtilization?: number;
   /** Forward cost assumed before the first measurement, as a share of the local cost (default 0.1). */
   initialForwardShare?: number;
@@ -46,10 +47,12 @@ export class EdgeBudget {
   private refilledAt: number;
   /** Since the last utilisation reading, to learn the forward cost: local compute (ms) and forwarded requests. */
   private windowLocalMs = 0;
+  /** Scales the modelled local rate down while the loop reads busier than aimed at (0.05–1). */
+  private correction = 1;
   private windowForwarded = 0;
 
   constructor(options: EdgeBudgetOptions = {}) {
-    this.maxUtilization = options.maxUtilization ?? 0.85;
+    this.maxUtilization = options.maxUtilization ?? 0.7;
     this.arrivalSmoothing = options.arrivalSmoothing ?? 0.1;
     this.initialForwardShare = options.initialForwardShare ?? 0.1;
     this.now = options.now ?? (() => performance.now());
@@ -93,7 +96,7 @@ export class EdgeBudget {
     const alone = (this.maxUtilization * 1000) / localCostMs;
     if (budgetMsPerSecond <= 0) return 0;
     // Forwarding as dear as running it here: only the loop's own limit counts.
-    return perLocal <= 0 ? alone : Math.min(budgetMsPerSecond / perLocal, alone);
+    return this.correction * (perLocal <= 0 ? alone : Math.min(budgetMsPerSecond / perLocal, alone));
   }
 
   /**
@@ -138,7 +141,14 @@ export class EdgeBudget {
     const forwarded = this.windowForwarded;
     this.windowLocalMs = 0;
     this.windowForwarded = 0;
-    if (forwarded < 5 || !(windowMs > 0) || !Number.isFinite(utilization)) return;
+    if (!(windowMs > 0) || !Number.isFinite(utilization)) return;
+    // The model's costs miss what a local request costs besides its batch (parsing, answering,
+    // GC): while the loop reads busier than the model aims at with local work in the window, the
+    // local rate is scaled down; it recovers by a tenth per calm reading.
+    if (utilization > this.maxUtilization && localMs > 0)
+      this.correction = Math.max(0.05, (this.correction * this.maxUtilization) / utilization);
+    else if (utilization < this.maxUtilization - 0.15) this.correction = Math.min(1, this.correction * 1.1);
+    if (forwarded < 5) return;
     const perForward = Math.max(0, utilization * windowMs - localMs) / forwarded;
     this.forwardMs = this.forwardMs === undefined ? perForward : this.forwardMs + 0.3 * (perForward - this.forwardMs);
   }
