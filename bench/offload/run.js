@@ -86,7 +86,7 @@ try {
   const cloudCapacity = await closedLoop(`${cluster.server.url}/v2/models/energy/versions/${version}/infer`, body, 4, 3000, cluster.auth);
   // What the node can pass to the cloud: every request it forwards costs its event loop too, so
   // at a small CPU quota forwarding, not the cloud, may be what limits the pair.
-  const forwardCapacity = await closedLoop(url('cloud-only'), body, 8, 3000);
+  const forwardCapacity = await closedLoop(url('cloud-only'), body, 32, 3000);
   const combined = combinedCapacity(capacity.rps, cloudCapacity.rps, forwardCapacity.rps);
   console.log(
     `[offload] edge capacity alone: ${fmt(capacity.rps, 0)} req/s (p50 ${fmt(capacity.p50, 2)} ms); the cloud's /v2 directly: ${fmt(cloudCapacity.rps, 0)} req/s; forwarded through the edge: ${fmt(forwardCapacity.rps, 0)} req/s; combined ${fmt(combined, 0)} req/s`,

@@ -77,6 +77,10 @@ describe('EdgeBudget', () => {
     expect(budget.localRate(10)).toBeCloseTo(full * 0.7);
     for (let i = 0; i < 10; i++) budget.observeLoop(0.2, 100);
     expect(budget.localRate(10)).toBeCloseTo(full);
+    // A loop that gets to what is due late, with local work in the window: scaled down too.
+    budget.routed('edge', 10);
+    budget.observeLoop(0.3, 100, 15, 10);
+    expect(budget.localRate(10)).toBeCloseTo(full * 0.7);
   });
 
   it('never gives a negative or non-finite local rate, and admits before anything is measured', () => {

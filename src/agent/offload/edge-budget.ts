@@ -136,18 +136,22 @@ export class EdgeBudget {
    * cautious estimate).
    * Needs a few forwarded requests in the window to say anything.
    */
-  observeLoop(utilization: number, windowMs: number): void {
+  observeLoop(utilization: number, windowMs: number, loopDelayMs = 0, delayLimitMs = Infinity): void {
     const localMs = this.windowLocalMs;
     const forwarded = this.windowForwarded;
     this.windowLocalMs = 0;
     this.windowForwarded = 0;
     if (!(windowMs > 0) || !Number.isFinite(utilization)) return;
     // The model's costs miss what a local request costs besides its batch (parsing, answering,
-    // GC): while the loop reads busier than the model aims at with local work in the window, the
-    // local rate is scaled down; it recovers by a tenth per calm reading.
-    if (utilization > this.maxUtilization && localMs > 0)
-      this.correction = Math.max(0.05, (this.correction * this.maxUtilization) / utilization);
-    else if (utilization < this.maxUtilization - 0.15) this.correction = Math.min(1, this.correction * 1.1);
+    // GC), and under a CPU quota the loop reads idle while it is throttled: while the loop reads
+    // busier than the model aims at, or gets to what is due later than `delayLimitMs` on average,
+    // with local work in the window, the local rate is scaled down; it recovers by a tenth per
+    // calm reading.
+    const late = loopDelayMs > delayLimitMs;
+    if ((utilization > this.maxUtilization || late) && localMs > 0) {
+      const factor = late ? 0.7 : this.maxUtilization / utilization;
+      this.correction = Math.max(0.05, this.correction * Math.min(factor, 0.95));
+    } else if (utilization < this.maxUtilization - 0.15 && !late) this.correction = Math.min(1, this.correction * 1.1);
     if (forwarded < 5) return;
     const perForward = Math.max(0, utilization * windowMs - localMs) / forwarded;
     this.forwardMs = this.forwardMs === undefined ? perForward : this.forwardMs + 0.3 * (perForward - this.forwardMs);

@@ -8,7 +8,7 @@ import type { SlotQueue } from '../runtime/model-slot.js';
 import { type OffloadEvent, OffloadingModels } from './offloading-models.js';
 
 const REQUEST: V2InferRequest = { id: 'r1', inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP32', data: [1] }] };
-const CALM = { cpuLoadPerCore: 0, memoryFreeBytes: 8e9, memoryTotalBytes: 16e9, eventLoopUtilization: 0.1, windowMs: 0 };
+const CALM = { cpuLoadPerCore: 0, memoryFreeBytes: 8e9, memoryTotalBytes: 16e9, eventLoopUtilization: 0.1, windowMs: 0, loopDelayMs: 0 };
 
 /** A node's models as OffloadingModels sees them: a policy, a queue and a local answer (or failure). */
 function fakeModels(state: {

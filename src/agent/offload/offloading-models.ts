@@ -213,7 +213,9 @@ export class OffloadingModels implements V2ModelSource {
     const idle = !queue?.busy && (queue?.waiting ?? 0) === 0;
     const stale = idle && now - (this.lastLocalAt.get(name) ?? 0) > STALE_MS;
     const batchMs = stale ? undefined : queue?.batchMs;
-    if (pressure.windowMs > 0) this.budget.observeLoop(pressure.eventLoopUtilization, pressure.windowMs);
+    // Forwarded requests wait behind the node's own computing: a fifth of the target is as late as the loop may run on average.
+    if (pressure.windowMs > 0)
+      this.budget.observeLoop(pressure.eventLoopUtilization, pressure.windowMs, pressure.loopDelayMs, offload.latencyTargetMs / 5);
     this.budget.arrived();
     // Only `auto` takes a place in the budget; the fixed policies do not ask.
     const edgeHasBudget = offload.policy === 'auto' && this.budget.take(queue?.batchMs);

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { type EventLoopUtilization, performance } from 'node:perf_hooks';
+import { type EventLoopUtilization, type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { availableMemory } from '../resources.js';
 
 export interface Pressure {
@@ -10,6 +10,8 @@ export interface Pressure {
   eventLoopUtilization: number;
   /** How long that was, ms (0 for a reading handed over again). */
   windowMs: number;
+  /** Mean event-loop delay over that window, ms: how late the loop got to what was due (a request, a timer). */
+  loopDelayMs: number;
 }
 
 /**
@@ -20,10 +22,11 @@ export interface Pressure {
 export class PressureGauge {
   private last: { at: number; value: Pressure } | undefined;
   private elu: EventLoopUtilization = performance.eventLoopUtilization();
+  private delay: IntervalHistogram | undefined;
 
   constructor(
     private readonly maxAgeMs = 100,
-    private readonly read: () => Omit<Pressure, 'eventLoopUtilization' | 'windowMs'> = readPressure,
+    private readonly read: () => Omit<Pressure, 'eventLoopUtilization' | 'windowMs' | 'loopDelayMs'> = readPressure,
   ) {}
 
   /** The latest reading; a new one (with its window) at most every `maxAgeMs`, else the last with `windowMs` 0. */
@@ -34,14 +37,21 @@ export class PressureGauge {
       const delta = performance.eventLoopUtilization(elu, this.elu);
       this.elu = elu;
       const utilization = Number.isFinite(delta.utilization) ? delta.utilization : 0;
-      this.last = { at, value: { ...this.read(), eventLoopUtilization: utilization, windowMs: delta.idle + delta.active } };
+      // Sampled every 10 ms from the first reading on (an agent that never offloads never starts it).
+      if (!this.delay) {
+        this.delay = monitorEventLoopDelay({ resolution: 10 });
+        this.delay.enable();
+      }
+      const loopDelayMs = this.delay.count > 0 && Number.isFinite(this.delay.mean) ? this.delay.mean / 1e6 : 0;
+      this.delay.reset();
+      this.last = { at, value: { ...this.read(), eventLoopUtilization: utilization, windowMs: delta.idle + delta.active, loopDelayMs } };
       return this.last.value;
     }
     return { ...this.last.value, windowMs: 0 };
   }
 }
 
-export function readPressure(): Omit<Pressure, 'eventLoopUtilization' | 'windowMs'> {
+export function readPressure(): Omit<Pressure, 'eventLoopUtilization' | 'windowMs' | 'loopDelayMs'> {
   const cpus = Math.max(1, os.availableParallelism());
   return { cpuLoadPerCore: (os.loadavg()[0] ?? 0) / cpus, memoryFreeBytes: availableMemory(), memoryTotalBytes: os.totalmem() };
 }
