@@ -340,10 +340,21 @@ try {
       rss.cnn.hwm <= 100 * 1024,
     ],
   ];
-  // Issue 19's serving figures: the agent's share of the ceiling at the top concurrency, and what a request costs the agent in CPU.
-  const [agentAtTop, ceilingAtTop] = [median(`forecaster onnx JSON@${TOP}`), median(`ceiling JSON@${TOP}`)];
+  // Issue 19's serving figures: the agent's share of the ceiling at the top concurrency, and what a
+  // request costs the agent in CPU. Paired by round (the two rows ran seconds apart), median over
+  // rounds: on a shared machine the medians of the two rows can come from rounds far apart.
+  const paired = (runs.get(`forecaster onnx JSON@${TOP}`) ?? []).map((agent, i) => {
+    const ceilingRun = runs.get(`ceiling JSON@${TOP}`)[i];
+    return { share: agent.rps / ceilingRun.rps, agentCpu: agent.cpuMicrosPerRequest, ceilingCpu: ceilingRun.cpuMicrosPerRequest };
+  });
+  const middle = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const share = middle(paired.map((p) => p.share));
   console.log(
-    `\nServing (issue 19), concurrency ${TOP}, JSON: agent V2 ${fmt(agentAtTop.rps, 0)} req/s, HTTP ceiling ${fmt(ceilingAtTop.rps, 0)} req/s = ${fmt(agentTop * 100, 0)}% of ceiling (goal >= 90%); CPU per request: agent ${fmt(agentAtTop.cpuMicrosPerRequest, 0)} µs, ceiling ${fmt(ceilingAtTop.cpuMicrosPerRequest, 0)} µs`,
+    `\nServing (issue 19), concurrency ${TOP}, JSON, by round (agent/ceiling req/s, CPU µs per request agent/ceiling): ${paired
+      .map((p) => `${fmt(p.share * 100, 0)}% (${fmt(p.agentCpu, 0)}/${fmt(p.ceilingCpu, 0)} µs)`)
+      .join(
+        '; ',
+      )}\n  median: agent V2 at ${fmt(share * 100, 0)}% of the HTTP ceiling (goal >= 90%); CPU per request: agent ${fmt(middle(paired.map((p) => p.agentCpu)), 0)} µs, ceiling ${fmt(middle(paired.map((p) => p.ceilingCpu)), 0)} µs, agent minus ceiling in the same round ${fmt(middle(paired.map((p) => p.agentCpu - p.ceilingCpu)), 0)} µs`,
   );
   console.log('\nGoals:');
   for (const [goal, value, met] of goals) console.log(`  ${goal}: ${value} (${met ? 'met' : 'NOT met'})`);
