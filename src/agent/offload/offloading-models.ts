@@ -353,8 +353,13 @@ export class OffloadingModels implements V2ModelSource {
     return this.stamp(name, response, 'edge', reason);
   }
 
+  /** Says where `response` (this request's own, fresh object) ran. */
   private stamp(name: string, response: InferenceResult, ranOn: RanOn, reason: OffloadReason): InferenceResult {
     // The cloud names the registered model; the caller asked for the deployment.
-    return { ...response, modelName: name, ranOn, node: this.nodeName, reason };
+    response.modelName = name;
+    response.ranOn = ranOn;
+    response.node = this.nodeName;
+    response.reason = reason;
+    return response;
   }
 }
