@@ -9,11 +9,13 @@ describe('InferenceCall', () => {
     inputs: [
       {
         name: 'x',
-        shape: [2, 2],
+        shape: [1, 2, 2],
         datatype: 'FP32',
         data: [
-          [1, 2],
-          [3, 4],
+          [
+            [1, 2],
+            [3, 4],
+          ],
         ] as unknown[],
       },
     ],
@@ -27,7 +29,7 @@ describe('InferenceCall', () => {
       name: 'energy',
       version: '2',
       id: 'r1',
-      inputs: [{ name: 'x', shape: [2, 2], datatype: 'FP32', data: [1, 2, 3, 4] }],
+      inputs: [{ name: 'x', shape: [1, 2, 2], datatype: 'FP32', data: [1, 2, 3, 4] }],
       outputs: [{ name: 'y' }],
       parameters: { 'fogline.label': 1 },
       signal,
