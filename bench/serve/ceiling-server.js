@@ -51,11 +51,11 @@ const fixedAnswer = {
     ],
     outputs: [{ name: 'forecast', datatype: 'FP32', shape: [-1, OUTPUTS] }],
   }),
-  infer: async (name, _version, request) => ({
-    model_name: name,
-    model_version: '1',
-    ...(request.id ? { id: request.id } : {}),
-    parameters: { 'fogline.ran_on': 'edge' },
+  // An InferenceCall in (src/inference/inference-call.ts; the routes converted the request once), an InferenceResult out.
+  infer: async (call) => ({
+    modelName: call.name,
+    modelVersion: '1',
+    ranOn: 'edge',
     outputs: [{ name: 'forecast', datatype: 'FP32', shape: [1, OUTPUTS], data: FORECAST }],
   }),
 };

@@ -9,8 +9,11 @@
 // By hand: node bench/serve/load-generator.js JOB.json  (prints the result as JSON on stdout)
 //
 // Job: { url, body (string), bodyEncoding?: 'utf8' | 'base64', headers?: {}, concurrency, durationMs,
-//        warmupRequests?: 50 }
-// Result: { requests, failures, seconds, rps, p50, p99, mean, max, firstFailure? } (latencies in ms)
+//        warmupRequests?: 50, cpuPid?: the server's pid }
+// Result: { requests, failures, seconds, rps, p50, p99, mean, max, firstFailure?, cpuMicrosPerRequest? }
+// (latencies in ms; cpuMicrosPerRequest: the server's user + system CPU time over the measured
+// window, from /proc/<cpuPid>/stat, divided by the requests answered in it)
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 
@@ -66,6 +69,7 @@ export async function runLoad(job) {
   firstFailure = undefined;
 
   const latencies = [];
+  const cpuBefore = job.cpuPid ? cpuMicros(job.cpuPid) : undefined;
   const started = performance.now();
   const deadline = started + job.durationMs;
   await Promise.all(
@@ -77,6 +81,7 @@ export async function runLoad(job) {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuBefore === undefined ? undefined : cpuMicros(job.cpuPid) - cpuBefore;
   agent.destroy();
   const sorted = Float64Array.from(latencies).sort();
   const at = (p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] : null);
@@ -91,7 +96,22 @@ export async function runLoad(job) {
     mean,
     max: sorted.length ? sorted[sorted.length - 1] : null,
     ...(firstFailure ? { firstFailure } : {}),
+    ...(cpu !== undefined ? { cpuMicrosPerRequest: cpu / Math.max(1, sorted.length + failures) } : {}),
   };
+}
+
+/** A process's user + system CPU time so far, µs (fields 14 and 15 of /proc/<pid>/stat, in clock ticks). */
+function cpuMicros(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces: count fields from the closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) / clockTicks()) * 1e6;
+}
+
+let ticks;
+function clockTicks() {
+  ticks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return ticks;
 }
 
 const isMain = import.meta.url === `file://${process.argv[1]}`;

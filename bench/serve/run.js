@@ -214,29 +214,29 @@ try {
   const json = (body) => ({ body });
   const plan = [];
   for (const c of CONCURRENCIES) {
-    plan.push([`ceiling JSON`, c, ceilingUrl + '/v2/models/energy/infer', json(forecastJson)]);
-    plan.push([`forecaster onnx JSON`, c, inferUrl('onnx', 'energy'), json(forecastJson)]);
-    plan.push([`forecaster tfjs JSON`, c, inferUrl('tfjs', 'energy-tfjs'), json(forecastJson)]);
-    plan.push([`cnn onnx JSON`, c, inferUrl('cnn', 'digits'), json(cnnJson)]);
+    plan.push([`ceiling JSON`, c, ceilingUrl + '/v2/models/energy/infer', json(forecastJson), ceiling.pid]);
+    plan.push([`forecaster onnx JSON`, c, inferUrl('onnx', 'energy'), json(forecastJson), agents.onnx.pid]);
+    plan.push([`forecaster tfjs JSON`, c, inferUrl('tfjs', 'energy-tfjs'), json(forecastJson), agents.tfjs.pid]);
+    plan.push([`cnn onnx JSON`, c, inferUrl('cnn', 'digits'), json(cnnJson), agents.cnn.pid]);
     if (flags.cloud === 'yes') {
-      plan.push([`control plane onnx JSON`, c, `${server.url}/v2/models/energy/infer`, { body: forecastJson, headers: auth }]);
+      plan.push([`control plane onnx JSON`, c, `${server.url}/v2/models/energy/infer`, { body: forecastJson, headers: auth }, server.pid]);
     }
   }
   // What any body costs: the same request with a one-point history (the fixed answer does not look at it).
   const oneFloat = JSON.stringify({
     inputs: [{ ...forecastInputs[0], shape: [1, 1], data: forecastInputs[0].data.slice(0, 1) }, forecastInputs[1]],
   });
-  plan.push([`ceiling one-float JSON`, TOP, ceilingUrl + '/v2/models/energy/infer', json(oneFloat)]);
-  plan.push([`ceiling binary`, TOP, ceilingUrl + '/v2/models/energy/infer', forecastBinary]);
-  plan.push([`forecaster onnx binary`, TOP, inferUrl('onnx', 'energy'), forecastBinary]);
+  plan.push([`ceiling one-float JSON`, TOP, ceilingUrl + '/v2/models/energy/infer', json(oneFloat), ceiling.pid]);
+  plan.push([`ceiling binary`, TOP, ceilingUrl + '/v2/models/energy/infer', forecastBinary, ceiling.pid]);
+  plan.push([`forecaster onnx binary`, TOP, inferUrl('onnx', 'energy'), forecastBinary, agents.onnx.pid]);
   const runs = new Map();
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const [label, concurrency, url, request] of plan) {
-      const result = await loadFromOwnProcess({ url, concurrency, durationMs: DURATION_MS, ...request });
+    for (const [label, concurrency, url, request, cpuPid] of plan) {
+      const result = await loadFromOwnProcess({ url, concurrency, durationMs: DURATION_MS, cpuPid, ...request });
       const key = `${label}@${concurrency}`;
       runs.set(key, [...(runs.get(key) ?? []), result]);
       console.log(
-        `[serve] round ${round} ${key}: ${fmt(result.rps, 0)} req/s, p50 ${fmt(result.p50, 3)} ms, failures ${result.failures}${result.firstFailure ? ` (${result.firstFailure})` : ''}`,
+        `[serve] round ${round} ${key}: ${fmt(result.rps, 0)} req/s, p50 ${fmt(result.p50, 3)} ms, CPU ${fmt(result.cpuMicrosPerRequest, 0)} µs/request, failures ${result.failures}${result.firstFailure ? ` (${result.firstFailure})` : ''}`,
       );
       for (const agent of Object.values(agents)) {
         const exited = agent.unexpectedExit();
@@ -256,7 +256,7 @@ try {
   const rows = [];
   const httpRow = (what, label, c, compare) => {
     const result = median(`${label}@${c}`);
-    rows.push([what, String(c), fmt(result.rps, 0), fmt(result.p50, 3), fmt(result.p99, 3), String(result.failures), compare(result)]);
+    rows.push([what, String(c), ...cells(result), compare(result)]);
   };
   const vsCeiling = (c) => (result) => `${pct(result.rps, median(`ceiling JSON@${c}`).rps)} of ceiling`;
   for (const c of CONCURRENCIES) httpRow('HTTP ceiling (agent stack, fixed answer, no model), JSON', 'ceiling JSON', c, () => '');
@@ -293,7 +293,7 @@ try {
     for (const c of CONCURRENCIES) httpRow('control plane V2, forecaster, JSON', 'control plane onnx JSON', c, vsCeiling(c));
   }
   const loopRow = (what, key, compare) =>
-    rows.push([what, '1', fmt(loops[key].rps, 0), fmt(loops[key].p50, 3), fmt(loops[key].p99, 3), '0', compare]);
+    rows.push([what, '1', fmt(loops[key].rps, 0), fmt(loops[key].p50, 3), fmt(loops[key].p99, 3), '0', '', compare]);
   loopRow(
     'in-process predict loop, forecaster, ONNX Runtime',
     'forecaster onnx',
@@ -305,7 +305,13 @@ try {
   console.log(
     `\nbench/serve, ${WINDOW}-point forecaster (24 outputs) and the digits CNN (64 in, 10 out), batch-1 requests, ${DURATION_MS / 1000} s per row, ${ROUNDS} round(s); load generator in its own process; ${os.cpus().length} CPUs, load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after; Node ${process.version}\n`,
   );
-  console.log(renderTable(['path', 'concurrency', 'requests/s', 'p50 ms', 'p99 ms', 'failures', 'ratio'], rows, (i) => i > 0));
+  console.log(
+    renderTable(
+      ['path', 'concurrency', 'requests/s', 'p50 ms', 'p99 ms', 'failures', 'server CPU µs/request', 'ratio'],
+      rows,
+      (i) => i > 0,
+    ),
+  );
   const mb = (kb) => fmt(kb / 1024, 1);
   console.log('\nAgent memory, MB: VmRSS once serving (before load) | after the run: VmRSS = RssAnon + RssFile (+ shmem), VmHWM peak');
   for (const [key, what] of [
@@ -334,6 +340,22 @@ try {
       rss.cnn.hwm <= 100 * 1024,
     ],
   ];
+  // Issue 19's serving figures: the agent's share of the ceiling at the top concurrency, and what a
+  // request costs the agent in CPU. Paired by round (the two rows ran seconds apart), median over
+  // rounds: on a shared machine the medians of the two rows can come from rounds far apart.
+  const paired = (runs.get(`forecaster onnx JSON@${TOP}`) ?? []).map((agent, i) => {
+    const ceilingRun = runs.get(`ceiling JSON@${TOP}`)[i];
+    return { share: agent.rps / ceilingRun.rps, agentCpu: agent.cpuMicrosPerRequest, ceilingCpu: ceilingRun.cpuMicrosPerRequest };
+  });
+  const middle = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const share = middle(paired.map((p) => p.share));
+  console.log(
+    `\nServing (issue 19), concurrency ${TOP}, JSON, by round (agent/ceiling req/s, CPU µs per request agent/ceiling): ${paired
+      .map((p) => `${fmt(p.share * 100, 0)}% (${fmt(p.agentCpu, 0)}/${fmt(p.ceilingCpu, 0)} µs)`)
+      .join(
+        '; ',
+      )}\n  median: agent V2 at ${fmt(share * 100, 0)}% of the HTTP ceiling (goal >= 90%); CPU per request: agent ${fmt(middle(paired.map((p) => p.agentCpu)), 0)} µs, ceiling ${fmt(middle(paired.map((p) => p.ceilingCpu)), 0)} µs, agent minus ceiling in the same round ${fmt(middle(paired.map((p) => p.agentCpu - p.ceilingCpu)), 0)} µs`,
+  );
   console.log('\nGoals:');
   for (const [goal, value, met] of goals) console.log(`  ${goal}: ${value} (${met ? 'met' : 'NOT met'})`);
 
@@ -356,7 +378,7 @@ try {
 }
 
 function cells(result) {
-  return [fmt(result.rps, 0), fmt(result.p50, 3), fmt(result.p99, 3), String(result.failures)];
+  return [fmt(result.rps, 0), fmt(result.p50, 3), fmt(result.p99, 3), String(result.failures), fmt(result.cpuMicrosPerRequest, 0)];
 }
 
 /** This process's environment minus the agents' probe: the bench's own children run plain. */

@@ -11,6 +11,7 @@ import { ApiError } from '../client/api-error.js';
 import type { AGENT_OPTIONS } from '../config/agent-options.js';
 import type { ResolvedOptions } from '../config/options.js';
 import type { AgentInfo, NodeResources } from '../contracts/nodes.js';
+import { inferenceCall } from '../inference/inference-call.js';
 import { v2Routes } from '../inference/v2-routes.js';
 import { v2StreamRoutes } from '../inference/v2-stream.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
@@ -118,7 +119,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     () => offloading.estimates(),
   );
   // Drift statistics of every answered request, per deployed version (src/agent/drift).
-  const drift = new DriftMonitoredModels(offloading, (name) => models.serving(name), path.join(config.dataDir, 'artifacts'));
+  const drift = new DriftMonitoredModels(offloading, (name) => models.serving(name));
   await http.withTypeProvider<TypeBoxTypeProvider>().register(v2Routes(drift, 'public'));
   // Sessions placed here by the control plane: tokens signed with the registry key this node pins.
   const sessions = sessionGate({
@@ -246,7 +247,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       : undefined,
     clientId: `fogline-${identity.nodeId}`,
     dataDir: config.dataDir,
-    infer: (name, request) => drift.infer(name, undefined, request),
+    infer: (name, request) => drift.infer(inferenceCall(name, undefined, request)),
     intervalSeconds: (name, wanted) => drift.seriesIntervalSeconds(name, wanted),
     recordActual: (name, time, value) => void drift.recordActuals(name, time, [value]).catch(() => undefined),
     observer: new DeviceMetrics(metrics.registry),
@@ -264,6 +265,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
         credential,
         cacheLimitBytes: config.cacheLimitBytes,
         ranWhere: (name) => offloading.ranWhere(name),
+        offload: offloading.settings,
         deviceCounts: (name) => bindings.counts().get(name),
         onDesiredState: (state) => {
           guard.update(state);

@@ -93,7 +93,6 @@ describe('requests', () => {
   it('flattens response outputs to values, leaving out BYTES', () => {
     expect(
       resultOutputs({
-        model_name: 'energy',
         outputs: [
           { name: 'forecast', shape: [1, 3], datatype: 'FP32', data: [[1, 2, 3]] },
           { name: 'anomaly', shape: [1], datatype: 'BOOL', data: [true] },

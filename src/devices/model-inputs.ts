@@ -90,7 +90,7 @@ const flatten = (data: unknown[]): unknown[] => data.flat(Number.POSITIVE_INFINI
  * A V2 response → the result's outputs, each flattened (one request is one row). Outputs that are
  * neither numbers nor booleans (BYTES) are left out: EdgeX readings and the JSON result carry numbers.
  */
-export function resultOutputs(response: V2InferResponse): DeviceResult['outputs'] {
+export function resultOutputs(response: Pick<V2InferResponse, 'outputs'>): DeviceResult['outputs'] {
   const outputs: DeviceResult['outputs'] = [];
   for (const output of response.outputs) {
     const data = flatten(output.data);

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { ModelVersionView } from '../contracts/models.js';
-import type { V2InferRequest, V2InferResponse, V2ModelMetadata } from '../contracts/open-inference.js';
+import type { V2ModelMetadata } from '../contracts/open-inference.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import { type LoadedPredictor, loadBundle } from '../ml/bundle/load-bundle.js';
 import type { ModelRegistry } from '../registry/model-registry.js';
+import type { InferenceCall, InferenceResult } from './inference-call.js';
 import type { V2ModelSource } from './v2-model-source.js';
-import { selectOutputs, toInferInputs } from './v2-tensors.js';
+import { selectOutputs } from './v2-tensors.js';
 
 /** Loaded versions kept in memory; the least recently used one is freed past this. */
 const MAX_LOADED = 8;
@@ -69,16 +70,11 @@ export class CloudInference implements V2ModelSource {
     };
   }
 
-  async infer(name: string, version: string | undefined, request: V2InferRequest): Promise<V2InferResponse> {
-    const view = await this.resolve(name, version);
+  async infer(call: InferenceCall): Promise<InferenceResult> {
+    const view = await this.resolve(call.name, call.version);
     const predictor = await this.predictor(view);
-    const outputs = selectOutputs(await predictor.predict(toInferInputs(request)), request.outputs);
-    return {
-      model_name: view.model,
-      model_version: String(view.version),
-      ...(request.id !== undefined ? { id: request.id } : {}),
-      outputs,
-    };
+    const outputs = selectOutputs(await predictor.predict(call.inputs), call.outputs);
+    return { modelName: view.model, modelVersion: String(view.version), outputs };
   }
 
   async close(): Promise<void> {

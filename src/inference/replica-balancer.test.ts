@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { V2InferRequest, V2InferResponse } from '../contracts/open-inference.js';
 import type { CloudReplica } from './cloud-replicas.js';
+import { inferenceCall, toV2Response } from './inference-call.js';
 import { type LocalModels, REPLICA_PARAMETER, ReplicaBalancer } from './replica-balancer.js';
 
 /** A replica on loopback: answers V2 infer after `delayMs` with `status`, and counts what it got. */
@@ -48,14 +49,19 @@ const local: LocalModels = {
   metadata: () => Promise.reject(new Error('not used')),
   modelReady: async () => undefined,
   resolve: async (name) => ({ model: name, version: 1 }),
-  infer: async (_name, _version, request) => ({
-    model_name: 'energy',
-    model_version: '1',
-    outputs: [{ name: 'forecast', shape: [1, 1], datatype: 'FP32', data: [-(request.inputs[0]!.data[0] as number)] }],
+  infer: async (call) => ({
+    modelName: 'energy',
+    modelVersion: '1',
+    outputs: [{ name: 'forecast', shape: [1, 1], datatype: 'FP32', data: [-(call.inputs[0]!.data[0] as number)] }],
   }),
 };
 
 const request = (x: number): V2InferRequest => ({ inputs: [{ name: 'history', shape: [1, 1], datatype: 'FP32', data: [x] }] });
+
+/** One request through `balancer`, answered as the V2 routes would write it. */
+async function ask(balancer: ReplicaBalancer, name: string, version: string | undefined, body: V2InferRequest): Promise<V2InferResponse> {
+  return toV2Response(await balancer.infer(inferenceCall(name, version, body)), body.id);
+}
 
 describe('ReplicaBalancer (replicas on loopback)', () => {
   const closers: (() => Promise<void>)[] = [];
@@ -79,7 +85,7 @@ describe('ReplicaBalancer (replicas on loopback)', () => {
       await Promise.all(
         Array.from({ length: 8 }, async (_, client) => {
           const mine: V2InferResponse[] = [];
-          for (let i = 0; i < 5; i++) mine.push(await balancer.infer('energy', '1', request(client * 10 + i)));
+          for (let i = 0; i < 5; i++) mine.push(await ask(balancer, 'energy', '1', request(client * 10 + i)));
           return mine;
         }),
       )
@@ -103,7 +109,7 @@ describe('ReplicaBalancer (replicas on loopback)', () => {
     // Its health check passes (the process is up), so it starts in the rotation.
     expect(balancer.states().every((s) => s.healthy)).toBe(true);
     const answers = [];
-    for (const x of [1, 2, 3, 4]) answers.push(await balancer.infer('energy', undefined, request(x)));
+    for (const x of [1, 2, 3, 4]) answers.push(await ask(balancer, 'energy', undefined, request(x)));
     expect(answers.map((a) => a.outputs[0]!.data[0])).toEqual([2, 4, 6, 8]);
     expect(answers.every((a) => a.parameters?.[REPLICA_PARAMETER] === 'good')).toBe(true);
     // Tried once (its turn), failed, and out until a health check passes again.
@@ -114,15 +120,15 @@ describe('ReplicaBalancer (replicas on loopback)', () => {
   it('with no replica serving the version, or every replica down, the control plane answers itself', async () => {
     const gone = await replicaServer('gone', { delayMs: 0 });
     const balancer = await balancerOver(gone);
-    expect((await balancer.infer('energy', '1', request(3))).parameters?.[REPLICA_PARAMETER]).toBe('gone');
+    expect((await ask(balancer, 'energy', '1', request(3))).parameters?.[REPLICA_PARAMETER]).toBe('gone');
     await gone.close();
     closers.length = 0;
     // Still marked healthy until it fails: the request moves on to the control plane and succeeds.
-    const answer = await balancer.infer('energy', '1', request(3));
+    const answer = await ask(balancer, 'energy', '1', request(3));
     expect(answer.outputs[0]!.data[0]).toBe(-3);
     expect(answer.parameters?.[REPLICA_PARAMETER]).toBe('control-plane');
     expect(balancer.states()[0]!.healthy).toBe(false);
     // Another model name never goes to this replica.
-    expect((await balancer.infer('other', '1', request(1))).parameters?.[REPLICA_PARAMETER]).toBe('control-plane');
+    expect((await ask(balancer, 'other', '1', request(1))).parameters?.[REPLICA_PARAMETER]).toBe('control-plane');
   });
 });

@@ -3,10 +3,11 @@ import { CloudClient, CloudInferError } from './v2-client.js';
 import type { V2InferRequest, V2InferResponse, V2ModelMetadata } from '../contracts/open-inference.js';
 import type { ModelVersionView } from '../contracts/models.js';
 import type { CloudReplica } from './cloud-replicas.js';
+import { fromV2Response, type InferenceCall, type InferenceResult, REASON_PARAMETER, toV2Request } from './inference-call.js';
 import type { V2ModelSource } from './v2-model-source.js';
 
-/** The response parameter that names who answered: a cloud node, or `control-plane`. */
-export const REPLICA_PARAMETER = 'fogline.replica';
+export { REPLICA_PARAMETER } from './inference-call.js';
+/** The `fogline.replica` of an answer from the control plane's own model. */
 export const CONTROL_PLANE_REPLICA = 'control-plane';
 
 export interface ReplicaBalancerOptions {
@@ -114,19 +115,22 @@ export class ReplicaBalancer implements V2ModelSource {
     return this.local.modelReady(name, version);
   }
 
-  async infer(name: string, version: string | undefined, request: V2InferRequest): Promise<V2InferResponse> {
-    const view = await this.local.resolve(name, version);
+  async infer(call: InferenceCall): Promise<InferenceResult> {
+    const view = await this.local.resolve(call.name, call.version);
     const tried = new Set<Tracked>();
+    // Built once, for whichever replicas are tried.
+    let forwarded: V2InferRequest | undefined;
     for (let next = this.pick(view.model, view.version, tried); next; next = this.pick(view.model, view.version, tried)) {
       tried.add(next);
-      const answer = await this.forward(next, request);
+      forwarded ??= toV2Request(call);
+      const answer = await this.forward(next, forwarded);
       if (answer) return fromReplica(answer, view.model, next.replica.nodeName);
     }
     this.localOutstanding += 1;
     try {
-      const answer = await this.local.infer(name, version, request);
+      const answer = await this.local.infer(call);
       this.observer?.answered(CONTROL_PLANE_REPLICA, 'ok');
-      return { ...answer, parameters: { ...answer.parameters, [REPLICA_PARAMETER]: CONTROL_PLANE_REPLICA } };
+      return { ...answer, replica: CONTROL_PLANE_REPLICA };
     } catch (error) {
       this.observer?.answered(CONTROL_PLANE_REPLICA, 'failed');
       throw error;
@@ -209,7 +213,7 @@ export class ReplicaBalancer implements V2ModelSource {
  * A replica's answer as the control plane gives it: the registered model's name (the agent names
  * its deployment), run in the cloud (the agent, being there, says "edge"), by which replica.
  */
-function fromReplica(answer: V2InferResponse, model: string, replica: string): V2InferResponse {
-  const { ['fogline.offload_reason']: _reason, ...parameters } = answer.parameters ?? {};
-  return { ...answer, model_name: model, parameters: { ...parameters, 'fogline.ran_on': 'cloud', [REPLICA_PARAMETER]: replica } };
+function fromReplica(answer: V2InferResponse, model: string, replica: string): InferenceResult {
+  const { [REASON_PARAMETER]: _reason, ...parameters } = answer.parameters ?? {};
+  return { ...fromV2Response(answer), modelName: model, parameters, ranOn: 'cloud', replica };
 }

@@ -9,6 +9,7 @@ import { signedDeployment, testSigningKey } from '../agent/test-support/signed-d
 import { trainedBundle } from '../agent/test-support/trained-bundle.js';
 import { VERSION } from '../version.js';
 import { decodeBinaryResponse, encodeBinaryRequest } from './v2-binary.js';
+import type { InferenceCall } from './inference-call.js';
 import type { V2ModelSource } from './v2-model-source.js';
 import { v2Routes } from './v2-routes.js';
 
@@ -129,16 +130,17 @@ describe('binary tensor data on a loopback agent server (the real forecaster)', 
 
 describe('binary tensor data through the routes to a model source', () => {
   /** A source that keeps what it was asked and answers each input back as an FP32 output. */
-  const seen: V2InferRequest[] = [];
+  const seen: InferenceCall[] = [];
   const echo: V2ModelSource = {
     ready: async () => true,
     metadata: async () => ({ name: 'echo', platform: 'test', inputs: [], outputs: [] }),
     modelReady: async () => {},
-    infer: async (name, _version, request) => {
-      seen.push(request);
+    infer: async (call) => {
+      seen.push(call);
       return {
-        model_name: name,
-        outputs: request.inputs.map((i) => ({
+        modelName: call.name,
+        modelVersion: '1',
+        outputs: call.inputs.map((i) => ({
           name: i.name,
           shape: i.shape,
           datatype: 'FP32',
@@ -185,7 +187,7 @@ describe('binary tensor data through the routes to a model source', () => {
       'BigInt64Array',
       'Uint8Array',
     ]);
-    expect(JSON.parse(JSON.stringify(received)).inputs.map((i: { data: unknown }) => i.data)).toEqual([
+    expect(JSON.parse(JSON.stringify({ inputs: received.inputs })).inputs.map((i: { data: unknown }) => i.data)).toEqual([
       [0.5, -2],
       [1, 2],
       [true, false],

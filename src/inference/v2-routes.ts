@@ -8,6 +8,7 @@ import { isMlInputError } from '../ml/errors.js';
 import { VERSION } from '../version.js';
 import { binaryOutputChoice } from './v2-binary.js';
 import { acceptBinaryTensorData, replyInOutputForm, routeBinaryRequests, withBinaryInputs } from './v2-binary-routes.js';
+import { inferenceCall, toV2Response } from './inference-call.js';
 import type { V2ModelSource } from './v2-model-source.js';
 
 const NameParams = Type.Object({ name: Type.String({ maxLength: 200 }) });
@@ -113,9 +114,12 @@ export function v2Routes(source: V2ModelSource, access: Access): FastifyPluginAs
     const answer = async (request: FastifyRequest, reply: FastifyReply, name: string, version?: string): Promise<V2InferResponse> => {
       const body = withBinaryInputs(request.body as V2InferRequest);
       const binary = binaryOutputChoice(body);
-      const response = await whileCallerWaits(request, (signal) => source.infer(name, version, body, signal));
+      // The one conversion of the request: every layer below takes this call.
+      const result = await whileCallerWaits(request, (signal) => source.infer(inferenceCall(name, version, body, signal)));
+      // Where an agent's answer ran, also as a header (its `fogline.ran_on` parameter: edge or cloud).
+      if (result.ranOn !== undefined) reply.header('x-fogline-ran-on', result.ranOn);
       // A Buffer (binary outputs) is sent as it is: the response schema serialises objects only.
-      return replyInOutputForm(reply, withRanOnHeader(reply, response), binary) as V2InferResponse;
+      return replyInOutputForm(reply, toV2Response(result, body.id), binary) as V2InferResponse;
     };
     app.post('/v2/models/:name/infer', { ...infer, schema: { ...infer.schema, params: NameParams } }, async (request, reply) =>
       answer(request, reply, request.params.name),
@@ -144,11 +148,4 @@ async function whileCallerWaits<T>(request: FastifyRequest, work: (signal: Abort
   } finally {
     if (watch) request.raw.socket.off('close', onClose);
   }
-}
-
-/** Where an agent's answer ran (its `fogline.ran_on` parameter: edge or cloud), also as the `x-fogline-ran-on` header. */
-function withRanOnHeader(reply: FastifyReply, response: V2InferResponse): V2InferResponse {
-  const ranOn = response.parameters?.['fogline.ran_on'];
-  if (typeof ranOn === 'string') reply.header('x-fogline-ran-on', ranOn);
-  return response;
 }

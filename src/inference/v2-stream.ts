@@ -9,6 +9,7 @@ import { V2InferRequest } from '../contracts/open-inference.js';
 import type { Access } from '../http/access.js';
 import { toErrorBody } from '../http/error-handler.js';
 import { isMlInputError } from '../ml/errors.js';
+import { inferenceCall, toV2Response } from './inference-call.js';
 import type { V2ModelSource } from './v2-model-source.js';
 
 /** Requests one socket may have running before the server stops reading from it (backpressure). */
@@ -187,7 +188,7 @@ async function answerMessage(
     return withId(`The message is not a V2 infer request: ${first ? `${first.path || '/'} ${first.message}` : 'invalid'}`, 400);
   }
   try {
-    return JSON.stringify(await source.infer(name, version, request));
+    return JSON.stringify(toV2Response(await source.infer(inferenceCall(name, version, request)), request.id));
   } catch (error) {
     if (isMlInputError(error)) return withId(error.message, 400);
     const { status, body } = toErrorBody(error as Error);

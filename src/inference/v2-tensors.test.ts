@@ -3,7 +3,7 @@ import type { V2InferRequest } from '../contracts/open-inference.js';
 import { toInferInputs } from './v2-tensors.js';
 
 describe('toInferInputs', () => {
-  it('flattens nested data once per request: the layers that read the same inputs share the result', () => {
+  it('flattens nested data in row-major order (once per request: the routes build one InferenceCall for every layer)', () => {
     const request: V2InferRequest = {
       inputs: [
         {
@@ -17,14 +17,8 @@ describe('toInferInputs', () => {
         },
       ],
     };
-    const first = toInferInputs(request);
-    expect(first).toEqual([{ name: 'x', shape: [2, 2], datatype: 'FP32', data: [1, 2, 3, 4] }]);
-    // A copy of the request with other `outputs` (joint inference) keeps the same inputs.
-    expect(toInferInputs({ ...request, outputs: undefined })).toBe(first);
-    // Other inputs are converted on their own.
-    const other = toInferInputs({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [5] }] });
-    expect(other).not.toBe(first);
-    expect(other[0]?.data).toEqual([5]);
+    expect(toInferInputs(request)).toEqual([{ name: 'x', shape: [2, 2], datatype: 'FP32', data: [1, 2, 3, 4] }]);
+    expect(toInferInputs({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [5] }] })[0]?.data).toEqual([5]);
   });
 
   it('refuses a value that is not a number every time it is asked', () => {

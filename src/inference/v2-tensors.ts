@@ -7,22 +7,14 @@ import { isTypedArray } from './v2-binary-tensors.js';
 export const MAX_REQUEST_VALUES = 1_000_000;
 
 /**
- * Converted inputs by the request's `inputs` array: on an agent one request passes several layers
- * that each read its inputs (the model, drift statistics, joint inference's copies of the request
- * with other `outputs`), and its values are flattened and checked once. Nothing mutates them.
- */
-const converted = new WeakMap<V2InferRequest['inputs'], InferInput[]>();
-
-/**
  * Turns a V2 request's tensors into the library's flat inputs. The spec allows `data` flat or
  * nested in row-major order; either way the values must be numbers (or booleans; strings for
  * BYTES) and as many as the shape says. Binary requests (src/inference/v2-binary-routes.ts) carry typed arrays, which are
  * flat and numeric already: they are passed on as they are, not copied. What is wrong is named in
- * an MlInputError, which the routes answer with 400.
+ * an MlInputError, which the routes answer with 400. Called once per request, by whoever builds
+ * its InferenceCall (src/inference/inference-call.ts).
  */
 export function toInferInputs(request: V2InferRequest): InferInput[] {
-  const cached = converted.get(request.inputs);
-  if (cached) return cached;
   let total = 0;
   const inputs = request.inputs.map((input) => {
     const data = isTypedArray(input.data) ? input.data : flatten(input);
@@ -32,7 +24,6 @@ export function toInferInputs(request: V2InferRequest): InferInput[] {
     }
     return { name: input.name, shape: input.shape, datatype: input.datatype, data };
   });
-  converted.set(request.inputs, inputs);
   return inputs;
 }
 

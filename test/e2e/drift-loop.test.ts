@@ -157,7 +157,7 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     await cluster.startAgent('edge-1', { labels: 'site=plant', joinToken });
     await cluster.startAgent('edge-2', { labels: 'site=plant', joinToken });
     for (const agent of ['edge-1', 'edge-2']) {
-      await eventually(async () => ((await cluster.infer(agent, 'energy')) === '1' ? true : undefined), 60_000);
+      await eventually(async () => ((await cluster.servedVersion(agent, 'energy')) === '1' ? true : undefined), 60_000);
     }
     const nodes = (await api<{ nodes: { id: string; name: string }[] }>('GET', '/api/v1/nodes')).body.nodes;
     for (const node of nodes) nodeIds.set(node.name, node.id);
@@ -244,7 +244,7 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     const seen: string[] = [];
     await eventually(
       async () => {
-        const pair = `${await cluster.infer('edge-1', 'energy')}/${await cluster.infer('edge-2', 'energy')}`;
+        const pair = `${await cluster.servedVersion('edge-1', 'energy')}/${await cluster.servedVersion('edge-2', 'energy')}`;
         if (seen.at(-1) !== pair) seen.push(pair);
         return pair === '2/2' ? true : undefined;
       },
@@ -347,7 +347,7 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     const from = indexOf(shifted, end.timeEnd!) + 1;
     const restarted = Date.now();
     await cluster.startAgent('edge-1', { labels: 'site=plant' });
-    await eventually(async () => ((await cluster.infer('edge-1', 'energy')) === '2' ? true : undefined), 60_000);
+    await eventually(async () => ((await cluster.servedVersion('edge-1', 'energy')) === '2' ? true : undefined), 60_000);
     // edge-1's load steps up again (+20% on the +20%) from the hour after the dataset's end; its meter posts 4,000 hours.
     const again: RegularSeries = { ...shifted, values: Float64Array.from(shifted.values, (v, i) => (i >= from ? v * 1.2 : v)) };
     const backfill = await requestJson(`${cluster.agents.get('edge-1')!.url}/v2/models/energy/actuals`, {
@@ -391,7 +391,7 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     const edge2Versions = new Set<string>();
     const done = await eventually(
       async () => {
-        edge2Versions.add(await cluster.infer('edge-2', 'energy'));
+        edge2Versions.add(await cluster.servedVersion('edge-2', 'energy'));
         const e = await event(fired!.id);
         return ['collecting', 'retraining', 'canary'].includes(e.status) ? undefined : e;
       },
@@ -409,7 +409,7 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     );
     const model = await api<{ aliases: Record<string, number> }>('GET', '/api/v1/models/energy');
     expect(model.body.aliases).toMatchObject({ champion: 2, challenger: 3 });
-    for (const agent of ['edge-1', 'edge-2']) expect(await cluster.infer(agent, 'energy')).toBe('2');
+    for (const agent of ['edge-1', 'edge-2']) expect(await cluster.servedVersion(agent, 'energy')).toBe('2');
     expect([...edge2Versions]).toEqual(['2']);
     // The alias moved back: the rollout returns to v2 (its next step, if it has not taken it yet).
     const deployment = await eventually(async () => {

@@ -42,7 +42,7 @@ describe('sample upload from a real agent (bounded, nothing valid lost)', { time
     const policy = await cluster.api('PUT', '/api/v1/drift/policies/energy', { sampleUpload: true, reportIntervalSeconds: 1 });
     expect(policy.status, JSON.stringify(policy.body)).toBe(200);
     agent = (await cluster.startAgent('edge-1', { labels: 'site=a', joinToken: await cluster.joinToken(1) })).url;
-    await eventually(async () => ((await cluster.infer('edge-1', 'energy')) === '1' ? true : undefined), 60_000);
+    await eventually(async () => ((await cluster.servedVersion('edge-1', 'energy')) === '1' ? true : undefined), 60_000);
     end = endOf(await latest());
     meter = (await cluster.api<{ token: string }>('POST', '/api/v1/tokens', { name: 'meter', role: 'inference', deployments: ['energy'] }))
       .body.token;

@@ -98,8 +98,8 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
     await cluster.uploadPjme(csv('2099-01-01', true));
     const joinToken = await cluster.joinToken(1);
     await cluster.startAgent('edge-1', { labels: 'site=plant-a', joinToken });
-    await eventually(async () => ((await cluster.infer('edge-1', 'energy')) === '1' ? true : undefined), 60_000);
-    await eventually(async () => ((await cluster.infer('edge-1', 'calm')) === '1' ? true : undefined), 60_000);
+    await eventually(async () => ((await cluster.servedVersion('edge-1', 'energy')) === '1' ? true : undefined), 60_000);
+    await eventually(async () => ((await cluster.servedVersion('edge-1', 'calm')) === '1' ? true : undefined), 60_000);
   }, 200_000);
 
   afterAll(async () => {
@@ -183,7 +183,7 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
     expect(done.status).toBe('promoted');
     expect(done.evaluation).toMatchObject({ championVersion: 1, challengerVersion: 2, wins: true });
     expect(done.evaluation!.challengerMape).toBeLessThan(done.evaluation!.championMape * 0.99);
-    await eventually(async () => ((await cluster.infer('edge-1', 'energy')) === '2' ? true : undefined), 60_000);
+    await eventually(async () => ((await cluster.servedVersion('edge-1', 'energy')) === '2' ? true : undefined), 60_000);
 
     const timeline = await cli(['drift', 'events', '--deployment', 'energy', '--timeline']);
     expect(timeline.code, timeline.stderr).toBe(0);
@@ -213,7 +213,7 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
     console.log(done.timeline.map((t) => `${t.status}: ${t.message}`).join('\n'));
     expect(done.status).toBe('promoted');
     expect(done.evaluation).toMatchObject({ championVersion: 2, challengerVersion: 3, wins: true });
-    await eventually(async () => ((await cluster.infer('edge-1', 'energy')) === '3' ? true : undefined), 60_000);
+    await eventually(async () => ((await cluster.servedVersion('edge-1', 'energy')) === '3' ? true : undefined), 60_000);
   });
 
   it('a worse challenger is not promoted: the event ends kept and says so; the champion keeps serving', async () => {
@@ -232,7 +232,7 @@ describe('drift (real processes, real data)', { timeout: 240_000 }, () => {
     const champion = await api<{ aliases: Record<string, number> }>('GET', '/api/v1/models/energy');
     expect(champion.body.aliases).toMatchObject({ champion: 3, challenger: done.evaluation!.challengerVersion });
     expect((await events('energy')).filter((e) => e.status === 'promoted')).toHaveLength(2);
-    expect(await cluster.infer('edge-1', 'energy')).toBe('3');
+    expect(await cluster.servedVersion('edge-1', 'energy')).toBe('3');
     const timeline = await cli(['drift', 'events', '--deployment', 'energy', '--timeline']);
     expect(timeline.code, timeline.stderr).toBe(0);
     expect(timeline.stdout).toMatch(/challenger loses/);

@@ -168,6 +168,18 @@ export class TestCluster {
     return body.model_version;
   }
 
+  /**
+   * The version `agent` serves `model` at, from its V2 metadata: no inference runs, so the
+   * deployment's drift statistics see none (a request's data time counts there).
+   */
+  async servedVersion(agent: string, model: string): Promise<string> {
+    const { status, body } = await requestJson<{ versions?: string[] }>(`${this.agents.get(agent)!.url}/v2/models/${model}`, {
+      timeoutMs: 10_000,
+    });
+    if (status !== 200) throw new Error(`${agent} answered ${status}: ${JSON.stringify(body)}`);
+    return body.versions?.[0] ?? '';
+  }
+
   async stop(): Promise<void> {
     await this.processes.stopAll();
     for (const dir of [this.serverDir, ...[...this.agents.values()].map((a) => a.dataDir)])

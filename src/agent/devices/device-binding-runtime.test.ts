@@ -4,7 +4,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeviceBinding } from '../../contracts/devices.js';
-import type { V2InferRequest, V2InferResponse } from '../../contracts/open-inference.js';
+import type { V2InferRequest } from '../../contracts/open-inference.js';
+import type { InferenceResult } from '../../inference/inference-call.js';
 import { type BindingPorts, DeviceBindingRuntime } from './device-binding-runtime.js';
 
 const HOUR = 3600;
@@ -19,11 +20,11 @@ const BINDING: DeviceBinding = {
 
 /** A three-hour "forecaster" that answers the sum of its window: enough to tell windows apart. */
 function summingModel(): BindingPorts['infer'] {
-  return async (_deployment: string, request: V2InferRequest): Promise<V2InferResponse> => {
+  return async (_deployment: string, request: V2InferRequest): Promise<InferenceResult> => {
     const history = request.inputs.find((i) => i.name === 'history')!.data as number[];
     return {
-      model_name: 'load',
-      model_version: '3',
+      modelName: 'load',
+      modelVersion: '3',
       outputs: [{ name: 'forecast', shape: [1, 1], datatype: 'FP32', data: [history.reduce((s, v) => s + v, 0)] }],
     };
   };

@@ -1,5 +1,6 @@
 import type { DeviceBinding } from '../../contracts/devices.js';
-import type { V2InferRequest, V2InferResponse } from '../../contracts/open-inference.js';
+import type { V2InferRequest } from '../../contracts/open-inference.js';
+import type { InferenceResult } from '../../inference/inference-call.js';
 import { type DeviceReading, type DeviceResult, DeviceMessageError } from '../../devices/device-reading.js';
 import { DeviceWindows } from '../../devices/device-windows.js';
 import { decodeEdgexMessage, encodeEdgexResult } from '../../devices/edgex-codec.js';
@@ -10,7 +11,7 @@ import { DeviceLedger, type PendingResult } from './device-ledger.js';
 
 /** What a binding needs from the agent: its model, the drift monitor's actuals, the broker, and who counts. */
 export interface BindingPorts {
-  infer(deployment: string, request: V2InferRequest): Promise<V2InferResponse>;
+  infer(deployment: string, request: V2InferRequest): Promise<InferenceResult>;
   /** A forecaster's observed value for a slot: scores earlier forecasts (drift). Best effort. */
   recordActual(deployment: string, time: number, value: number): void;
   /** Resolves once the broker has acknowledged the message (QoS 1). */
@@ -173,11 +174,11 @@ export class DeviceBindingRuntime {
         const result: DeviceResult = {
           deployment: this.deployment,
           model: this.model,
-          version: Number(response.model_version),
+          version: Number(response.modelVersion),
           device: due.device,
           time: due.time,
           outputs: resultOutputs(response),
-          ...(response.parameters?.['fogline.ran_on'] === 'cloud' ? { ranOn: 'cloud' as const } : { ranOn: 'edge' as const }),
+          ranOn: response.ranOn ?? 'edge',
           ...(due.startTime !== undefined ? { startTime: due.startTime } : {}),
         };
         const payload = Buffer.from(this.binding.format === 'edgex' ? encodeEdgexResult(result) : encodeJsonResult(result));
@@ -199,7 +200,7 @@ export class DeviceBindingRuntime {
     this.predictions = Promise.all([this.predictions, answered]).then(() => undefined);
   }
 
-  private async inferWithRetries(request: V2InferRequest): Promise<V2InferResponse> {
+  private async inferWithRetries(request: V2InferRequest): Promise<InferenceResult> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.ports.infer(this.deployment, request);

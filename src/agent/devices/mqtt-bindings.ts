@@ -4,7 +4,8 @@ import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { DesiredDeployment, DesiredState } from '../../contracts/deployments.js';
 import type { DeviceCounts } from '../../contracts/devices.js';
-import type { V2InferRequest, V2InferResponse } from '../../contracts/open-inference.js';
+import type { V2InferRequest } from '../../contracts/open-inference.js';
+import type { InferenceResult } from '../../inference/inference-call.js';
 import { deviceInputPlan } from '../../devices/model-inputs.js';
 import { topicMatches } from '../../devices/topics.js';
 import { type BindingObserver, DeviceBindingRuntime } from './device-binding-runtime.js';
@@ -25,7 +26,7 @@ export interface MqttBindingsOptions {
   /** The persistent session's client id: one per node, so the broker keeps its readings while the agent restarts. */
   clientId: string;
   dataDir: string;
-  infer(deployment: string, request: V2InferRequest): Promise<V2InferResponse>;
+  infer(deployment: string, request: V2InferRequest): Promise<InferenceResult>;
   /** Waits until the deployment serves; then its series interval (from the bundle), if it has one. */
   intervalSeconds(deployment: string, wanted: () => boolean): Promise<number | undefined>;
   recordActual(deployment: string, time: number, value: number): void;

@@ -1,15 +1,13 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { type DriftReport, MAX_DRIFT_SAMPLES } from '../../contracts/drift.js';
-import type { V2InferRequest, V2InferResponse, V2ModelMetadata } from '../../contracts/open-inference.js';
+import type { V2ModelMetadata } from '../../contracts/open-inference.js';
 import { FoglineError } from '../../errors/fogline-error.js';
+import type { InferenceCall, InferenceResult } from '../../inference/inference-call.js';
 import type { V2ModelSource } from '../../inference/v2-model-source.js';
-import { toInferInputs } from '../../inference/v2-tensors.js';
-import { readBundleManifest } from '../../ml/bundle/read-manifest.js';
+import type { BundleManifest } from '../../ml/bundle/bundle-manifest.js';
 import { DriftCollector } from '../../ml/drift/drift-collector.js';
 
-/** What serves a deployment now: the version and its bundle's digest (DeployedModels.serving). */
-export type ServingLookup = (deployment: string) => { version: number; sha256: string } | undefined;
+/** What serves a deployment now: the version, its bundle's digest and manifest, as the slot holds them (DeployedModels.serving). */
+export type ServingLookup = (deployment: string) => { version: number; sha256: string; manifest: BundleManifest } | undefined;
 
 interface Tracked {
   version: number;
@@ -38,14 +36,12 @@ export const ACTUALS_CLOCK_SKEW_SECONDS = 3600;
 /**
  * The agent's V2 source with drift statistics: every answered request's inputs (and, for
  * forecasters, its forecasts) go into the DriftCollector of the version that answered, built from
- * that version's bundle manifest (read once from the artifact cache). Observation happens after
+ * that version's bundle manifest (the one its slot loaded). Observation happens after
  * the answer, and a failure in it never fails the request. A new version starts a new collector
  * (a new reference). Only aggregates leave the node (`reports()`).
  */
 export class DriftMonitoredModels implements V2ModelSource {
   private readonly tracked = new Map<string, Tracked>();
-  /** Manifest reads under way, by bundle digest. */
-  private readonly loading = new Map<string, Promise<void>>();
   /** Actuals kept for upload, per deployment, by time (bounded; sent only with the policy's consent). */
   private readonly samples = new Map<string, Map<number, number>>();
   windows = new Map<string, DriftWindows>();
@@ -53,7 +49,6 @@ export class DriftMonitoredModels implements V2ModelSource {
   constructor(
     private readonly inner: V2ModelSource,
     private readonly serving: ServingLookup,
-    private readonly artifactsDir: string,
   ) {}
 
   ready(): Promise<boolean> {
@@ -68,10 +63,10 @@ export class DriftMonitoredModels implements V2ModelSource {
     return this.inner.modelReady(name, version);
   }
 
-  async infer(name: string, version: string | undefined, request: V2InferRequest, signal?: AbortSignal): Promise<V2InferResponse> {
-    const response = await this.inner.infer(name, version, request, signal);
+  async infer(call: InferenceCall): Promise<InferenceResult> {
+    const response = await this.inner.infer(call);
     try {
-      this.observe(name, request, response);
+      this.observe(call, response);
     } catch {
       // Statistics are best effort: a request never fails because of them.
     }
@@ -87,7 +82,7 @@ export class DriftMonitoredModels implements V2ModelSource {
   ): Promise<{ scored: number; pending: number }> {
     checkActualTimes(startTime, 1, 0);
     await this.inner.modelReady(name);
-    const tracked = await this.currentLoaded(name);
+    const tracked = this.current(name);
     if (!tracked) return { scored: 0, pending: 0 };
     if (!tracked.collector.errors) {
       throw new FoglineError(
@@ -115,8 +110,7 @@ export class DriftMonitoredModels implements V2ModelSource {
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
-    this.current(name);
-    return (await this.currentLoaded(name))?.collector.intervalSeconds ?? undefined;
+    return this.current(name)?.collector.intervalSeconds ?? undefined;
   }
 
   /** Forgets kept samples the control plane refused (FOGLINE_ERR_DRIFT_SAMPLES_INVALID): sending them again would only be refused again. */
@@ -190,44 +184,22 @@ export class DriftMonitoredModels implements V2ModelSource {
     return reports;
   }
 
+  /** The collector of the version serving `name` now; a version not seen yet starts a new one (a new reference). */
   private current(name: string): Tracked | undefined {
     const serving = this.serving(name);
     if (!serving) return undefined;
     const tracked = this.tracked.get(name);
     if (tracked && tracked.sha256 === serving.sha256) return tracked;
-    // A version not seen yet: read its manifest (once), and observe from the next request on.
-    if (!this.loading.has(serving.sha256)) {
-      const read = fs.promises
-        .readFile(path.join(this.artifactsDir, serving.sha256))
-        .then((bytes) => {
-          const manifest = readBundleManifest(bytes);
-          if (this.serving(name)?.sha256 === serving.sha256) {
-            this.tracked.set(name, { version: serving.version, sha256: serving.sha256, collector: new DriftCollector(manifest) });
-          }
-        })
-        .catch(() => undefined)
-        .finally(() => this.loading.delete(serving.sha256));
-      this.loading.set(serving.sha256, read);
-    }
-    return undefined;
+    const fresh = { version: serving.version, sha256: serving.sha256, collector: new DriftCollector(serving.manifest) };
+    this.tracked.set(name, fresh);
+    return fresh;
   }
 
-  /** Like current(), but waits for a manifest read under way (actuals posted right after a swap or a restart count). */
-  private async currentLoaded(name: string): Promise<Tracked | undefined> {
-    const tracked = this.current(name);
-    if (tracked) return tracked;
-    const sha256 = this.serving(name)?.sha256;
-    const read = sha256 === undefined ? undefined : this.loading.get(sha256);
-    if (read) await read;
-    return this.current(name);
-  }
-
-  private observe(name: string, request: V2InferRequest, response: V2InferResponse): void {
-    const tracked = this.current(name);
-    if (!tracked || response.model_version !== String(tracked.version)) return;
-    const inputs = toInferInputs(request);
+  private observe(call: InferenceCall, response: InferenceResult): void {
+    const tracked = this.current(call.name);
+    if (!tracked || response.modelVersion !== String(tracked.version)) return;
     tracked.collector.observe(
-      inputs,
+      call.inputs,
       response.outputs.map((o) => ({ name: o.name, shape: o.shape, data: o.data as ArrayLike<unknown> })),
     );
   }

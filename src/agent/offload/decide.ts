@@ -1,7 +1,5 @@
 import type { OffloadPolicy, OverloadMode } from '../../contracts/deployments.js';
-
-/** Where one request runs. */
-export type RanOn = 'edge' | 'cloud';
+import type { RanOn } from '../../inference/inference-call.js';
 
 /** Why it runs there (a bounded set: it is a metric label). */
 export type OffloadReason =

@@ -1,9 +1,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { DesiredDeployment } from '../../contracts/deployments.js';
 import type { V2InferRequest, V2InferResponse } from '../../contracts/open-inference.js';
+import { type InferenceCall, inferenceCall, type InferenceResult, toV2Response } from '../../inference/inference-call.js';
 import { isMlInputError } from '../../ml/errors.js';
-import type { DeployedModels, DeploymentJoint } from '../runtime/deployed-models.js';
+import type { DeployedModels } from '../runtime/deployed-models.js';
+import type { DeploymentJoint } from './offload-settings.js';
 import { type JointEvent, type OffloadEvent, OffloadingModels } from './offloading-models.js';
 
 const JOINT: DeploymentJoint = {
@@ -18,15 +21,14 @@ const JOINT: DeploymentJoint = {
 function edgeModels(): DeployedModels & { calls: number } {
   const fake = {
     calls: 0,
-    joint: () => JOINT,
-    offload: () => undefined,
+    serving: () => undefined,
     queue: () => ({ version: 2, waiting: 0, busy: false, batchMs: 1, maxBatchSize: 8 }),
-    infer: async (name: string, _version: string | undefined, request: V2InferRequest): Promise<V2InferResponse> => {
+    infer: async (call: InferenceCall): Promise<InferenceResult> => {
       fake.calls += 1;
-      const values = request.inputs[0]!.data as number[];
+      const values = call.inputs[0]!.data as number[];
       return {
-        model_name: name,
-        model_version: '2',
+        modelName: call.name,
+        modelVersion: '2',
         outputs: [
           { name: 'probabilities', shape: [values.length, 2], datatype: 'FP32', data: values.flatMap((v) => [v, 1 - v]) },
           { name: 'label', shape: [values.length], datatype: 'INT64', data: values.map((v) => (v > 0.5 ? 0 : 1)) },
@@ -67,6 +69,11 @@ const request = (values: number[], label?: unknown): V2InferRequest => ({
   inputs: [{ name: 'x', shape: [values.length, 1], datatype: 'FP32', data: values }],
 });
 
+/** One request through `offloading`, answered as the V2 routes would write it. */
+async function ask(offloading: OffloadingModels, body: V2InferRequest): Promise<V2InferResponse> {
+  return toV2Response(await offloading.infer(inferenceCall('digits', undefined, body)), body.id);
+}
+
 describe('joint inference in OffloadingModels', () => {
   const closers: (() => Promise<void>)[] = [];
   afterEach(async () => {
@@ -81,6 +88,7 @@ describe('joint inference in OffloadingModels', () => {
       cloudTimeoutMs: 500,
     });
     offloading.connect({ server, credential: 'fgl.node.secret', nodeName: 'edge-1' });
+    offloading.settings.configure({ name: 'digits', joint: JOINT } as DesiredDeployment);
     return { offloading, routed, joints };
   }
 
@@ -89,7 +97,7 @@ describe('joint inference in OffloadingModels', () => {
     closers.push(cloud.close);
     const { offloading, routed, joints } = joint(edgeModels(), cloud.url);
     // Confidence 1 − max(v, 1 − v): 0.95 → 0.05 (easy), 0.6 → 0.4 (hard), 0.1 → 0.1 (easy), 0.45 → 0.45 (hard).
-    const answer = await offloading.infer('digits', undefined, request([0.95, 0.6, 0.1, 0.45], [0, 1, 1, 1]));
+    const answer = await ask(offloading, request([0.95, 0.6, 0.1, 0.45], [0, 1, 1, 1]));
     expect(cloud.rows).toEqual([[0.6, 0.45]]);
     expect(answer.outputs.find((o) => o.name === 'label')?.data).toEqual([0, 1, 1, 1]);
     expect(answer.outputs.find((o) => o.name === 'probabilities')?.data).toEqual([0.95, 0.050000000000000044, 0, 1, 0.1, 0.9, 0, 1]);
@@ -115,10 +123,10 @@ describe('joint inference in OffloadingModels', () => {
     const cloud = await cloudModel();
     closers.push(cloud.close);
     const { offloading } = joint(edgeModels(), cloud.url);
-    const hard = await offloading.infer('digits', undefined, { ...request([0.55], 1), outputs: [{ name: 'label' }] });
+    const hard = await ask(offloading, { ...request([0.55], 1), outputs: [{ name: 'label' }] });
     expect(hard).toMatchObject({ model_version: '4', parameters: { 'fogline.ran_on': 'cloud', 'fogline.joint': 'hard' } });
     expect(hard.outputs).toEqual([{ name: 'label', shape: [1], datatype: 'INT64', data: [1] }]);
-    const easy = await offloading.infer('digits', undefined, request([0.99], 0));
+    const easy = await ask(offloading, request([0.99], 0));
     expect(easy).toMatchObject({
       model_version: '2',
       parameters: { 'fogline.ran_on': 'edge', 'fogline.joint': 'easy', 'fogline.joint_rows': ['easy'] },
@@ -138,7 +146,7 @@ describe('joint inference in OffloadingModels', () => {
       else closers.push(cloud.close);
       const { offloading, joints, routed } = joint(edgeModels(), cloud.url);
       for (let i = 0; i < 5; i++) {
-        const answer = await offloading.infer('digits', undefined, request([0.9, 0.5], [0, 1]));
+        const answer = await ask(offloading, request([0.9, 0.5], [0, 1]));
         expect(answer).toMatchObject({ model_version: '2', parameters: { 'fogline.ran_on': 'edge', 'fogline.joint': 'fallback' } });
         expect(answer.outputs.find((o) => o.name === 'label')?.data).toEqual([0, 1]);
       }
@@ -154,8 +162,8 @@ describe('joint inference in OffloadingModels', () => {
     closers.push(cloud.close);
     const models = edgeModels();
     const { offloading, joints } = joint(models, cloud.url);
-    await expect(offloading.infer('digits', undefined, request([0.5, 0.5], 1))).rejects.toSatisfy(isMlInputError);
-    await expect(offloading.infer('digits', undefined, request([0.5], 'one'))).rejects.toSatisfy(isMlInputError);
+    await expect(ask(offloading, request([0.5, 0.5], 1))).rejects.toSatisfy(isMlInputError);
+    await expect(ask(offloading, request([0.5], 'one'))).rejects.toSatisfy(isMlInputError);
     expect(models.calls).toBe(0);
     expect(cloud.rows).toEqual([]);
     expect(joints).toEqual([]);

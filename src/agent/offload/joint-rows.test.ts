@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { V2InferRequest } from '../../contracts/open-inference.js';
+import { inferenceCall } from '../../inference/inference-call.js';
 import { isMlInputError } from '../../ml/errors.js';
 import { type FlatOutput, mergeRows, readLabels, sliceRows } from './joint-rows.js';
 
@@ -73,7 +74,8 @@ describe('joint inference rows', () => {
         { name: 't', shape: [3], datatype: 'INT64', data: [10, 20, 30] },
       ],
     };
-    expect(sliceRows(request, [2, 0])).toEqual({
+    expect(sliceRows(inferenceCall('digits', undefined, request), [2, 0])).toEqual({
+      name: 'digits',
       id: 'b',
       inputs: [
         { name: 'x', shape: [2, 2], datatype: 'FP32', data: [5, 6, 1, 2] },
@@ -87,7 +89,7 @@ describe('joint inference rows', () => {
       parameters: { 'fogline.label': label },
       inputs: [{ name: 'x', shape: [2], datatype: 'FP32', data: [0, 0] }],
     });
-    expect(readLabels({ inputs: [] }, 1)).toBeUndefined();
+    expect(readLabels({}, 1)).toBeUndefined();
     expect(readLabels(withLabel(3), 1)).toEqual([3]);
     expect(readLabels(withLabel([3, null]), 2)).toEqual([3, null]);
     for (const [label, batch] of [

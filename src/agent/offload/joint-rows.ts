@@ -1,5 +1,4 @@
-import type { V2InferRequest, V2InferResponse } from '../../contracts/open-inference.js';
-import { toInferInputs } from '../../inference/v2-tensors.js';
+import type { InferenceCall, InferenceResult } from '../../inference/inference-call.js';
 import { MlInputError } from '../../ml/errors.js';
 
 /** The request parameter that carries true labels of evaluation traffic: a class index, or one (or null) per row. */
@@ -13,9 +12,9 @@ export interface FlatOutput {
   data: unknown[];
 }
 
-/** The batch size of a V2 request: the first dimension of its first input (the model checks the rest agree). */
-export function batchOf(request: V2InferRequest): number {
-  return request.inputs[0]?.shape[0] ?? 0;
+/** The batch size of a call: the first dimension of its first input (the model checks the rest agree). */
+export function batchOf(call: Pick<InferenceCall, 'inputs'>): number {
+  return call.inputs[0]?.shape[0] ?? 0;
 }
 
 /**
@@ -23,8 +22,8 @@ export function batchOf(request: V2InferRequest): number {
  * one-row request, or an array with one integer (or null: not labelled) per row. Undefined for
  * an unlabelled request; a label that does not fit the batch is the client's error (400).
  */
-export function readLabels(request: V2InferRequest, batch: number): (number | null)[] | undefined {
-  const raw = request.parameters?.[LABEL_PARAMETER];
+export function readLabels(call: Pick<InferenceCall, 'parameters'>, batch: number): (number | null)[] | undefined {
+  const raw = call.parameters?.[LABEL_PARAMETER];
   if (raw === undefined || raw === null) return undefined;
   const isLabel = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
   if (isLabel(raw)) {
@@ -41,24 +40,25 @@ export function readLabels(request: V2InferRequest, batch: number): (number | nu
   return raw as (number | null)[];
 }
 
-/** The response's outputs with their data flattened (the spec allows nested data). */
-export function flatOutputs(response: V2InferResponse): FlatOutput[] {
+/** The answer's outputs with their data flattened (the spec allows nested data). */
+export function flatOutputs(response: Pick<InferenceResult, 'outputs'>): FlatOutput[] {
   return response.outputs.map((o) => ({ name: o.name, shape: o.shape, datatype: o.datatype, data: (o.data as unknown[]).flat(16) }));
 }
 
 /**
- * A request with only `rows` of every input (in that order), for the cloud: same tensors, first
- * dimension `rows.length`. Without `parameters` (labels stay on the node) and `outputs` (all come back).
+ * A call with only `rows` of every input (in that order), for the cloud: same tensors, first
+ * dimension `rows.length`. Without `parameters` (labels stay on the node), `outputs` (all come
+ * back) and the caller's signal.
  */
-export function sliceRows(request: V2InferRequest, rows: readonly number[]): V2InferRequest {
-  const batch = batchOf(request);
-  const inputs = toInferInputs(request).map((input, i) => {
+export function sliceRows(call: InferenceCall, rows: readonly number[]): InferenceCall {
+  const batch = batchOf(call);
+  const inputs = call.inputs.map((input) => {
     const width = batch === 0 ? 0 : input.data.length / batch;
-    const data: unknown[] = [];
-    for (const row of rows) for (let j = 0; j < width; j++) data.push(input.data[row * width + j]);
-    return { name: input.name, shape: [rows.length, ...input.shape.slice(1)], datatype: request.inputs[i]!.datatype, data };
+    const data: (number | bigint | boolean | string)[] = [];
+    for (const row of rows) for (let j = 0; j < width; j++) data.push(input.data[row * width + j]!);
+    return { name: input.name, shape: [rows.length, ...input.shape.slice(1)], datatype: input.datatype, data };
   });
-  return { ...(request.id !== undefined ? { id: request.id } : {}), inputs };
+  return { name: call.name, ...(call.id !== undefined ? { id: call.id } : {}), inputs };
 }
 
 /**

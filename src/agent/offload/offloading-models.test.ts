@@ -1,9 +1,12 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { V2InferRequest, V2InferResponse } from '../../contracts/open-inference.js';
+import type { DesiredDeployment } from '../../contracts/deployments.js';
+import type { V2InferRequest } from '../../contracts/open-inference.js';
 import { FoglineError } from '../../errors/fogline-error.js';
-import type { DeployedModels, DeploymentOffload } from '../runtime/deployed-models.js';
+import { type InferenceCall, inferenceCall, type InferenceResult, toV2Response } from '../../inference/inference-call.js';
+import type { DeployedModels } from '../runtime/deployed-models.js';
+import type { DeploymentOffload } from './offload-settings.js';
 import type { SlotQueue } from '../runtime/model-slot.js';
 import { type OffloadEvent, OffloadingModels } from './offloading-models.js';
 
@@ -14,20 +17,20 @@ const CALM = { cpuLoadPerCore: 0, memoryFreeBytes: 8e9, memoryTotalBytes: 16e9, 
 function fakeModels(state: {
   offload?: DeploymentOffload;
   queue?: SlotQueue & { version: number };
-  local?: () => Promise<V2InferResponse>;
+  local?: () => Promise<InferenceResult>;
 }): DeployedModels & { localCalls: number } {
   const fake = {
     localCalls: 0,
     offload: () => state.offload,
-    joint: () => undefined,
+    serving: () => undefined,
     queue: () => state.queue,
     ready: async () => true,
     metadata: async () => ({ name: 'energy', platform: 'x', inputs: [], outputs: [] }),
     modelReady: async () => undefined,
-    infer: async (name: string) => {
+    infer: async (call: InferenceCall) => {
       fake.localCalls += 1;
       if (state.local) return state.local();
-      return { model_name: name, model_version: '3', outputs: [{ name: 'y', shape: [1, 1], datatype: 'FP32', data: [0] }] };
+      return { modelName: call.name, modelVersion: '3', outputs: [{ name: 'y', shape: [1, 1], datatype: 'FP32', data: [0] }] };
     },
   };
   return fake as unknown as DeployedModels & { localCalls: number };
@@ -78,6 +81,9 @@ describe('OffloadingModels', () => {
   function offloader(models: DeployedModels, server: string, events: OffloadEvent[]): OffloadingModels {
     const routed = new OffloadingModels(models, { observer: { routed: (e) => events.push(e) }, pressure: () => CALM, cloudTimeoutMs: 500 });
     routed.connect({ server, credential: 'fgl.node.secret', nodeName: 'edge-1' });
+    // The deployment sync hands offloading its settings; the fake carries them.
+    const settings = (models as unknown as { offload(): DeploymentOffload | undefined }).offload();
+    if (settings) routed.settings.configure({ name: 'energy', offload: settings } as DesiredDeployment);
     return routed;
   }
 
@@ -86,8 +92,8 @@ describe('OffloadingModels', () => {
     closers.push(cloud.close);
     const models = fakeModels({ offload: offload('cloud-only'), queue: QUEUE });
     const events: OffloadEvent[] = [];
-    const answer = await offloader(models, cloud.url, events).infer('energy', undefined, REQUEST);
-    expect(answer).toMatchObject({
+    const answer = await offloader(models, cloud.url, events).infer(inferenceCall('energy', undefined, REQUEST));
+    expect(toV2Response(answer, REQUEST.id)).toMatchObject({
       model_name: 'energy',
       model_version: '3',
       id: 'r1',
@@ -106,8 +112,8 @@ describe('OffloadingModels', () => {
     const events: OffloadEvent[] = [];
     const routed = offloader(models, cloud.url, events);
     for (let i = 0; i < 6; i++) {
-      const answer = await routed.infer('energy', undefined, REQUEST);
-      expect(answer.parameters).toMatchObject({ 'fogline.ran_on': 'edge' });
+      const answer = await routed.infer(inferenceCall('energy', undefined, REQUEST));
+      expect(answer.ranOn).toBe('edge');
     }
     expect(models.localCalls).toBe(6);
     expect(routed.breakerState()).toBe('open');
@@ -123,8 +129,8 @@ describe('OffloadingModels', () => {
     const cloud = await fakeCloud(500);
     closers.push(cloud.close);
     const models = fakeModels({ offload: offload('cloud-only'), queue: QUEUE });
-    const answer = await offloader(models, cloud.url, []).infer('energy', undefined, REQUEST);
-    expect(answer.parameters?.['fogline.ran_on']).toBe('edge');
+    const answer = await offloader(models, cloud.url, []).infer(inferenceCall('energy', undefined, REQUEST));
+    expect(answer.ranOn).toBe('edge');
     expect(cloud.seen).toHaveLength(1);
   });
 
@@ -133,11 +139,11 @@ describe('OffloadingModels', () => {
     closers.push(cloud.close);
     const events: OffloadEvent[] = [];
     const edge = fakeModels({ offload: offload('edge-only'), queue: { ...QUEUE, waiting: 1000, busy: true, batchMs: 100 } });
-    expect((await offloader(edge, cloud.url, events).infer('energy', undefined, REQUEST)).parameters?.['fogline.ran_on']).toBe('edge');
+    expect((await offloader(edge, cloud.url, events).infer(inferenceCall('energy', undefined, REQUEST))).ranOn).toBe('edge');
     const calm = fakeModels({ offload: offload('auto'), queue: QUEUE });
-    expect((await offloader(calm, cloud.url, events).infer('energy', undefined, REQUEST)).parameters?.['fogline.ran_on']).toBe('edge');
+    expect((await offloader(calm, cloud.url, events).infer(inferenceCall('energy', undefined, REQUEST))).ranOn).toBe('edge');
     const busy = fakeModels({ offload: offload('auto'), queue: { ...QUEUE, waiting: 10, busy: true, batchMs: 10 } });
-    expect((await offloader(busy, cloud.url, events).infer('energy', undefined, REQUEST)).parameters?.['fogline.ran_on']).toBe('cloud');
+    expect((await offloader(busy, cloud.url, events).infer(inferenceCall('energy', undefined, REQUEST))).ranOn).toBe('cloud');
     expect(cloud.seen).toHaveLength(1);
     expect(events.map((e) => `${e.outcome}:${e.reason}`)).toEqual(['local:edge-only', 'local:within-target', 'offloaded:queue']);
   });
@@ -155,8 +161,9 @@ describe('OffloadingModels', () => {
       budget: { maxUtilization: 0.001 },
     });
     routed.connect({ server: cloud.url, credential: 'fgl.node.secret', nodeName: 'edge-1' });
+    routed.settings.configure({ name: 'energy', offload: { ...offload('auto'), latencyTargetMs: 5000 } } as DesiredDeployment);
     const reasons: unknown[] = [];
-    for (let i = 0; i < 3; i++) reasons.push((await routed.infer('energy', undefined, REQUEST)).parameters?.['fogline.offload_reason']);
+    for (let i = 0; i < 3; i++) reasons.push((await routed.infer(inferenceCall('energy', undefined, REQUEST))).reason);
     expect(reasons).toEqual(['within-target', 'busy', 'busy']);
     expect(models.localCalls).toBe(1);
     expect(events.map((e) => `${e.outcome}:${e.reason}`)).toEqual(['local:within-target', 'offloaded:busy', 'offloaded:busy']);
@@ -173,11 +180,11 @@ describe('OffloadingModels', () => {
     const events: OffloadEvent[] = [];
     const routed = offloader(models, closed.url, events);
     for (let i = 0; i < 3; i++) {
-      const answer = await routed.infer('energy', undefined, REQUEST);
-      expect(answer.parameters).toMatchObject({ 'fogline.ran_on': 'edge', 'fogline.offload_reason': 'cloud-error' });
+      const answer = await routed.infer(inferenceCall('energy', undefined, REQUEST));
+      expect(answer).toMatchObject({ ranOn: 'edge', reason: 'cloud-error' });
     }
     expect(routed.breakerState()).toBe('open');
-    const shed = await routed.infer('energy', undefined, REQUEST).then(
+    const shed = await routed.infer(inferenceCall('energy', undefined, REQUEST)).then(
       () => undefined,
       (error: unknown) => error,
     );
@@ -194,7 +201,8 @@ describe('OffloadingModels', () => {
     const models = fakeModels({ offload: offload('auto'), queue: { ...QUEUE, waiting: 9, busy: true, batchMs: 10 } });
     const routed = new OffloadingModels(models, { pressure: () => CALM, overload: 'queue', cloudTimeoutMs: 500 });
     routed.connect({ server: closed.url, credential: 'fgl.node.secret', nodeName: 'edge-1' });
-    for (let i = 0; i < 5; i++) expect((await routed.infer('energy', undefined, REQUEST)).parameters?.['fogline.ran_on']).toBe('edge');
+    routed.settings.configure({ name: 'energy', offload: offload('auto') } as DesiredDeployment);
+    for (let i = 0; i < 5; i++) expect((await routed.infer(inferenceCall('energy', undefined, REQUEST))).ranOn).toBe('edge');
     expect(routed.breakerState()).toBe('open');
     expect(models.localCalls).toBe(5);
   });
@@ -209,8 +217,8 @@ describe('OffloadingModels', () => {
     });
     const events: OffloadEvent[] = [];
     const routed = offloader(models, cloud.url, events);
-    expect((await routed.infer('energy', undefined, REQUEST)).parameters?.['fogline.ran_on']).toBe('cloud');
-    expect((await routed.infer('energy', undefined, REQUEST)).parameters?.['fogline.ran_on']).toBe('cloud');
+    expect((await routed.infer(inferenceCall('energy', undefined, REQUEST))).ranOn).toBe('cloud');
+    expect((await routed.infer(inferenceCall('energy', undefined, REQUEST))).ranOn).toBe('cloud');
     expect(routed.ranWhere('energy')?.offloaded).toBeGreaterThanOrEqual(2);
     expect(models.localCalls).toBe(1);
     expect(events.map((e) => `${e.outcome}:${e.reason}`)).toEqual(['offloaded:unhealthy', 'offloaded:unhealthy']);
@@ -224,7 +232,7 @@ describe('OffloadingModels', () => {
       queue: QUEUE,
       local: () => Promise.reject(new FoglineError('FOGLINE_ERR_MODEL_VERSION_NOT_FOUND', 'not 7')),
     });
-    await expect(offloader(models, cloud.url, []).infer('energy', '7', REQUEST)).rejects.toThrow('not 7');
+    await expect(offloader(models, cloud.url, []).infer(inferenceCall('energy', '7', REQUEST))).rejects.toThrow('not 7');
     expect(cloud.seen).toHaveLength(0);
   });
 });

@@ -1,13 +1,21 @@
 import type { BearerToken } from '../../client/bearer-token.js';
 import type { JointCounts, OverloadMode } from '../../contracts/deployments.js';
-import type { V2InferRequest, V2InferResponse, V2ModelMetadata } from '../../contracts/open-inference.js';
+import type { V2ModelMetadata } from '../../contracts/open-inference.js';
 import { FoglineError } from '../../errors/fogline-error.js';
+import {
+  fromV2Response,
+  type InferenceCall,
+  type InferenceResult,
+  type JointAnswer,
+  type RanOn,
+  toV2Request,
+} from '../../inference/inference-call.js';
 import type { V2ModelSource } from '../../inference/v2-model-source.js';
 import { selectOutputs } from '../../inference/v2-tensors.js';
 import type { InferOutput } from '../../ml/bundle/infer-tensors.js';
 import { predictedClasses, scoreRows } from '../../ml/joint/edge-outputs.js';
 import { HARD_EXAMPLE_RULES } from '../../ml/joint/hard-example.js';
-import { type DeployedModels, type DeploymentJoint, isServerError } from '../runtime/deployed-models.js';
+import { type DeployedModels, isServerError } from '../runtime/deployed-models.js';
 import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.js';
 import { CloudClient, CloudInferError } from '../../inference/v2-client.js';
 import { CloudEstimate, type CloudEstimateState } from './cloud-estimate.js';
@@ -18,29 +26,27 @@ import {
   type OffloadDecision,
   type OffloadReason,
   type OffloadThresholds,
-  type RanOn,
 } from './decide.js';
 import { EdgeBudget, type EdgeBudgetOptions, type EdgeBudgetState } from './edge-budget.js';
 import { batchOf, type FlatOutput, flatOutputs, mergeRows, readLabels, sliceRows } from './joint-rows.js';
+import { type DeploymentJoint, OffloadSettings } from './offload-settings.js';
 import { type Pressure, PressureGauge } from './pressure.js';
 
 /** An idle node's time per batch older than this is measured again before it steers requests away (ms). */
 const STALE_MS = 1000;
 
-/** The response `parameters` that say where a request ran. */
-export const RAN_ON_PARAMETER = 'fogline.ran_on';
-export const NODE_PARAMETER = 'fogline.node';
-export const REASON_PARAMETER = 'fogline.offload_reason';
-/** Joint inference: easy (the node's model answered every row), hard (the cloud model answered the hard rows) or fallback. */
-export const JOINT_PARAMETER = 'fogline.joint';
-/** Joint inference: easy, hard or fallback for each row of the request, in order. */
-export const JOINT_ROWS_PARAMETER = 'fogline.joint_rows';
-/** Joint inference: the cloud model and version that answered the hard rows. */
-export const CLOUD_MODEL_PARAMETER = 'fogline.cloud_model';
-export const CLOUD_VERSION_PARAMETER = 'fogline.cloud_model_version';
+export {
+  CLOUD_MODEL_PARAMETER,
+  CLOUD_VERSION_PARAMETER,
+  JOINT_PARAMETER,
+  JOINT_ROWS_PARAMETER,
+  NODE_PARAMETER,
+  RAN_ON_PARAMETER,
+  REASON_PARAMETER,
+} from '../../inference/inference-call.js';
 
 /** What joint inference made of one row: easy (edge answer), hard (cloud answer) or fallback (hard, but the cloud failed: edge answer). */
-export type JointOutcome = 'easy' | 'hard' | 'fallback';
+export type JointOutcome = JointAnswer['outcome'];
 
 /** Answered requests by where they ran: on this node (decided so, or as a fallback) or in the cloud. */
 export interface RanWhere {
@@ -116,12 +122,15 @@ export interface OffloadTarget {
  * node, and with `auto` or `cloud-only` a request that fails on the node on the server side (a
  * crashed worker, a model still loading) is tried in the cloud, so the cloud's absence never fails
  * a request that the node could answer. A circuit breaker keeps requests off a cloud that keeps
- * failing (back-off 1 s doubling to 30 s). Every answer says where it ran in its `parameters`.
+ * failing (back-off 1 s doubling to 30 s). Every answer says where it ran (`ranOn`, `node`,
+ * `reason`). Its settings per deployment are its own (`settings`, fed by the deployment sync).
  */
 export class OffloadingModels implements V2ModelSource {
   private target: { client: CloudClient } | undefined;
   private nodeName = '';
   readonly breaker: CircuitBreaker;
+  /** Offload and joint settings per deployment, from the desired state. */
+  readonly settings: OffloadSettings;
   private readonly observer: OffloadObserver;
   private readonly thresholds: OffloadThresholds;
   private readonly pressure: () => Pressure;
@@ -142,6 +151,7 @@ export class OffloadingModels implements V2ModelSource {
   ) {
     this.observer = options.observer ?? NO_OFFLOAD_OBSERVER;
     this.breaker = new CircuitBreaker(options.breaker);
+    this.settings = new OffloadSettings((name) => this.models.serving(name));
     this.thresholds = options.thresholds ?? DEFAULT_THRESHOLDS;
     const gauge = new PressureGauge();
     this.pressure = options.pressure ?? (() => gauge.now());
@@ -178,32 +188,25 @@ export class OffloadingModels implements V2ModelSource {
     return this.ran.get(name);
   }
 
-  async infer(name: string, version: string | undefined, request: V2InferRequest, signal?: AbortSignal): Promise<V2InferResponse> {
+  async infer(call: InferenceCall): Promise<InferenceResult> {
+    const { name, version } = call;
     const queue = this.models.queue(name);
     // A version in the path must be the one served here (else the node's 404): never offload or join around it.
     const versionMismatch = version !== undefined && queue !== undefined && String(queue.version) !== version;
-    const joint = versionMismatch ? undefined : this.models.joint(name);
-    const response = joint
-      ? await this.runJoint(name, version, request, joint, signal)
-      : await this.route(name, version, request, queue, versionMismatch, signal);
+    const joint = versionMismatch ? undefined : this.settings.joint(name);
+    const response = joint ? await this.runJoint(call, joint) : await this.route(call, queue, versionMismatch);
     const counts = this.ran.get(name) ?? { local: 0, offloaded: 0 };
-    if (response.parameters?.[RAN_ON_PARAMETER] === 'cloud') counts.offloaded += 1;
+    if (response.ranOn === 'cloud') counts.offloaded += 1;
     else counts.local += 1;
     this.ran.set(name, counts);
     return response;
   }
 
-  private async route(
-    name: string,
-    version: string | undefined,
-    request: V2InferRequest,
-    queue: ReturnType<DeployedModels['queue']>,
-    versionMismatch: boolean,
-    signal: AbortSignal | undefined,
-  ): Promise<V2InferResponse> {
-    const offload = this.models.offload(name);
+  private async route(call: InferenceCall, queue: ReturnType<DeployedModels['queue']>, versionMismatch: boolean): Promise<InferenceResult> {
+    const { name } = call;
+    const offload = this.settings.offload(name);
     if (!offload || offload.policy === 'edge-only' || !this.target || versionMismatch) {
-      return this.runLocal(name, version, request, signal, 'edge-only', false);
+      return this.runLocal(call, 'edge-only', false);
     }
     const pressure = this.pressure();
     const now = Date.now();
@@ -241,16 +244,16 @@ export class OffloadingModels implements V2ModelSource {
     if (edgeHasBudget && decision.target !== 'edge') this.budget.refund();
     if (decision.target === 'shed') return this.shed(name, decision);
     if (decision.target === 'cloud') {
-      const answer = await this.tryCloud(name, offload.inferPath, request, decision.reason);
+      const answer = await this.tryCloud(name, offload.inferPath, call, decision.reason);
       if (answer) return answer;
-      return this.runLocal(name, version, request, signal, 'cloud-error', true);
+      return this.runLocal(call, 'cloud-error', true);
     }
     try {
-      return await this.runLocal(name, version, request, signal, decision.reason, decision.fallback, false);
+      return await this.runLocal(call, decision.reason, decision.fallback, false);
     } catch (error) {
       // The node failed on its side (crashed worker, still loading): the cloud may still answer.
       if (!isServerError(error)) throw error;
-      const answer = this.breaker.available() ? await this.tryCloud(name, offload.inferPath, request, 'unhealthy') : undefined;
+      const answer = this.breaker.available() ? await this.tryCloud(name, offload.inferPath, call, 'unhealthy') : undefined;
       if (answer) return answer;
       this.observer.routed({ deployment: name, outcome: decision.fallback ? 'fallback' : 'local', reason: decision.reason });
       throw error;
@@ -258,24 +261,24 @@ export class OffloadingModels implements V2ModelSource {
   }
 
   /** Sends a request to the cloud; undefined (the node answers it) when that fails. */
-  private async tryCloud(name: string, path: string, request: V2InferRequest, reason: OffloadReason): Promise<V2InferResponse | undefined> {
-    const response = await this.callCloud(name, path, request);
+  private async tryCloud(name: string, path: string, call: InferenceCall, reason: OffloadReason): Promise<InferenceResult | undefined> {
+    const response = await this.callCloud(name, path, call);
     if (!response) return undefined;
     this.observer.routed({ deployment: name, outcome: 'offloaded', reason });
     return this.stamp(name, response, 'cloud', reason);
   }
 
   /** One call to the cloud through the circuit breaker; undefined when it is held off or fails. */
-  private async callCloud(name: string, path: string, request: V2InferRequest): Promise<V2InferResponse | undefined> {
+  private async callCloud(name: string, path: string, call: InferenceCall): Promise<InferenceResult | undefined> {
     const target = this.target;
     if (!target || !this.breaker.allow()) return undefined;
     const estimate = this.cloudEstimate(name);
-    const targetMs = this.models.offload(name)?.latencyTargetMs ?? Infinity;
+    const targetMs = this.settings.offload(name)?.latencyTargetMs ?? Infinity;
     const started = performance.now();
     estimate.started();
     this.budget.routed('cloud');
     try {
-      const response = await target.client.infer(path, request);
+      const response = fromV2Response(await target.client.infer(path, toV2Request(call)));
       this.breaker.success();
       estimate.finished({ ms: performance.now() - started, ok: true }, targetMs);
       return response;
@@ -319,7 +322,7 @@ export class OffloadingModels implements V2ModelSource {
     const cloud = decision.expectedCloudMs === undefined ? 'full or away' : `about ${Math.round(decision.expectedCloudMs)} ms`;
     throw new FoglineError(
       'FOGLINE_ERR_OVERLOADED',
-      `"${name}" is overloaded: the node expects about ${Math.round(decision.expectedLocalMs ?? 0)} ms and the cloud is ${cloud}, past the ${this.models.offload(name)?.latencyTargetMs ?? '?'} ms target; retry after ${retryAfterSeconds} s`,
+      `"${name}" is overloaded: the node expects about ${Math.round(decision.expectedLocalMs ?? 0)} ms and the cloud is ${cloud}, past the ${this.settings.offload(name)?.latencyTargetMs ?? '?'} ms target; retry after ${retryAfterSeconds} s`,
       { retryAfterSeconds },
     );
   }
@@ -330,42 +333,37 @@ export class OffloadingModels implements V2ModelSource {
    * fails (or is held off) the node's answer stands. A failure of the node's own model on the
    * server side sends the whole request to the cloud model, as offloading does.
    */
-  private async runJoint(
-    name: string,
-    version: string | undefined,
-    request: V2InferRequest,
-    joint: DeploymentJoint,
-    signal: AbortSignal | undefined,
-  ): Promise<V2InferResponse> {
-    const batch = batchOf(request);
+  private async runJoint(call: InferenceCall, joint: DeploymentJoint): Promise<InferenceResult> {
+    const { name } = call;
+    const batch = batchOf(call);
     // Bad labels are the client's error, found before anything runs.
-    const labels = readLabels(request, batch);
-    let edge: V2InferResponse;
+    const labels = readLabels(call, batch);
+    let edge: InferenceResult;
     try {
       // Every output: the rule reads some (probabilities) that the client may not have asked for.
-      edge = await this.models.infer(name, version, { ...request, outputs: undefined }, signal);
+      edge = await this.models.infer({ ...call, outputs: undefined });
     } catch (error) {
       if (!isServerError(error)) throw error;
       this.unhealthyUntil.set(name, Date.now() + this.unhealthyMs);
       const answer = await this.tryCloud(
         name,
         joint.inferPath,
-        { ...sliceRows(request, [...Array(batch).keys()]), outputs: request.outputs },
+        { ...sliceRows(call, [...Array(batch).keys()]), outputs: call.outputs },
         'unhealthy',
       );
-      if (answer) return { ...answer, parameters: { ...answer.parameters, [CLOUD_MODEL_PARAMETER]: joint.model } };
+      if (answer) return { ...answer, cloudModel: joint.model };
       this.observer.routed({ deployment: name, outcome: 'fallback', reason: 'unhealthy' });
       throw error;
     }
     const edgeOutputs = flatOutputs(edge);
     // An output the client named that the model lacks is its error (400), found before the cloud is asked.
-    selectOutputs(edgeOutputs as unknown as InferOutput[], request.outputs);
+    selectOutputs(edgeOutputs as unknown as InferOutput[], call.outputs);
     const rule = HARD_EXAMPLE_RULES[joint.rule];
     const hardRows = scoreRows(joint.rule, edgeOutputs, batch).flatMap((score, row) => (rule.isHard(score, joint.threshold) ? [row] : []));
     let final: FlatOutput[] = edgeOutputs;
-    let cloud: V2InferResponse | undefined;
+    let cloud: InferenceResult | undefined;
     if (hardRows.length > 0) {
-      const answer = await this.callCloud(name, joint.inferPath, sliceRows(request, hardRows));
+      const answer = await this.callCloud(name, joint.inferPath, sliceRows(call, hardRows));
       try {
         if (answer) [final, cloud] = [mergeRows(edgeOutputs, flatOutputs(answer), hardRows, batch), answer];
       } catch {
@@ -383,18 +381,14 @@ export class OffloadingModels implements V2ModelSource {
     this.observer.joint?.({ deployment: name, ...counts });
     const allCloud = cloud !== undefined && hardRows.length === batch;
     return {
-      model_name: name,
-      model_version: allCloud ? (cloud?.model_version ?? String(joint.version)) : edge.model_version,
-      ...(request.id !== undefined ? { id: request.id } : {}),
-      outputs: selectOutputs(final as unknown as InferOutput[], request.outputs),
-      parameters: {
-        [RAN_ON_PARAMETER]: cloud ? 'cloud' : 'edge',
-        [NODE_PARAMETER]: this.nodeName,
-        [REASON_PARAMETER]: 'hard-example',
-        [JOINT_PARAMETER]: cloud ? 'hard' : hardRows.length > 0 ? 'fallback' : 'easy',
-        [JOINT_ROWS_PARAMETER]: rows,
-        ...(cloud ? { [CLOUD_MODEL_PARAMETER]: joint.model, [CLOUD_VERSION_PARAMETER]: cloud.model_version ?? String(joint.version) } : {}),
-      },
+      modelName: name,
+      modelVersion: allCloud ? cloud?.modelVersion || String(joint.version) : edge.modelVersion,
+      outputs: selectOutputs(final as unknown as InferOutput[], call.outputs),
+      ranOn: cloud ? 'cloud' : 'edge',
+      node: this.nodeName,
+      reason: 'hard-example',
+      joint: { outcome: cloud ? 'hard' : hardRows.length > 0 ? 'fallback' : 'easy', rows },
+      ...(cloud ? { cloudModel: joint.model, cloudVersion: cloud.modelVersion || String(joint.version) } : {}),
     };
   }
 
@@ -425,20 +419,13 @@ export class OffloadingModels implements V2ModelSource {
     return counts;
   }
 
-  private async runLocal(
-    name: string,
-    version: string | undefined,
-    request: V2InferRequest,
-    signal: AbortSignal | undefined,
-    reason: OffloadReason,
-    fallback: boolean,
-    markFailures = true,
-  ): Promise<V2InferResponse> {
-    let response: V2InferResponse;
+  private async runLocal(call: InferenceCall, reason: OffloadReason, fallback: boolean, markFailures = true): Promise<InferenceResult> {
+    const { name } = call;
+    let response: InferenceResult;
     this.budget.routed('edge', this.models.queue(name)?.batchMs ?? 0);
     this.lastLocalAt.set(name, Date.now());
     try {
-      response = await this.models.infer(name, version, request, signal);
+      response = await this.models.infer(call);
     } catch (error) {
       if (isServerError(error)) this.unhealthyUntil.set(name, Date.now() + this.unhealthyMs);
       if (markFailures) this.observer.routed({ deployment: name, outcome: fallback ? 'fallback' : 'local', reason });
@@ -448,12 +435,13 @@ export class OffloadingModels implements V2ModelSource {
     return this.stamp(name, response, 'edge', reason);
   }
 
-  private stamp(name: string, response: V2InferResponse, ranOn: RanOn, reason: OffloadReason): V2InferResponse {
-    return {
-      ...response,
-      // The cloud names the registered model; the caller asked for the deployment.
-      model_name: name,
-      parameters: { ...response.parameters, [RAN_ON_PARAMETER]: ranOn, [NODE_PARAMETER]: this.nodeName, [REASON_PARAMETER]: reason },
-    };
+  /** Says where `response` (this request's own, fresh object) ran. */
+  private stamp(name: string, response: InferenceResult, ranOn: RanOn, reason: OffloadReason): InferenceResult {
+    // The cloud names the registered model; the caller asked for the deployment.
+    response.modelName = name;
+    response.ranOn = ranOn;
+    response.node = this.nodeName;
+    response.reason = reason;
+    return response;
   }
 }

@@ -3,6 +3,7 @@ import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { V2InferRequest } from '../../contracts/open-inference.js';
 import type { FoglineError } from '../../errors/fogline-error.js';
+import { inferenceCall } from '../../inference/inference-call.js';
 import { v2Routes } from '../../inference/v2-routes.js';
 import { signedDeployment, testSigningKey } from '../test-support/signed-deployment.js';
 import { trainedBundle } from '../test-support/trained-bundle.js';
@@ -69,8 +70,8 @@ describe('DeployedModels on the V2 routes', { timeout: 60_000 }, () => {
       const callers = Array.from({ length: 6 }, () => new AbortController());
       // The first starts at once; the other five queue behind it, and their callers leave.
       const answers = callers.map((caller) =>
-        counted.infer('energy', undefined, historyRequest(signature, 30_000), caller.signal).then(
-          (answer) => answer.model_version,
+        counted.infer(inferenceCall('energy', undefined, historyRequest(signature, 30_000), caller.signal)).then(
+          (answer) => answer.modelVersion,
           (error: FoglineError) => error.code,
         ),
       );
@@ -93,7 +94,7 @@ describe('DeployedModels on the V2 routes', { timeout: 60_000 }, () => {
           ready: async () => true,
           metadata: () => Promise.reject(new Error('not used')),
           modelReady: async () => undefined,
-          infer: (_name, _version, _request, signal) => {
+          infer: ({ signal }) => {
             seen = signal;
             return new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(new Error('gone'))));
           },
@@ -181,9 +182,9 @@ describe('DeployedModels serving runtime: batching, usage, crashes', { timeout: 
   it('batches concurrent requests and answers each with its own forecast, as it would alone', async () => {
     events.length = 0;
     const requests = [10_000, 20_000, 30_000, 40_000, 50_000, 60_000].map((level) => historyRequest(signature, level));
-    const together = await Promise.all(requests.map((request) => models.infer('energy', undefined, request)));
+    const together = await Promise.all(requests.map((request) => models.infer(inferenceCall('energy', undefined, request))));
     const alone: unknown[] = [];
-    for (const request of requests) alone.push(await models.infer('energy', undefined, request));
+    for (const request of requests) alone.push(await models.infer(inferenceCall('energy', undefined, request)));
     expect(together).toEqual(alone);
     expect(new Set(together.map((answer) => JSON.stringify(answer.outputs))).size).toBe(requests.length);
     expect(Math.max(...events.map((e) => e.batchSize))).toBeGreaterThan(1);
@@ -197,9 +198,9 @@ describe('DeployedModels serving runtime: batching, usage, crashes', { timeout: 
       inputs: [{ name: 'history', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }, historyRequest(signature, 0).inputs[1]!],
     };
     const answers = await Promise.allSettled([
-      models.infer('energy', undefined, historyRequest(signature, 1)),
-      models.infer('energy', undefined, bad),
-      models.infer('energy', undefined, historyRequest(signature, 2)),
+      models.infer(inferenceCall('energy', undefined, historyRequest(signature, 1))),
+      models.infer(inferenceCall('energy', undefined, bad)),
+      models.infer(inferenceCall('energy', undefined, historyRequest(signature, 2))),
     ]);
     expect(answers.map((a) => a.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(((answers[1] as PromiseRejectedResult).reason as Error).name).toBe('MlInputError');
@@ -209,7 +210,7 @@ describe('DeployedModels serving runtime: batching, usage, crashes', { timeout: 
   it('a crashed worker fails the requests in it with a 503, counts them as errors, and comes back', async () => {
     const predictor = (models as unknown as { slots: Map<string, { predictor: WorkerPredictor }> }).slots.get('energy')!.predictor;
     const before = models.usage('energy')!;
-    const inFlight = Array.from({ length: 8 }, (_, i) => models.infer('energy', undefined, historyRequest(signature, i)));
+    const inFlight = Array.from({ length: 8 }, (_, i) => models.infer(inferenceCall('energy', undefined, historyRequest(signature, i))));
     await predictor.crashForTest();
     const settled = await Promise.allSettled(inFlight);
     const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
@@ -219,16 +220,16 @@ describe('DeployedModels serving runtime: batching, usage, crashes', { timeout: 
     expect(after.requests).toBe(before.requests + 8);
     expect(after.errors).toBe(before.errors + failed.length);
     // The worker restarts from the same bundle; requests meanwhile wait for it rather than fail.
-    const answer = await models.infer('energy', undefined, historyRequest(signature, 5));
-    expect(answer.model_version).toBe('1');
+    const answer = await models.infer(inferenceCall('energy', undefined, historyRequest(signature, 5)));
+    expect(answer.modelVersion).toBe('1');
   });
 
   it('counts per serving version: a new version starts from zero, and usage is undefined for unknown names', async () => {
     expect(models.usage('other')).toBeUndefined();
     await models.put('energy', await models.load(bytes, signedDeployment(key, bytes, 2)));
     expect(models.usage('energy')).toEqual({ version: 2, requests: 0, errors: 0 });
-    await models.infer('energy', undefined, historyRequest(signature, 1));
-    await expect(models.infer('energy', '1', historyRequest(signature, 1))).rejects.toMatchObject({ status: 404 });
+    await models.infer(inferenceCall('energy', undefined, historyRequest(signature, 1)));
+    await expect(models.infer(inferenceCall('energy', '1', historyRequest(signature, 1)))).rejects.toMatchObject({ status: 404 });
     const usage = models.usage('energy')!;
     expect(usage).toMatchObject({ version: 2, requests: 1, errors: 0 });
     // Latency of what was answered: one request, so p50 and p99 are its time.

@@ -1,8 +1,10 @@
-import type { V2InferRequest, V2InferResponse, V2ModelMetadata } from '../../contracts/open-inference.js';
+import type { V2ModelMetadata } from '../../contracts/open-inference.js';
 import { FoglineError } from '../../errors/fogline-error.js';
-import { selectOutputs, toInferInputs } from '../../inference/v2-tensors.js';
+import type { InferenceCall, InferenceResult } from '../../inference/inference-call.js';
+import { selectOutputs } from '../../inference/v2-tensors.js';
 import type { V2ModelSource } from '../../inference/v2-model-source.js';
 import type { DesiredDeployment } from '../../contracts/deployments.js';
+import type { BundleManifest } from '../../ml/bundle/bundle-manifest.js';
 import { isMlInputError } from '../../ml/errors.js';
 import { type LoadOptions, loadVersion } from './load-version.js';
 import { AbandonedError, BatchItemError, type BatchOptions } from './micro-batcher.js';
@@ -18,16 +20,15 @@ export interface DeployedModelsOptions {
   load?: LoadOptions;
 }
 
-/** A deployment's offload settings, with the control plane's V2 infer path for the version this node serves. */
-export interface DeploymentOffload {
-  policy: NonNullable<DesiredDeployment['offload']>['policy'];
-  latencyTargetMs: number;
-  /** The same version as the node's (the desired one while none serves yet), on the control plane's /v2. */
-  inferPath: string;
+/** What serves a deployment now (DeployedModels.serving). */
+export interface ServingVersion {
+  version: number;
+  /** The registered model (the deployment's name when the desired entry named none). */
+  model: string;
+  sha256: string;
+  /** The bundle's manifest, as the predictor loaded it: drift statistics are built from it. */
+  manifest: BundleManifest;
 }
-
-/** A deployment's joint inference: the cloud model version hard rows go to, the rule and its threshold. */
-export type DeploymentJoint = NonNullable<DesiredDeployment['joint']>;
 
 /** A failure on the server's side (predictor error, crashed worker), as opposed to a bad request. */
 export function isServerError(error: unknown): boolean {
@@ -43,7 +44,7 @@ export function isServerError(error: unknown): boolean {
  * @example
  * const models = new DeployedModels();
  * await models.put('energy', { version: 2, sha256, predictor });
- * await models.infer('energy', undefined, request);
+ * await models.infer(inferenceCall('energy', undefined, request));
  */
 export class DeployedModels implements V2ModelSource {
   private readonly slots = new Map<string, ModelSlot>();
@@ -52,10 +53,6 @@ export class DeployedModels implements V2ModelSource {
   private readonly observer: ServingObserver;
   private readonly batching: BatchOptions;
   private readonly loadOptions: LoadOptions;
-  /** Offload settings per deployment name, from the desired entry whose version was loaded last. */
-  private readonly offloadSettings = new Map<string, NonNullable<DesiredDeployment['offload']>>();
-  /** Joint inference settings per deployment name, from its latest desired entry. */
-  private readonly jointSettings = new Map<string, DeploymentJoint>();
 
   constructor(options: DeployedModelsOptions = {}) {
     this.observer = options.observer ?? NO_SERVING_OBSERVER;
@@ -69,8 +66,6 @@ export class DeployedModels implements V2ModelSource {
    */
   async load(bytes: Uint8Array, deployment: DesiredDeployment): Promise<LoadedVersion> {
     const started = performance.now();
-    // Known from the start of the load, so that a deployment still loading can already be offloaded.
-    this.configure(deployment);
     try {
       return await loadVersion(bytes, deployment, this.loadOptions);
     } catch (error) {
@@ -78,22 +73,6 @@ export class DeployedModels implements V2ModelSource {
       this.observer.loaded({ deployment: deployment.name, model: deployment.model, version: deployment.version, seconds, ok: false });
       throw error;
     }
-  }
-
-  /**
-   * Takes a desired entry's offload and joint settings: when its version loads, and when only they
-   * changed (the joint cloud model's alias moved) while the same version keeps serving.
-   */
-  configure(deployment: DesiredDeployment): void {
-    if (deployment.offload) this.offloadSettings.set(deployment.name, deployment.offload);
-    else this.offloadSettings.delete(deployment.name);
-    if (deployment.joint) this.jointSettings.set(deployment.name, deployment.joint);
-    else this.jointSettings.delete(deployment.name);
-  }
-
-  /** `name`'s joint inference settings; undefined when it has none. */
-  joint(name: string): DeploymentJoint | undefined {
-    return this.jointSettings.get(name);
   }
 
   /**
@@ -107,17 +86,6 @@ export class DeployedModels implements V2ModelSource {
 
   expect(names: readonly string[]): void {
     this.expected = new Set(names);
-    for (const settings of [this.offloadSettings, this.jointSettings])
-      for (const name of settings.keys()) if (!this.expected.has(name) && !this.slots.has(name)) settings.delete(name);
-  }
-
-  /** How `name`'s requests may be offloaded; undefined when it has no settings (edge-only). */
-  offload(name: string): DeploymentOffload | undefined {
-    const settings = this.offloadSettings.get(name);
-    if (!settings) return undefined;
-    const slot = this.slots.get(name);
-    const inferPath = slot ? `/v2/models/${encodeURIComponent(slot.model ?? name)}/versions/${slot.version}/infer` : settings.inferPath;
-    return { policy: settings.policy, latencyTargetMs: settings.latencyTargetMs, inferPath };
   }
 
   /** The queue a request to `name` would join now; undefined when nothing serves it here. */
@@ -130,9 +98,10 @@ export class DeployedModels implements V2ModelSource {
     return [...this.slots.keys()];
   }
 
-  serving(name: string): { version: number; sha256: string } | undefined {
+  /** The version serving `name` now: its number, registered model, bundle digest and manifest (read when it loaded). */
+  serving(name: string): ServingVersion | undefined {
     const slot = this.slots.get(name);
-    return slot && { version: slot.version, sha256: slot.sha256 };
+    return slot && { version: slot.version, model: slot.model ?? name, sha256: slot.sha256, manifest: slot.predictor.manifest };
   }
 
   /** Serves `loaded` under `name`: a hot swap when the name already serves another version. */
@@ -163,8 +132,6 @@ export class DeployedModels implements V2ModelSource {
     const slot = this.slots.get(name);
     if (!slot) return;
     this.slots.delete(name);
-    this.offloadSettings.delete(name);
-    this.jointSettings.delete(name);
     const { version, model } = slot;
     await slot.close();
     this.observer.unloaded({ deployment: name, model: model ?? name, version });
@@ -195,9 +162,9 @@ export class DeployedModels implements V2ModelSource {
     };
   }
 
-  async infer(name: string, version: string | undefined, request: V2InferRequest, signal?: AbortSignal): Promise<V2InferResponse> {
-    const inputs = toInferInputs(request);
-    const { loaded, result } = this.slot(name, version).infer(inputs, isServerError, signal);
+  async infer(call: InferenceCall): Promise<InferenceResult> {
+    const { name } = call;
+    const { loaded, result } = this.slot(name, call.version).infer(call.inputs, isServerError, call.signal);
     const report = (ok: boolean, run: { batchSize: number; queueSeconds: number; computeSeconds: number }) =>
       this.observer.inferred({
         deployment: name,
@@ -226,12 +193,7 @@ export class DeployedModels implements V2ModelSource {
       throw error.error;
     }
     report(true, answer);
-    return {
-      model_name: name,
-      model_version: String(loaded.version),
-      ...(request.id !== undefined ? { id: request.id } : {}),
-      outputs: selectOutputs(answer.value, request.outputs),
-    };
+    return { modelName: name, modelVersion: String(loaded.version), outputs: selectOutputs(answer.value, call.outputs) };
   }
 
   private slot(name: string, version: string | undefined): ModelSlot {

@@ -10,6 +10,7 @@ import { DesiredStateWatcher } from './desired-state-watcher.js';
 import { Reconciler } from './reconciler.js';
 import { StatusReporter } from './status-reporter.js';
 import type { RanWhere } from '../offload/offloading-models.js';
+import type { OffloadSettings } from '../offload/offload-settings.js';
 import type { DesiredState } from '../../contracts/deployments.js';
 
 export interface DeploymentSyncConfig {
@@ -21,6 +22,8 @@ export interface DeploymentSyncConfig {
   cacheLimitBytes: number;
   /** Answered requests per deployment by where they ran (OffloadingModels.ranWhere), for the status report. */
   ranWhere?: (name: string) => RanWhere | undefined;
+  /** Offloading's settings (OffloadingModels.settings), handed each desired entry's offload and joint settings. */
+  offload?: OffloadSettings;
   /** Counts of each deployment's MQTT binding on this node (MqttBindings.counts), for the status report. */
   deviceCounts?: (name: string) => DeviceCounts | undefined;
   /** Told of the kept desired state at start, then of every one received (the agent's EdgeGuard takes its tokens). */
@@ -57,7 +60,7 @@ export async function startDeploymentSync(
     config.ranWhere,
     config.deviceCounts,
   );
-  const reconciler = new Reconciler(models, cache, files, status, log);
+  const reconciler = new Reconciler(models, cache, files, status, log, config.offload);
 
   const served = files.loadServing();
   if (served.length > 0) {

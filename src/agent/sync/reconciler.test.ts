@@ -5,6 +5,7 @@ import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentStatusReport, DesiredDeployment } from '../../contracts/deployments.js';
 import { ArtifactCache } from '../artifacts/artifact-cache.js';
+import { OffloadSettings } from '../offload/offload-settings.js';
 import { RegistryKey } from '../artifacts/registry-key.js';
 import { DeployedModels } from '../runtime/deployed-models.js';
 import { type ArtifactServer, startArtifactServer } from '../test-support/artifact-server.js';
@@ -29,7 +30,8 @@ describe('Reconciler', { timeout: 60_000 }, () => {
     const models = new DeployedModels();
     const cache = new ArtifactCache(dataDir, new RegistryKey(dataDir, () => link.registryPublicKey()), link, 1 << 30);
     const status = new StatusReporter(async (report) => void reports.push(structuredClone(report)), log);
-    return { models, status, reconciler: new Reconciler(models, cache, new AgentStateFiles(dataDir), status, log) };
+    const settings = new OffloadSettings((name) => models.serving(name));
+    return { models, settings, status, reconciler: new Reconciler(models, cache, new AgentStateFiles(dataDir), status, log, settings) };
   }
 
   function publish(version: number, content = bytes): DesiredDeployment {
@@ -47,10 +49,10 @@ describe('Reconciler', { timeout: 60_000 }, () => {
   });
 
   it('takes new joint inference settings for the version it serves without loading it again (the cloud alias moved)', async () => {
-    const { models, reconciler } = agentParts(server.url);
+    const { settings, reconciler } = agentParts(server.url);
     const v1 = publish(1);
     await reconciler.apply([v1]);
-    expect(models.joint('energy')).toBeUndefined();
+    expect(settings.joint('energy')).toBeUndefined();
     const joint = (version: number) => ({
       model: 'energy-large',
       version,
@@ -60,12 +62,12 @@ describe('Reconciler', { timeout: 60_000 }, () => {
     });
     server.ranges.length = 0;
     await reconciler.apply([{ ...v1, joint: joint(4) }]);
-    expect(models.joint('energy')).toEqual(joint(4));
+    expect(settings.joint('energy')).toEqual(joint(4));
     await reconciler.apply([{ ...v1, joint: joint(5) }]);
-    expect(models.joint('energy')?.inferPath).toBe('/v2/models/energy-large/versions/5/infer');
+    expect(settings.joint('energy')?.inferPath).toBe('/v2/models/energy-large/versions/5/infer');
     expect(server.ranges).toEqual([]);
     await reconciler.apply([v1]);
-    expect(models.joint('energy')).toBeUndefined();
+    expect(settings.joint('energy')).toBeUndefined();
     await reconciler.apply([]);
   });
 

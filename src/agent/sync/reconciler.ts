@@ -3,6 +3,7 @@ import type { DesiredDeployment } from '../../contracts/deployments.js';
 import { ArtifactRefused } from '../artifacts/artifact-refused.js';
 import type { ArtifactCache } from '../artifacts/artifact-cache.js';
 import type { DeployedModels } from '../runtime/deployed-models.js';
+import type { OffloadSettings } from '../offload/offload-settings.js';
 import type { AgentStateFiles } from './agent-state-files.js';
 import type { StatusReporter } from './status-reporter.js';
 
@@ -27,6 +28,8 @@ export class Reconciler {
     private readonly files: AgentStateFiles,
     private readonly status: StatusReporter,
     private readonly log: FastifyBaseLogger,
+    /** Offloading's settings (OffloadingModels.settings): each desired entry's offload and joint settings go there. */
+    private readonly offload?: OffloadSettings,
   ) {}
 
   /**
@@ -37,6 +40,7 @@ export class Reconciler {
   apply(desired: DesiredDeployment[], changed = true): Promise<void> {
     if (changed) this.refused.clear();
     this.models.expect(desired.map((d) => d.name));
+    this.offload?.expect(desired.map((d) => d.name));
     this.next = desired;
     this.running ??= this.drain();
     return this.running;
@@ -66,6 +70,7 @@ export class Reconciler {
     for (const name of this.models.names()) {
       if (wanted.has(name)) continue;
       await this.models.remove(name);
+      this.offload?.forget(name);
       this.serving.delete(name);
       this.status.delete(name);
       this.log.info({ deployment: name }, 'deployment removed from this node');
@@ -81,7 +86,7 @@ export class Reconciler {
     const { name, version } = deployment;
     const current = this.models.serving(name);
     if (current?.version === version && current.sha256 === deployment.sha256) {
-      this.models.configure(deployment);
+      this.offload?.configure(deployment);
       this.serving.set(name, deployment);
       this.status.set(name, version, 'serving', undefined, version);
       return;
@@ -93,6 +98,8 @@ export class Reconciler {
         this.status.set(name, version, 'downloading', undefined, current?.version ?? null),
       );
       this.status.set(name, version, 'loading', undefined, current?.version ?? null);
+      // Known from the start of the load, so that a deployment still loading can already be offloaded.
+      this.offload?.configure(deployment);
       const loaded = await this.models.load(bytes, deployment);
       if (this.abort.signal.aborted) {
         loaded.predictor.dispose();
