@@ -21,6 +21,9 @@ const RESOLVE_CACHE_MS = 1000;
 export class CloudInference implements V2ModelSource {
   private readonly loaded = new Map<string, Promise<LoadedPredictor>>();
   private readonly resolved = new Map<string, { view: ModelVersionView; at: number }>();
+  /** Predictions under way, and the recent time of one (ms): the queue an answer reports. */
+  private inFlight = 0;
+  private computeMs: number | undefined;
 
   constructor(
     private readonly models: ModelRegistry,
@@ -73,8 +76,17 @@ export class CloudInference implements V2ModelSource {
   async infer(call: InferenceCall): Promise<InferenceResult> {
     const view = await this.resolve(call.name, call.version);
     const predictor = await this.predictor(view);
-    const outputs = selectOutputs(await predictor.predict(call.inputs), call.outputs);
-    return { modelName: view.model, modelVersion: String(view.version), outputs };
+    this.inFlight += 1;
+    const started = performance.now();
+    try {
+      const outputs = selectOutputs(await predictor.predict(call.inputs), call.outputs);
+      const ms = performance.now() - started;
+      this.computeMs = this.computeMs === undefined ? ms : this.computeMs + 0.2 * (ms - this.computeMs);
+      // The others still computing are what a request arriving now would wait behind.
+      return { modelName: view.model, modelVersion: String(view.version), outputs, queueMs: (this.inFlight - 1) * this.computeMs };
+    } finally {
+      this.inFlight -= 1;
+    }
   }
 
   async close(): Promise<void> {

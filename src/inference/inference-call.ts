@@ -71,6 +71,12 @@ export interface InferenceResult {
   cloudVersion?: string;
   /** On the control plane: the cloud node (or `control-plane`) that answered. */
   replica?: string;
+  /**
+   * How long a request arriving as this one was answered would wait before its own compute, ms
+   * (the answering server's queue): the routes send it as the `fogline-queue-ms` header, which an
+   * offloading agent adds to its round trip to expect the cloud's next answer.
+   */
+  queueMs?: number;
 }
 
 /** The call for a V2 request body: its tensors converted here, once (a bad one throws MlInputError: 400). */

@@ -24,9 +24,13 @@ export interface CloudClientOptions {
   timeoutMs: number;
 }
 
+/** The response header in which a V2 server says how long its queue is (ms). */
+export const QUEUE_HEADER = 'fogline-queue-ms';
+
 /** What one V2 infer POST came to: a JSON answer (of any status), or why there was none. */
 export type V2PostResult =
-  | { kind: 'answer'; status: number; body: unknown }
+  /** `queueMs`: the answering server's queue, from its `fogline-queue-ms` header, where it sent one. */
+  | { kind: 'answer'; status: number; body: unknown; queueMs?: number }
   | { kind: 'timeout' }
   | { kind: 'unreachable'; error: Error & { code?: string } }
   | { kind: 'not-json'; status: number };
@@ -39,6 +43,7 @@ export type V2PostResult =
 export async function postV2Infer(url: string | URL, body: string, timeoutMs: number, token?: BearerToken): Promise<V2PostResult> {
   let status: number;
   let text: string;
+  let queueHeader: string | string[] | undefined;
   try {
     const response = await undiciRequest(url, {
       method: 'POST',
@@ -49,6 +54,7 @@ export async function postV2Infer(url: string | URL, body: string, timeoutMs: nu
       bodyTimeout: timeoutMs,
     });
     status = response.statusCode;
+    queueHeader = response.headers[QUEUE_HEADER];
     text = await response.body.text();
   } catch (error) {
     const name = (error as Error).name;
@@ -56,7 +62,8 @@ export async function postV2Infer(url: string | URL, body: string, timeoutMs: nu
     return { kind: 'unreachable', error: error as Error };
   }
   try {
-    return { kind: 'answer', status, body: JSON.parse(text) as unknown };
+    const queueMs = typeof queueHeader === 'string' ? Number(queueHeader) : Number.NaN;
+    return { kind: 'answer', status, body: JSON.parse(text) as unknown, ...(Number.isFinite(queueMs) && queueMs >= 0 ? { queueMs } : {}) };
   } catch {
     return { kind: 'not-json', status };
   }
@@ -70,6 +77,11 @@ export class CloudClient {
   constructor(private readonly options: CloudClientOptions) {}
 
   async infer(path: string, request: V2InferRequest): Promise<V2InferResponse> {
+    return (await this.inferWithQueue(path, request)).response;
+  }
+
+  /** The answer, with the queue the cloud reported with it (ms) where it did. */
+  async inferWithQueue(path: string, request: V2InferRequest): Promise<{ response: V2InferResponse; queueMs?: number }> {
     const { timeoutMs } = this.options;
     const result = await postV2Infer(new URL(path, this.options.server), JSON.stringify(request), timeoutMs, this.options.credential);
     if (result.kind === 'timeout') throw new CloudInferError(`the cloud did not answer within ${timeoutMs} ms`, undefined, true);
@@ -84,6 +96,6 @@ export class CloudClient {
     }
     if (!body || typeof body !== 'object' || !Array.isArray((body as V2InferResponse).outputs))
       throw new CloudInferError('the cloud answered 200 without V2 outputs', 200, true);
-    return body as V2InferResponse;
+    return { response: body as V2InferResponse, ...(result.queueMs !== undefined ? { queueMs: result.queueMs } : {}) };
   }
 }

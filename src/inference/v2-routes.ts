@@ -9,6 +9,7 @@ import { VERSION } from '../version.js';
 import { binaryOutputChoice } from './v2-binary.js';
 import { acceptBinaryTensorData, replyInOutputForm, routeBinaryRequests, withBinaryInputs } from './v2-binary-routes.js';
 import { inferenceCall, toV2Response } from './inference-call.js';
+import { QUEUE_HEADER } from './v2-client.js';
 import type { V2ModelSource } from './v2-model-source.js';
 
 const NameParams = Type.Object({ name: Type.String({ maxLength: 200 }) });
@@ -118,6 +119,7 @@ export function v2Routes(source: V2ModelSource, access: Access): FastifyPluginAs
       const result = await whileCallerWaits(request, (signal) => source.infer(inferenceCall(name, version, body, signal)));
       // Where an agent's answer ran, also as a header (its `fogline.ran_on` parameter: edge or cloud).
       if (result.ranOn !== undefined) reply.header('x-fogline-ran-on', result.ranOn);
+      if (result.queueMs !== undefined) reply.header(QUEUE_HEADER, result.queueMs.toFixed(1));
       // A Buffer (binary outputs) is sent as it is: the response schema serialises objects only.
       return replyInOutputForm(reply, toV2Response(result, body.id), binary) as V2InferResponse;
     };

@@ -122,6 +122,14 @@ describe('offloading (real processes)', { timeout: 180_000 }, () => {
     expect(cloud.header).toBe('cloud');
     expect(cloud.body).toMatchObject({ model_name: 'cloudy', model_version: '1', parameters: { 'fogline.node': 'edge-1' } });
     expect(edge).toMatchObject({ status: 200, ranOn: 'edge', header: 'edge' });
+    // The control plane says how long its queue is with every answer (auto adds it to the round trip).
+    const direct = await fetch(`${cluster.url}/v2/models/energy/versions/1/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${cluster.adminToken}` },
+      body: JSON.stringify(REQUEST),
+    });
+    expect(direct.status).toBe(200);
+    expect(Number(direct.headers.get('fogline-queue-ms'))).toBeGreaterThanOrEqual(0);
     const cloudForecast = cloud.body.outputs[0]!.data as number[];
     const edgeForecast = edge.body.outputs[0]!.data as number[];
     expect(cloudForecast).toHaveLength(24);

@@ -45,7 +45,7 @@ async function fakeCloud(status = 200): Promise<{ url: string; seen: { path: str
     request.on('end', () => {
       seen.push({ path: request.url ?? '', auth: request.headers.authorization ?? '' });
       const parsed = JSON.parse(body) as V2InferRequest;
-      response.writeHead(status, { 'content-type': 'application/json' });
+      response.writeHead(status, { 'content-type': 'application/json', 'fogline-queue-ms': '30.0' });
       response.end(
         JSON.stringify(
           status === 200
@@ -170,6 +170,11 @@ describe('OffloadingModels', () => {
     expect(routed.estimates()).toEqual([
       expect.objectContaining({ deployment: 'energy', edgeExpectedMs: 10, cloud: expect.objectContaining({ inFlight: 0, limit: 8 }) }),
     ]);
+    // The cloud's reported queue (its fogline-queue-ms header) is part of what auto expects there, fading over a second.
+    const cloudState = routed.estimates()[0]!.cloud;
+    expect(cloudState.reportedQueueMs).toBeGreaterThan(15);
+    expect(cloudState.reportedQueueMs).toBeLessThanOrEqual(30);
+    expect(cloudState.expectedMs).toBeGreaterThanOrEqual(cloudState.reportedQueueMs);
   });
 
   it('auto: with the cloud down and the node past its target, the node answers until the breaker opens, then the excess is shed with 429', async () => {

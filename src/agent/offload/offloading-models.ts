@@ -278,9 +278,10 @@ export class OffloadingModels implements V2ModelSource {
     estimate.started();
     this.budget.routed('cloud');
     try {
-      const response = fromV2Response(await target.client.infer(path, toV2Request(call)));
+      const answer = await target.client.inferWithQueue(path, toV2Request(call));
+      const response = fromV2Response(answer.response);
       this.breaker.success();
-      estimate.finished({ ms: performance.now() - started, ok: true }, targetMs);
+      estimate.finished({ ms: performance.now() - started, ok: true, reportedQueueMs: answer.queueMs }, targetMs);
       return response;
     } catch (error) {
       estimate.finished({ ms: performance.now() - started, ok: false }, targetMs);
