@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OFFLOAD_POLICIES, OVERLOAD_MODES } from '../../contracts/deployments.js';
 import { CircuitBreaker } from './circuit-breaker.js';
-import { decideOffload, expectedLocalMs, type OffloadInputs } from './decide.js';
+import { decideOffload, expectedLocalMs, type OffloadInputs, SHED_FACTOR } from './decide.js';
 
 const GiB = 1024 ** 3;
 
@@ -83,9 +83,10 @@ describe('decideOffload', () => {
         expect(inputs.overload).toBe('shed');
         expect(decision.reason).toBe('overload');
         expect(expectedLocalMs(inputs)).toBeGreaterThan(inputs.latencyTargetMs);
-        // The cloud is full or away, and the node has work outstanding: an idle node always takes the request.
+        // The cloud is full or away, and the node has work outstanding past twice the target: an idle node always takes the request.
         expect(inputs.cloudAvailable && inputs.cloudHasRoom).toBe(false);
         expect(inputs.busy || inputs.waiting > 0).toBe(true);
+        expect(expectedLocalMs(inputs)).toBeGreaterThan(SHED_FACTOR * inputs.latencyTargetMs);
       }),
     );
     fc.assert(
@@ -131,14 +132,16 @@ describe('decideOffload', () => {
   });
 
   it('auto sends a request past the node to the cloud while the cloud has room, else sheds', () => {
-    const past = calmAuto({ waiting: 9, batchMs: 10, latencyTargetMs: 50 });
-    expect(expectedLocalMs(past)).toBe(100);
+    const past = calmAuto({ waiting: 19, batchMs: 10, latencyTargetMs: 50 });
+    expect(expectedLocalMs(past)).toBe(200);
     expect(decideOffload(past)).toMatchObject({ target: 'cloud', reason: 'queue' });
     expect(decideOffload({ ...past, cloudExpectedMs: 80 })).toMatchObject({ target: 'cloud', reason: 'queue', expectedCloudMs: 80 });
     expect(decideOffload({ ...past, cloudExpectedMs: 500 })).toMatchObject({ target: 'cloud', reason: 'overload' });
     expect(decideOffload({ ...past, cloudExpectedMs: 500, busy: true })).toMatchObject({ target: 'cloud', reason: 'overload' });
     expect(decideOffload({ ...past, cloudHasRoom: false })).toMatchObject({ target: 'shed', reason: 'overload' });
     expect(decideOffload({ ...past, cloudAvailable: false })).toMatchObject({ target: 'shed', reason: 'overload' });
+    // A little past the target (within twice it) the node still takes it.
+    expect(decideOffload({ ...past, waiting: 8, cloudHasRoom: false })).toMatchObject({ target: 'edge', reason: 'overload' });
     expect(decideOffload({ ...past, cloudExpectedMs: 500, overload: 'queue' })).toMatchObject({ target: 'edge', reason: 'overload' });
     expect(decideOffload({ ...past, cloudExpectedMs: 90, cloudHasRoom: false, overload: 'queue' })).toMatchObject({
       target: 'edge',

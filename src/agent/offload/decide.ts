@@ -83,6 +83,9 @@ export interface OffloadDecision {
   fallback: boolean;
 }
 
+/** auto sheds only requests the node expects to finish later than this many times the latency target. */
+export const SHED_FACTOR = 2;
+
 /**
  * The wait a request arriving now can expect on the node: the batch running now (if any), the
  * batches ahead of it in the queue, and its own batch. Before the first batch nothing is known: 0.
@@ -106,8 +109,9 @@ export function expectedLocalMs(inputs: Pick<OffloadInputs, 'waiting' | 'busy' |
  *   node if it is within the target after all (its budget is spent, but nothing else can do
  *   better); else neither side can answer in time: with overload mode `queue` the side expected
  *   sooner; else (mode `shed`) the cloud while it has room under its limit, or a node with
- *   nothing outstanding (its figure may be stale: only requests refresh it); only when the cloud
- *   is full or away and the node busy is the request shed (429).
+ *   nothing outstanding (its figure may be stale: only requests refresh it), or the node when it
+ *   expects to finish within twice the target; only when the cloud is full or away and the node
+ *   busy past twice the target is the request shed (429).
  *
  * Whatever the policy, while the circuit breaker holds the cloud off, a request that would have
  * gone there runs on the node (`fallback`) — or, under `auto` past the target, is shed.
@@ -149,5 +153,7 @@ function wantedTarget(inputs: OffloadInputs, thresholds: OffloadThresholds): Off
   const edgeIdle = !inputs.busy && inputs.waiting === 0;
   if (edgeIdle && (!cloudOpen || expectedLocal <= cloudMs)) return decision('edge', 'overload');
   if (cloudOpen) return decision('cloud', 'overload');
+  // A little past the target is still an answer: only what would wait past twice it is shed.
+  if (expectedLocal <= SHED_FACTOR * target) return decision('edge', 'overload');
   return decision('shed', 'overload');
 }
