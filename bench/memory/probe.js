@@ -1,8 +1,8 @@
 // Loaded into a `fogline agent` with `node --import ./bench/memory/probe.js` by bench/memory/run.js
 // (never in production). Records every module the process loads (ESM through a module.register
 // resolve hook, CommonJS through require.cache) and, on SIGUSR2, writes a report beside
-// FOGLINE_MEMORY_PROBE_OUT: process.memoryUsage(), V8 heap spaces, resident memory by mapping
-// (/proc/self/smaps: the node binary, native add-ons, anonymous memory), threads and the modules.
+// FOGLINE_MEMORY_PROBE_OUT: process.memoryUsage(), V8's heap spaces and the modules. (Resident
+// memory by mapping is read by run.js from the plain agent: this hook's loader thread adds its own.)
 import fs from 'node:fs';
 import { createRequire, register } from 'node:module';
 import { MessageChannel } from 'node:worker_threads';
@@ -32,22 +32,8 @@ process.on('SIGUSR2', () => {
     pid: process.pid,
     memoryUsage: memory,
     heapSpaces: v8.getHeapSpaceStatistics().map((s) => ({ name: s.space_name, used: s.space_used_size, size: s.space_size })),
-    smaps: residentByMapping(),
-    threads: fs.readdirSync('/proc/self/task').length,
     modules: [...new Set([...modules, ...Object.keys(require.cache).map((f) => `file://${f}`)])],
   };
   if (process.env.FOGLINE_MEMORY_PROBE_SNAPSHOT) report.snapshot = v8.writeHeapSnapshot(`${out}.${count - 1}.heapsnapshot`);
   fs.writeFileSync(file, JSON.stringify(report));
 });
-
-/** Resident kB per mapping name: a file's path, or [heap], [stack], anonymous. */
-function residentByMapping() {
-  const totals = {};
-  let name = 'anonymous';
-  for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
-    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
-    if (header) name = header[1] || 'anonymous';
-    else if (line.startsWith('Rss:')) totals[name] = (totals[name] ?? 0) + Number(line.split(/\s+/)[1]);
-  }
-  return totals;
-}

@@ -7,7 +7,7 @@
 // deployed), once they serve, and after --seconds of paced load with the alias moving every
 // --move-every s (hot swaps).
 //
-//   npm run build && node bench/memory/run.js [--seconds 60] [--rate 50] [--move-every 10] [--runtime onnx] [--out bench/memory/results/latest.json]
+//   npm run build && node bench/memory/run.js [--seconds 60] [--rate 50] [--move-every 10] [--runtime onnx] [--node-args='--max-semi-space-size=2'] [--out bench/memory/results/latest.json]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +25,7 @@ const { values: flags } = parseArgs({
     'move-every': { type: 'string', default: '10' },
     runtime: { type: 'string', default: 'onnx' },
     snapshot: { type: 'boolean', default: false },
+    'node-args': { type: 'string', default: '' },
     out: { type: 'string', default: path.join(HERE, 'results/latest.json') },
   },
 });
@@ -44,12 +45,13 @@ try {
   }
   await cluster.api('PUT', '/api/v1/models/energy/aliases/champion', { version: versions[0] });
   const joinToken = await cluster.joinToken(2);
+  const nodeArgs = flags['node-args'].split(' ').filter(Boolean);
   const common = { labels: 'bench=memory', joinToken, extraArgs: ['--runtime', flags.runtime] };
-  const plain = await cluster.startAgent({ ...common, name: 'memory-plain' });
+  const plain = await cluster.startAgent({ ...common, name: 'memory-plain', nodeArgs });
   const probed = await cluster.startAgent({
     ...common,
     name: 'memory-probed',
-    nodeArgs: ['--import', path.join(HERE, 'probe.js')],
+    nodeArgs: [...nodeArgs, '--import', path.join(HERE, 'probe.js')],
     env: { FOGLINE_MEMORY_PROBE_OUT: probeOut, ...(flags.snapshot ? { FOGLINE_MEMORY_PROBE_SNAPSHOT: '1' } : {}) },
   });
   const phases = [];
@@ -64,7 +66,8 @@ try {
     phases.push({
       phase,
       plainRssMiB: round(processRssBytes(plain.pid) / MiB, 1),
-      probedRssMiB: round(processRssBytes(probed.pid) / MiB, 1),
+      mappings: mappings(plain.pid),
+      threads: fs.readdirSync(`/proc/${plain.pid}/task`).length,
       report,
     });
     log(`${phase}: plain agent RSS ${fmt(phases.at(-1).plainRssMiB, 1)} MiB`);
@@ -107,59 +110,25 @@ try {
   await sample(`after ${flags.seconds} s of load`);
   log(`${requests} requests answered`);
 
-  const rows = phases.map(({ phase, plainRssMiB, probedRssMiB, report }) => {
+  const rows = phases.map(({ phase, plainRssMiB, mappings, threads, report }) => {
     const m = report.memoryUsage;
-    const smaps = report.smaps;
-    const kib = (match) => Object.entries(smaps).reduce((sum, [name, kb]) => (match(name) ? sum + kb : sum), 0) / 1024;
+    const resident = (match) => fmt(mappings.reduce((sum, x) => (match(x.name) ? sum + x.rssKiB : sum), 0) / 1024, 1);
     const native = (name) => name.endsWith('.node') || /\.so(\.\d+)*$/.test(name);
     return [
       phase,
       fmt(plainRssMiB, 1),
-      fmt(probedRssMiB, 1),
-      fmt(m.heapTotal / MiB, 1),
-      fmt(m.heapUsed / MiB, 1),
-      fmt(m.external / MiB, 1),
-      fmt(m.arrayBuffers / MiB, 1),
-      fmt(
-        kib((n) => n.endsWith('/node') || n.endsWith('/nodejs')),
-        1,
-      ),
-      fmt(
-        kib((n) => native(n) && /onnxruntime/.test(n)),
-        1,
-      ),
-      fmt(
-        kib((n) => native(n) && !/onnxruntime/.test(n)),
-        1,
-      ),
-      fmt(
-        kib((n) => n === 'anonymous' || n === '[heap]'),
-        1,
-      ),
-      String(report.threads),
+      ...[m.heapTotal, m.heapUsed, m.external, m.arrayBuffers].map((bytes) => fmt(bytes / MiB, 1)),
+      resident((n) => n.endsWith('/node') || n.endsWith('/nodejs')),
+      resident((n) => native(n) && /onnxruntime/.test(n)),
+      resident((n) => native(n) && !/onnxruntime/.test(n)),
+      resident((n) => n === '[heap]'),
+      resident((n) => n === 'anonymous'),
+      String(threads),
       String(report.modules.length),
     ];
   });
-  console.log(
-    renderTable(
-      [
-        'phase',
-        'RSS MiB',
-        'probed RSS',
-        'heap total',
-        'heap used',
-        'external',
-        'arrayBuffers',
-        'node binary',
-        'onnxruntime .so/.node',
-        'other native',
-        'anon + [heap]',
-        'threads',
-        'modules',
-      ],
-      rows,
-    ),
-  );
+  const header = ['phase', 'RSS MiB', 'V8 heap total', 'heap used', 'external', 'arrayBuffers', 'node binary', 'onnxruntime .so'];
+  console.log(renderTable([...header, 'other .so', 'malloc [heap]', 'anonymous', 'threads', 'modules'], rows));
   const last = phases.at(-1).report;
   const byPackage = {};
   for (const url of last.modules) {
@@ -192,9 +161,22 @@ try {
   fs.mkdirSync(path.dirname(flags.out), { recursive: true });
   fs.writeFileSync(
     flags.out,
-    `${JSON.stringify({ flags, machine: machineFacts(loadBefore), phases: phases.map((p) => ({ ...p, report: { ...p.report, modules: p.report.modules.length } })), packages: Object.fromEntries(packages), modules: last.modules }, null, 1)}\n`,
+    `${JSON.stringify({ flags, machine: machineFacts(loadBefore), phases: phases.map((p) => ({ ...p, mappings: p.mappings.filter((x) => x.rssKiB >= 256), report: { ...p.report, modules: p.report.modules.length } })), packages: Object.fromEntries(packages), modules: last.modules }, null, 1)}\n`,
   );
   log(`results in ${path.relative(process.cwd(), flags.out)}`);
 } finally {
   await cluster.cleanup();
+}
+
+/** The process's mappings (/proc/<pid>/smaps): name (a file, [heap], [stack] or anonymous), permissions, size and resident KiB. */
+function mappings(pid) {
+  const list = [];
+  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const header = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header) {
+      const sizeKiB = (parseInt(header[2], 16) - parseInt(header[1], 16)) / 1024;
+      list.push({ name: header[4] || 'anonymous', perms: header[3], sizeKiB, rssKiB: 0 });
+    } else if (line.startsWith('Rss:')) list.at(-1).rssKiB = Number(line.split(/\s+/)[1]);
+  }
+  return list;
 }
