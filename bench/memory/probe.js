@@ -34,6 +34,7 @@ process.on('SIGUSR2', () => {
     heapSpaces: v8.getHeapSpaceStatistics().map((s) => ({ name: s.space_name, used: s.space_used_size, size: s.space_size })),
     modules: [...new Set([...modules, ...Object.keys(require.cache).map((f) => `file://${f}`)])],
   };
-  if (process.env.FOGLINE_MEMORY_PROBE_SNAPSHOT) report.snapshot = v8.writeHeapSnapshot(`${out}.${count - 1}.heapsnapshot`);
+  const snapshots = process.env.FOGLINE_MEMORY_PROBE_SNAPSHOTS;
+  if (snapshots) report.snapshot = v8.writeHeapSnapshot(`${snapshots}/agent-${count - 1}.heapsnapshot`);
   fs.writeFileSync(file, JSON.stringify(report));
 });

@@ -5,9 +5,9 @@
 // costs a few MiB, so its RSS is not the figure). Three small forecaster versions are trained,
 // `energy@champion` is deployed to both; samples are taken when the agents have started (nothing
 // deployed), once they serve, and after --seconds of paced load with the alias moving every
-// --move-every s (hot swaps).
+// --move-every s (hot swaps). With --snapshots DIR the probed agent writes a V8 heap snapshot there at each.
 //
-//   npm run build && node bench/memory/run.js [--seconds 60] [--rate 50] [--move-every 10] [--runtime onnx] [--node-args='--max-semi-space-size=2'] [--out bench/memory/results/latest.json]
+//   npm run build && node bench/memory/run.js [--seconds 60] [--rate 50] [--move-every 10] [--runtime onnx] [--node-args='--max-semi-space-size=2'] [--snapshots DIR] [--out bench/memory/results/latest.json]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +24,7 @@ const { values: flags } = parseArgs({
     rate: { type: 'string', default: '50' },
     'move-every': { type: 'string', default: '10' },
     runtime: { type: 'string', default: 'onnx' },
-    snapshot: { type: 'boolean', default: false },
+    snapshots: { type: 'string' },
     'node-args': { type: 'string', default: '' },
     out: { type: 'string', default: path.join(HERE, 'results/latest.json') },
   },
@@ -52,7 +52,10 @@ try {
     ...common,
     name: 'memory-probed',
     nodeArgs: [...nodeArgs, '--import', path.join(HERE, 'probe.js')],
-    env: { FOGLINE_MEMORY_PROBE_OUT: probeOut, ...(flags.snapshot ? { FOGLINE_MEMORY_PROBE_SNAPSHOT: '1' } : {}) },
+    env: {
+      FOGLINE_MEMORY_PROBE_OUT: probeOut,
+      ...(flags.snapshots ? { FOGLINE_MEMORY_PROBE_SNAPSHOTS: path.resolve(flags.snapshots) } : {}),
+    },
   });
   const phases = [];
   const sample = async (phase) => {
