@@ -7,7 +7,7 @@
 // deployed), once they serve, and after --seconds of paced load with the alias moving every
 // --move-every s (hot swaps). With --snapshots DIR the probed agent writes a V8 heap snapshot there at each.
 //
-//   npm run build && node bench/memory/run.js [--seconds 60] [--rate 50] [--move-every 10] [--runtime onnx] [--node-args='--max-semi-space-size=2'] [--snapshots DIR] [--out bench/memory/results/latest.json]
+//   npm run build && npm run bench:memory -- [--seconds 60] [--rate 50] [--move-every 10] [--runtime onnx] [--node-args='--max-semi-space-size=2'] [--snapshots DIR] [--out bench/memory/results/latest.json]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
