@@ -68,15 +68,30 @@ export async function startCluster({ tag, intervalSeconds = 15 }) {
 }
 
 /**
- * Spawns `fogline agent` (port 0, log level warn) and waits for "serving on <url>". Returns
+ * Spawns `fogline agent` (port 0, log level warn) and waits for "serving on <url>". `nodeArgs` go
+ * to node before the script (e.g. `--import` a probe), `env` is added to this process's. Returns
  * { child, pid, url, name, stop, unexpectedExit, output }.
  */
-export async function startAgent({ serverUrl, joinToken, name, labels, dataDir, extraArgs = [], startTimeoutMs = 60_000 }) {
+export async function startAgent({
+  serverUrl,
+  joinToken,
+  name,
+  labels,
+  dataDir,
+  extraArgs = [],
+  nodeArgs = [],
+  env = {},
+  startTimeoutMs = 60_000,
+}) {
   const args = ['agent', '--server', serverUrl, '--name', name, '--data-dir', dataDir, '--port', '0', '--log-level', 'warn'];
   if (labels) args.push('--labels', labels);
   if (joinToken) args.push('--join-token', joinToken);
   args.push(...extraArgs);
-  const child = spawn(process.execPath, [FOGLINE_BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, FOGLINE_BIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const lifetime = trackChild(child);
   const url = await new Promise((resolve, reject) => {

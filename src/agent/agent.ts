@@ -18,7 +18,6 @@ import { AgentMetrics } from './metrics/agent-metrics.js';
 import { onnxRuntimeProblem } from '../ml/onnx-runtime/onnx-runtime-module.js';
 import { BUILD, VERSION } from '../version.js';
 import { backoffDelay } from './backoff.js';
-import { startFederatedClient } from './federated/federated-client.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
 import { NodeCredentials } from './node-credentials.js';
 import { loadNodeIdentity, NODE_IDENTITY_FILE, type NodeIdentity, saveNodeIdentity } from './node-identity.js';
@@ -282,8 +281,12 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     throw error;
   }
   // Federated learning: only on nodes given their own data (--fl-data); it never leaves the node.
+  // Its client is imported only there (each round trains in a worker thread of its own).
   const federated = config.flData
-    ? startFederatedClient({ server, nodeId: identity.nodeId, credential, dataPath: config.flData }, log)
+    ? (await import('./federated/federated-client.js')).startFederatedClient(
+        { server, nodeId: identity.nodeId, credential, dataPath: config.flData },
+        log,
+      )
     : undefined;
   const driftReporter = new DriftReporter(drift, { server, nodeId: identity.nodeId, credential }, log);
   driftReporter.start();

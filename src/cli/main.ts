@@ -4,31 +4,42 @@ import { ConfigError } from '../errors/config-error.js';
 import { FoglineError } from '../errors/fogline-error.js';
 import { versionText } from '../version.js';
 import { PROCESS_COMMANDS, processExitCode, subcommandOf } from './exit-codes.js';
-import { agentCommand } from './commands/agent.js';
-import { workerCommand } from './commands/worker.js';
-import { auditCommand } from './commands/audit.js';
-import { backupCommand, restoreCommand } from './commands/backup.js';
-import { datasetsCommand } from './commands/datasets.js';
-import { deployCommand } from './commands/deploy.js';
-import { driftCommand } from './commands/drift.js';
-import { flCommand } from './commands/fl.js';
-import { modelsCommand } from './commands/models.js';
-import { nodesCommand } from './commands/nodes.js';
-import { predictCommand } from './commands/predict.js';
-import { sessionsCommand } from './commands/sessions.js';
-import { runsCommand } from './commands/runs.js';
-import { serverCommand } from './commands/server.js';
-import { tokenCommand } from './commands/token.js';
-import { upCommand } from './commands/up.js';
 import { installTerminalSafeConsole } from './output.js';
+import { keepYoungGenerationSmall } from '../agent/young-generation.js';
 
 /**
- * The `fogline` command tree. Program options (-V/--version) are read only before the subcommand
- * (enablePositionalOptions): after it, `--version` is the subcommand's own, as in
+ * Each command's module, in the order help lists them. Imported only for the command that runs (all
+ * of them for help or an unknown command): an agent does not hold the backup command's SQLite
+ * driver, `fogline up`'s supervisor or the client commands' code (about 90 modules) for its lifetime.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  up: async () => (await import('./commands/up.js')).upCommand(),
+  server: async () => (await import('./commands/server.js')).serverCommand(),
+  agent: async () => (await import('./commands/agent.js')).agentCommand(),
+  worker: async () => (await import('./commands/worker.js')).workerCommand(),
+  token: async () => (await import('./commands/token.js')).tokenCommand(),
+  nodes: async () => (await import('./commands/nodes.js')).nodesCommand(),
+  datasets: async () => (await import('./commands/datasets.js')).datasetsCommand(),
+  runs: async () => (await import('./commands/runs.js')).runsCommand(),
+  models: async () => (await import('./commands/models.js')).modelsCommand(),
+  deploy: async () => (await import('./commands/deploy.js')).deployCommand(),
+  fl: async () => (await import('./commands/fl.js')).flCommand(),
+  drift: async () => (await import('./commands/drift.js')).driftCommand(),
+  predict: async () => (await import('./commands/predict.js')).predictCommand(),
+  sessions: async () => (await import('./commands/sessions.js')).sessionsCommand(),
+  audit: async () => (await import('./commands/audit.js')).auditCommand(),
+  backup: async () => (await import('./commands/backup.js')).backupCommand(),
+  restore: async () => (await import('./commands/backup.js')).restoreCommand(),
+};
+
+/**
+ * The `fogline` command tree: every command, or only `only` where it names one. Program options
+ * (-V/--version) are read only before the subcommand (enablePositionalOptions): after it, `--version` is the subcommand's own, as in
  * `fogline models download energy --version 3` or `fogline datasets get pjme --version 1`.
  */
-export function buildProgram(): Command {
-  return new Command('fogline')
+export async function buildProgram(only?: string): Promise<Command> {
+  const names = only !== undefined && Object.hasOwn(COMMANDS, only) ? [only] : Object.keys(COMMANDS);
+  const program = new Command('fogline')
     .description('Fogline: train in the cloud, serve at the edge. One control plane for cloud and edge nodes.')
     .version(versionText())
     .enablePositionalOptions()
@@ -46,24 +57,9 @@ Examples:
 
 Every command takes --help. Server and token come from flags, FOGLINE_SERVER / FOGLINE_TOKEN,
 or the data folder (--data-dir, FOGLINE_DATA_DIR, default ./.fogline).`,
-    )
-    .addCommand(upCommand())
-    .addCommand(serverCommand())
-    .addCommand(agentCommand())
-    .addCommand(workerCommand())
-    .addCommand(tokenCommand())
-    .addCommand(nodesCommand())
-    .addCommand(datasetsCommand())
-    .addCommand(runsCommand())
-    .addCommand(modelsCommand())
-    .addCommand(deployCommand())
-    .addCommand(flCommand())
-    .addCommand(driftCommand())
-    .addCommand(predictCommand())
-    .addCommand(sessionsCommand())
-    .addCommand(auditCommand())
-    .addCommand(backupCommand())
-    .addCommand(restoreCommand());
+    );
+  for (const command of await Promise.all(names.map((name) => COMMANDS[name]!()))) program.addCommand(command);
+  return program;
 }
 
 /**
@@ -73,14 +69,17 @@ or the data folder (--data-dir, FOGLINE_DATA_DIR, default ./.fogline).`,
  */
 export async function main(argv: string[]): Promise<void> {
   installTerminalSafeConsole();
-  const program = buildProgram();
+  const subcommand = subcommandOf(argv);
+  // First, before the agent's modules fill the young generation (see keepYoungGenerationSmall).
+  if (subcommand === 'agent') keepYoungGenerationSmall();
+  const program = await buildProgram(subcommand);
   // Every subcommand too (addCommand does not pass it on): usage errors reach the catch below.
   const overrideExit = (command: Command): void => {
     command.exitOverride();
     for (const sub of command.commands) overrideExit(sub);
   };
   overrideExit(program);
-  const isProcess = PROCESS_COMMANDS.has(subcommandOf(argv) ?? '');
+  const isProcess = PROCESS_COMMANDS.has(subcommand ?? '');
   try {
     await program.parseAsync(argv);
   } catch (error) {

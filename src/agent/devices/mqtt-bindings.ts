@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import type { Socket } from 'node:net';
 import path from 'node:path';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type * as Mqtt from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import type { DesiredDeployment, DesiredState } from '../../contracts/deployments.js';
 import type { DeviceCounts } from '../../contracts/devices.js';
 import type { V2InferRequest } from '../../contracts/open-inference.js';
@@ -54,7 +55,8 @@ interface Entry {
  */
 export class MqttBindings {
   private readonly entries = new Map<string, Entry>();
-  private client: MqttClient | undefined;
+  /** The broker connection, made with the first binding: mqtt.js (~9 MiB resident) loads only then. */
+  private client: Promise<MqttClient> | undefined;
   private warnedNoBroker = new Set<string>();
   private connected = false;
 
@@ -106,8 +108,9 @@ export class MqttBindings {
     this.entries.clear();
     // Logged readings and unacknowledged results stay on disk: the next start resumes from them.
     await Promise.all(runtimes.map((r) => r?.stop()));
-    await this.client?.endAsync();
+    const client = await this.client?.catch(() => undefined);
     this.client = undefined;
+    await client?.endAsync();
   }
 
   private add(name: string, desired: DesiredDeployment, previous: Promise<void> | undefined): void {
@@ -134,7 +137,7 @@ export class MqttBindings {
         // Not awaited: with a kept session the broker sends queued readings at once, and the client
         // reads no SUBACK while a message waits for this very binding to be ready.
         this.connect()
-          .subscribeAsync(binding.input, { qos: 1 })
+          .then((client) => client.subscribeAsync(binding.input, { qos: 1 }))
           .then(() => {
             entry.subscribed = true;
             this.options.onSubscribed?.();
@@ -157,14 +160,18 @@ export class MqttBindings {
     const runtime = await entry.ready;
     const filter = entry.desired.mqtt!.input;
     const stillUsed = [...this.entries.values()].some((e) => e.desired.mqtt!.input === filter);
-    if (!stillUsed && this.client) await this.client.unsubscribeAsync(filter).catch(() => undefined);
+    if (!stillUsed && this.client) await this.client.then((client) => client.unsubscribeAsync(filter)).catch(() => undefined);
     // A new version of the same model keeps its binding (and windows): only a removed or changed binding gets here.
     await runtime?.stop({ remove: true });
     this.options.log.info({ deployment: name }, 'stopped taking device data for this deployment');
   }
 
-  private connect(): MqttClient {
-    if (this.client) return this.client;
+  private connect(): Promise<MqttClient> {
+    this.client ??= import('mqtt').then(({ connect }) => this.open(connect));
+    return this.client;
+  }
+
+  private open(connect: typeof Mqtt.connect): MqttClient {
     const broker = this.options.broker!;
     const options: IClientOptions = {
       clientId: this.options.clientId,
@@ -178,7 +185,7 @@ export class MqttBindings {
       ...(broker.cert ? { cert: fs.readFileSync(broker.cert) } : {}),
       ...(broker.key ? { key: fs.readFileSync(broker.key) } : {}),
     };
-    const client = mqtt.connect(broker.url, options);
+    const client = connect(broker.url, options);
     // One message at a time (mqtt.js waits for the callback before the next, and acknowledges after it).
     client.handleMessage = (packet, done) => {
       void this.route(packet.topic, Buffer.from(packet.payload as Uint8Array)).finally(() => done());
@@ -195,7 +202,6 @@ export class MqttBindings {
       // Secrets never reach the log: the URL holds none (the flag refuses them), the error names no password.
       this.options.log.warn({ broker: broker.url, err: error.message }, 'MQTT broker error; retrying every second');
     });
-    this.client = client;
     return client;
   }
 
@@ -216,8 +222,8 @@ export class MqttBindings {
   }
 
   /** QoS 1; while the broker is away the client keeps the message and sends it, in order, once it is back. */
-  private publish(topic: string, payload: Buffer): Promise<void> {
-    const client = this.connect();
+  private async publish(topic: string, payload: Buffer): Promise<void> {
+    const client = await this.connect();
     return new Promise((resolve, reject) => client.publish(topic, payload, { qos: 1 }, (error) => (error ? reject(error) : resolve())));
   }
 }
