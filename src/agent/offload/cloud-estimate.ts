@@ -5,7 +5,8 @@
  * additive-increase, multiplicative-decrease on the round trip against the latency target, as
  * TCP does on loss: it grows by one per window of answers within the target and shrinks by a
  * fifth (at most once per round trip) when answers take more than twice the target or do not come
- * at all. Requests past the limit are not sent, so the node never pushes the cloud into a queue
+ * at all — where the cloud reports its queue, that queue is what is held to the target, not the
+ * round trip (which also holds the node's own event-loop delay). Requests past the limit are not sent, so the node never pushes the cloud into a queue
  * that only grows; answers between the target and twice it leave the limit alone (a cloud that is
  * a little late still answers some in time, and sheds nothing that a growing queue would not).
  */
@@ -101,11 +102,15 @@ export class CloudEstimate {
         this.queueAt = now;
       }
     }
-    if (outcome.ok && outcome.ms <= targetMs) {
+    // How congested the cloud itself is: its own queue where it reports one (the round trip also
+    // holds this node's own event-loop delay, which fewer requests to the cloud would not cure),
+    // else the round trip.
+    const congestionMs = outcome.reportedQueueMs ?? outcome.ms;
+    if (outcome.ok && congestionMs <= targetMs) {
       this.limitValue = Math.min(this.maxLimit, this.limitValue + 1 / Math.max(1, this.limitValue));
       return;
     }
-    if (outcome.ok && outcome.ms <= LATE_FACTOR * targetMs) return;
+    if (outcome.ok && congestionMs <= LATE_FACTOR * targetMs) return;
     // Late or failed: back off, once per round trip (answers of one window arrive late together).
     if (now - this.lastDecrease < Math.max(outcome.ms, 1)) return;
     this.lastDecrease = now;

@@ -154,6 +154,23 @@ describe('CloudEstimate', () => {
     expect(cloud.inFlight).toBe(0);
   });
 
+  it('holds the cloud’s reported queue to the target where it reports one, not the round trip', () => {
+    const time = clock();
+    const cloud = new CloudEstimate({ now: time.now, initialLimit: 4 });
+    // Slow round trips (the node's own loop was busy) but a short queue in the cloud: no cut.
+    for (let i = 0; i < 10; i++) {
+      cloud.started();
+      time.advance(500);
+      cloud.finished({ ms: 300, ok: true, reportedQueueMs: 5 }, 50);
+    }
+    expect(cloud.limit).toBeGreaterThanOrEqual(5);
+    // The cloud's own queue past twice the target: cut.
+    const before = cloud.limit;
+    cloud.started();
+    cloud.finished({ ms: 300, ok: true, reportedQueueMs: 150 }, 50);
+    expect(cloud.limit).toBe(Math.floor(Math.max(2, before * 0.8)));
+  });
+
   it('has no room once the outstanding requests reach the limit', () => {
     const cloud = new CloudEstimate({ initialLimit: 3 });
     cloud.started();
