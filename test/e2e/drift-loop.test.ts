@@ -400,15 +400,21 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
     );
     console.log(done.timeline.map((t) => `${t.status}: ${t.message}`).join('\n'));
     expect(done.status, done.timeline.at(-1)?.message).toBe('rolled-back');
-    expect(done.evaluation).toMatchObject({ championVersion: 2, challengerVersion: 3, wins: true });
+    // The challenger is whatever version this round registered (another round between the two
+    // cases, one that lost its evaluation, may have taken a number).
+    expect(done.evaluation).toMatchObject({ championVersion: 2, wins: true });
+    const challenger = done.evaluation!.challengerVersion;
+    expect(challenger).toBeGreaterThan(2);
     const statuses = done.timeline.map((t) => t.status).filter((st, i, all) => st !== all[i - 1]);
     expect(statuses).toEqual(['collecting', 'retraining', 'canary', 'rolled-back']);
     expect(done.timeline.map((t) => t.message)).toContainEqual(expect.stringMatching(/^retraining energy on pjme@\d+ \(run \w+\)$/));
     expect(done.timeline.at(-1)!.message).toMatch(
-      /^canary failed: version 3 rolled back to 2: node .* failed to serve it .*energy@champion -> v2 again: the champion stays$/,
+      new RegExp(
+        `^canary failed: version ${challenger} rolled back to 2: node .* failed to serve it .*energy@champion -> v2 again: the champion stays$`,
+      ),
     );
     const model = await api<{ aliases: Record<string, number> }>('GET', '/api/v1/models/energy');
-    expect(model.body.aliases).toMatchObject({ champion: 2, challenger: 3 });
+    expect(model.body.aliases).toMatchObject({ champion: 2, challenger });
     for (const agent of ['edge-1', 'edge-2']) expect(await cluster.servedVersion(agent, 'energy')).toBe('2');
     expect([...edge2Versions]).toEqual(['2']);
     // The alias moved back: the rollout returns to v2 (its next step, if it has not taken it yet).
@@ -416,7 +422,7 @@ describe('drift loop on two nodes (real processes, real data)', { timeout: 420_0
       const d = (await api<DeploymentView>('GET', '/api/v1/deployments/energy')).body;
       return d.rollout.phase === 'stable' ? d : undefined;
     }, 30_000);
-    expect(deployment.rollout.history.filter((h) => h.version === 3).map((h) => h.event)).toEqual(['started', 'rolled-back']);
+    expect(deployment.rollout.history.filter((h) => h.version === challenger).map((h) => h.event)).toEqual(['started', 'rolled-back']);
     expect(deployment.rollout).toMatchObject({ phase: 'stable', stableVersion: 2 });
     const timeline = await cli(['drift', 'events', '--deployment', 'energy', '--timeline']);
     expect(timeline.stdout).toMatch(/rolled-back\s+canary failed/);
