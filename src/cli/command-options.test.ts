@@ -45,6 +45,7 @@ const SAMPLES: Record<string, string> = {
   '--import-trial-timeout': '30',
   '--offload-cpu-load': '1.5',
   '--offload-timeout-ms': '500',
+  '--offload-overload': 'queue',
   '--stream-sessions': 'required',
   '--sessions-per-node': '2',
   '--session-idle-timeout': '30',
