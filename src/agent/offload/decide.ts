@@ -7,8 +7,10 @@ export type OffloadReason =
   | 'edge-only'
   /** cloud-only: always offloaded while the cloud answers. */
   | 'cloud-only'
-  /** auto: the node's expected latency is within the target. */
+  /** auto: the node's expected latency is within the target (and no later than the cloud's). */
   | 'within-target'
+  /** auto: both are within the target, and the cloud is expected to answer sooner. */
+  | 'sooner'
   /** auto: the queue's expected wait is past the latency target. */
   | 'queue'
   /** auto: the node's CPU is oversubscribed. */
@@ -102,16 +104,15 @@ export function expectedLocalMs(inputs: Pick<OffloadInputs, 'waiting' | 'busy' |
  *
  * - edge-only: always the node.
  * - cloud-only: the cloud.
- * - auto, in order: the cloud when the predictor is unhealthy, memory or CPU are short. Then the
- *   node when its expected completion (queue × time per batch) is within the latency target and
- *   its compute budget has a place; else the cloud when it has room (fewer outstanding requests
- *   than its adaptive limit) and is expected within the target or sooner than the node; else the
- *   node if it is within the target after all (its budget is spent, but nothing else can do
- *   better); else neither side can answer in time: with overload mode `queue` the side expected
- *   sooner; else (mode `shed`) the cloud while it has room under its limit, or a node with
- *   nothing outstanding (its figure may be stale: only requests refresh it), or the node when it
- *   expects to finish within twice the target; only when the cloud is full or away and the node
- *   busy past twice the target is the request shed (429).
+ * - auto, in order: the cloud when the predictor is unhealthy, memory or CPU are short. Then,
+ *   of the two sides expected within the latency target — the node only with a place in its
+ *   compute budget, the cloud only with room under its outstanding limit — the one expected
+ *   sooner (the node on a tie); else the cloud if it has room and is expected sooner than the
+ *   node; else the node if it is in time (its budget is spent, but nothing does better); else
+ *   neither is in time: with overload mode `queue` the side expected sooner; else (mode `shed`)
+ *   the cloud while it has room, or the node when it is idle or expects to finish within twice
+ *   the target; only when the cloud is full or away and the node busy past twice the target is
+ *   the request shed (429).
  *
  * Whatever the policy, while the circuit breaker holds the cloud off, a request that would have
  * gone there runs on the node (`fallback`) — or, under `auto` past the target, is shed.
@@ -140,20 +141,22 @@ function wantedTarget(inputs: OffloadInputs, thresholds: OffloadThresholds): Off
   if (inputs.cpuLoadPerCore >= thresholds.cpuLoadPerCore) return decision('cloud', 'cpu');
   const target = inputs.latencyTargetMs;
   const edgeInTime = expectedLocal <= target;
-  if (edgeInTime && inputs.edgeHasBudget) return decision('edge', 'within-target');
   // Unknown (no answer yet) counts as in time: the first answers are how the node learns.
   const cloudOpen = inputs.cloudAvailable && inputs.cloudHasRoom;
   const cloudMs = expectedCloud ?? 0;
-  if (cloudOpen && (cloudMs <= target || cloudMs < expectedLocal)) return decision('cloud', edgeInTime ? 'busy' : 'queue');
+  const cloudInTime = cloudOpen && cloudMs <= target;
+  // Both in time: the one expected sooner (the node on a tie).
+  if (edgeInTime && inputs.edgeHasBudget && (!cloudInTime || expectedLocal <= cloudMs)) return decision('edge', 'within-target');
+  if (cloudInTime) return decision('cloud', !edgeInTime ? 'queue' : inputs.edgeHasBudget ? 'sooner' : 'busy');
+  if (cloudOpen && cloudMs < expectedLocal) return decision('cloud', edgeInTime ? 'busy' : 'queue');
   if (edgeInTime) return decision('edge', 'within-target');
   if (inputs.overload === 'queue') return cloudOpen && cloudMs < expectedLocal ? decision('cloud', 'queue') : decision('edge', 'overload');
   // Both past the target. Capacity, not one late estimate, decides what is shed: the cloud takes
-  // it while it has room under its limit (which shrinks as its answers come late), and a node with
-  // nothing outstanding takes it whatever its last figure says (only requests refresh it).
-  const edgeIdle = !inputs.busy && inputs.waiting === 0;
-  if (edgeIdle && (!cloudOpen || expectedLocal <= cloudMs)) return decision('edge', 'overload');
+  // it while it has room under its limit (which shrinks as its queue grows); else a node with
+  // nothing outstanding (its figure may be stale: only requests refresh it), or one that expects
+  // to finish within twice the target (a little late is still an answer).
   if (cloudOpen) return decision('cloud', 'overload');
-  // A little past the target is still an answer: only what would wait past twice it is shed.
-  if (expectedLocal <= SHED_FACTOR * target) return decision('edge', 'overload');
+  const edgeIdle = !inputs.busy && inputs.waiting === 0;
+  if (edgeIdle || expectedLocal <= SHED_FACTOR * target) return decision('edge', 'overload');
   return decision('shed', 'overload');
 }
