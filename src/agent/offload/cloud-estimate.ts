@@ -43,8 +43,6 @@ export class CloudEstimate {
   private queueMs = 0;
   private queueAt = 0;
   private lastDecrease = -Infinity;
-  /** Whether the limit has been cut yet (until then it grows in slow start). */
-  private cut = false;
   private readonly minLimit: number;
   private readonly maxLimit: number;
   private readonly queueMemoryMs: number;
@@ -109,16 +107,13 @@ export class CloudEstimate {
     // else the round trip.
     const congestionMs = outcome.reportedQueueMs ?? outcome.ms;
     if (outcome.ok && congestionMs <= targetMs) {
-      // Slow start, as TCP's: one more per answer (doubling per round trip) until the first cut,
-      // then one more per window. Load that arrives all at once needs its room within a few round trips.
-      this.limitValue = Math.min(this.maxLimit, this.limitValue + (this.cut ? 1 / Math.max(1, this.limitValue) : 1));
+      this.limitValue = Math.min(this.maxLimit, this.limitValue + 1 / Math.max(1, this.limitValue));
       return;
     }
     if (outcome.ok && congestionMs <= LATE_FACTOR * targetMs) return;
     // Late or failed: back off, once per round trip (answers of one window arrive late together).
     if (now - this.lastDecrease < Math.max(outcome.ms, 1)) return;
     this.lastDecrease = now;
-    this.cut = true;
     this.limitValue = Math.max(this.minLimit, this.limitValue * 0.8);
   }
 

@@ -156,10 +156,7 @@ function wantedTarget(inputs: OffloadInputs, thresholds: OffloadThresholds): Off
   // nothing outstanding (its figure may be stale: only requests refresh it), or one that expects
   // to finish within twice the target (a little late is still an answer).
   if (cloudOpen) return decision('cloud', 'overload');
-  // The node's own compute shares its CPU with the forwarding: only with a place in its budget
-  // (or with the cloud away, when there is nothing to forward).
   const edgeIdle = !inputs.busy && inputs.waiting === 0;
-  const edgeMayTake = inputs.edgeHasBudget || !inputs.cloudAvailable;
-  if (edgeMayTake && (edgeIdle || expectedLocal <= SHED_FACTOR * target)) return decision('edge', 'overload');
+  if (edgeIdle || expectedLocal <= SHED_FACTOR * target) return decision('edge', 'overload');
   return decision('shed', 'overload');
 }
