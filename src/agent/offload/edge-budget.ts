@@ -102,12 +102,14 @@ export class EdgeBudget {
   /**
    * Takes a place on the node's model if the budget has one (a token bucket refilled at
    * `localRate`, holding at most one): true means run it here. `localCostMs` undefined (nothing
-   * measured yet) always admits.
+   * measured yet) always admits, and takes the place.
    */
   take(localCostMs: number | undefined): boolean {
     const now = this.now();
     if (localCostMs === undefined) {
+      // Admitted to measure the cost; it still uses the place, as any admission does.
       this.refilledAt = now;
+      this.tokens = Math.max(0, this.tokens - 1);
       return true;
     }
     const rate = this.localRate(localCostMs);

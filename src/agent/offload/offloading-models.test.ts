@@ -23,7 +23,11 @@ function fakeModels(state: {
     localCalls: 0,
     offload: () => state.offload,
     serving: () => undefined,
-    queue: () => state.queue,
+    // As the micro-batcher: an idle slot that has run nothing yet knows no time per batch.
+    queue: () =>
+      state.queue && !state.queue.busy && state.queue.waiting === 0 && fake.localCalls === 0
+        ? { ...state.queue, batchMs: undefined }
+        : state.queue,
     ready: async () => true,
     metadata: async () => ({ name: 'energy', platform: 'x', inputs: [], outputs: [] }),
     modelReady: async () => undefined,

@@ -32,9 +32,6 @@ import { batchOf, type FlatOutput, flatOutputs, mergeRows, readLabels, sliceRows
 import { type DeploymentJoint, OffloadSettings } from './offload-settings.js';
 import { type Pressure, PressureGauge } from './pressure.js';
 
-/** An idle node's time per batch older than this is measured again before it steers requests away (ms). */
-const STALE_MS = 1000;
-
 export {
   CLOUD_MODEL_PARAMETER,
   CLOUD_VERSION_PARAMETER,
@@ -140,8 +137,6 @@ export class OffloadingModels implements V2ModelSource {
   /** One event loop for every deployment: one budget. */
   private readonly budget: EdgeBudget;
   private readonly cloudEstimates = new Map<string, CloudEstimate>();
-  /** When each deployment last ran a request here (Date.now()). */
-  private readonly lastLocalAt = new Map<string, number>();
   private readonly unhealthyUntil = new Map<string, number>();
   private readonly ran = new Map<string, RanWhere>();
 
@@ -211,17 +206,14 @@ export class OffloadingModels implements V2ModelSource {
     const pressure = this.pressure();
     const now = Date.now();
     const cloud = this.cloudEstimate(name);
-    // An idle node's time per batch from more than STALE_MS ago says little (a cold first batch, a
-    // burst long over): counted as unknown, so the next request runs here and measures it again.
-    const idle = !queue?.busy && (queue?.waiting ?? 0) === 0;
-    const stale = idle && now - (this.lastLocalAt.get(name) ?? 0) > STALE_MS;
-    const batchMs = stale ? undefined : queue?.batchMs;
+    // Undefined after an idle second (the micro-batcher's): the next request runs here and measures it.
+    const batchMs = queue?.batchMs;
     // Forwarded requests wait behind the node's own computing: a fifth of the target is as late as the loop may run on average.
     if (pressure.windowMs > 0)
       this.budget.observeLoop(pressure.eventLoopUtilization, pressure.windowMs, pressure.loopDelayMs, offload.latencyTargetMs / 5);
     this.budget.arrived();
     // Only `auto` takes a place in the budget; the fixed policies do not ask.
-    const edgeHasBudget = offload.policy === 'auto' && this.budget.take(queue?.batchMs);
+    const edgeHasBudget = offload.policy === 'auto' && this.budget.take(batchMs);
     const decision = decideOffload(
       {
         policy: offload.policy,
@@ -316,8 +308,6 @@ export class OffloadingModels implements V2ModelSource {
   /** Refuses a request neither side can answer within the target: 429, with when to try again. */
   private shed(name: string, decision: OffloadDecision): never {
     this.observer.routed({ deployment: name, outcome: 'shed', reason: 'overload' });
-    const counts = this.ran.get(name) ?? { local: 0, offloaded: 0 };
-    this.ran.set(name, counts);
     // The node's queue drains in about its expected time; a second is the least Retry-After says.
     const retryAfterSeconds = Math.max(1, Math.ceil((decision.expectedLocalMs ?? 0) / 1000));
     const cloud = decision.expectedCloudMs === undefined ? 'full or away' : `about ${Math.round(decision.expectedCloudMs)} ms`;
@@ -424,7 +414,6 @@ export class OffloadingModels implements V2ModelSource {
     const { name } = call;
     let response: InferenceResult;
     this.budget.routed('edge', this.models.queue(name)?.batchMs ?? 0);
-    this.lastLocalAt.set(name, Date.now());
     try {
       response = await this.models.infer(call);
     } catch (error) {

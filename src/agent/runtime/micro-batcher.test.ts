@@ -152,6 +152,8 @@ describe('MicroBatcher', () => {
     // Five quick batches and one of 80 ms: the median stays with the quick ones.
     expect(batcher.batchMs).toBeLessThan(30);
     await sleep(1100);
+    // Idle for a second: unknown until the next batch measures it.
+    expect(batcher.batchMs).toBeUndefined();
     await batcher.submit(6);
     // After an idle second, the 40 ms batch alone is the figure.
     expect(batcher.batchMs).toBeGreaterThanOrEqual(35);

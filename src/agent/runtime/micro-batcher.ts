@@ -97,6 +97,9 @@ export class MicroBatcher<I, O> {
   get batchMs(): number | undefined {
     const recent = this.recentMs;
     if (recent.length === 0) return undefined;
+    // Idle for a second: the old times are stale (a cold first batch, a burst long over), so the
+    // figure is unknown until the next batch measures it again.
+    if (!this.running && this.queue.length === 0 && performance.now() - this.lastBatchEnd > IDLE_RESET_MS) return undefined;
     const sorted = [...recent].sort((a, b) => a - b);
     const middle = sorted.length >> 1;
     return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1]! + sorted[middle]!) / 2;
